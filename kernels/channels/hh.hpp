@@ -1,0 +1,89 @@
+#pragma once
+// NEURON's hh.mod (Hodgkin-Huxley squid axon), term for term: the same rate functions, the
+// same vtrap() guard, q10 = 3^((celsius - 6.3)/10), and cnexp integration of m, h, n.
+// NEURON evaluates hh.mod's rates from a 1 mV lookup table by default (usetable_hh = 1);
+// this is the table-free form, i.e. NEURON with usetable_hh = 0.
+//
+// Units: v, reversal potentials in mV; conductances in S/cm2; current density in mA/cm2;
+// dt in ms. All functions are templated on the value type so that the adjoint can run them
+// on a dual-number type: they are the single definition of this channel.
+
+#include <Kokkos_Core.hpp>
+
+#include "kernels/kmath.hpp"
+
+namespace cellfit::channels {
+
+struct hh {
+  static constexpr const char* name = "hh";
+  static constexpr int n_params = 6;
+  static constexpr int n_states = 3;
+  enum param : int { gnabar, gkbar, gl, el, ena, ek };
+  enum state : int { m, h, n };
+  static constexpr const char* param_names[n_params] = {"gnabar", "gkbar", "gl",
+                                                        "el",     "ena",   "ek"};
+  static constexpr const char* param_units[n_params] = {"S/cm2", "S/cm2", "S/cm2",
+                                                        "mV",    "mV",    "mV"};
+  static constexpr double param_defaults[n_params] = {0.12, 0.036, 0.0003, -54.3, 50.0, -77.0};
+  static constexpr const char* state_names[n_states] = {"m", "h", "n"};
+
+  template <class T>
+  KOKKOS_FORCEINLINE_FUNCTION static T vtrap(T x, T y) {
+    // Both branches are evaluated and one selected: keeps the lane loop branch-free.
+    const T small = y * (T(1) - x / y / T(2));
+    const T large = x / (kmath::exp(x / y) - T(1));
+    return kmath::abs(x / y) < T(1e-6) ? small : large;
+  }
+
+  // Steady state and time constant (ms) of each gate at membrane potential v.
+  template <class T>
+  KOKKOS_FORCEINLINE_FUNCTION static void rates(T v, T q10, T inf[3], T tau[3]) {
+    T alpha = T(0.1) * vtrap(-(v + T(40)), T(10));
+    T beta = T(4) * kmath::exp(-(v + T(65)) / T(18));
+    T sum = alpha + beta;
+    tau[m] = T(1) / (q10 * sum);
+    inf[m] = alpha / sum;
+    alpha = T(0.07) * kmath::exp(-(v + T(65)) / T(20));
+    beta = T(1) / (kmath::exp(-(v + T(35)) / T(10)) + T(1));
+    sum = alpha + beta;
+    tau[h] = T(1) / (q10 * sum);
+    inf[h] = alpha / sum;
+    alpha = T(0.01) * vtrap(-(v + T(55)), T(10));
+    beta = T(0.125) * kmath::exp(-(v + T(65)) / T(80));
+    sum = alpha + beta;
+    tau[n] = T(1) / (q10 * sum);
+    inf[n] = alpha / sum;
+  }
+
+  // INITIAL block: gates at steady state.
+  template <class T>
+  KOKKOS_FORCEINLINE_FUNCTION static void init(T v, T q10, const T* /*p*/, T* s) {
+    T inf[3], tau[3];
+    rates(v, q10, inf, tau);
+    s[m] = inf[m];
+    s[h] = inf[h];
+    s[n] = inf[n];
+  }
+
+  // BREAKPOINT block: total ionic current density and its derivative with respect to v.
+  template <class T>
+  KOKKOS_FORCEINLINE_FUNCTION static T current(T v, const T* p, const T* s, T& didv) {
+    const T gna = p[gnabar] * s[m] * s[m] * s[m] * s[h];
+    const T n2 = s[n] * s[n];
+    const T gk = p[gkbar] * n2 * n2;
+    didv = gna + gk + p[gl];
+    return gna * (v - p[ena]) + gk * (v - p[ek]) + p[gl] * (v - p[el]);
+  }
+
+  // DERIVATIVE block integrated by cnexp over dt at the new membrane potential v.
+  template <class T>
+  KOKKOS_FORCEINLINE_FUNCTION static void advance(T v, T dt, T q10, const T* /*p*/, T* s) {
+    T inf[3], tau[3];
+    rates(v, q10, inf, tau);
+    s[m] = s[m] + (T(1) - kmath::exp(-dt / tau[m])) * (inf[m] - s[m]);
+    s[h] = s[h] + (T(1) - kmath::exp(-dt / tau[h])) * (inf[h] - s[h]);
+    s[n] = s[n] + (T(1) - kmath::exp(-dt / tau[n])) * (inf[n] - s[n]);
+  }
+};
+
+}  // namespace cellfit::channels

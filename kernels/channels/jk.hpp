@@ -1,0 +1,78 @@
+#pragma once
+// The point-compartment Na/K channel set of Jones & Kording (paper 000): shifted kinetics
+// with Vs = v + 49.2 mV in every rate and current term, m^2 h sodium, first-order n
+// potassium with a factor-2 rate, and a leak. Constants and equations: papers/README.md 4.2.
+// Units are the paper's (currents in the units of the injected amplitudes, Cm = 0.45); the
+// gates are integrated by cnexp like every other channel here.
+
+#include <Kokkos_Core.hpp>
+
+#include "kernels/kmath.hpp"
+
+namespace cellfit::channels {
+
+struct jk {
+  static constexpr const char* name = "jk";
+  static constexpr int n_params = 6;
+  static constexpr int n_states = 3;
+  enum param : int { gnabar, gkbar, gl, el, ena, ek };
+  enum state : int { m, h, n };
+  static constexpr const char* param_names[n_params] = {"gnabar", "gkbar", "gl",
+                                                        "el",     "ena",   "ek"};
+  static constexpr const char* param_units[n_params] = {"", "", "", "mV", "mV", "mV"};
+  static constexpr double param_defaults[n_params] = {100.0, 45.0, 1.0 / 37.0,
+                                                      -74.0, 90.0, -80.0};
+  static constexpr const char* state_names[n_states] = {"m", "h", "n"};
+  static constexpr double v_shift = 49.2;
+
+  template <class T>
+  KOKKOS_FORCEINLINE_FUNCTION static void rates(T v, T inf[3], T tau[3]) {
+    const T vs = v + T(v_shift);
+    const T eps = T(1e-8);
+    T alpha = T(1.841) * kmath::log(T(0.102) * kmath::exp(T(0.17) * vs) + T(1));
+    T beta = T(2.010) * kmath::log(T(266.087) * kmath::exp(T(-0.139) * vs) + T(1));
+    T sum = alpha + beta + eps;
+    inf[m] = alpha / sum;
+    tau[m] = T(1) / sum;
+    alpha = T(0.128) * kmath::exp((T(17) - vs) / T(18));
+    beta = T(4) / (T(1) + kmath::exp((T(40) - vs) / T(5)));
+    sum = alpha + beta + eps;
+    inf[h] = alpha / sum;
+    tau[h] = T(1) / sum;
+    alpha = T(0.114) * kmath::log(T(0.007) * kmath::exp(T(0.140) * vs) + T(1));
+    beta = T(0.25) * kmath::exp((T(20) - vs) / T(40));
+    sum = alpha + beta + eps;
+    inf[n] = alpha / sum;
+    // dn/dt = 2 (n_inf - n) / tau_n: the effective time constant is tau_n / 2.
+    tau[n] = T(0.5) / sum;
+  }
+
+  template <class T>
+  KOKKOS_FORCEINLINE_FUNCTION static void init(T v, T, const T*, T* s) {
+    T inf[3], tau[3];
+    rates(v, inf, tau);
+    s[m] = inf[m];
+    s[h] = inf[h];
+    s[n] = inf[n];
+  }
+
+  template <class T>
+  KOKKOS_FORCEINLINE_FUNCTION static T current(T v, const T* p, const T* s, T& didv) {
+    const T vs = v + T(v_shift);
+    const T gna = p[gnabar] * s[m] * s[m] * s[h];
+    const T gk = p[gkbar] * s[n];
+    didv = gna + gk + p[gl];
+    return gna * (vs - p[ena]) + gk * (vs - p[ek]) + p[gl] * (vs - p[el]);
+  }
+
+  template <class T>
+  KOKKOS_FORCEINLINE_FUNCTION static void advance(T v, T dt, T, const T*, T* s) {
+    T inf[3], tau[3];
+    rates(v, inf, tau);
+    s[m] = s[m] + (T(1) - kmath::exp(-dt / tau[m])) * (inf[m] - s[m]);
+    s[h] = s[h] + (T(1) - kmath::exp(-dt / tau[h])) * (inf[h] - s[h]);
+    s[n] = s[n] + (T(1) - kmath::exp(-dt / tau[n])) * (inf[n] - s[n]);
+  }
+};
+
+}  // namespace cellfit::channels

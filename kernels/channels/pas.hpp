@@ -1,0 +1,31 @@
+#pragma once
+// NEURON's passive leak (pas): i = g (v - e). Units: g in S/cm2, e in mV, i in mA/cm2.
+
+#include <Kokkos_Core.hpp>
+
+namespace cellfit::channels {
+
+struct pas {
+  static constexpr const char* name = "pas";
+  static constexpr int n_params = 2;
+  static constexpr int n_states = 0;
+  enum param : int { g, e };
+  static constexpr const char* param_names[n_params] = {"g", "e"};
+  static constexpr const char* param_units[n_params] = {"S/cm2", "mV"};
+  static constexpr double param_defaults[n_params] = {0.001, -70.0};
+  static constexpr const char* state_names[1] = {""};
+
+  template <class T>
+  KOKKOS_FORCEINLINE_FUNCTION static void init(T, T, const T*, T*) {}
+
+  template <class T>
+  KOKKOS_FORCEINLINE_FUNCTION static T current(T v, const T* p, const T*, T& didv) {
+    didv = p[g];
+    return p[g] * (v - p[e]);
+  }
+
+  template <class T>
+  KOKKOS_FORCEINLINE_FUNCTION static void advance(T, T, T, const T*, T*) {}
+};
+
+}  // namespace cellfit::channels

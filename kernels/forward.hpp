@@ -1,0 +1,324 @@
+#pragma once
+// Batched forward simulation of one morphology for many independent cells.
+//
+// Scheme: NEURON's fixed step with secondorder = 0. Per step n (t_n -> t_n + dt):
+//   1. assemble the backward-Euler system for dv = V(n+1) - V(n) with each channel's current
+//      linearised at V(n) and the injected current evaluated at t_n + dt/2,
+//   2. solve it with the Hines algorithm (parent index < child index: one elimination sweep
+//      towards the root, one substitution sweep away from it),
+//   3. V(n+1) = V(n) + dv,
+//   4. advance the gates by cnexp at V(n+1) (gates are staggered half a step, as in NEURON).
+// Rows are in current units (nA in cable mode, model units in point mode):
+//   (C_i/dt + a_i g_i + sum_j G_ij) dv_i - sum_j G_ij dv_j
+//       = -a_i i_ion,i(V) + sum_j G_ij (V_j - V_i) + I_ext,i
+// with C_i the node capacitance, a_i the area factor that turns a channel's current density
+// into a current, and G_ij the axial conductance; the matrix is symmetric.
+//
+// Parallelism: one work item is a tile of `lanes` cells that runs the whole time loop, so its
+// working set stays in cache on a host; see batch_layout.hpp for the memory layout. A cell
+// whose voltage leaves [-v_bound, v_bound] or becomes NaN is recorded as failed at that step;
+// its lanes keep running (lanes never branch) but nothing of it reaches other cells.
+
+#include <stdexcept>
+
+#include <Kokkos_Core.hpp>
+
+#include "kernels/batch_layout.hpp"
+#include "kernels/channels/hh.hpp"
+#include "kernels/channels/jk.hpp"
+#include "kernels/channels/pas.hpp"
+#include "kernels/types.hpp"
+
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__CUDA_ARCH__)
+#define CELLFIT_LANE_LOOP _Pragma("GCC ivdep")
+#elif defined(__clang__)
+#define CELLFIT_LANE_LOOP _Pragma("clang loop vectorize(enable)")
+#else
+#define CELLFIT_LANE_LOOP
+#endif
+
+namespace cellfit {
+
+// One mechanism's instances: the nodes it sits on, and per instance and cell its
+// parameters and states.
+template <class Mechanism, class Real, class MemorySpace>
+struct mechanism_views {
+  using mechanism = Mechanism;
+  Kokkos::View<const int*, MemorySpace> nodes;      // [instance] -> node
+  batch_view4<Real, MemorySpace> params;            // [tile][param][instance][lane]
+  batch_view4<Real, MemorySpace> states;            // [tile][state][instance][lane]
+  int size() const { return static_cast<int>(nodes.extent(0)); }
+};
+
+// Everything the forward kernel reads and writes. Built on the host by the batch simulator
+// (src/sim); all views live in MemorySpace.
+template <class Real, class MemorySpace>
+struct forward_problem {
+  using memory_space = MemorySpace;
+  int n_nodes = 0;
+  int n_tiles = 0;
+  int lanes = 1;
+  int n_steps = 0;
+  int record_every = 1;
+  int n_samples = 0;  // n_steps / record_every + 1 (t = 0 included)
+  Real dt_ms = 0;
+  Real v_bound_mv = 0;
+  Real q10_hh = 1;
+
+  // Geometry (shared by all cells).
+  Kokkos::View<const int*, MemorySpace> parent;     // [node], -1 for the root (node 0)
+  Kokkos::View<const Real*, MemorySpace> g_axial;   // [node] conductance to parent
+  Kokkos::View<const Real*, MemorySpace> d_const;   // [node] C_i/dt + sum of G_ij
+  Kokkos::View<const Real*, MemorySpace> area_factor;  // [node] density -> current
+
+  mechanism_views<channels::hh, Real, MemorySpace> hh;
+  mechanism_views<channels::pas, Real, MemorySpace> pas;
+  mechanism_views<channels::jk, Real, MemorySpace> jk;
+
+  // Injected current, sampled at t_n + dt/2 for each step n: [stimulus][site][step].
+  Kokkos::View<const int*, MemorySpace> inject_node;        // [site]
+  Kokkos::View<const Real***, Kokkos::LayoutRight, MemorySpace> i_ext;
+  Kokkos::View<const int*, MemorySpace> stimulus_of_cell;   // [cell]
+
+  Kokkos::View<const int*, MemorySpace> record_node;        // [site]
+  batch_view4<Real, MemorySpace> recorded;                  // [tile][site][sample][lane]
+
+  batch_view3<Real, MemorySpace> v;                         // [tile][node][lane], mV
+  batch_view3<Real, MemorySpace> d;                         // scratch: diagonal
+  batch_view3<Real, MemorySpace> rhs;                       // scratch: right-hand side / dv
+  Kokkos::View<int*, MemorySpace> failed_step;              // [cell], -1 if it never failed
+};
+
+namespace detail {
+
+template <class Real, class MemorySpace, int Lanes>
+struct forward_functor {
+  forward_problem<Real, MemorySpace> p;
+
+  template <class MV>
+  KOKKOS_FORCEINLINE_FUNCTION void add_currents(MV const& mv, int tile) const {
+    using M = typename MV::mechanism;
+    const int n = mv.size();
+    for (int j = 0; j < n; ++j) {
+      const int node = mv.nodes(j);
+      Real* const vv = &p.v(tile, node, 0);
+      Real* const dd = &p.d(tile, node, 0);
+      Real* const rr = &p.rhs(tile, node, 0);
+      const Real af = p.area_factor(node);
+      CELLFIT_LANE_LOOP
+      for (int l = 0; l < Lanes; ++l) {
+        Real par[M::n_params];
+        Real st[M::n_states > 0 ? M::n_states : 1];
+        for (int k = 0; k < M::n_params; ++k) par[k] = mv.params(tile, k, j, l);
+        for (int k = 0; k < M::n_states; ++k) st[k] = mv.states(tile, k, j, l);
+        Real g;
+        const Real i = M::current(vv[l], par, st, g);
+        rr[l] -= af * i;
+        dd[l] += af * g;
+      }
+    }
+  }
+
+  template <class MV>
+  KOKKOS_FORCEINLINE_FUNCTION void advance_states(MV const& mv, int tile) const {
+    using M = typename MV::mechanism;
+    if (M::n_states == 0) return;
+    const int n = mv.size();
+    for (int j = 0; j < n; ++j) {
+      const int node = mv.nodes(j);
+      Real* const vv = &p.v(tile, node, 0);
+      CELLFIT_LANE_LOOP
+      for (int l = 0; l < Lanes; ++l) {
+        Real par[M::n_params];
+        Real st[M::n_states > 0 ? M::n_states : 1];
+        for (int k = 0; k < M::n_params; ++k) par[k] = mv.params(tile, k, j, l);
+        for (int k = 0; k < M::n_states; ++k) st[k] = mv.states(tile, k, j, l);
+        M::advance(vv[l], p.dt_ms, p.q10_hh, par, st);
+        for (int k = 0; k < M::n_states; ++k) mv.states(tile, k, j, l) = st[k];
+      }
+    }
+  }
+
+  KOKKOS_FORCEINLINE_FUNCTION void record(int tile, int sample) const {
+    const int n_sites = static_cast<int>(p.record_node.extent(0));
+    for (int s = 0; s < n_sites; ++s) {
+      const Real* const vv = &p.v(tile, p.record_node(s), 0);
+      CELLFIT_LANE_LOOP
+      for (int l = 0; l < Lanes; ++l) p.recorded(tile, s, sample, l) = vv[l];
+    }
+  }
+
+  KOKKOS_FUNCTION void operator()(const int tile) const {
+    const int n = p.n_nodes;
+    const int n_inject = static_cast<int>(p.inject_node.extent(0));
+    bool lane_failed[Lanes];
+    for (int l = 0; l < Lanes; ++l) lane_failed[l] = false;
+    record(tile, 0);
+
+    for (int step = 0; step < p.n_steps; ++step) {
+      // 1. Assembly: constant part of the diagonal, axial currents at V(n).
+      for (int i = 0; i < n; ++i) {
+        Real* const dd = &p.d(tile, i, 0);
+        Real* const rr = &p.rhs(tile, i, 0);
+        const Real dc = p.d_const(i);
+        CELLFIT_LANE_LOOP
+        for (int l = 0; l < Lanes; ++l) {
+          dd[l] = dc;
+          rr[l] = Real(0);
+        }
+      }
+      for (int i = 1; i < n; ++i) {
+        const int pi = p.parent(i);
+        const Real g = p.g_axial(i);
+        const Real* const vi = &p.v(tile, i, 0);
+        const Real* const vp = &p.v(tile, pi, 0);
+        Real* const ri = &p.rhs(tile, i, 0);
+        Real* const rp = &p.rhs(tile, pi, 0);
+        CELLFIT_LANE_LOOP
+        for (int l = 0; l < Lanes; ++l) {
+          const Real flux = g * (vp[l] - vi[l]);
+          ri[l] += flux;
+          rp[l] -= flux;
+        }
+      }
+      // Channel currents and conductances at V(n) with the gates of step n.
+      add_currents(p.hh, tile);
+      add_currents(p.pas, tile);
+      add_currents(p.jk, tile);
+      // Electrode currents at t_n + dt/2.
+      for (int s = 0; s < n_inject; ++s) {
+        Real* const rr = &p.rhs(tile, p.inject_node(s), 0);
+        for (int l = 0; l < Lanes; ++l) {
+          const int cell = tile * Lanes + l;
+          rr[l] += p.i_ext(p.stimulus_of_cell(cell), s, step);
+        }
+      }
+
+      // 2. Hines solve. Elimination towards the root...
+      for (int i = n - 1; i > 0; --i) {
+        const int pi = p.parent(i);
+        const Real g = p.g_axial(i);
+        const Real* const di = &p.d(tile, i, 0);
+        const Real* const ri = &p.rhs(tile, i, 0);
+        Real* const dp = &p.d(tile, pi, 0);
+        Real* const rp = &p.rhs(tile, pi, 0);
+        CELLFIT_LANE_LOOP
+        for (int l = 0; l < Lanes; ++l) {
+          const Real f = g / di[l];
+          dp[l] -= f * g;
+          rp[l] += f * ri[l];
+        }
+      }
+      {
+        const Real* const d0 = &p.d(tile, 0, 0);
+        Real* const r0 = &p.rhs(tile, 0, 0);
+        CELLFIT_LANE_LOOP
+        for (int l = 0; l < Lanes; ++l) r0[l] /= d0[l];
+      }
+      // ... substitution away from it, then 3. V += dv with the divergence check.
+      {
+        Real* const v0 = &p.v(tile, 0, 0);
+        const Real* const r0 = &p.rhs(tile, 0, 0);
+        for (int l = 0; l < Lanes; ++l) {
+          v0[l] += r0[l];
+          lane_failed[l] = lane_failed[l] || !(kmath::abs(v0[l]) <= p.v_bound_mv);
+        }
+      }
+      for (int i = 1; i < n; ++i) {
+        const int pi = p.parent(i);
+        const Real g = p.g_axial(i);
+        const Real* const di = &p.d(tile, i, 0);
+        const Real* const rp = &p.rhs(tile, pi, 0);
+        Real* const ri = &p.rhs(tile, i, 0);
+        Real* const vi = &p.v(tile, i, 0);
+        CELLFIT_LANE_LOOP
+        for (int l = 0; l < Lanes; ++l) {
+          ri[l] = (ri[l] + g * rp[l]) / di[l];
+          vi[l] += ri[l];
+        }
+      }
+      // A blow-up anywhere in a connected cell reaches the root within this step (the
+      // elimination sweep folds every node into it), so checking node 0 catches NaN; the
+      // bound is also checked on every recorded site below.
+
+      // 4. Gates at V(n+1).
+      advance_states(p.hh, tile);
+      advance_states(p.jk, tile);
+
+      if ((step + 1) % p.record_every == 0) {
+        const int sample = (step + 1) / p.record_every;
+        record(tile, sample);
+        const int n_sites = static_cast<int>(p.record_node.extent(0));
+        for (int s = 0; s < n_sites; ++s) {
+          for (int l = 0; l < Lanes; ++l) {
+            lane_failed[l] =
+                lane_failed[l] || !(kmath::abs(p.recorded(tile, s, sample, l)) <= p.v_bound_mv);
+          }
+        }
+      }
+      for (int l = 0; l < Lanes; ++l) {
+        const int cell = tile * Lanes + l;
+        if (lane_failed[l] && p.failed_step(cell) < 0) p.failed_step(cell) = step + 1;
+      }
+    }
+  }
+};
+
+template <class Real, class MemorySpace>
+struct init_functor {
+  forward_problem<Real, MemorySpace> p;
+  int lanes;
+
+  template <class MV>
+  KOKKOS_FORCEINLINE_FUNCTION void init_mech(MV const& mv, int tile, int l) const {
+    using M = typename MV::mechanism;
+    for (int j = 0; j < mv.size(); ++j) {
+      Real par[M::n_params];
+      Real st[M::n_states > 0 ? M::n_states : 1];
+      for (int k = 0; k < M::n_params; ++k) par[k] = mv.params(tile, k, j, l);
+      M::init(p.v(tile, mv.nodes(j), l), p.q10_hh, par, st);
+      for (int k = 0; k < M::n_states; ++k) mv.states(tile, k, j, l) = st[k];
+    }
+  }
+
+  KOKKOS_FUNCTION void operator()(const int cell) const {
+    const int tile = cell / lanes;
+    const int l = cell % lanes;
+    init_mech(p.hh, tile, l);
+    init_mech(p.pas, tile, l);
+    init_mech(p.jk, tile, l);
+    p.failed_step(cell) = -1;
+  }
+};
+
+}  // namespace detail
+
+// Sets every gate to its steady state at the current V (NEURON's finitialize) and clears the
+// failure marks. Non-blocking: fence `space` before reading results.
+template <class ExecutionSpace, class Real, class MemorySpace>
+void initialize_states(ExecutionSpace const& space, forward_problem<Real, MemorySpace> const& p) {
+  static_assert(Kokkos::SpaceAccessibility<ExecutionSpace, MemorySpace>::accessible,
+                "cellfit::initialize_states: the execution space cannot reach the problem");
+  Kokkos::parallel_for("cellfit::kernels::initialize_states",
+                       Kokkos::RangePolicy<ExecutionSpace>(space, 0, p.n_tiles * p.lanes),
+                       detail::init_functor<Real, MemorySpace>{p, p.lanes});
+}
+
+// Runs n_steps steps for the cells of tiles [tile_begin, tile_end) and records the voltage at
+// the recording sites every record_every steps (t = 0 included). Tiles are independent, so
+// a batch may be run in several calls (for progress reports). Precondition: p.lanes ==
+// lane_width<ExecutionSpace, Real>::value and the states initialised. Non-blocking: fence
+// `space` before reading results.
+template <class ExecutionSpace, class Real, class MemorySpace>
+void simulate(ExecutionSpace const& space, forward_problem<Real, MemorySpace> const& p,
+              int tile_begin, int tile_end) {
+  static_assert(Kokkos::SpaceAccessibility<ExecutionSpace, MemorySpace>::accessible,
+                "cellfit::simulate: the execution space cannot reach the problem");
+  constexpr int lanes = lane_width<ExecutionSpace, Real>::value;
+  if (p.lanes != lanes) throw std::invalid_argument("cellfit::simulate: lane width mismatch");
+  Kokkos::parallel_for("cellfit::kernels::forward",
+                       Kokkos::RangePolicy<ExecutionSpace>(space, tile_begin, tile_end),
+                       detail::forward_functor<Real, MemorySpace, lanes>{p});
+}
+
+}  // namespace cellfit

@@ -1,0 +1,175 @@
+#pragma once
+// Branch-free exponential for the kernels.
+//
+// The host kernels must vectorise across the lanes of a cell tile, and glibc's scalar exp()
+// prevents that (its vector variants are only used under -ffast-math, which would also remove
+// the NaN checks that detect diverging cells). This exp is a Cody-Waite reduction
+// x = n ln2 + r, |r| <= ln2/2, a degree-13 (FP64) or degree-7 (FP32) Taylor polynomial for
+// e^r, and 2^n built in the exponent bits: about 1 ulp over the clamped range, NaN in -> NaN
+// out, no branches and no tables, so GCC and Clang vectorise loops that call it.
+// Inputs are clamped to [-708, 709] (FP64) / [-87, 88] (FP32): the result there is a tiny
+// normal number instead of a subnormal or 0, and a huge finite number instead of inf.
+// log() below is built the same way (jk's rate functions need it).
+// On a GPU the vendor exp is already vectorised and is used instead.
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include <Kokkos_Core.hpp>
+
+namespace cellfit::kmath {
+
+namespace detail {
+
+KOKKOS_FORCEINLINE_FUNCTION double exp_poly(double x) {
+  constexpr double log2e = 1.4426950408889634074;
+  constexpr double ln2_hi = 6.93147180369123816490e-01;
+  constexpr double ln2_lo = 1.90821492927058770002e-10;
+  constexpr double shifter = 0x1.8p52;
+  x = x < -708.0 ? -708.0 : x;
+  x = x > 709.0 ? 709.0 : x;
+  double kd = x * log2e + shifter;
+  std::uint64_t ki;
+  std::memcpy(&ki, &kd, sizeof ki);
+  kd -= shifter;
+  const double r = (x - kd * ln2_hi) - kd * ln2_lo;
+  double p = 1.0 / 6227020800.0;
+  p = p * r + 1.0 / 479001600.0;
+  p = p * r + 1.0 / 39916800.0;
+  p = p * r + 1.0 / 3628800.0;
+  p = p * r + 1.0 / 362880.0;
+  p = p * r + 1.0 / 40320.0;
+  p = p * r + 1.0 / 5040.0;
+  p = p * r + 1.0 / 720.0;
+  p = p * r + 1.0 / 120.0;
+  p = p * r + 1.0 / 24.0;
+  p = p * r + 1.0 / 6.0;
+  p = p * r + 0.5;
+  p = p * r + 1.0;
+  p = p * r + 1.0;
+  const std::uint64_t sbits = (ki + 1023u) << 52;
+  double scale;
+  std::memcpy(&scale, &sbits, sizeof scale);
+  return p * scale;
+}
+
+KOKKOS_FORCEINLINE_FUNCTION float exp_poly(float x) {
+  constexpr float log2e = 1.44269504088896341f;
+  constexpr float ln2_hi = 0.693145751953125f;
+  constexpr float ln2_lo = 1.428606765330187045e-06f;
+  constexpr float shifter = 0x1.8p23f;
+  x = x < -87.0f ? -87.0f : x;
+  x = x > 88.0f ? 88.0f : x;
+  float kd = x * log2e + shifter;
+  std::uint32_t ki;
+  std::memcpy(&ki, &kd, sizeof ki);
+  kd -= shifter;
+  const float r = (x - kd * ln2_hi) - kd * ln2_lo;
+  float p = 1.0f / 5040.0f;
+  p = p * r + 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const std::uint32_t sbits = (ki + 127u) << 23;
+  float scale;
+  std::memcpy(&scale, &sbits, sizeof scale);
+  return p * scale;
+}
+
+}  // namespace detail
+
+KOKKOS_FORCEINLINE_FUNCTION double exp(double x) {
+#if defined(__CUDA_ARCH__) || defined(__HIP_DEVICE_COMPILE__) || defined(__SYCL_DEVICE_ONLY__)
+  return ::exp(x);
+#else
+  return detail::exp_poly(x);
+#endif
+}
+
+KOKKOS_FORCEINLINE_FUNCTION float exp(float x) {
+#if defined(__CUDA_ARCH__) || defined(__HIP_DEVICE_COMPILE__) || defined(__SYCL_DEVICE_ONLY__)
+  return ::expf(x);
+#else
+  return detail::exp_poly(x);
+#endif
+}
+
+template <class Real>
+KOKKOS_FORCEINLINE_FUNCTION Real abs(Real x) {
+  return x < Real(0) ? -x : x;
+}
+
+
+namespace detail {
+
+// Natural logarithm for normal positive arguments: y = 2^e m with m in [sqrt(1/2), sqrt(2)),
+// log m = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172, odd series to s^21. Adding y - y
+// (0 for finite y, NaN otherwise) keeps NaN in -> NaN out, which the bit manipulation loses.
+KOKKOS_FORCEINLINE_FUNCTION double log_poly(double y) {
+  constexpr double ln2 = 0.69314718055994530942;
+  std::uint64_t bits;
+  std::memcpy(&bits, &y, sizeof bits);
+  // Shift by sqrt(1/2)'s mantissa so the reduced m lands in [sqrt(1/2), sqrt(2)).
+  const std::uint64_t off = bits - 0x3fe6a09e667f3bcdull;
+  const std::int64_t e = static_cast<std::int64_t>(off >> 52) - 0x3ff + 1;
+  const std::uint64_t mbits = (off & 0x000fffffffffffffull) + 0x3fe6a09e667f3bcdull;
+  double m;
+  std::memcpy(&m, &mbits, sizeof m);
+  const double s = (m - 1.0) / (m + 1.0);
+  const double s2 = s * s;
+  double p = 1.0 / 21.0;
+  p = p * s2 + 1.0 / 19.0;
+  p = p * s2 + 1.0 / 17.0;
+  p = p * s2 + 1.0 / 15.0;
+  p = p * s2 + 1.0 / 13.0;
+  p = p * s2 + 1.0 / 11.0;
+  p = p * s2 + 1.0 / 9.0;
+  p = p * s2 + 1.0 / 7.0;
+  p = p * s2 + 1.0 / 5.0;
+  p = p * s2 + 1.0 / 3.0;
+  p = p * s2 + 1.0;
+  return static_cast<double>(e) * ln2 + 2.0 * s * p + (y - y);
+}
+
+KOKKOS_FORCEINLINE_FUNCTION float log_poly(float y) {
+  constexpr float ln2 = 0.693147180559945f;
+  std::uint32_t bits;
+  std::memcpy(&bits, &y, sizeof bits);
+  const std::uint32_t off = bits - 0x3f3504f3u;
+  const std::int32_t e = static_cast<std::int32_t>(off >> 23) - 0x7f + 1;
+  const std::uint32_t mbits = (off & 0x007fffffu) + 0x3f3504f3u;
+  float m;
+  std::memcpy(&m, &mbits, sizeof m);
+  const float s = (m - 1.0f) / (m + 1.0f);
+  const float s2 = s * s;
+  float p = 1.0f / 9.0f;
+  p = p * s2 + 1.0f / 7.0f;
+  p = p * s2 + 1.0f / 5.0f;
+  p = p * s2 + 1.0f / 3.0f;
+  p = p * s2 + 1.0f;
+  return static_cast<float>(e) * ln2 + 2.0f * s * p + (y - y);
+}
+
+}  // namespace detail
+
+KOKKOS_FORCEINLINE_FUNCTION double log(double x) {
+#if defined(__CUDA_ARCH__) || defined(__HIP_DEVICE_COMPILE__) || defined(__SYCL_DEVICE_ONLY__)
+  return ::log(x);
+#else
+  return detail::log_poly(x);
+#endif
+}
+
+KOKKOS_FORCEINLINE_FUNCTION float log(float x) {
+#if defined(__CUDA_ARCH__) || defined(__HIP_DEVICE_COMPILE__) || defined(__SYCL_DEVICE_ONLY__)
+  return ::logf(x);
+#else
+  return detail::log_poly(x);
+#endif
+}
+
+}  // namespace cellfit::kmath

@@ -1,0 +1,27 @@
+#pragma once
+// The cellfit subcommands. Each returns the process exit status and throws cellfit::error
+// subclasses for bad input (main maps them to exit codes).
+
+#include <string>
+#include <vector>
+
+namespace cellfit::app {
+
+struct simulate_options {
+  std::string config;  // empty: the built-in default problem
+  std::vector<std::string> overrides;
+  std::string out;     // empty: the config's output.file
+  bool quiet = false;
+};
+int run_simulate(const simulate_options& o);
+
+struct info_options {
+  std::string morphology;
+  int nseg = 0;
+  double max_compartment_um = 0;
+  double ra = 35.4;
+  std::string swc_out;
+};
+int run_info(const info_options& o);
+
+}  // namespace cellfit::app

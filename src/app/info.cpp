@@ -1,0 +1,52 @@
+#include <cstdio>
+#include <map>
+
+#include "app/commands.hpp"
+#include "model/cable_geometry.hpp"
+#include "model/morphology.hpp"
+
+namespace cellfit::app {
+
+int run_info(const info_options& o) {
+  const morphology m = load_morphology(o.morphology);
+  discretization_options opt;
+  opt.nseg = o.nseg;
+  opt.max_compartment_um = o.max_compartment_um;
+  opt.ra_ohm_cm = o.ra;
+  const cable_geometry g = discretize(m, opt);
+  std::printf("morphology     %s\n", m.source.c_str());
+  std::printf("model          %s\n", m.point_model ? "point compartments (no geometry)" : "cable");
+  std::printf("sections       %zu\n", m.sections.size());
+  std::printf("compartments   %d\n", g.n_compartments());
+  std::printf("solver nodes   %d (%d zero-area junctions)\n", g.n_nodes(),
+              g.n_nodes() - g.n_compartments());
+  if (!m.point_model) std::printf("total area     %.6g um2\n", g.total_area_um2);
+  struct tally {
+    int sections = 0, compartments = 0;
+    double area = 0, length = 0;
+  };
+  std::map<std::string, tally> by_region;
+  for (const auto& s : m.sections) {
+    auto& t = by_region[region_name(s.type)];
+    ++t.sections;
+    t.length += s.length_um();
+  }
+  for (int c = 0; c < g.n_compartments(); ++c) {
+    auto& t = by_region[region_name(g.region_of[static_cast<std::size_t>(c)])];
+    ++t.compartments;
+    t.area += g.area_um2[static_cast<std::size_t>(g.node_of[static_cast<std::size_t>(c)])];
+  }
+  std::printf("\n%-8s %9s %13s %12s %12s\n", "region", "sections", "compartments", "length_um",
+              "area_um2");
+  for (const auto& [name, t] : by_region) {
+    std::printf("%-8s %9d %13d %12.6g %12.6g\n", name.c_str(), t.sections, t.compartments,
+                t.length, m.point_model ? 0.0 : t.area);
+  }
+  if (!o.swc_out.empty()) {
+    write_swc(m, o.swc_out);
+    std::printf("\nwrote %s\n", o.swc_out.c_str());
+  }
+  return 0;
+}
+
+}  // namespace cellfit::app

@@ -1,0 +1,86 @@
+// cellfit: fit biophysical multi-compartment neuron models to voltage data.
+// Entry point: parses the command line, runs a subcommand, maps errors to exit codes.
+
+#include <cstdio>
+#include <exception>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <Kokkos_Core.hpp>
+
+#include "app/commands.hpp"
+#include "common/error.hpp"
+#include "io/config.hpp"
+
+namespace {
+
+int report(const char* kind, const std::exception& e, int code) {
+  std::cerr << "cellfit: " << kind << e.what() << "\n";
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace cellfit;
+  CLI::App cli{"cellfit: fit biophysical multi-compartment neuron models to voltage data"};
+  cli.require_subcommand(1);
+  cli.set_version_flag("--version", "cellfit 0.1.0");
+
+  app::simulate_options sim;
+  auto* simulate = cli.add_subcommand(
+      "simulate",
+      "Simulate a batch of parameter sets x stimuli and write the voltage traces (HDF5).\n"
+      "Without CONFIG runs the built-in default problem (ball-and-stick hh cell).");
+  simulate->add_option("config", sim.config, "TOML config (docs/config.md)");
+  simulate->add_option("--set", sim.overrides,
+                       "Override a config value: section.key=value (repeatable)");
+  simulate->add_option("--out", sim.out, "Output HDF5 file (default: output.file, sim.h5)");
+  simulate->add_flag("--quiet,-q", sim.quiet, "No progress output");
+
+  app::info_options info;
+  auto* info_cmd = cli.add_subcommand(
+      "info", "Describe a morphology: sections, compartments, total area, regions.");
+  info_cmd->add_option("morphology", info.morphology,
+                       "SWC file or builtin:ball_and_stick|chain6|tree184|random_tree:N[:SEED]")
+      ->required();
+  info_cmd->add_option("--nseg", info.nseg, "Segments per section (default: the morphology's)");
+  info_cmd->add_option("--max-compartment-um", info.max_compartment_um,
+                       "Split sections into compartments no longer than this");
+  info_cmd->add_option("--ra", info.ra, "Axial resistivity, ohm cm (default 35.4)");
+  info_cmd->add_option("--export-swc", info.swc_out,
+                       "Also write the morphology as SWC (three-point soma) to this file");
+
+  auto* config_cmd =
+      cli.add_subcommand("default-config", "Print the built-in default problem's config");
+
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = cli.exit(e);
+    return rc == 0 ? exit_ok : exit_usage;
+  }
+
+  try {
+    if (config_cmd->parsed()) {
+      std::cout << default_config_text();
+      return exit_ok;
+    }
+    Kokkos::ScopeGuard kokkos(argc, argv);
+    if (simulate->parsed()) return app::run_simulate(sim);
+    if (info_cmd->parsed()) return app::run_info(info);
+  } catch (const usage_error& e) {
+    return report("usage error: ", e, exit_usage);
+  } catch (const config_error& e) {
+    return report("config error: ", e, exit_config);
+  } catch (const morphology_error& e) {
+    return report("morphology error: ", e, exit_morphology);
+  } catch (const io_error& e) {
+    return report("I/O error: ", e, exit_io);
+  } catch (const error& e) {
+    return report("error: ", e, exit_failure);
+  } catch (const std::exception& e) {
+    return report("internal error (please report): ", e, exit_internal);
+  }
+  return exit_usage;
+}

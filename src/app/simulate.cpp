@@ -1,0 +1,163 @@
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+
+#include "app/commands.hpp"
+#include "app/model_export.hpp"
+#include "common/error.hpp"
+#include "io/config.hpp"
+#include "io/h5.hpp"
+#include "sim/batch_simulator.hpp"
+
+namespace cellfit::app {
+
+namespace {
+
+void write_traces(const std::string& path, const run_config& rc, const simulation_result& r,
+                  double wall_s) {
+  h5::atomic_output out(path);
+  {
+    h5::file f = h5::file::create(out.temp_path());
+    const auto& s = rc.settings;
+    f.write("/traces/voltage", r.voltage, {r.n_cells, r.n_sites, r.n_samples});
+    f.attribute("/traces/voltage", "dt_ms", s.dt_ms);
+    f.attribute("/traces/voltage", "units", std::string("mV"));
+    f.attribute("/traces/voltage", "record_every", static_cast<std::int64_t>(s.record_every));
+    f.attribute("/traces/voltage", "sample_interval_ms", s.dt_ms * s.record_every);
+    std::vector<std::int64_t> sites(s.record_compartments.begin(), s.record_compartments.end());
+    f.write("/traces/sites", sites, {sites.size()});
+    std::vector<double> t(r.n_samples);
+    for (std::size_t k = 0; k < t.size(); ++k) t[k] = static_cast<double>(k) * s.record_every * s.dt_ms;
+    f.write("/traces/time_ms", t, {t.size()});
+    std::vector<std::int64_t> failed(r.failed_step.begin(), r.failed_step.end());
+    f.write("/traces/failed_step", failed, {failed.size()});
+    std::vector<std::int64_t> set_of(r.n_cells), stim_of(r.n_cells);
+    for (std::size_t c = 0; c < r.n_cells; ++c) {
+      set_of[c] = static_cast<std::int64_t>(c / rc.stimuli.size());
+      stim_of[c] = static_cast<std::int64_t>(c % rc.stimuli.size());
+    }
+    f.write("/traces/parameter_set", set_of, {set_of.size()});
+    f.write("/traces/stimulus", stim_of, {stim_of.size()});
+
+    // Stimuli as injected (sampled at step midpoints).
+    const sampled_stimuli st = sample_stimuli(rc.stimuli, static_cast<std::size_t>(s.n_steps()), s.dt_ms);
+    std::vector<std::string> names;
+    for (const auto& x : rc.stimuli) names.push_back(x.name);
+    f.write("/stimuli/names", names);
+    std::vector<std::int64_t> inj(st.sites.begin(), st.sites.end());
+    f.write("/stimuli/sites", inj, {inj.size()});
+    f.write("/stimuli/current", st.current, {st.n_stimuli, st.sites.size(), st.n_steps});
+    f.attribute("/stimuli/current", "units", std::string(rc.model.geom.point_model ? "model" : "nA"));
+    f.attribute("/stimuli/current", "t0_ms", 0.5 * s.dt_ms);
+
+    // Parameter values of every set: /parameters/<mechanism>/<param> [set][instance].
+    std::vector<std::vector<std::vector<std::vector<double>>>> values;
+    for (const auto& set : rc.sets) values.push_back(resolve_parameters(rc.model, set));
+    for (std::size_t mi = 0; mi < rc.model.mechanisms.size(); ++mi) {
+      const auto& pl = rc.model.mechanisms[mi];
+      const mechanism_info& info = *find_mechanism(pl.name);
+      std::vector<std::int64_t> comps(pl.compartments.begin(), pl.compartments.end());
+      f.write("/parameters/" + pl.name + "/compartments", comps, {comps.size()});
+      for (std::size_t k = 0; k < info.param_names.size(); ++k) {
+        std::vector<double> v;
+        for (const auto& set_values : values) {
+          v.insert(v.end(), set_values[mi][k].begin(), set_values[mi][k].end());
+        }
+        const std::string name = "/parameters/" + pl.name + "/" + info.param_names[k];
+        f.write(name, v, {rc.sets.size(), pl.compartments.size()});
+        f.attribute(name, "units", info.param_units[k]);
+      }
+    }
+    write_model(f, rc.model);
+
+    f.attribute("/", "cellfit_version", std::string("0.1.0"));
+    f.attribute("/", "command", std::string("simulate"));
+    f.attribute("/", "config", rc.source);
+    f.attribute("/", "precision", std::string(s.prec == precision::fp32 ? "fp32" : "fp64"));
+    f.attribute("/", "t_stop_ms", s.t_stop_ms);
+    f.attribute("/", "celsius", rc.model.celsius);
+    f.attribute("/", "v_init_mv", rc.model.v_init_mv);
+    f.attribute("/", "n_parameter_sets", static_cast<std::int64_t>(rc.sets.size()));
+    f.attribute("/", "n_stimuli", static_cast<std::int64_t>(rc.stimuli.size()));
+    f.attribute("/", "n_failed", static_cast<std::int64_t>(r.n_failed()));
+    f.attribute("/", "wall_seconds", wall_s);
+    f.attribute("/", "simulations", static_cast<std::int64_t>(r.n_cells));
+  }
+  out.commit();
+}
+
+}  // namespace
+
+int run_simulate(const simulate_options& o) {
+  const auto t0 = std::chrono::steady_clock::now();
+  run_config rc = load_config(o.config, o.overrides);
+  const std::string out = o.out.empty() ? rc.output : o.out;
+  // Refuse an unwritable destination before spending the simulation time.
+  {
+    const std::string probe = out + ".tmp.probe";
+    if (FILE* f = std::fopen(probe.c_str(), "wb")) {
+      std::fclose(f);
+      std::remove(probe.c_str());
+    } else {
+      throw io_error("cellfit::simulate: cannot write to '" + out + "'");
+    }
+  }
+  const auto& s = rc.settings;
+  const std::size_t n_cells = rc.sets.size() * rc.stimuli.size();
+  const double cstep = static_cast<double>(n_cells) * rc.model.geom.n_compartments() * s.n_steps();
+  if (!o.quiet) {
+    std::cerr << "cellfit simulate: " << rc.source << ": " << rc.model.morph.source << ", "
+              << rc.model.geom.n_compartments() << " compartments, " << rc.sets.size()
+              << " parameter sets x " << rc.stimuli.size() << " stimuli = " << n_cells
+              << " cells, " << s.n_steps() << " steps of " << s.dt_ms << " ms, "
+              << (s.prec == precision::fp32 ? "fp32" : "fp64") << "\n";
+  }
+  progress_callback progress;
+  if (!o.quiet) {
+    progress = [](std::size_t done, std::size_t all, double sec) {
+      const double eta = done > 0 ? sec * (static_cast<double>(all) / done - 1.0) : 0.0;
+      std::fprintf(stderr, "  simulated %zu/%zu cells  %.1f s  ETA %.1f s\n", done, all, sec, eta);
+    };
+  }
+  const simulation_result r = simulate_batch(rc.model, rc.sets, rc.stimuli, s, progress);
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  write_traces(out, rc, r, wall);
+
+  // Summary on stdout: per cell, spikes at the first recorded site (upward crossings of
+  // -20 mV) and the voltage range.
+  std::printf("cellfit simulate: %zu cells (%zu diverged), %zu sites, %zu samples -> %s\n",
+              r.n_cells, r.n_failed(), r.n_sites, r.n_samples, out.c_str());
+  std::printf("kernel %.3f s, %.3g compartment-steps/s\n", r.kernel_seconds,
+              r.kernel_seconds > 0 ? cstep / r.kernel_seconds : 0.0);
+  const std::size_t show = std::min<std::size_t>(r.n_cells, 48);
+  std::printf("%6s %6s %-24s %7s %9s %9s\n", "cell", "set", "stimulus", "spikes", "v_min", "v_max");
+  for (std::size_t c = 0; c < show; ++c) {
+    const double* v = &r.voltage[c * r.n_sites * r.n_samples];
+    int spikes = 0;
+    double lo = v[0], hi = v[0];
+    for (std::size_t k = 1; k < r.n_samples; ++k) {
+      spikes += v[k - 1] < -20.0 && v[k] >= -20.0;
+      lo = std::min(lo, v[k]);
+      hi = std::max(hi, v[k]);
+    }
+    const std::string& sname = rc.stimuli[c % rc.stimuli.size()].name;
+    if (r.failed_step[c] >= 0) {
+      std::printf("%6zu %6zu %-24s diverged at step %d\n", c, c / rc.stimuli.size(), sname.c_str(),
+                  r.failed_step[c]);
+    } else {
+      std::printf("%6zu %6zu %-24s %7d %9.2f %9.2f\n", c, c / rc.stimuli.size(), sname.c_str(),
+                  spikes, lo, hi);
+    }
+  }
+  if (show < r.n_cells) std::printf("... %zu more cells in %s\n", r.n_cells - show, out.c_str());
+  if (r.n_failed() == r.n_cells) {
+    std::fprintf(stderr, "cellfit simulate: every cell diverged (traces written to %s)\n", out.c_str());
+    return exit_diverged;
+  }
+  return exit_ok;
+}
+
+}  // namespace cellfit::app

@@ -1,0 +1,602 @@
+#include "io/config.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <toml.hpp>
+
+#include "common/error.hpp"
+#include "common/rng.hpp"
+
+namespace cellfit {
+
+namespace {
+
+std::string where(const toml::value& v, const std::string& key) {
+  const auto loc = v.location();
+  std::string w = loc.file_name();
+  if (loc.line() > 0) w += ":" + std::to_string(loc.line());
+  return w + ": " + key;
+}
+
+[[noreturn]] void fail(const toml::value& v, const std::string& key, const std::string& what) {
+  throw config_error("cellfit::config: " + where(v, key) + ": " + what);
+}
+
+// A TOML table whose keys are checked off as they are read; finish() refuses the rest.
+class table_reader {
+ public:
+  table_reader(const toml::value& v, std::string name) : v_(v), name_(std::move(name)) {
+    if (!v.is_table()) fail(v, name_, "expected a table");
+  }
+  bool has(const std::string& key) const { return v_.as_table().count(key) != 0; }
+  const toml::value& get(const std::string& key) {
+    used_.insert(key);
+    return v_.as_table().at(key);
+  }
+  std::string key_name(const std::string& key) const {
+    return name_.empty() ? key : name_ + "." + key;
+  }
+  double number(const std::string& key, double def) {
+    if (!has(key)) return def;
+    return as_number(get(key), key_name(key));
+  }
+  static double as_number(const toml::value& x, const std::string& name) {
+    double r = 0;
+    if (x.is_floating()) {
+      r = x.as_floating();
+    } else if (x.is_integer()) {
+      r = static_cast<double>(x.as_integer());
+    } else {
+      fail(x, name, "expected a number");
+    }
+    if (!std::isfinite(r)) fail(x, name, "value is not finite");
+    return r;
+  }
+  long long integer(const std::string& key, long long def) {
+    if (!has(key)) return def;
+    const toml::value& x = get(key);
+    if (!x.is_integer()) fail(x, key_name(key), "expected an integer");
+    return x.as_integer();
+  }
+  bool boolean(const std::string& key, bool def) {
+    if (!has(key)) return def;
+    const toml::value& x = get(key);
+    if (!x.is_boolean()) fail(x, key_name(key), "expected true or false");
+    return x.as_boolean();
+  }
+  std::string string(const std::string& key, const std::string& def) {
+    if (!has(key)) return def;
+    const toml::value& x = get(key);
+    if (!x.is_string()) fail(x, key_name(key), "expected a string");
+    return x.as_string().str;
+  }
+  void finish() const {
+    for (const auto& [k, val] : v_.as_table()) {
+      if (!used_.count(k)) fail(val, key_name(k), "unknown key");
+    }
+  }
+  const toml::value& value() const { return v_; }
+  const std::string& name() const { return name_; }
+
+ private:
+  const toml::value& v_;
+  std::string name_;
+  std::set<std::string> used_;
+};
+
+double positive(const toml::value& v, const std::string& key, double x) {
+  if (!(x > 0)) fail(v, key, "must be positive, got " + std::to_string(x));
+  return x;
+}
+
+// Sites: "all", a region name, an index, or an array of indices and region names.
+// Negative indices count from the end.
+std::vector<int> parse_sites(const toml::value& x, const std::string& key, const cable_geometry& g) {
+  std::vector<int> out;
+  const int n = g.n_compartments();
+  auto add_one = [&](const toml::value& e) {
+    if (e.is_integer()) {
+      const long long i = e.as_integer();
+      const long long k = i < 0 ? n + i : i;
+      if (k < 0 || k >= n) {
+        fail(e, key, "compartment " + std::to_string(i) + " out of range (the model has " +
+                         std::to_string(n) + ")");
+      }
+      out.push_back(static_cast<int>(k));
+    } else if (e.is_string()) {
+      try {
+        const auto r = compartments_in_region(g, e.as_string().str);
+        out.insert(out.end(), r.begin(), r.end());
+      } catch (const config_error& err) {
+        fail(e, key, err.what());
+      }
+    } else {
+      fail(e, key, "expected a compartment index or a region name");
+    }
+  };
+  if (x.is_array()) {
+    for (const auto& e : x.as_array()) add_one(e);
+  } else {
+    add_one(x);
+  }
+  if (out.empty()) fail(x, key, "selects no compartment");
+  return out;
+}
+
+std::vector<std::string> string_list(const toml::value& x, const std::string& key) {
+  std::vector<std::string> out;
+  if (x.is_string()) {
+    out.push_back(x.as_string().str);
+  } else if (x.is_array()) {
+    for (const auto& e : x.as_array()) {
+      if (!e.is_string()) fail(e, key, "expected strings");
+      out.push_back(e.as_string().str);
+    }
+  } else {
+    fail(x, key, "expected a string or an array of strings");
+  }
+  return out;
+}
+
+// "mech.param" or "mech.param@region" -> override skeleton.
+parameter_override parse_param_key(const toml::value& at, const std::string& key) {
+  parameter_override o;
+  std::string k = key;
+  const auto atpos = k.find('@');
+  if (atpos != std::string::npos) {
+    o.scope = k.substr(atpos + 1);
+    k = k.substr(0, atpos);
+  }
+  const auto dot = k.find('.');
+  if (dot == std::string::npos) fail(at, key, "expected 'mechanism.parameter[@region]'");
+  o.mechanism = k.substr(0, dot);
+  o.param = k.substr(dot + 1);
+  return o;
+}
+
+void build_model(table_reader& t, cell_model& m) {
+  const std::string morph = t.string("morphology", "builtin:ball_and_stick");
+  m.morph = load_morphology(morph);
+  discretization_options opt;
+  opt.nseg = static_cast<int>(t.integer("nseg", 0));
+  if (opt.nseg < 0) fail(t.value(), "model.nseg", "must be >= 0");
+  opt.max_compartment_um = t.number("max_compartment_um", 0.0);
+  if (opt.max_compartment_um < 0) fail(t.value(), "model.max_compartment_um", "must be >= 0");
+  opt.ra_ohm_cm = t.number("ra", 35.4);
+  positive(t.value(), "model.ra", opt.ra_ohm_cm);
+  opt.axial_weight = t.number("axial_weight", 0.5);
+  positive(t.value(), "model.axial_weight", opt.axial_weight);
+  m.geom = discretize(m.morph, opt);
+  const bool point = m.geom.point_model;
+  m.celsius = t.number("celsius", 6.3);
+  m.v_init_mv = t.number("v_init", point ? -60.0 : -65.0);
+
+  // cm: a number, or a table of region -> number with an optional "default".
+  const double cm_default = point ? 0.45 : 1.0;
+  m.cm.assign(static_cast<std::size_t>(m.geom.n_compartments()), cm_default);
+  if (t.has("cm")) {
+    const toml::value& cv = t.get("cm");
+    if (cv.is_table()) {
+      table_reader ct(cv, "model.cm");
+      const double def = positive(cv, "model.cm.default", ct.number("default", cm_default));
+      std::fill(m.cm.begin(), m.cm.end(), def);
+      for (const char* r : {"soma", "axon", "basal", "apical", "dend", "other"}) {
+        if (!ct.has(r)) continue;
+        const double val = positive(cv, std::string("model.cm.") + r, ct.number(r, def));
+        for (int c : compartments_in_region(m.geom, r)) m.cm[static_cast<std::size_t>(c)] = val;
+      }
+      ct.finish();
+    } else {
+      const double val = positive(cv, "model.cm", table_reader::as_number(cv, "model.cm"));
+      std::fill(m.cm.begin(), m.cm.end(), val);
+    }
+  }
+
+  // Mechanisms: [model.mechanisms.<name>] with `regions` and parameter defaults.
+  if (t.has("mechanisms")) {
+    const toml::value& mv = t.get("mechanisms");
+    table_reader mt(mv, "model.mechanisms");
+    for (const auto& info : mechanism_catalogue()) {
+      if (!mt.has(info.name)) continue;
+      const toml::value& one = mt.get(info.name);
+      table_reader ot(one, "model.mechanisms." + info.name);
+      std::vector<int> comps;
+      const std::vector<std::string> regions =
+          ot.has("regions") ? string_list(ot.get("regions"), ot.key_name("regions"))
+                            : std::vector<std::string>{"all"};
+      for (const auto& r : regions) {
+        try {
+          const auto c = compartments_in_region(m.geom, r);
+          comps.insert(comps.end(), c.begin(), c.end());
+        } catch (const config_error& e) {
+          fail(one, ot.key_name("regions"), e.what());
+        }
+      }
+      std::sort(comps.begin(), comps.end());
+      comps.erase(std::unique(comps.begin(), comps.end()), comps.end());
+      mechanism_placement pl;
+      pl.name = info.name;
+      pl.compartments = comps;
+      for (std::size_t k = 0; k < info.param_names.size(); ++k) {
+        pl.params.emplace_back(comps.size(), info.defaults[k]);
+      }
+      m.mechanisms.push_back(pl);
+      // Parameter defaults: number (everywhere) or table region -> number.
+      for (std::size_t k = 0; k < info.param_names.size(); ++k) {
+        const std::string& pn = info.param_names[k];
+        if (!ot.has(pn)) continue;
+        const toml::value& pv = ot.get(pn);
+        parameter_set set;
+        if (pv.is_table()) {
+          table_reader pt(pv, ot.key_name(pn));
+          for (const auto& [rk, rv] : pv.as_table()) {
+            parameter_override o{info.name, pn, rk, {table_reader::as_number(rv, pt.key_name(rk))}};
+            pt.get(rk);
+            set.push_back(o);
+          }
+          pt.finish();
+        } else {
+          set.push_back({info.name, pn, "all", {table_reader::as_number(pv, ot.key_name(pn))}});
+        }
+        for (const auto& o : set) {
+          try {
+            check_override(m, o, ot.key_name(pn));
+          } catch (const config_error& e) {
+            fail(pv, ot.key_name(pn), e.what());
+          }
+        }
+        const auto resolved = resolve_parameters(m, set);
+        m.mechanisms.back().params = resolved.back();
+      }
+      ot.finish();
+    }
+    mt.finish();
+  } else {
+    // Default: hh everywhere in cable models, jk everywhere in point models.
+    const mechanism_info& info = *find_mechanism(point ? "jk" : "hh");
+    mechanism_placement pl;
+    pl.name = info.name;
+    for (int c = 0; c < m.geom.n_compartments(); ++c) pl.compartments.push_back(c);
+    for (double d : info.defaults) pl.params.emplace_back(pl.compartments.size(), d);
+    m.mechanisms.push_back(pl);
+  }
+  t.finish();
+}
+
+void build_settings(table_reader& t, run_config& rc) {
+  simulation_settings& s = rc.settings;
+  s.dt_ms = positive(t.value(), "simulation.dt_ms", t.number("dt_ms", 0.025));
+  s.t_stop_ms = positive(t.value(), "simulation.t_stop_ms", t.number("t_stop_ms", 100.0));
+  const double steps = s.t_stop_ms / s.dt_ms;
+  if (std::fabs(steps - std::round(steps)) > 1e-6 * steps) {
+    fail(t.value(), "simulation.t_stop_ms", "must be a whole number of dt_ms steps");
+  }
+  if (steps > 1e9) fail(t.value(), "simulation.t_stop_ms", "more than 1e9 steps");
+  s.record_every = static_cast<int>(t.integer("record_every", 1));
+  if (s.record_every < 1) fail(t.value(), "simulation.record_every", "must be >= 1");
+  s.v_bound_mv = positive(t.value(), "simulation.v_bound_mv", t.number("v_bound_mv", 1000.0));
+  const std::string prec = t.string("precision", "fp64");
+  if (prec == "fp64") {
+    s.prec = precision::fp64;
+  } else if (prec == "fp32") {
+    s.prec = precision::fp32;
+  } else {
+    fail(t.get("precision"), "simulation.precision", "expected \"fp64\" or \"fp32\", got \"" + prec + "\"");
+  }
+  if (t.has("record_sites")) {
+    s.record_compartments = parse_sites(t.get("record_sites"), "simulation.record_sites", rc.model.geom);
+  } else {
+    s.record_compartments = compartments_in_region(rc.model.geom, "all");
+  }
+  t.finish();
+}
+
+void build_stimuli(const toml::value& arr, run_config& rc) {
+  if (!arr.is_array()) fail(arr, "stimulus", "expected [[stimulus]] tables");
+  std::size_t index = 0;
+  for (const auto& entry : arr.as_array()) {
+    const std::string name = "stimulus[" + std::to_string(index) + "]";
+    table_reader t(entry, name);
+    const std::string type = t.string("type", "step");
+    stimulus_component c;
+    if (!t.has("sites")) fail(entry, t.key_name("sites"), "missing (compartments to inject into)");
+    c.sites = parse_sites(t.get("sites"), t.key_name("sites"), rc.model.geom);
+    c.delay_ms = t.number("delay_ms", 0.0);
+    c.duration_ms = t.number("duration_ms", rc.settings.t_stop_ms - c.delay_ms);
+    if (c.delay_ms < 0) fail(entry, t.key_name("delay_ms"), "must be >= 0");
+    if (c.duration_ms < 0) fail(entry, t.key_name("duration_ms"), "must be >= 0");
+    const double holding = t.number("holding", 0.0);
+    const std::string label = t.string("name", name);
+    const int count = static_cast<int>(t.integer("count", 1));
+    if (count < 1) fail(entry, t.key_name("count"), "must be >= 1");
+    const std::uint64_t seed = static_cast<std::uint64_t>(t.integer("seed", 1));
+    std::vector<stimulus> made;
+    auto emit = [&](stimulus_component comp, const std::string& nm) {
+      stimulus st;
+      st.name = nm;
+      st.components.push_back(std::move(comp));
+      if (holding != 0) {
+        stimulus_component h;
+        h.kind = stimulus_kind::holding;
+        h.sites = st.components.front().sites;
+        h.amplitude = holding;
+        st.components.push_back(h);
+      }
+      made.push_back(std::move(st));
+    };
+    if (type == "step" || type == "holding") {
+      c.kind = type == "step" ? stimulus_kind::step : stimulus_kind::holding;
+      if (t.has("amplitudes")) {
+        const toml::value& av = t.get("amplitudes");
+        if (!av.is_array() || av.as_array().empty()) {
+          fail(av, t.key_name("amplitudes"), "expected a non-empty array of numbers");
+        }
+        for (const auto& a : av.as_array()) {
+          c.amplitude = table_reader::as_number(a, t.key_name("amplitudes"));
+          std::ostringstream nm;
+          nm << label << " " << c.amplitude;
+          emit(c, nm.str());
+        }
+      } else {
+        c.amplitude = t.number("amplitude", 0.0);
+        emit(c, label);
+      }
+    } else if (type == "ramp") {
+      c.kind = stimulus_kind::ramp;
+      c.amplitude = t.number("amplitude_start", 0.0);
+      c.amplitude_end = t.number("amplitude_end", 0.0);
+      if (!(c.duration_ms > 0)) fail(entry, t.key_name("duration_ms"), "a ramp needs duration_ms > 0");
+      emit(c, label);
+    } else if (type == "noise") {
+      c.kind = stimulus_kind::noise;
+      c.amplitude = t.number("mean", 0.0);
+      c.stdev = t.number("std", 0.0);
+      if (c.stdev < 0) fail(entry, t.key_name("std"), "must be >= 0");
+      c.sample_ms = positive(entry, t.key_name("sample_ms"), t.number("sample_ms", rc.settings.dt_ms));
+      for (int k = 0; k < count; ++k) {
+        c.seed = counter_hash(seed, index, static_cast<std::uint64_t>(k));
+        emit(c, count > 1 ? label + " #" + std::to_string(k) : label);
+      }
+    } else if (type == "random_steps") {
+      c.kind = stimulus_kind::random_steps;
+      const int n_int = static_cast<int>(t.integer("intervals", 48));
+      const double hazard = t.number("hazard", 0.05);
+      const int i_min = static_cast<int>(t.integer("i_min", 0));
+      const int i_max = static_cast<int>(t.integer("i_max", 20));
+      if (n_int < 2) fail(entry, t.key_name("intervals"), "must be >= 2");
+      if (hazard < 0 || hazard > 1) fail(entry, t.key_name("hazard"), "must be in [0, 1]");
+      if (i_max <= i_min) fail(entry, t.key_name("i_max"), "must exceed i_min");
+      if (!(c.duration_ms > 0)) fail(entry, t.key_name("duration_ms"), "must be > 0");
+      for (int k = 0; k < count; ++k) {
+        c.levels.clear();
+        for (std::size_t site = 0; site < c.sites.size(); ++site) {
+          c.levels.push_back(random_step_levels(seed, static_cast<std::uint64_t>(k), site, n_int,
+                                                hazard, i_min, i_max));
+        }
+        emit(c, count > 1 ? label + " #" + std::to_string(k) : label);
+      }
+    } else if (type == "waveform") {
+      c.kind = stimulus_kind::waveform;
+      if (!t.has("file")) fail(entry, t.key_name("file"), "missing (CSV or HDF5 waveform)");
+      std::string file = t.string("file", "");
+      // Relative paths are relative to the config file.
+      if (!file.empty() && file[0] != '/' && rc.source.find('/') != std::string::npos) {
+        file = rc.source.substr(0, rc.source.rfind('/') + 1) + file;
+      }
+      c.scale = t.number("scale", 1.0);
+      c.waveform = read_waveform(file, t.string("dataset", ""));
+      c.delay_ms = 0;
+      c.duration_ms = rc.settings.t_stop_ms;
+      emit(c, label);
+    } else {
+      fail(t.get("type"), t.key_name("type"),
+           "unknown stimulus type '" + type + "' (step, ramp, noise, random_steps, waveform, holding)");
+    }
+    t.finish();
+    for (auto& s : made) rc.stimuli.push_back(std::move(s));
+    ++index;
+  }
+}
+
+void build_batch(table_reader& t, run_config& rc) {
+  const int n_sets = static_cast<int>(t.integer("parameter_sets", 1));
+  if (n_sets < 1) fail(t.value(), "batch.parameter_sets", "must be >= 1");
+  const std::uint64_t seed = static_cast<std::uint64_t>(t.integer("seed", 1));
+  const double low = t.number("low", 0.7), high = t.number("high", 1.3);
+  if (!(high >= low)) fail(t.value(), "batch.high", "must be >= batch.low");
+  const bool per_comp = t.boolean("per_compartment", false);
+  std::vector<std::string> vary;
+  if (t.has("vary")) vary = string_list(t.get("vary"), "batch.vary");
+  if (t.has("set")) {
+    const toml::value& sv = t.get("set");
+    if (!sv.is_array()) fail(sv, "batch.set", "expected [[batch.set]] tables");
+    std::size_t k = 0;
+    for (const auto& entry : sv.as_array()) {
+      if (!entry.is_table()) fail(entry, "batch.set", "expected a table");
+      parameter_set set;
+      for (const auto& [key, val] : entry.as_table()) {
+        const std::string nm = "batch.set[" + std::to_string(k) + "]." + key;
+        parameter_override o = parse_param_key(val, key);
+        if (val.is_array()) {
+          o.scope = "per_compartment";
+          for (const auto& e : val.as_array()) o.values.push_back(table_reader::as_number(e, nm));
+        } else {
+          o.values.push_back(table_reader::as_number(val, nm));
+        }
+        try {
+          check_override(rc.model, o, nm);
+        } catch (const config_error& e) {
+          fail(val, nm, e.what());
+        }
+        set.push_back(o);
+      }
+      rc.sets.push_back(set);
+      ++k;
+    }
+    if (!vary.empty()) fail(sv, "batch.set", "use either batch.set or batch.vary, not both");
+  } else {
+    // n_sets sets; each varied parameter's defaults multiplied by U(low, high), one factor
+    // for all instances or one per compartment.
+    for (int k = 0; k < n_sets; ++k) {
+      parameter_set set;
+      for (std::size_t v = 0; v < vary.size(); ++v) {
+        parameter_override o = parse_param_key(t.get("vary"), vary[v]);
+        o.scope = "per_compartment";
+        const mechanism_placement* pl = rc.model.placement(o.mechanism);
+        const mechanism_info* info = find_mechanism(o.mechanism);
+        if (!pl || !info || info->param_index(o.param) < 0) {
+          fail(t.get("vary"), "batch.vary", "'" + vary[v] + "' names no inserted mechanism parameter");
+        }
+        const auto& defaults = pl->params[static_cast<std::size_t>(info->param_index(o.param))];
+        const double common = low + (high - low) * uniform01(counter_hash(seed, static_cast<std::uint64_t>(k), v));
+        for (std::size_t j = 0; j < defaults.size(); ++j) {
+          const double f = per_comp ? low + (high - low) * uniform01(counter_hash(
+                                                              counter_hash(seed, static_cast<std::uint64_t>(k), v), j, 1))
+                                    : common;
+          o.values.push_back(defaults[j] * f);
+        }
+        set.push_back(o);
+      }
+      rc.sets.push_back(set);
+    }
+  }
+  t.finish();
+}
+
+// Applies "a.b.c=value" to the document; array elements are addressed by index
+// (stimulus.0.amplitude). The value is TOML; a bare word is taken as a string.
+void apply_override(toml::value& doc, const std::string& text) {
+  const auto eq = text.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    throw usage_error("cellfit::config: --set '" + text + "': expected section.key=value");
+  }
+  const std::string path = text.substr(0, eq);
+  const std::string raw = text.substr(eq + 1);
+  toml::value val;
+  try {
+    std::istringstream in("v = " + raw);
+    val = toml::parse(in, "--set " + path).as_table().at("v");
+  } catch (const std::exception&) {
+    val = toml::value(raw);
+  }
+  std::vector<std::string> parts;
+  std::string cur;
+  std::istringstream ps(path);
+  while (std::getline(ps, cur, '.')) parts.push_back(cur);
+  toml::value* node = &doc;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    const bool last = i + 1 == parts.size();
+    const std::string& p = parts[i];
+    if (node->is_array()) {
+      char* end = nullptr;
+      const long idx = std::strtol(p.c_str(), &end, 10);
+      if (*end != '\0' || idx < 0 || static_cast<std::size_t>(idx) >= node->as_array().size()) {
+        throw config_error("cellfit::config: --set " + path + ": '" + p +
+                           "' is not an index of this array");
+      }
+      node = &node->as_array()[static_cast<std::size_t>(idx)];
+      if (last) *node = val;
+      continue;
+    }
+    if (!node->is_table()) {
+      throw config_error("cellfit::config: --set " + path + ": '" + p + "' is not inside a table");
+    }
+    auto& tab = node->as_table();
+    if (last) {
+      tab[p] = val;
+    } else {
+      if (!tab.count(p)) tab[p] = toml::table{};
+      node = &tab[p];
+    }
+  }
+}
+
+}  // namespace
+
+const char* default_config_text() {
+  return R"(# cellfit built-in default problem: the ball-and-stick hh cell (soma + 5 dendrite
+# compartments), 4 parameter sets (gnabar, gkbar x U(0.7, 1.3)) x 6 somatic current steps.
+[model]
+morphology = "builtin:ball_and_stick"
+
+[model.mechanisms.hh]
+regions = "all"
+
+[simulation]
+dt_ms = 0.025
+t_stop_ms = 200.0
+record_sites = [0, -1]
+
+[batch]
+parameter_sets = 4
+vary = ["hh.gnabar", "hh.gkbar"]
+seed = 20230619
+
+[[stimulus]]
+type = "step"
+sites = "soma"
+amplitudes = [0.0, 0.1, 0.2, 0.4, 0.8, 1.6]
+delay_ms = 20.0
+duration_ms = 150.0
+)";
+}
+
+run_config load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  run_config rc;
+  toml::value doc;
+  try {
+    if (path.empty()) {
+      std::istringstream in(default_config_text());
+      doc = toml::parse(in, "builtin:default");
+      rc.source = "builtin:default";
+    } else {
+      std::ifstream probe(path);
+      if (!probe) throw io_error("cellfit::config: cannot open '" + path + "'");
+      doc = toml::parse(path);
+      rc.source = path;
+    }
+  } catch (const toml::syntax_error& e) {
+    throw config_error(std::string("cellfit::config: syntax error\n") + e.what());
+  }
+  for (const auto& o : overrides) apply_override(doc, o);
+
+  try {
+    table_reader top(doc, "");
+    {
+      static const toml::value empty = toml::table{};
+      table_reader mt(top.has("model") ? top.get("model") : empty, "model");
+      build_model(mt, rc.model);
+    }
+    {
+      static const toml::value empty = toml::table{};
+      table_reader st(top.has("simulation") ? top.get("simulation") : empty, "simulation");
+      build_settings(st, rc);
+    }
+    {
+      static const toml::value empty = toml::table{};
+      table_reader bt(top.has("batch") ? top.get("batch") : empty, "batch");
+      build_batch(bt, rc);
+    }
+    if (top.has("stimulus")) build_stimuli(top.get("stimulus"), rc);
+    if (rc.stimuli.empty()) {
+      stimulus none;
+      none.name = "none";
+      rc.stimuli.push_back(none);
+    }
+    if (top.has("output")) {
+      table_reader ot(top.get("output"), "output");
+      rc.output = ot.string("file", rc.output);
+      ot.finish();
+    }
+    top.finish();
+  } catch (const toml::exception& e) {
+    throw config_error(std::string("cellfit::config: ") + e.what());
+  }
+  return rc;
+}
+
+}  // namespace cellfit

@@ -1,0 +1,33 @@
+#pragma once
+// The TOML configuration of a run (format: docs/config.md). Every key is checked: an unknown
+// key, a value of the wrong type or an impossible value is a config_error that names the
+// file, the line and the key. `--set section.key=value` overrides are applied to the parsed
+// document before it is interpreted, so they are checked the same way.
+
+#include <string>
+#include <vector>
+
+#include "model/cell_model.hpp"
+#include "sim/batch_simulator.hpp"
+#include "stimulus/stimulus.hpp"
+
+namespace cellfit {
+
+struct run_config {
+  std::string source;                 // config file, or "builtin:default"
+  cell_model model;
+  std::vector<parameter_set> sets;    // at least one (the defaults)
+  std::vector<stimulus> stimuli;      // at least one
+  simulation_settings settings;
+  std::string output = "sim.h5";
+};
+
+// Reads `path` (or the built-in default problem when path is empty) and applies
+// `overrides` ("a.b.c=value"; value in TOML syntax, bare words taken as strings).
+run_config load_config(const std::string& path, const std::vector<std::string>& overrides);
+
+// The built-in default problem as TOML text (ball-and-stick hh cell, 4 parameter sets x 6
+// step amplitudes); `cellfit simulate` with no CONFIG runs it.
+const char* default_config_text();
+
+}  // namespace cellfit

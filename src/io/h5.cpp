@@ -1,0 +1,293 @@
+#include "io/h5.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <numeric>
+
+#include "common/error.hpp"
+
+namespace cellfit::h5 {
+
+namespace {
+
+struct silence_hdf5 {
+  // HDF5 prints its error stack to stderr by default; cellfit reports errors itself.
+  silence_hdf5() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+};
+const silence_hdf5 silence_once;
+
+[[noreturn]] void fail(const std::string& file, const std::string& what) {
+  throw io_error("cellfit::h5: " + file + ": " + what);
+}
+
+hid_t check_id(hid_t id, const std::string& file, const std::string& what) {
+  if (id < 0) fail(file, what);
+  return id;
+}
+
+void check(herr_t status, const std::string& file, const std::string& what) {
+  if (status < 0) fail(file, what);
+}
+
+std::vector<hsize_t> to_hsize(const std::vector<std::size_t>& dims) {
+  return std::vector<hsize_t>(dims.begin(), dims.end());
+}
+
+std::size_t product(const std::vector<std::size_t>& dims) {
+  return std::accumulate(dims.begin(), dims.end(), std::size_t{1}, std::multiplies<>());
+}
+
+handle link_creation_props(const std::string& file) {
+  handle lcpl(check_id(H5Pcreate(H5P_LINK_CREATE), file, "H5Pcreate"), H5Pclose);
+  check(H5Pset_create_intermediate_group(lcpl.get(), 1), file, "H5Pset_create_intermediate_group");
+  return lcpl;
+}
+
+handle open_object(hid_t loc, const std::string& file, const std::string& object) {
+  return handle(check_id(H5Oopen(loc, object.c_str(), H5P_DEFAULT), file,
+                         "cannot open object '" + object + "'"),
+                H5Oclose);
+}
+
+handle string_type(const std::string& file) {
+  handle t(check_id(H5Tcopy(H5T_C_S1), file, "H5Tcopy"), H5Tclose);
+  check(H5Tset_size(t.get(), H5T_VARIABLE), file, "H5Tset_size");
+  check(H5Tset_cset(t.get(), H5T_CSET_UTF8), file, "H5Tset_cset");
+  return t;
+}
+
+}  // namespace
+
+handle& handle::operator=(handle&& o) noexcept {
+  if (this != &o) {
+    if (id_ >= 0 && close_) close_(id_);
+    id_ = o.id_;
+    close_ = o.close_;
+    o.id_ = -1;
+  }
+  return *this;
+}
+
+handle::~handle() {
+  if (id_ >= 0 && close_) close_(id_);
+}
+
+file file::create(const std::string& path) {
+  const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (id < 0) fail(path, "cannot create file");
+  return file(handle(id, H5Fclose), path);
+}
+
+file file::open_read(const std::string& path) {
+  if (FILE* f = std::fopen(path.c_str(), "rb")) {
+    std::fclose(f);
+  } else {
+    fail(path, "cannot open file for reading");
+  }
+  if (H5Fis_hdf5(path.c_str()) <= 0) fail(path, "not an HDF5 file");
+  const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (id < 0) fail(path, "cannot open HDF5 file");
+  return file(handle(id, H5Fclose), path);
+}
+
+bool file::exists(const std::string& object) const {
+  // Check each prefix: H5Lexists fails on a path whose intermediate group is missing.
+  std::size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = object.find('/', pos + 1);
+    const std::string prefix = object.substr(0, pos);
+    if (prefix.empty() || prefix == "/") continue;
+    if (H5Lexists(h_.get(), prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+  }
+  return true;
+}
+
+void file::write(const std::string& name, const std::vector<double>& data,
+                 const std::vector<std::size_t>& dims) {
+  if (product(dims) != data.size()) throw internal_error("cellfit::h5: shape mismatch for " + name);
+  const auto hd = to_hsize(dims);
+  handle space(check_id(H5Screate_simple(static_cast<int>(hd.size()), hd.data(), nullptr), path_,
+                        "H5Screate_simple"),
+               H5Sclose);
+  handle lcpl = link_creation_props(path_);
+  handle ds(check_id(H5Dcreate2(h_.get(), name.c_str(), H5T_IEEE_F64LE, space.get(), lcpl.get(),
+                                H5P_DEFAULT, H5P_DEFAULT),
+                     path_, "cannot create dataset " + name),
+            H5Dclose);
+  if (!data.empty()) {
+    check(H5Dwrite(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()), path_,
+          "cannot write dataset " + name);
+  }
+}
+
+void file::write(const std::string& name, const std::vector<std::int64_t>& data,
+                 const std::vector<std::size_t>& dims) {
+  if (product(dims) != data.size()) throw internal_error("cellfit::h5: shape mismatch for " + name);
+  const auto hd = to_hsize(dims);
+  handle space(check_id(H5Screate_simple(static_cast<int>(hd.size()), hd.data(), nullptr), path_,
+                        "H5Screate_simple"),
+               H5Sclose);
+  handle lcpl = link_creation_props(path_);
+  handle ds(check_id(H5Dcreate2(h_.get(), name.c_str(), H5T_STD_I64LE, space.get(), lcpl.get(),
+                                H5P_DEFAULT, H5P_DEFAULT),
+                     path_, "cannot create dataset " + name),
+            H5Dclose);
+  if (!data.empty()) {
+    check(H5Dwrite(ds.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()), path_,
+          "cannot write dataset " + name);
+  }
+}
+
+void file::write(const std::string& name, const std::vector<std::string>& data) {
+  const hsize_t n = data.size();
+  handle space(check_id(H5Screate_simple(1, &n, nullptr), path_, "H5Screate_simple"), H5Sclose);
+  handle type = string_type(path_);
+  handle lcpl = link_creation_props(path_);
+  handle ds(check_id(H5Dcreate2(h_.get(), name.c_str(), type.get(), space.get(), lcpl.get(),
+                                H5P_DEFAULT, H5P_DEFAULT),
+                     path_, "cannot create dataset " + name),
+            H5Dclose);
+  std::vector<const char*> ptrs;
+  for (const auto& s : data) ptrs.push_back(s.c_str());
+  if (!data.empty()) {
+    check(H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), path_,
+          "cannot write dataset " + name);
+  }
+}
+
+void file::attribute(const std::string& object, const std::string& name, double value) {
+  handle obj = open_object(h_.get(), path_, object);
+  handle space(check_id(H5Screate(H5S_SCALAR), path_, "H5Screate"), H5Sclose);
+  handle a(check_id(H5Acreate2(obj.get(), name.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT,
+                               H5P_DEFAULT),
+                    path_, "cannot create attribute " + object + "@" + name),
+           H5Aclose);
+  check(H5Awrite(a.get(), H5T_NATIVE_DOUBLE, &value), path_, "cannot write attribute " + name);
+}
+
+void file::attribute(const std::string& object, const std::string& name, std::int64_t value) {
+  handle obj = open_object(h_.get(), path_, object);
+  handle space(check_id(H5Screate(H5S_SCALAR), path_, "H5Screate"), H5Sclose);
+  handle a(check_id(H5Acreate2(obj.get(), name.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT,
+                               H5P_DEFAULT),
+                    path_, "cannot create attribute " + object + "@" + name),
+           H5Aclose);
+  check(H5Awrite(a.get(), H5T_NATIVE_INT64, &value), path_, "cannot write attribute " + name);
+}
+
+void file::attribute(const std::string& object, const std::string& name, const std::string& value) {
+  handle obj = open_object(h_.get(), path_, object);
+  handle space(check_id(H5Screate(H5S_SCALAR), path_, "H5Screate"), H5Sclose);
+  handle type = string_type(path_);
+  handle a(check_id(H5Acreate2(obj.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT,
+                               H5P_DEFAULT),
+                    path_, "cannot create attribute " + object + "@" + name),
+           H5Aclose);
+  const char* p = value.c_str();
+  check(H5Awrite(a.get(), type.get(), &p), path_, "cannot write attribute " + name);
+}
+
+handle file::open_dataset(const std::string& name) const {
+  if (!exists(name)) fail(path_, "no dataset '" + name + "'");
+  return handle(check_id(H5Dopen2(h_.get(), name.c_str(), H5P_DEFAULT), path_,
+                         "cannot open dataset " + name),
+                H5Dclose);
+}
+
+std::vector<double> file::read_doubles(const std::string& name,
+                                       std::vector<std::size_t>& dims) const {
+  handle ds = open_dataset(name);
+  handle space(check_id(H5Dget_space(ds.get()), path_, "H5Dget_space"), H5Sclose);
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  if (rank < 0) fail(path_, "bad dataspace of " + name);
+  std::vector<hsize_t> hd(static_cast<std::size_t>(rank));
+  check(H5Sget_simple_extent_dims(space.get(), hd.data(), nullptr), path_, "extent of " + name);
+  dims.assign(hd.begin(), hd.end());
+  std::vector<double> out(product(dims));
+  if (!out.empty()) {
+    check(H5Dread(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), path_,
+          "cannot read " + name + " as float64");
+  }
+  return out;
+}
+
+std::vector<std::int64_t> file::read_ints(const std::string& name,
+                                          std::vector<std::size_t>& dims) const {
+  handle ds = open_dataset(name);
+  handle space(check_id(H5Dget_space(ds.get()), path_, "H5Dget_space"), H5Sclose);
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  if (rank < 0) fail(path_, "bad dataspace of " + name);
+  std::vector<hsize_t> hd(static_cast<std::size_t>(rank));
+  check(H5Sget_simple_extent_dims(space.get(), hd.data(), nullptr), path_, "extent of " + name);
+  dims.assign(hd.begin(), hd.end());
+  std::vector<std::int64_t> out(product(dims));
+  if (!out.empty()) {
+    check(H5Dread(ds.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), path_,
+          "cannot read " + name + " as int64");
+  }
+  return out;
+}
+
+std::vector<std::string> file::read_strings(const std::string& name) const {
+  handle ds = open_dataset(name);
+  handle space(check_id(H5Dget_space(ds.get()), path_, "H5Dget_space"), H5Sclose);
+  const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  if (n < 0) fail(path_, "bad dataspace of " + name);
+  handle type = string_type(path_);
+  std::vector<char*> ptrs(static_cast<std::size_t>(n), nullptr);
+  if (n > 0) {
+    check(H5Dread(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), path_,
+          "cannot read " + name + " as strings");
+  }
+  std::vector<std::string> out;
+  for (char* p : ptrs) out.emplace_back(p ? p : "");
+  if (n > 0) H5Dvlen_reclaim(type.get(), space.get(), H5P_DEFAULT, ptrs.data());
+  return out;
+}
+
+bool file::has_attribute(const std::string& object, const std::string& name) const {
+  if (object != "/" && !exists(object)) return false;
+  return H5Aexists_by_name(h_.get(), object.c_str(), name.c_str(), H5P_DEFAULT) > 0;
+}
+
+double file::read_attribute_double(const std::string& object, const std::string& name) const {
+  handle a(check_id(H5Aopen_by_name(h_.get(), object.c_str(), name.c_str(), H5P_DEFAULT,
+                                    H5P_DEFAULT),
+                    path_, "no attribute " + object + "@" + name),
+           H5Aclose);
+  double v = 0;
+  check(H5Aread(a.get(), H5T_NATIVE_DOUBLE, &v), path_, "cannot read attribute " + name);
+  return v;
+}
+
+std::string file::read_attribute_string(const std::string& object, const std::string& name) const {
+  handle a(check_id(H5Aopen_by_name(h_.get(), object.c_str(), name.c_str(), H5P_DEFAULT,
+                                    H5P_DEFAULT),
+                    path_, "no attribute " + object + "@" + name),
+           H5Aclose);
+  handle type = string_type(path_);
+  char* p = nullptr;
+  check(H5Aread(a.get(), type.get(), &p), path_, "cannot read attribute " + name + " as string");
+  std::string s = p ? p : "";
+  H5free_memory(p);
+  return s;
+}
+
+void file::flush() { check(H5Fflush(h_.get(), H5F_SCOPE_GLOBAL), path_, "H5Fflush"); }
+
+atomic_output::atomic_output(std::string path)
+    : path_(std::move(path)), temp_(path_ + ".tmp." + std::to_string(::getpid())) {}
+
+atomic_output::~atomic_output() {
+  if (!done_) std::remove(temp_.c_str());
+}
+
+void atomic_output::commit() {
+  if (std::rename(temp_.c_str(), path_.c_str()) != 0) {
+    throw io_error("cellfit::h5: cannot rename " + temp_ + " to " + path_);
+  }
+  done_ = true;
+}
+
+}  // namespace cellfit::h5

@@ -1,0 +1,85 @@
+#pragma once
+// A small RAII layer over the HDF5 C API (Debian has no HighFive). Every HDF5 call is
+// checked here, once; a failure throws io_error naming the file and the object.
+// Intermediate groups are created on demand, so writers can name "/traces/voltage" directly.
+
+#include <hdf5.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace cellfit::h5 {
+
+// Owns one hid_t and closes it with the matching H5*close.
+class handle {
+ public:
+  using closer = herr_t (*)(hid_t);
+  handle() = default;
+  handle(hid_t id, closer close) : id_(id), close_(close) {}
+  handle(const handle&) = delete;
+  handle& operator=(const handle&) = delete;
+  handle(handle&& o) noexcept : id_(o.id_), close_(o.close_) { o.id_ = -1; }
+  handle& operator=(handle&& o) noexcept;
+  ~handle();
+  hid_t get() const { return id_; }
+
+ private:
+  hid_t id_ = -1;
+  closer close_ = nullptr;
+};
+
+class file {
+ public:
+  static file create(const std::string& path);     // truncates
+  static file open_read(const std::string& path);
+
+  const std::string& path() const { return path_; }
+  bool exists(const std::string& object) const;
+
+  void write(const std::string& name, const std::vector<double>& data,
+             const std::vector<std::size_t>& dims);
+  void write(const std::string& name, const std::vector<std::int64_t>& data,
+             const std::vector<std::size_t>& dims);
+  void write(const std::string& name, const std::vector<std::string>& data);
+
+  // Attributes on an existing object ("/" for the file).
+  void attribute(const std::string& object, const std::string& name, double value);
+  void attribute(const std::string& object, const std::string& name, std::int64_t value);
+  void attribute(const std::string& object, const std::string& name, const std::string& value);
+
+  std::vector<double> read_doubles(const std::string& name, std::vector<std::size_t>& dims) const;
+  std::vector<std::int64_t> read_ints(const std::string& name, std::vector<std::size_t>& dims) const;
+  std::vector<std::string> read_strings(const std::string& name) const;
+  bool has_attribute(const std::string& object, const std::string& name) const;
+  double read_attribute_double(const std::string& object, const std::string& name) const;
+  std::string read_attribute_string(const std::string& object, const std::string& name) const;
+
+  void flush();
+
+ private:
+  file(handle h, std::string path) : h_(std::move(h)), path_(std::move(path)) {}
+  handle open_dataset(const std::string& name) const;
+  handle h_;
+  std::string path_;
+};
+
+// Writes to "<path>.tmp.<pid>" and renames onto `path` in commit(): a killed job never
+// leaves a half-written file under the final name, and an existing file is only replaced
+// by a complete one. The temporary is removed if commit() is never reached.
+class atomic_output {
+ public:
+  explicit atomic_output(std::string path);
+  ~atomic_output();
+  atomic_output(const atomic_output&) = delete;
+  atomic_output& operator=(const atomic_output&) = delete;
+  const std::string& temp_path() const { return temp_; }
+  const std::string& final_path() const { return path_; }
+  void commit();
+
+ private:
+  std::string path_, temp_;
+  bool done_ = false;
+};
+
+}  // namespace cellfit::h5

@@ -1,0 +1,227 @@
+#include "model/cable_geometry.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/error.hpp"
+
+namespace cellfit {
+
+namespace {
+
+constexpr double pi = 3.14159265358979323846;
+
+struct segment_geometry {
+  std::vector<double> area_um2;  // [segment]
+  std::vector<double> r_left;    // [segment] MOhm, left half
+  std::vector<double> r_right;   // [segment] MOhm, right half
+};
+
+// NEURON's diam_from_list: walk the 3-D points once, integrating each half segment; an
+// interval that crosses a half-segment boundary is split there with the diameter linear in
+// arc length. Per piece of length delta and end diameters y1, y2: area += pi/2 (y1 + y2)
+// sqrt(delta^2 + ((y2 - y1)/2)^2) (truncated cone side), ri += 4 Ra delta / (pi y1 y2).
+segment_geometry integrate_section(const section& s, int nseg, double ra) {
+  const std::size_t npt = s.points.size();
+  std::vector<double> arc(npt, 0.0);
+  for (std::size_t i = 1; i < npt; ++i) {
+    const auto& a = s.points[i];
+    const auto& b = s.points[i - 1];
+    const double dx = static_cast<float>(a.x - b.x), dy = static_cast<float>(a.y - b.y),
+                 dz = static_cast<float>(a.z - b.z);
+    arc[i] = arc[i - 1] + std::sqrt(dx * dx + dy * dy + dz * dz);
+  }
+  const double ds = arc[npt - 1] / nseg;
+  segment_geometry g;
+  g.area_um2.resize(static_cast<std::size_t>(nseg));
+  g.r_left.resize(static_cast<std::size_t>(nseg));
+  g.r_right.resize(static_cast<std::size_t>(nseg));
+  std::size_t j = 0;
+  double x1 = arc[0];
+  double y1 = std::fabs(static_cast<double>(s.points[0].diam));
+  for (int inode = 0; inode < nseg; ++inode) {
+    double area = 0;
+    double si = inode * ds;
+    for (int ihalf = 0; ihalf < 2; ++ihalf) {
+      const double sip = si + ds / 2;
+      double ri = 0;
+      for (;;) {
+        const std::size_t jp = j + 1;
+        const double xj = arc[j], xjp = arc[jp];
+        const double dj = std::fabs(static_cast<double>(s.points[j].diam));
+        const double djp = std::fabs(static_cast<double>(s.points[jp].diam));
+        double x2, y2;
+        std::size_t jnext;
+        if (xjp > sip || jp == npt - 1) {
+          const double frac = std::fabs(xjp - xj) < 1e-10 ? 1.0 : (sip - xj) / (xjp - xj);
+          x2 = sip;
+          y2 = (1.0 - frac) * dj + frac * djp;
+          jnext = j;
+        } else {
+          x2 = xjp;
+          y2 = djp;
+          jnext = jp;
+        }
+        double delta = x2 - x1;
+        if (delta < 1e-15) delta = 1e-15;
+        double temp = y2 * y1 / delta;
+        if (temp == 0) temp = 1e-15;
+        ri += 1.0 / temp;
+        temp = 0.5 * (y2 - y1);
+        temp = std::sqrt(delta * delta + temp * temp);
+        area += (y2 + y1) * temp;
+        x1 = x2;
+        y1 = y2;
+        if (j == jnext) break;
+        j = jnext;
+      }
+      const double r_mohm = ri * ra / pi * (4.0 * 0.01);
+      if (ihalf == 0) {
+        g.r_left[static_cast<std::size_t>(inode)] = r_mohm;
+      } else {
+        g.r_right[static_cast<std::size_t>(inode)] = r_mohm;
+      }
+      si = sip;
+    }
+    g.area_um2[static_cast<std::size_t>(inode)] = area * 0.5 * pi;
+  }
+  return g;
+}
+
+int choose_nseg(const section& s, const discretization_options& opt) {
+  int n = opt.nseg > 0 ? opt.nseg : s.nseg;
+  if (opt.max_compartment_um > 0) {
+    int k = static_cast<int>(std::ceil(s.length_um() / opt.max_compartment_um));
+    if (k % 2 == 0) ++k;
+    n = std::max(n, k);
+  }
+  return std::max(n, 1);
+}
+
+}  // namespace
+
+cable_geometry discretize(const morphology& m, const discretization_options& opt) {
+  if (m.sections.empty()) throw morphology_error("cellfit::morphology: " + m.source + ": no sections");
+  if (!(opt.ra_ohm_cm > 0) || !std::isfinite(opt.ra_ohm_cm)) {
+    throw config_error("cellfit::config: model.ra must be positive and finite");
+  }
+  cable_geometry g;
+  g.point_model = m.point_model;
+  const std::size_t nsec = m.sections.size();
+  // Which sections need a junction node at their 1 end, or the root at its 0 end.
+  std::vector<char> needs_end(nsec, 0);
+  bool root_start = false;
+  for (std::size_t s = 1; s < nsec; ++s) {
+    const section& sec = m.sections[s];
+    if (sec.parent < 0 || static_cast<std::size_t>(sec.parent) >= s) {
+      throw morphology_error("cellfit::morphology: " + m.source + ": section " + sec.name +
+                             " does not follow its parent");
+    }
+    if (!m.point_model) {
+      if (sec.parent_x == 1.0) needs_end[static_cast<std::size_t>(sec.parent)] = 1;
+      if (sec.parent_x == 0.0) {
+        // x = 0 of a non-root section is where that section itself attaches.
+        if (m.sections[static_cast<std::size_t>(sec.parent)].parent < 0) root_start = true;
+      }
+    }
+  }
+
+  std::vector<int> first_node(nsec, -1), end_node(nsec, -1), attach_of(nsec, -1);
+  auto add_node = [&](int parent, double area, double gax, int sec, double x) {
+    g.parent.push_back(parent);
+    g.area_um2.push_back(area);
+    g.g_axial.push_back(gax);
+    g.section_of.push_back(sec);
+    g.x.push_back(x);
+    const int id = static_cast<int>(g.parent.size()) - 1;
+    if (area > 0) {
+      g.compartment_of.push_back(static_cast<int>(g.node_of.size()));
+      g.node_of.push_back(id);
+      g.region_of.push_back(m.sections[static_cast<std::size_t>(sec)].type);
+      g.total_area_um2 += area;
+    } else {
+      g.compartment_of.push_back(-1);
+    }
+    return id;
+  };
+
+  g.nseg.resize(nsec);
+  for (std::size_t s = 0; s < nsec; ++s) {
+    const section& sec = m.sections[s];
+    const int si = static_cast<int>(s);
+    if (m.point_model) {
+      g.nseg[s] = 1;
+      const int parent = s == 0 ? -1 : first_node[static_cast<std::size_t>(sec.parent)];
+      first_node[s] = add_node(parent, 1.0, s == 0 ? 0.0 : opt.axial_weight, si, 0.5);
+      continue;
+    }
+    if (sec.points.size() < 2) {
+      throw morphology_error("cellfit::morphology: " + m.source + ": section " + sec.name +
+                             " has fewer than two 3-D points");
+    }
+    for (const auto& p : sec.points) {
+      if (!std::isfinite(p.x) || !std::isfinite(p.y) || !std::isfinite(p.z) ||
+          !std::isfinite(p.diam) || !(p.diam > 0)) {
+        throw morphology_error("cellfit::morphology: " + m.source + ": section " + sec.name +
+                               " has a non-finite coordinate or non-positive diameter");
+      }
+    }
+    if (!(sec.length_um() > 0)) {
+      throw morphology_error("cellfit::morphology: " + m.source + ": section " + sec.name +
+                             " has zero length");
+    }
+    const int nseg = choose_nseg(sec, opt);
+    g.nseg[s] = nseg;
+    const segment_geometry sg = integrate_section(sec, nseg, opt.ra_ohm_cm);
+
+    // The node this section's 0 end connects to, and its first segment's conductance to it.
+    int attach = -1;
+    if (s == 0) {
+      if (root_start) attach = add_node(-1, 0.0, 0.0, si, 0.0);
+    } else {
+      const std::size_t ps = static_cast<std::size_t>(sec.parent);
+      const double px = sec.parent_x;
+      if (px == 1.0) {
+        attach = end_node[ps];
+      } else if (px == 0.0) {
+        attach = attach_of[ps];
+      } else {
+        const int k = std::min(static_cast<int>(g.nseg[ps] * px), g.nseg[ps] - 1);
+        attach = first_node[ps] + k;
+      }
+      if (attach < 0) throw internal_error("cellfit::discretize: missing attachment node");
+    }
+    attach_of[s] = attach;
+    for (int k = 0; k < nseg; ++k) {
+      const std::size_t ku = static_cast<std::size_t>(k);
+      const int parent = k == 0 ? attach : static_cast<int>(g.parent.size()) - 1;
+      const double r = k == 0 ? sg.r_left[0] : sg.r_right[ku - 1] + sg.r_left[ku];
+      const double gax = parent < 0 ? 0.0 : 1.0 / r;
+      const int id = add_node(parent, sg.area_um2[ku], gax, si, (k + 0.5) / nseg);
+      if (k == 0) first_node[s] = id;
+    }
+    if (needs_end[s]) {
+      end_node[s] = add_node(static_cast<int>(g.parent.size()) - 1, 0.0,
+                             1.0 / sg.r_right[static_cast<std::size_t>(nseg) - 1], si, 1.0);
+    }
+  }
+  return g;
+}
+
+std::vector<int> compartments_in_region(const cable_geometry& g, const std::string& name) {
+  std::vector<int> out;
+  for (int c = 0; c < g.n_compartments(); ++c) {
+    const region r = g.region_of[static_cast<std::size_t>(c)];
+    const bool take = name == "all" || name == region_name(r) ||
+                      (name == "dend" && (r == region::basal || r == region::apical));
+    if (take) out.push_back(c);
+  }
+  if (name != "all" && name != "soma" && name != "axon" && name != "basal" &&
+      name != "apical" && name != "dend" && name != "other") {
+    throw config_error("cellfit::config: unknown region '" + name +
+                       "' (all, soma, axon, basal, apical, dend, other)");
+  }
+  return out;
+}
+
+}  // namespace cellfit

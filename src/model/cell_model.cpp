@@ -1,0 +1,117 @@
+#include "model/cell_model.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/error.hpp"
+#include "kernels/channels/hh.hpp"
+#include "kernels/channels/jk.hpp"
+#include "kernels/channels/pas.hpp"
+
+namespace cellfit {
+
+namespace {
+
+template <class M>
+mechanism_info describe() {
+  mechanism_info info;
+  info.name = M::name;
+  for (int k = 0; k < M::n_params; ++k) {
+    info.param_names.emplace_back(M::param_names[k]);
+    info.param_units.emplace_back(M::param_units[k]);
+    info.defaults.push_back(M::param_defaults[k]);
+  }
+  info.n_states = M::n_states;
+  return info;
+}
+
+}  // namespace
+
+int mechanism_info::param_index(const std::string& p) const {
+  const auto it = std::find(param_names.begin(), param_names.end(), p);
+  return it == param_names.end() ? -1 : static_cast<int>(it - param_names.begin());
+}
+
+const std::vector<mechanism_info>& mechanism_catalogue() {
+  static const std::vector<mechanism_info> catalogue = {
+      describe<channels::hh>(), describe<channels::pas>(), describe<channels::jk>()};
+  return catalogue;
+}
+
+const mechanism_info* find_mechanism(const std::string& name) {
+  for (const auto& m : mechanism_catalogue()) {
+    if (m.name == name) return &m;
+  }
+  return nullptr;
+}
+
+const mechanism_placement* cell_model::placement(const std::string& name) const {
+  for (const auto& p : mechanisms) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+
+void check_override(const cell_model& m, const parameter_override& o, const std::string& where) {
+  const mechanism_info* info = find_mechanism(o.mechanism);
+  if (!info) {
+    throw config_error("cellfit::config: " + where + ": unknown mechanism '" + o.mechanism + "'");
+  }
+  const mechanism_placement* pl = m.placement(o.mechanism);
+  if (!pl) {
+    throw config_error("cellfit::config: " + where + ": mechanism '" + o.mechanism +
+                       "' is not inserted in the model");
+  }
+  if (info->param_index(o.param) < 0) {
+    std::string known;
+    for (const auto& n : info->param_names) known += (known.empty() ? "" : ", ") + n;
+    throw config_error("cellfit::config: " + where + ": '" + o.mechanism + "' has no parameter '" +
+                       o.param + "' (" + known + ")");
+  }
+  if (o.scope == "per_compartment") {
+    if (o.values.size() != pl->compartments.size()) {
+      throw config_error("cellfit::config: " + where + ": " + o.mechanism + "." + o.param +
+                         " per_compartment needs " + std::to_string(pl->compartments.size()) +
+                         " values, got " + std::to_string(o.values.size()));
+    }
+  } else {
+    compartments_in_region(m.geom, o.scope);  // throws for an unknown region
+    if (o.values.size() != 1) {
+      throw config_error("cellfit::config: " + where + ": " + o.mechanism + "." + o.param +
+                         " needs one value for scope '" + o.scope + "'");
+    }
+  }
+  for (double v : o.values) {
+    if (!std::isfinite(v)) {
+      throw config_error("cellfit::config: " + where + ": " + o.mechanism + "." + o.param +
+                         " = " + std::to_string(v) + " is not finite");
+    }
+  }
+}
+
+std::vector<std::vector<std::vector<double>>> resolve_parameters(const cell_model& m,
+                                                                 const parameter_set& set) {
+  std::vector<std::vector<std::vector<double>>> out;
+  for (const auto& pl : m.mechanisms) out.push_back(pl.params);
+  for (const auto& o : set) {
+    std::size_t mi = 0;
+    while (mi < m.mechanisms.size() && m.mechanisms[mi].name != o.mechanism) ++mi;
+    if (mi == m.mechanisms.size()) {
+      throw internal_error("cellfit::resolve_parameters: unchecked override " + o.mechanism);
+    }
+    const mechanism_placement& pl = m.mechanisms[mi];
+    const int pi = find_mechanism(o.mechanism)->param_index(o.param);
+    auto& vals = out[mi][static_cast<std::size_t>(pi)];
+    if (o.scope == "per_compartment") {
+      vals = o.values;
+    } else {
+      const std::vector<int> in = compartments_in_region(m.geom, o.scope);
+      for (std::size_t j = 0; j < pl.compartments.size(); ++j) {
+        if (std::binary_search(in.begin(), in.end(), pl.compartments[j])) vals[j] = o.values[0];
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace cellfit

@@ -1,0 +1,134 @@
+#include "model/swc.hpp"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <unordered_map>
+
+#include "common/error.hpp"
+
+namespace cellfit {
+
+namespace {
+
+[[noreturn]] void fail(const std::string& name, int line, const std::string& what) {
+  throw morphology_error("cellfit::swc: " + name + ":" + std::to_string(line) + ": " + what);
+}
+
+}  // namespace
+
+std::vector<swc_sample> parse_swc(const std::string& text, const std::string& name) {
+  std::vector<swc_sample> samples;
+  std::unordered_map<int, std::size_t> index_of;
+  std::istringstream in(text);
+  std::string raw;
+  int line_no = 0;
+  while (std::getline(in, raw)) {
+    ++line_no;
+    const auto hash = raw.find('#');
+    const std::string line = raw.substr(0, hash);
+    std::istringstream fields(line);
+    std::vector<std::string> tok;
+    for (std::string t; fields >> t;) tok.push_back(t);
+    if (tok.empty()) continue;
+    if (tok.size() < 7) {
+      fail(name, line_no, "expected 7 fields (id type x y z radius parent), found " +
+                              std::to_string(tok.size()));
+    }
+    swc_sample s;
+    s.line = line_no;
+    auto to_int = [&](const std::string& t, const char* what) {
+      std::size_t pos = 0;
+      long v = 0;
+      try {
+        v = std::stol(t, &pos);
+      } catch (const std::exception&) {
+        pos = 0;
+      }
+      if (pos != t.size()) fail(name, line_no, std::string("bad ") + what + " '" + t + "'");
+      return static_cast<int>(v);
+    };
+    auto to_real = [&](const std::string& t, const char* what) {
+      std::size_t pos = 0;
+      double v = 0;
+      try {
+        v = std::stod(t, &pos);
+      } catch (const std::exception&) {
+        pos = 0;
+      }
+      if (pos != t.size()) fail(name, line_no, std::string("bad ") + what + " '" + t + "'");
+      return v;
+    };
+    s.id = to_int(tok[0], "sample id");
+    s.type = to_int(tok[1], "type");
+    s.x = to_real(tok[2], "x");
+    s.y = to_real(tok[3], "y");
+    s.z = to_real(tok[4], "z");
+    s.radius = to_real(tok[5], "radius");
+    s.parent = to_int(tok[6], "parent id");
+    const std::string sid = "sample " + std::to_string(s.id) + ": ";
+    if (!std::isfinite(s.x) || !std::isfinite(s.y) || !std::isfinite(s.z)) {
+      fail(name, line_no, sid + "non-finite coordinate");
+    }
+    if (!std::isfinite(s.radius)) fail(name, line_no, sid + "non-finite radius " + tok[5]);
+    if (!(s.radius > 0)) fail(name, line_no, sid + "non-positive radius " + tok[5]);
+    if (s.id < 0) fail(name, line_no, sid + "negative sample id");
+    if (s.parent < -1) fail(name, line_no, sid + "parent id " + tok[6] + " is not -1 or an id");
+    if (s.parent == s.id) fail(name, line_no, sid + "is its own parent");
+    if (index_of.count(s.id)) {
+      fail(name, line_no,
+           sid + "duplicate id (first on line " + std::to_string(samples[index_of[s.id]].line) +
+               ")");
+    }
+    index_of[s.id] = samples.size();
+    samples.push_back(s);
+  }
+  if (samples.empty()) fail(name, line_no, "no samples");
+
+  // Parents must exist; exactly one root; no cycles (walk up with a visit mark).
+  int roots = 0;
+  for (const auto& s : samples) {
+    if (s.parent == -1) {
+      ++roots;
+      if (roots > 1) {
+        fail(name, s.line,
+             "sample " + std::to_string(s.id) +
+                 ": a second root (parent -1): the morphology is disconnected");
+      }
+    } else if (!index_of.count(s.parent)) {
+      fail(name, s.line,
+           "sample " + std::to_string(s.id) + ": unknown parent id " + std::to_string(s.parent));
+    }
+  }
+  // state: 0 unvisited, 1 on current path, 2 known to reach the root
+  std::vector<char> state(samples.size(), 0);
+  for (std::size_t k = 0; k < samples.size(); ++k) {
+    std::vector<std::size_t> path;
+    std::size_t cur = k;
+    while (state[cur] == 0) {
+      state[cur] = 1;
+      path.push_back(cur);
+      if (samples[cur].parent == -1) break;
+      cur = index_of[samples[cur].parent];
+      if (state[cur] == 1) {
+        fail(name, samples[cur].line,
+             "sample " + std::to_string(samples[cur].id) +
+                 ": cycle in parent links (the samples do not form a tree)");
+      }
+    }
+    for (auto q : path) state[q] = 2;
+  }
+  if (roots == 0) fail(name, samples.front().line, "no root sample (parent -1): not a tree");
+  return samples;
+}
+
+std::vector<swc_sample> read_swc(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw io_error("cellfit::swc: cannot open '" + path + "'");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw io_error("cellfit::swc: error reading '" + path + "'");
+  return parse_swc(text.str(), path);
+}
+
+}  // namespace cellfit

@@ -1,0 +1,48 @@
+#pragma once
+// Host driver of the forward kernel: lays a batch of (parameter set x stimulus) cells out in
+// the kernel's memory layout, runs it on the default execution space, and returns the
+// recorded traces. Cell c simulates parameter set c / n_stimuli with stimulus c % n_stimuli
+// (stimulus fastest), the order of the HDF5 traces contract.
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "model/cell_model.hpp"
+#include "stimulus/stimulus.hpp"
+
+namespace cellfit {
+
+enum class precision { fp64, fp32 };
+
+struct simulation_settings {
+  double dt_ms = 0.025;
+  double t_stop_ms = 100.0;
+  int record_every = 1;                  // record every k-th step (t = 0 included)
+  std::vector<int> record_compartments;  // compartment indices
+  precision prec = precision::fp64;
+  double v_bound_mv = 1000.0;            // |V| beyond this (or NaN) marks a cell failed
+
+  int n_steps() const;
+  int n_samples() const { return n_steps() / record_every + 1; }
+};
+
+struct simulation_result {
+  std::size_t n_cells = 0, n_sites = 0, n_samples = 0;
+  std::vector<double> voltage;     // [cell][site][sample], mV; NaN from a failed cell's failure on
+  std::vector<int> failed_step;    // [cell]: step at which it diverged, -1 if it did not
+  double kernel_seconds = 0;       // time inside the forward kernel
+  double setup_seconds = 0;        // layout, copies and initialisation
+  std::size_t n_failed() const;
+};
+
+// Called between chunks of the batch with (cells done, cells in all, seconds so far).
+using progress_callback = std::function<void(std::size_t, std::size_t, double)>;
+
+// Validates the settings against the model (throws config_error), then simulates. Blocks.
+simulation_result simulate_batch(const cell_model& model, const std::vector<parameter_set>& sets,
+                                 const std::vector<stimulus>& stimuli,
+                                 const simulation_settings& settings,
+                                 const progress_callback& progress = {});
+
+}  // namespace cellfit

@@ -1,0 +1,199 @@
+#include "stimulus/stimulus.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "common/error.hpp"
+#include "common/rng.hpp"
+#include "io/h5.hpp"
+
+namespace cellfit {
+
+const char* stimulus_kind_name(stimulus_kind k) {
+  switch (k) {
+    case stimulus_kind::step: return "step";
+    case stimulus_kind::ramp: return "ramp";
+    case stimulus_kind::noise: return "noise";
+    case stimulus_kind::random_steps: return "random_steps";
+    case stimulus_kind::waveform: return "waveform";
+    case stimulus_kind::holding: return "holding";
+  }
+  return "?";
+}
+
+double stimulus_component::value(std::size_t site_index, double t) const {
+  const double t0 = delay_ms, t1 = delay_ms + duration_ms;
+  const bool on = t >= t0 && t < t1;
+  switch (kind) {
+    case stimulus_kind::step: return on ? amplitude : 0.0;
+    case stimulus_kind::holding: return amplitude;
+    case stimulus_kind::ramp:
+      return on ? amplitude + (amplitude_end - amplitude) * (t - t0) / duration_ms : 0.0;
+    case stimulus_kind::noise: {
+      if (!on) return 0.0;
+      const auto k = static_cast<std::uint64_t>(std::floor((t - t0) / sample_ms));
+      return amplitude +
+             stdev * normal01(counter_hash(seed, static_cast<std::uint64_t>(site_index), k));
+    }
+    case stimulus_kind::random_steps: {
+      if (!on) return 0.0;
+      const auto& lv = levels[site_index];
+      auto k = static_cast<std::size_t>(std::floor((t - t0) / duration_ms * lv.size()));
+      return lv[std::min(k, lv.size() - 1)];
+    }
+    case stimulus_kind::waveform: {
+      const auto& w = *waveform;
+      if (w.t_ms.empty() || t < w.t_ms.front() || t > w.t_ms.back()) return 0.0;
+      const auto it = std::upper_bound(w.t_ms.begin(), w.t_ms.end(), t);
+      if (it == w.t_ms.end()) return scale * w.i.back();
+      const std::size_t k = static_cast<std::size_t>(it - w.t_ms.begin());
+      const double f = (t - w.t_ms[k - 1]) / (w.t_ms[k] - w.t_ms[k - 1]);
+      return scale * (w.i[k - 1] + f * (w.i[k] - w.i[k - 1]));
+    }
+  }
+  return 0.0;
+}
+
+std::vector<double> random_step_levels(std::uint64_t seed, std::uint64_t stimulus_index,
+                                       std::uint64_t site, int n_intervals, double hazard,
+                                       int i_min, int i_max) {
+  const std::uint64_t key = counter_hash(seed, stimulus_index, site);
+  const int n_change =
+      std::min(n_intervals - 1, std::max(0, static_cast<int>(std::lround(hazard * n_intervals))));
+  // Change points without replacement among the n_intervals steps (partial Fisher-Yates).
+  std::vector<int> pool(static_cast<std::size_t>(n_intervals));
+  for (int i = 0; i < n_intervals; ++i) pool[static_cast<std::size_t>(i)] = i;
+  for (int c = 0; c < n_change; ++c) {
+    const auto j = static_cast<std::size_t>(uniform_index(
+        counter_hash(key, 1, static_cast<std::uint64_t>(c)), static_cast<std::uint64_t>(c),
+        static_cast<std::uint64_t>(n_intervals)));
+    std::swap(pool[static_cast<std::size_t>(c)], pool[j]);
+  }
+  std::vector<int> changes(pool.begin(), pool.begin() + n_change);
+  std::sort(changes.begin(), changes.end());
+  std::vector<double> out(static_cast<std::size_t>(n_intervals));
+  int segment = 0;
+  double level = static_cast<double>(uniform_index(counter_hash(key, 2, 0),
+                                                   0, static_cast<std::uint64_t>(i_max - i_min))) + i_min;
+  for (int i = 0; i < n_intervals; ++i) {
+    while (segment < n_change && changes[static_cast<std::size_t>(segment)] == i) {
+      ++segment;
+      level = static_cast<double>(uniform_index(counter_hash(key, 2, static_cast<std::uint64_t>(segment)),
+                                                0, static_cast<std::uint64_t>(i_max - i_min))) + i_min;
+    }
+    out[static_cast<std::size_t>(i)] = level;
+  }
+  out.front() = 0.0;
+  out.back() = 0.0;
+  return out;
+}
+
+std::shared_ptr<const waveform_samples> read_waveform(const std::string& path,
+                                                      const std::string& dataset) {
+  auto w = std::make_shared<waveform_samples>();
+  w->source = path;
+  const bool is_h5 = path.size() > 3 && (path.substr(path.size() - 3) == ".h5" ||
+                                         (path.size() > 5 && path.substr(path.size() - 5) == ".hdf5"));
+  if (is_h5) {
+    const std::string ds = dataset.empty() ? "/waveform" : dataset;
+    h5::file f = h5::file::open_read(path);
+    std::vector<std::size_t> dims;
+    const std::vector<double> data = f.read_doubles(ds, dims);
+    if (dims.size() == 2 && dims[0] == 2) {
+      w->t_ms.assign(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(dims[1]));
+      w->i.assign(data.begin() + static_cast<std::ptrdiff_t>(dims[1]), data.end());
+    } else if (dims.size() == 1) {
+      if (!f.has_attribute(ds, "dt_ms")) {
+        throw config_error("cellfit::stimulus: " + path + ":" + ds +
+                           ": a 1-D waveform needs an attribute dt_ms");
+      }
+      const double dt = f.read_attribute_double(ds, "dt_ms");
+      w->i = data;
+      for (std::size_t k = 0; k < data.size(); ++k) w->t_ms.push_back(k * dt);
+    } else {
+      throw config_error("cellfit::stimulus: " + path + ":" + ds +
+                         ": expected a 1-D dataset (with dt_ms) or a [2][n] dataset");
+    }
+  } else {
+    std::ifstream in(path);
+    if (!in) throw io_error("cellfit::stimulus: cannot open waveform '" + path + "'");
+    std::string line;
+    int line_no = 0;
+    while (std::getline(in, line)) {
+      ++line_no;
+      for (char& c : line) {
+        if (c == ',' || c == ';' || c == '\t') c = ' ';
+      }
+      std::istringstream fields(line);
+      std::string a, b;
+      if (!(fields >> a)) continue;
+      if (a[0] == '#') continue;
+      if (!(fields >> b)) {
+        throw config_error("cellfit::stimulus: " + path + ":" + std::to_string(line_no) +
+                           ": expected two columns (t_ms, current)");
+      }
+      char* ea = nullptr;
+      char* eb = nullptr;
+      const double t = std::strtod(a.c_str(), &ea);
+      const double i = std::strtod(b.c_str(), &eb);
+      if (*ea != '\0' || *eb != '\0') {
+        if (w->t_ms.empty()) continue;  // a header line
+        throw config_error("cellfit::stimulus: " + path + ":" + std::to_string(line_no) +
+                           ": not a number: '" + line + "'");
+      }
+      w->t_ms.push_back(t);
+      w->i.push_back(i);
+    }
+  }
+  if (w->t_ms.size() < 2) {
+    throw config_error("cellfit::stimulus: waveform " + path + " has fewer than two samples");
+  }
+  for (std::size_t k = 0; k < w->t_ms.size(); ++k) {
+    if (!std::isfinite(w->t_ms[k]) || !std::isfinite(w->i[k])) {
+      throw config_error("cellfit::stimulus: waveform " + path + ": sample " + std::to_string(k) +
+                         " is not finite");
+    }
+    if (k > 0 && !(w->t_ms[k] > w->t_ms[k - 1])) {
+      throw config_error("cellfit::stimulus: waveform " + path + ": times must increase (sample " +
+                         std::to_string(k) + ")");
+    }
+  }
+  return w;
+}
+
+sampled_stimuli sample_stimuli(const std::vector<stimulus>& stimuli, std::size_t n_steps,
+                               double dt_ms) {
+  sampled_stimuli out;
+  std::map<int, std::size_t> slot;
+  for (const auto& s : stimuli) {
+    for (const auto& c : s.components) {
+      for (int site : c.sites) {
+        if (!slot.count(site)) slot[site] = 0;
+      }
+    }
+  }
+  for (auto& [site, k] : slot) {
+    k = out.sites.size();
+    out.sites.push_back(site);
+  }
+  out.n_stimuli = stimuli.size();
+  out.n_steps = n_steps;
+  out.current.assign(out.n_stimuli * out.sites.size() * n_steps, 0.0);
+  for (std::size_t s = 0; s < stimuli.size(); ++s) {
+    for (const auto& c : stimuli[s].components) {
+      for (std::size_t k = 0; k < c.sites.size(); ++k) {
+        const std::size_t site = slot[c.sites[k]];
+        double* row = &out.current[(s * out.sites.size() + site) * n_steps];
+        for (std::size_t n = 0; n < n_steps; ++n) {
+          row[n] += c.value(k, (static_cast<double>(n) + 0.5) * dt_ms);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace cellfit

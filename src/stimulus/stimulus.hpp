@@ -1,0 +1,73 @@
+#pragma once
+// Injected-current protocols. A stimulus is what one simulated cell receives: one or more
+// components, each injecting a current (nA in cable models, model units in point models)
+// at a set of compartments. Components are pure functions of (site, t), seeded where random,
+// so the same stimulus is reproduced exactly on any rank.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace cellfit {
+
+struct waveform_samples {
+  std::string source;
+  std::vector<double> t_ms;  // strictly increasing
+  std::vector<double> i;     // current at t_ms
+};
+
+enum class stimulus_kind { step, ramp, noise, random_steps, waveform, holding };
+
+const char* stimulus_kind_name(stimulus_kind k);
+
+struct stimulus_component {
+  stimulus_kind kind = stimulus_kind::step;
+  std::vector<int> sites;    // compartment indices
+  double amplitude = 0;      // step, holding: level; ramp: start level; noise: mean
+  double amplitude_end = 0;  // ramp: level at delay + duration
+  double stdev = 0;          // noise
+  double delay_ms = 0;
+  double duration_ms = 0;
+  double sample_ms = 0;      // noise: how long each random level is held
+  std::uint64_t seed = 0;    // noise, random_steps
+  std::vector<std::vector<double>> levels;  // random_steps: [site][interval]
+  std::shared_ptr<const waveform_samples> waveform;
+  double scale = 1.0;        // waveform
+
+  // Current at compartment sites[site_index] at time t_ms.
+  double value(std::size_t site_index, double t_ms) const;
+};
+
+struct stimulus {
+  std::string name;
+  std::vector<stimulus_component> components;
+};
+
+// Paper 000's random_steps levels for one site: `n_intervals` equal intervals; round(hazard *
+// n_intervals) change points drawn without replacement; between them constant integer
+// levels uniform in [i_min, i_max); the first and the last interval are zero.
+std::vector<double> random_step_levels(std::uint64_t seed, std::uint64_t stimulus_index,
+                                       std::uint64_t site, int n_intervals, double hazard,
+                                       int i_min, int i_max);
+
+// Reads a two-column (t_ms, current) CSV file, or a dataset of an HDF5 file with an
+// attribute dt_ms (or a [2][n] dataset of times and currents). Throws io_error/config_error.
+std::shared_ptr<const waveform_samples> read_waveform(const std::string& path,
+                                                      const std::string& dataset);
+
+// Every stimulus sampled at the midpoints t_n + dt/2 of n_steps steps (NEURON evaluates
+// electrode currents there), on the union of their injection sites.
+struct sampled_stimuli {
+  std::vector<int> sites;      // compartments
+  std::vector<double> current; // [stimulus][site][step]
+  std::size_t n_stimuli = 0, n_steps = 0;
+  double at(std::size_t s, std::size_t site, std::size_t step) const {
+    return current[(s * sites.size() + site) * n_steps + step];
+  }
+};
+
+sampled_stimuli sample_stimuli(const std::vector<stimulus>& stimuli, std::size_t n_steps,
+                               double dt_ms);
+
+}  // namespace cellfit
