@@ -105,12 +105,16 @@ struct forward_functor {
       Real* const dd = &p.d(tile, node, 0);
       Real* const rr = &p.rhs(tile, node, 0);
       const Real af = p.area_factor(node);
+      const Real* pp[M::n_params];
+      const Real* sp[M::n_states > 0 ? M::n_states : 1];
+      for (int k = 0; k < M::n_params; ++k) pp[k] = &mv.params(tile, k, j, 0);
+      for (int k = 0; k < M::n_states; ++k) sp[k] = &mv.states(tile, k, j, 0);
       CELLFIT_LANE_LOOP
       for (int l = 0; l < Lanes; ++l) {
         Real par[M::n_params];
         Real st[M::n_states > 0 ? M::n_states : 1];
-        for (int k = 0; k < M::n_params; ++k) par[k] = mv.params(tile, k, j, l);
-        for (int k = 0; k < M::n_states; ++k) st[k] = mv.states(tile, k, j, l);
+        for (int k = 0; k < M::n_params; ++k) par[k] = pp[k][l];
+        for (int k = 0; k < M::n_states; ++k) st[k] = sp[k][l];
         Real g;
         const Real i = M::current(vv[l], par, st, g);
         rr[l] -= af * i;
@@ -126,15 +130,19 @@ struct forward_functor {
     const int n = mv.size();
     for (int j = 0; j < n; ++j) {
       const int node = mv.nodes(j);
-      Real* const vv = &p.v(tile, node, 0);
+      const Real* const vv = &p.v(tile, node, 0);
+      const Real* pp[M::n_params];
+      Real* sp[M::n_states > 0 ? M::n_states : 1];
+      for (int k = 0; k < M::n_params; ++k) pp[k] = &mv.params(tile, k, j, 0);
+      for (int k = 0; k < M::n_states; ++k) sp[k] = &mv.states(tile, k, j, 0);
       CELLFIT_LANE_LOOP
       for (int l = 0; l < Lanes; ++l) {
         Real par[M::n_params];
         Real st[M::n_states > 0 ? M::n_states : 1];
-        for (int k = 0; k < M::n_params; ++k) par[k] = mv.params(tile, k, j, l);
-        for (int k = 0; k < M::n_states; ++k) st[k] = mv.states(tile, k, j, l);
+        for (int k = 0; k < M::n_params; ++k) par[k] = pp[k][l];
+        for (int k = 0; k < M::n_states; ++k) st[k] = sp[k][l];
         M::advance(vv[l], p.dt_ms, p.q10_hh, par, st);
-        for (int k = 0; k < M::n_states; ++k) mv.states(tile, k, j, l) = st[k];
+        for (int k = 0; k < M::n_states; ++k) sp[k][l] = st[k];
       }
     }
   }
@@ -307,14 +315,13 @@ void initialize_states(ExecutionSpace const& space, forward_problem<Real, Memory
 // Runs n_steps steps for the cells of tiles [tile_begin, tile_end) and records the voltage at
 // the recording sites every record_every steps (t = 0 included). Tiles are independent, so
 // a batch may be run in several calls (for progress reports). Precondition: p.lanes ==
-// lane_width<ExecutionSpace, Real>::value and the states initialised. Non-blocking: fence
-// `space` before reading results.
-template <class ExecutionSpace, class Real, class MemorySpace>
+// Lanes and the states initialised. Non-blocking: fence `space` before reading results.
+template <int Lanes, class ExecutionSpace, class Real, class MemorySpace>
 void simulate(ExecutionSpace const& space, forward_problem<Real, MemorySpace> const& p,
               int tile_begin, int tile_end) {
   static_assert(Kokkos::SpaceAccessibility<ExecutionSpace, MemorySpace>::accessible,
                 "cellfit::simulate: the execution space cannot reach the problem");
-  constexpr int lanes = lane_width<ExecutionSpace, Real>::value;
+  constexpr int lanes = Lanes;
   if (p.lanes != lanes) throw std::invalid_argument("cellfit::simulate: lane width mismatch");
   Kokkos::parallel_for("cellfit::kernels::forward",
                        Kokkos::RangePolicy<ExecutionSpace>(space, tile_begin, tile_end),

@@ -22,13 +22,22 @@ namespace cellfit::kmath {
 
 namespace detail {
 
+// Clamp to [lo, hi] written with 0/1 masks instead of `x < lo ? lo : x`: with constant arms,
+// GCC threads such selects into branches when exp feeds another inlined function (jk's
+// log(a e^x + 1)), and the lane loop then no longer vectorises. NaN stays NaN (both masks 0);
+// an infinite x gives NaN (inf * 0), which the divergence check then flags.
+template <class Real>
+KOKKOS_FORCEINLINE_FUNCTION Real clamp_select(Real x, Real lo, Real hi) {
+  const Real below = static_cast<Real>(x < lo), above = static_cast<Real>(x > hi);
+  return x * (Real(1) - below - above) + lo * below + hi * above;
+}
+
 KOKKOS_FORCEINLINE_FUNCTION double exp_poly(double x) {
   constexpr double log2e = 1.4426950408889634074;
   constexpr double ln2_hi = 6.93147180369123816490e-01;
   constexpr double ln2_lo = 1.90821492927058770002e-10;
   constexpr double shifter = 0x1.8p52;
-  x = x < -708.0 ? -708.0 : x;
-  x = x > 709.0 ? 709.0 : x;
+  x = clamp_select(x, -708.0, 709.0);
   double kd = x * log2e + shifter;
   std::uint64_t ki;
   std::memcpy(&ki, &kd, sizeof ki);
@@ -59,8 +68,7 @@ KOKKOS_FORCEINLINE_FUNCTION float exp_poly(float x) {
   constexpr float ln2_hi = 0.693145751953125f;
   constexpr float ln2_lo = 1.428606765330187045e-06f;
   constexpr float shifter = 0x1.8p23f;
-  x = x < -87.0f ? -87.0f : x;
-  x = x > 88.0f ? 88.0f : x;
+  x = clamp_select(x, -87.0f, 88.0f);
   float kd = x * log2e + shifter;
   std::uint32_t ki;
   std::memcpy(&ki, &kd, sizeof ki);

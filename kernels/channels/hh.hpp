@@ -30,36 +30,39 @@ struct hh {
   template <class T>
   KOKKOS_FORCEINLINE_FUNCTION static T vtrap(T x, T y) {
     // Both branches are evaluated and one selected: keeps the lane loop branch-free.
-    const T small = y * (T(1) - x / y / T(2));
-    const T large = x / (kmath::exp(x / y) - T(1));
-    return kmath::abs(x / y) < T(1e-6) ? small : large;
+    const T xy = x * (T(1) / y);
+    const T small = y * (T(1) - xy * T(0.5));
+    const T large = x / (kmath::exp(xy) - T(1));
+    return kmath::abs(xy) < T(1e-6) ? small : large;
   }
 
-  // Steady state and time constant (ms) of each gate at membrane potential v.
+  // Steady state of each gate and its rate 1/tau (1/ms) at membrane potential v. Divisions
+  // by constants are written as products and tau is never formed (cnexp needs only dt/tau):
+  // the same algebra as hh.mod with a third of its divisions, equal to rounding.
   template <class T>
-  KOKKOS_FORCEINLINE_FUNCTION static void rates(T v, T q10, T inf[3], T tau[3]) {
+  KOKKOS_FORCEINLINE_FUNCTION static void rates(T v, T q10, T inf[3], T rate[3]) {
     T alpha = T(0.1) * vtrap(-(v + T(40)), T(10));
-    T beta = T(4) * kmath::exp(-(v + T(65)) / T(18));
+    T beta = T(4) * kmath::exp(-(v + T(65)) * T(1.0 / 18.0));
     T sum = alpha + beta;
-    tau[m] = T(1) / (q10 * sum);
+    rate[m] = q10 * sum;
     inf[m] = alpha / sum;
-    alpha = T(0.07) * kmath::exp(-(v + T(65)) / T(20));
-    beta = T(1) / (kmath::exp(-(v + T(35)) / T(10)) + T(1));
+    alpha = T(0.07) * kmath::exp(-(v + T(65)) * T(1.0 / 20.0));
+    beta = T(1) / (kmath::exp(-(v + T(35)) * T(1.0 / 10.0)) + T(1));
     sum = alpha + beta;
-    tau[h] = T(1) / (q10 * sum);
+    rate[h] = q10 * sum;
     inf[h] = alpha / sum;
     alpha = T(0.01) * vtrap(-(v + T(55)), T(10));
-    beta = T(0.125) * kmath::exp(-(v + T(65)) / T(80));
+    beta = T(0.125) * kmath::exp(-(v + T(65)) * T(1.0 / 80.0));
     sum = alpha + beta;
-    tau[n] = T(1) / (q10 * sum);
+    rate[n] = q10 * sum;
     inf[n] = alpha / sum;
   }
 
   // INITIAL block: gates at steady state.
   template <class T>
   KOKKOS_FORCEINLINE_FUNCTION static void init(T v, T q10, const T* /*p*/, T* s) {
-    T inf[3], tau[3];
-    rates(v, q10, inf, tau);
+    T inf[3], rate[3];
+    rates(v, q10, inf, rate);
     s[m] = inf[m];
     s[h] = inf[h];
     s[n] = inf[n];
@@ -78,11 +81,11 @@ struct hh {
   // DERIVATIVE block integrated by cnexp over dt at the new membrane potential v.
   template <class T>
   KOKKOS_FORCEINLINE_FUNCTION static void advance(T v, T dt, T q10, const T* /*p*/, T* s) {
-    T inf[3], tau[3];
-    rates(v, q10, inf, tau);
-    s[m] = s[m] + (T(1) - kmath::exp(-dt / tau[m])) * (inf[m] - s[m]);
-    s[h] = s[h] + (T(1) - kmath::exp(-dt / tau[h])) * (inf[h] - s[h]);
-    s[n] = s[n] + (T(1) - kmath::exp(-dt / tau[n])) * (inf[n] - s[n]);
+    T inf[3], rate[3];
+    rates(v, q10, inf, rate);
+    s[m] = s[m] + (T(1) - kmath::exp(-dt * rate[m])) * (inf[m] - s[m]);
+    s[h] = s[h] + (T(1) - kmath::exp(-dt * rate[h])) * (inf[h] - s[h]);
+    s[n] = s[n] + (T(1) - kmath::exp(-dt * rate[n])) * (inf[n] - s[n]);
   }
 };
 

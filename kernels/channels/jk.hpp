@@ -25,32 +25,33 @@ struct jk {
   static constexpr const char* state_names[n_states] = {"m", "h", "n"};
   static constexpr double v_shift = 49.2;
 
+  // Steady state of each gate and its rate 1/tau (1/ms); see hh::rates.
   template <class T>
-  KOKKOS_FORCEINLINE_FUNCTION static void rates(T v, T inf[3], T tau[3]) {
+  KOKKOS_FORCEINLINE_FUNCTION static void rates(T v, T inf[3], T rate[3]) {
     const T vs = v + T(v_shift);
     const T eps = T(1e-8);
     T alpha = T(1.841) * kmath::log(T(0.102) * kmath::exp(T(0.17) * vs) + T(1));
     T beta = T(2.010) * kmath::log(T(266.087) * kmath::exp(T(-0.139) * vs) + T(1));
     T sum = alpha + beta + eps;
     inf[m] = alpha / sum;
-    tau[m] = T(1) / sum;
-    alpha = T(0.128) * kmath::exp((T(17) - vs) / T(18));
-    beta = T(4) / (T(1) + kmath::exp((T(40) - vs) / T(5)));
+    rate[m] = sum;
+    alpha = T(0.128) * kmath::exp((T(17) - vs) * T(1.0 / 18.0));
+    beta = T(4) / (T(1) + kmath::exp((T(40) - vs) * T(1.0 / 5.0)));
     sum = alpha + beta + eps;
     inf[h] = alpha / sum;
-    tau[h] = T(1) / sum;
+    rate[h] = sum;
     alpha = T(0.114) * kmath::log(T(0.007) * kmath::exp(T(0.140) * vs) + T(1));
-    beta = T(0.25) * kmath::exp((T(20) - vs) / T(40));
+    beta = T(0.25) * kmath::exp((T(20) - vs) * T(1.0 / 40.0));
     sum = alpha + beta + eps;
     inf[n] = alpha / sum;
-    // dn/dt = 2 (n_inf - n) / tau_n: the effective time constant is tau_n / 2.
-    tau[n] = T(0.5) / sum;
+    // dn/dt = 2 (n_inf - n) / tau_n: the effective rate is 2 / tau_n.
+    rate[n] = T(2) * sum;
   }
 
   template <class T>
   KOKKOS_FORCEINLINE_FUNCTION static void init(T v, T, const T*, T* s) {
-    T inf[3], tau[3];
-    rates(v, inf, tau);
+    T inf[3], rate[3];
+    rates(v, inf, rate);
     s[m] = inf[m];
     s[h] = inf[h];
     s[n] = inf[n];
@@ -67,11 +68,11 @@ struct jk {
 
   template <class T>
   KOKKOS_FORCEINLINE_FUNCTION static void advance(T v, T dt, T, const T*, T* s) {
-    T inf[3], tau[3];
-    rates(v, inf, tau);
-    s[m] = s[m] + (T(1) - kmath::exp(-dt / tau[m])) * (inf[m] - s[m]);
-    s[h] = s[h] + (T(1) - kmath::exp(-dt / tau[h])) * (inf[h] - s[h]);
-    s[n] = s[n] + (T(1) - kmath::exp(-dt / tau[n])) * (inf[n] - s[n]);
+    T inf[3], rate[3];
+    rates(v, inf, rate);
+    s[m] = s[m] + (T(1) - kmath::exp(-dt * rate[m])) * (inf[m] - s[m]);
+    s[h] = s[h] + (T(1) - kmath::exp(-dt * rate[h])) * (inf[h] - s[h]);
+    s[n] = s[n] + (T(1) - kmath::exp(-dt * rate[n])) * (inf[n] - s[n]);
   }
 };
 

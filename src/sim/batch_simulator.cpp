@@ -70,13 +70,12 @@ mechanism_views<Mechanism, Real, Mem> make_mechanism(
   return mv;
 }
 
-template <class Real>
+template <class Real, int lanes>
 simulation_result run(const cell_model& model, const std::vector<parameter_set>& sets,
                       const std::vector<stimulus>& stimuli, const simulation_settings& s,
                       const progress_callback& progress) {
   using space = device_space;
   using mem = device_memory;
-  constexpr int lanes = lane_width<space, Real>::value;
   const auto t_setup = clock_type::now();
   const cable_geometry& g = model.geom;
   const std::size_t n_stim = stimuli.size();
@@ -213,7 +212,7 @@ simulation_result run(const cell_model& model, const std::vector<parameter_set>&
   for (int k = 0; k < chunks; ++k) {
     const int b = static_cast<int>(static_cast<long long>(n_tiles) * k / chunks);
     const int e = static_cast<int>(static_cast<long long>(n_tiles) * (k + 1) / chunks);
-    simulate(exec, p, b, e);
+    simulate<lanes>(exec, p, b, e);
     exec.fence();
     if (progress) {
       progress(std::min(n_cells, static_cast<std::size_t>(e) * lanes), n_cells, seconds_since(t_kernel));
@@ -247,6 +246,21 @@ simulation_result run(const cell_model& model, const std::vector<parameter_set>&
   return r;
 }
 
+// The widest tile the batch fills; padding lanes cost as much as real ones.
+template <class Real>
+simulation_result run_width(const cell_model& model, const std::vector<parameter_set>& sets,
+                            const std::vector<stimulus>& stimuli, const simulation_settings& s,
+                            const progress_callback& progress) {
+  constexpr int wide = lane_width<device_space, Real>::value;
+  constexpr int narrow = narrow_lane_width<device_space, Real>::value;
+  const std::size_t n_cells = sets.size() * stimuli.size();
+  if (n_cells >= static_cast<std::size_t>(wide)) return run<Real, wide>(model, sets, stimuli, s, progress);
+  if (narrow > 1 && n_cells >= static_cast<std::size_t>(narrow)) {
+    return run<Real, narrow>(model, sets, stimuli, s, progress);
+  }
+  return run<Real, 1>(model, sets, stimuli, s, progress);
+}
+
 }  // namespace
 
 simulation_result simulate_batch(const cell_model& model, const std::vector<parameter_set>& sets,
@@ -269,8 +283,8 @@ simulation_result simulate_batch(const cell_model& model, const std::vector<para
   for (std::size_t k = 0; k < sets.size(); ++k) {
     for (const auto& o : sets[k]) check_override(model, o, "parameter set " + std::to_string(k));
   }
-  if (s.prec == precision::fp32) return run<real32_type>(model, sets, stimuli, s, progress);
-  return run<real_type>(model, sets, stimuli, s, progress);
+  if (s.prec == precision::fp32) return run_width<real32_type>(model, sets, stimuli, s, progress);
+  return run_width<real_type>(model, sets, stimuli, s, progress);
 }
 
 }  // namespace cellfit
