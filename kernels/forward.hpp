@@ -27,15 +27,9 @@
 #include "kernels/channels/hh.hpp"
 #include "kernels/channels/jk.hpp"
 #include "kernels/channels/pas.hpp"
+#include "kernels/hines.hpp"
 #include "kernels/types.hpp"
 
-#if defined(__GNUC__) && !defined(__clang__) && !defined(__CUDA_ARCH__)
-#define CELLFIT_LANE_LOOP _Pragma("GCC ivdep")
-#elif defined(__clang__)
-#define CELLFIT_LANE_LOOP _Pragma("clang loop vectorize(enable)")
-#else
-#define CELLFIT_LANE_LOOP
-#endif
 
 namespace cellfit {
 
@@ -94,6 +88,18 @@ namespace detail {
 template <class Real, class MemorySpace, int Lanes>
 struct forward_functor {
   forward_problem<Real, MemorySpace> p;
+
+  // V(n+1) = V(n) + dv for one node, called by the Hines sweep once dv is final.
+  struct add_dv {
+    forward_problem<Real, MemorySpace> const& p;
+    int tile;
+    KOKKOS_FORCEINLINE_FUNCTION void operator()(int i) const {
+      const Real* const dv = &p.rhs(tile, i, 0);
+      Real* const v = &p.v(tile, i, 0);
+      CELLFIT_LANE_LOOP
+      for (int l = 0; l < Lanes; ++l) v[l] += dv[l];
+    }
+  };
 
   template <class MV>
   KOKKOS_FORCEINLINE_FUNCTION void add_currents(MV const& mv, int tile) const {
@@ -202,47 +208,13 @@ struct forward_functor {
         }
       }
 
-      // 2. Hines solve. Elimination towards the root...
-      for (int i = n - 1; i > 0; --i) {
-        const int pi = p.parent(i);
-        const Real g = p.g_axial(i);
-        const Real* const di = &p.d(tile, i, 0);
-        const Real* const ri = &p.rhs(tile, i, 0);
-        Real* const dp = &p.d(tile, pi, 0);
-        Real* const rp = &p.rhs(tile, pi, 0);
-        CELLFIT_LANE_LOOP
-        for (int l = 0; l < Lanes; ++l) {
-          const Real f = g / di[l];
-          dp[l] -= f * g;
-          rp[l] += f * ri[l];
-        }
-      }
+      // 2.-3. Hines solve with V += dv fused into the substitution sweep.
+      hines_solve<Lanes, Real, MemorySpace>(tile, n, p.parent, p.g_axial, p.d, p.rhs,
+                                            add_dv{p, tile});
       {
-        const Real* const d0 = &p.d(tile, 0, 0);
-        Real* const r0 = &p.rhs(tile, 0, 0);
-        CELLFIT_LANE_LOOP
-        for (int l = 0; l < Lanes; ++l) r0[l] /= d0[l];
-      }
-      // ... substitution away from it, then 3. V += dv with the divergence check.
-      {
-        Real* const v0 = &p.v(tile, 0, 0);
-        const Real* const r0 = &p.rhs(tile, 0, 0);
+        const Real* const v0 = &p.v(tile, 0, 0);
         for (int l = 0; l < Lanes; ++l) {
-          v0[l] += r0[l];
           lane_failed[l] = lane_failed[l] || !(kmath::abs(v0[l]) <= p.v_bound_mv);
-        }
-      }
-      for (int i = 1; i < n; ++i) {
-        const int pi = p.parent(i);
-        const Real g = p.g_axial(i);
-        const Real* const di = &p.d(tile, i, 0);
-        const Real* const rp = &p.rhs(tile, pi, 0);
-        Real* const ri = &p.rhs(tile, i, 0);
-        Real* const vi = &p.v(tile, i, 0);
-        CELLFIT_LANE_LOOP
-        for (int l = 0; l < Lanes; ++l) {
-          ri[l] = (ri[l] + g * rp[l]) / di[l];
-          vi[l] += ri[l];
         }
       }
       // A blow-up anywhere in a connected cell reaches the root within this step (the
