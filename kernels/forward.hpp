@@ -101,54 +101,53 @@ struct forward_functor {
     }
   };
 
+  // Gates of step n-1 advanced by cnexp at V(n) (unless `advance` is false: step 0, gates
+  // fresh from initialisation), then the channel current and conductance at V(n) added to
+  // the system. Both read the same states and V, so they share one pass: this is NEURON's
+  // nrn_state of step n-1 followed by nrn_cur of step n.
   template <class MV>
-  KOKKOS_FORCEINLINE_FUNCTION void add_currents(MV const& mv, int tile) const {
+  KOKKOS_FORCEINLINE_FUNCTION void advance_and_add_currents(MV const& mv, int tile, bool advance,
+                                                            bool currents) const {
     using M = typename MV::mechanism;
-    const int n = mv.size();
-    for (int j = 0; j < n; ++j) {
-      const int node = mv.nodes(j);
-      Real* const vv = &p.v(tile, node, 0);
-      Real* const dd = &p.d(tile, node, 0);
-      Real* const rr = &p.rhs(tile, node, 0);
-      const Real af = p.area_factor(node);
-      const Real* pp[M::n_params];
-      const Real* sp[M::n_states > 0 ? M::n_states : 1];
-      for (int k = 0; k < M::n_params; ++k) pp[k] = &mv.params(tile, k, j, 0);
-      for (int k = 0; k < M::n_states; ++k) sp[k] = &mv.states(tile, k, j, 0);
-      CELLFIT_LANE_LOOP
-      for (int l = 0; l < Lanes; ++l) {
-        Real par[M::n_params];
-        Real st[M::n_states > 0 ? M::n_states : 1];
-        for (int k = 0; k < M::n_params; ++k) par[k] = pp[k][l];
-        for (int k = 0; k < M::n_states; ++k) st[k] = sp[k][l];
-        Real g;
-        const Real i = M::current(vv[l], par, st, g);
-        rr[l] -= af * i;
-        dd[l] += af * g;
-      }
-    }
-  }
-
-  template <class MV>
-  KOKKOS_FORCEINLINE_FUNCTION void advance_states(MV const& mv, int tile) const {
-    using M = typename MV::mechanism;
-    if (M::n_states == 0) return;
     const int n = mv.size();
     for (int j = 0; j < n; ++j) {
       const int node = mv.nodes(j);
       const Real* const vv = &p.v(tile, node, 0);
+      Real* const dd = &p.d(tile, node, 0);
+      Real* const rr = &p.rhs(tile, node, 0);
+      const Real af = p.area_factor(node);
       const Real* pp[M::n_params];
       Real* sp[M::n_states > 0 ? M::n_states : 1];
       for (int k = 0; k < M::n_params; ++k) pp[k] = &mv.params(tile, k, j, 0);
       for (int k = 0; k < M::n_states; ++k) sp[k] = &mv.states(tile, k, j, 0);
-      CELLFIT_LANE_LOOP
-      for (int l = 0; l < Lanes; ++l) {
-        Real par[M::n_params];
-        Real st[M::n_states > 0 ? M::n_states : 1];
-        for (int k = 0; k < M::n_params; ++k) par[k] = pp[k][l];
-        for (int k = 0; k < M::n_states; ++k) st[k] = sp[k][l];
-        M::advance(vv[l], p.dt_ms, p.q10_hh, par, st);
-        for (int k = 0; k < M::n_states; ++k) sp[k][l] = st[k];
+      if (advance && M::n_states > 0) {
+        CELLFIT_LANE_LOOP
+        for (int l = 0; l < Lanes; ++l) {
+          Real par[M::n_params];
+          Real st[M::n_states > 0 ? M::n_states : 1];
+          for (int k = 0; k < M::n_params; ++k) par[k] = pp[k][l];
+          for (int k = 0; k < M::n_states; ++k) st[k] = sp[k][l];
+          M::advance(vv[l], p.dt_ms, p.q10_hh, par, st);
+          for (int k = 0; k < M::n_states; ++k) sp[k][l] = st[k];
+          if (currents) {
+            Real g;
+            const Real i = M::current(vv[l], par, st, g);
+            rr[l] -= af * i;
+            dd[l] += af * g;
+          }
+        }
+      } else if (currents) {
+        CELLFIT_LANE_LOOP
+        for (int l = 0; l < Lanes; ++l) {
+          Real par[M::n_params];
+          Real st[M::n_states > 0 ? M::n_states : 1];
+          for (int k = 0; k < M::n_params; ++k) par[k] = pp[k][l];
+          for (int k = 0; k < M::n_states; ++k) st[k] = sp[k][l];
+          Real g;
+          const Real i = M::current(vv[l], par, st, g);
+          rr[l] -= af * i;
+          dd[l] += af * g;
+        }
       }
     }
   }
@@ -195,10 +194,10 @@ struct forward_functor {
           rp[l] -= flux;
         }
       }
-      // Channel currents and conductances at V(n) with the gates of step n.
-      add_currents(p.hh, tile);
-      add_currents(p.pas, tile);
-      add_currents(p.jk, tile);
+      // Gates to step n (advanced at V(n)), then channel currents and conductances at V(n).
+      advance_and_add_currents(p.hh, tile, step > 0, true);
+      advance_and_add_currents(p.pas, tile, step > 0, true);
+      advance_and_add_currents(p.jk, tile, step > 0, true);
       // Electrode currents at t_n + dt/2.
       for (int s = 0; s < n_inject; ++s) {
         Real* const rr = &p.rhs(tile, p.inject_node(s), 0);
@@ -221,9 +220,7 @@ struct forward_functor {
       // elimination sweep folds every node into it), so checking node 0 catches NaN; the
       // bound is also checked on every recorded site below.
 
-      // 4. Gates at V(n+1).
-      advance_states(p.hh, tile);
-      advance_states(p.jk, tile);
+      // 4. The gates are advanced at V(n+1) at the start of the next step (and after the loop).
 
       if ((step + 1) % p.record_every == 0) {
         const int sample = (step + 1) / p.record_every;
@@ -240,6 +237,11 @@ struct forward_functor {
         const int cell = tile * Lanes + l;
         if (lane_failed[l] && p.failed_step(cell) < 0) p.failed_step(cell) = step + 1;
       }
+    }
+    // Leave the gates at the final time, so a later call continues the trajectory.
+    if (p.n_steps > 0) {
+      advance_and_add_currents(p.hh, tile, true, false);
+      advance_and_add_currents(p.jk, tile, true, false);
     }
   }
 };

@@ -27,32 +27,39 @@ struct hh {
   static constexpr double param_defaults[n_params] = {0.12, 0.036, 0.0003, -54.3, 50.0, -77.0};
   static constexpr const char* state_names[n_states] = {"m", "h", "n"};
 
+  // hh.mod's vtrap(x, y) = x / (exp(x / y) - 1), with its series guard near x = 0, given
+  // e = exp(x / y). Both branches are evaluated and one selected (a branch-free lane loop).
   template <class T>
-  KOKKOS_FORCEINLINE_FUNCTION static T vtrap(T x, T y) {
-    // Both branches are evaluated and one selected: keeps the lane loop branch-free.
+  KOKKOS_FORCEINLINE_FUNCTION static T vtrap(T x, T y, T e) {
     const T xy = x * (T(1) / y);
     const T small = y * (T(1) - xy * T(0.5));
-    const T large = x / (kmath::exp(xy) - T(1));
+    const T large = x / (e - T(1));
     return kmath::abs(xy) < T(1e-6) ? small : large;
   }
 
-  // Steady state of each gate and its rate 1/tau (1/ms) at membrane potential v. Divisions
-  // by constants are written as products and tau is never formed (cnexp needs only dt/tau):
-  // the same algebra as hh.mod with a third of its divisions, equal to rounding.
+  // Steady state of each gate and its rate 1/tau (1/ms) at membrane potential v: hh.mod's
+  // rates() with the same algebra, arranged for speed (exp is most of the cost of a step):
+  // the three exponentials in (v + c)/10 are one exp times constants, exp(-(v+65)/20) is
+  // exp(-(v+65)/80)^4, divisions by constants are products, and tau itself is never formed
+  // (cnexp needs dt/tau). The results equal hh.mod's to a few ulp.
   template <class T>
   KOKKOS_FORCEINLINE_FUNCTION static void rates(T v, T q10, T inf[3], T rate[3]) {
-    T alpha = T(0.1) * vtrap(-(v + T(40)), T(10));
-    T beta = T(4) * kmath::exp(-(v + T(65)) * T(1.0 / 18.0));
+    const T e40 = kmath::exp(-(v + T(40)) * T(0.1));    // exp(-(v+40)/10)
+    const T e65_80 = kmath::exp(-(v + T(65)) * T(1.0 / 80.0));
+    const T e65_20 = (e65_80 * e65_80) * (e65_80 * e65_80);
+    const T e65_18 = kmath::exp(-(v + T(65)) * T(1.0 / 18.0));
+    T alpha = T(0.1) * vtrap(-(v + T(40)), T(10), e40);
+    T beta = T(4) * e65_18;
     T sum = alpha + beta;
     rate[m] = q10 * sum;
     inf[m] = alpha / sum;
-    alpha = T(0.07) * kmath::exp(-(v + T(65)) * T(1.0 / 20.0));
-    beta = T(1) / (kmath::exp(-(v + T(35)) * T(1.0 / 10.0)) + T(1));
+    alpha = T(0.07) * e65_20;
+    beta = T(1) / (e40 * T(1.6487212707001282) + T(1));  // exp(-(v+35)/10) = e40 e^0.5
     sum = alpha + beta;
     rate[h] = q10 * sum;
     inf[h] = alpha / sum;
-    alpha = T(0.01) * vtrap(-(v + T(55)), T(10));
-    beta = T(0.125) * kmath::exp(-(v + T(65)) * T(1.0 / 80.0));
+    alpha = T(0.01) * vtrap(-(v + T(55)), T(10), e40 * T(0.22313016014842982));  // e40 e^-1.5
+    beta = T(0.125) * e65_80;
     sum = alpha + beta;
     rate[n] = q10 * sum;
     inf[n] = alpha / sum;
