@@ -18,8 +18,46 @@ namespace {
 std::string where(const toml::value& v, const std::string& key) {
   const auto loc = v.location();
   std::string w = loc.file_name();
+  if (w.rfind("--set", 0) == 0) return w + ": " + key;  // a command-line override
   if (loc.line() > 0) w += ":" + std::to_string(loc.line());
   return w + ": " + key;
+}
+
+// toml11 formats syntax errors over several lines with a source excerpt; cellfit reports
+// one line: "file:line: what (detail)".
+std::string one_line_syntax_error(const std::string& msg, const std::string& fallback_file) {
+  std::istringstream in(msg);
+  std::string line, what, file = fallback_file, number, detail;
+  while (std::getline(in, line)) {
+    const auto err = line.find("[error] ");
+    if (err != std::string::npos && what.empty()) {
+      what = line.substr(err + 8);
+      const auto colon = what.find(": ");
+      if (what.rfind("toml::", 0) == 0 && colon != std::string::npos) what = what.substr(colon + 2);
+      continue;
+    }
+    const auto arrow = line.find("--> ");
+    if (arrow != std::string::npos) {
+      file = line.substr(arrow + 4);
+      continue;
+    }
+    const auto bar = line.find(" | ");
+    if (bar != std::string::npos && number.empty()) {
+      const std::string n = line.substr(0, bar);
+      const auto first = n.find_first_not_of(' ');
+      if (first != std::string::npos && n.find_first_not_of("0123456789 ") == std::string::npos) {
+        number = n.substr(first);
+      }
+    }
+    const auto caret = line.find("^-");
+    if (caret != std::string::npos && detail.empty()) {
+      detail = line.substr(line.find_first_not_of("^-", caret));
+      while (!detail.empty() && detail.front() == ' ') detail.erase(detail.begin());
+    }
+  }
+  std::string out = file + (number.empty() ? "" : ":" + number) + ": syntax error: " + what;
+  if (!detail.empty()) out += " (" + detail + ")";
+  return out;
 }
 
 [[noreturn]] void fail(const toml::value& v, const std::string& key, const std::string& what) {
@@ -158,8 +196,19 @@ parameter_override parse_param_key(const toml::value& at, const std::string& key
   return o;
 }
 
-void build_model(table_reader& t, cell_model& m) {
-  const std::string morph = t.string("morphology", "builtin:ball_and_stick");
+// A relative path in a config file is relative to that file's directory; one given on the
+// command line (--set) or not found there is taken as given (relative to the working
+// directory).
+std::string resolve_path(const std::string& value, const std::string& config_path) {
+  if (value.empty() || value[0] == '/' || value.rfind("builtin:", 0) == 0) return value;
+  const auto slash = config_path.rfind('/');
+  if (slash == std::string::npos) return value;
+  const std::string candidate = config_path.substr(0, slash + 1) + value;
+  return std::ifstream(candidate).good() ? candidate : value;
+}
+
+void build_model(table_reader& t, cell_model& m, const std::string& source) {
+  const std::string morph = resolve_path(t.string("morphology", "builtin:ball_and_stick"), source);
   m.morph = load_morphology(morph);
   discretization_options opt;
   opt.nseg = static_cast<int>(t.integer("nseg", 0));
@@ -382,11 +431,7 @@ void build_stimuli(const toml::value& arr, run_config& rc) {
     } else if (type == "waveform") {
       c.kind = stimulus_kind::waveform;
       if (!t.has("file")) fail(entry, t.key_name("file"), "missing (CSV or HDF5 waveform)");
-      std::string file = t.string("file", "");
-      // Relative paths are relative to the config file.
-      if (!file.empty() && file[0] != '/' && rc.source.find('/') != std::string::npos) {
-        file = rc.source.substr(0, rc.source.rfind('/') + 1) + file;
-      }
+      const std::string file = resolve_path(t.string("file", ""), rc.source);
       c.scale = t.number("scale", 1.0);
       c.waveform = read_waveform(file, t.string("dataset", ""));
       c.delay_ms = 0;
@@ -481,7 +526,14 @@ void apply_override(toml::value& doc, const std::string& text) {
     std::istringstream in("v = " + raw);
     val = toml::parse(in, "--set " + path).as_table().at("v");
   } catch (const std::exception&) {
-    val = toml::value(raw);
+    // A bare word: the string itself (parsed as a quoted string, so it keeps a location).
+    std::string quoted = "v = '";
+    for (char c : raw) {
+      if (c == '\'' || c == '\n') throw usage_error("cellfit::config: --set " + path + ": cannot quote value");
+      quoted += c;
+    }
+    std::istringstream in(quoted + "'");
+    val = toml::parse(in, "--set " + path).as_table().at("v");
   }
   std::vector<std::string> parts;
   std::string cur;
@@ -545,23 +597,12 @@ duration_ms = 150.0
 )";
 }
 
-run_config load_config(const std::string& path, const std::vector<std::string>& overrides) {
+namespace {
+
+run_config interpret(toml::value doc, const std::string& source,
+                     const std::vector<std::string>& overrides) {
   run_config rc;
-  toml::value doc;
-  try {
-    if (path.empty()) {
-      std::istringstream in(default_config_text());
-      doc = toml::parse(in, "builtin:default");
-      rc.source = "builtin:default";
-    } else {
-      std::ifstream probe(path);
-      if (!probe) throw io_error("cellfit::config: cannot open '" + path + "'");
-      doc = toml::parse(path);
-      rc.source = path;
-    }
-  } catch (const toml::syntax_error& e) {
-    throw config_error(std::string("cellfit::config: syntax error\n") + e.what());
-  }
+  rc.source = source;
   for (const auto& o : overrides) apply_override(doc, o);
 
   try {
@@ -569,7 +610,7 @@ run_config load_config(const std::string& path, const std::vector<std::string>& 
     {
       static const toml::value empty = toml::table{};
       table_reader mt(top.has("model") ? top.get("model") : empty, "model");
-      build_model(mt, rc.model);
+      build_model(mt, rc.model, rc.source);
     }
     {
       static const toml::value empty = toml::table{};
@@ -597,6 +638,32 @@ run_config load_config(const std::string& path, const std::vector<std::string>& 
     throw config_error(std::string("cellfit::config: ") + e.what());
   }
   return rc;
+}
+
+toml::value parse_text(const std::string& text, const std::string& name) {
+  try {
+    std::istringstream in(text);
+    return toml::parse(in, name);
+  } catch (const toml::syntax_error& e) {
+    throw config_error("cellfit::config: " + one_line_syntax_error(e.what(), name));
+  }
+}
+
+}  // namespace
+
+run_config parse_config(const std::string& text, const std::string& name,
+                        const std::vector<std::string>& overrides) {
+  return interpret(parse_text(text, name), name, overrides);
+}
+
+run_config load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  if (path.empty()) return parse_config(default_config_text(), "builtin:default", overrides);
+  std::ifstream in(path);
+  if (!in) throw io_error("cellfit::config: cannot open '" + path + "'");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw io_error("cellfit::config: error reading '" + path + "'");
+  return interpret(parse_text(text.str(), path), path, overrides);
 }
 
 }  // namespace cellfit

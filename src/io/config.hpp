@@ -26,6 +26,10 @@ struct run_config {
 // `overrides` ("a.b.c=value"; value in TOML syntax, bare words taken as strings).
 run_config load_config(const std::string& path, const std::vector<std::string>& overrides);
 
+// The same from TOML text in memory (`name` is used in messages).
+run_config parse_config(const std::string& text, const std::string& name,
+                        const std::vector<std::string>& overrides);
+
 // The built-in default problem as TOML text (ball-and-stick hh cell, 4 parameter sets x 6
 // step amplitudes); `cellfit simulate` with no CONFIG runs it.
 const char* default_config_text();

@@ -168,7 +168,7 @@ morphology random_tree(int n, std::uint64_t seed) {
   for (int i = 1; i < n; ++i) {
     const std::uint64_t key = counter_hash(seed, static_cast<std::uint64_t>(i), 0x72ee);
     // Attach to the soma centre or to the 1 end of an earlier dendrite section.
-    const int parent = static_cast<int>(uniform_index(key, 1, static_cast<std::uint64_t>(i)));
+    const int parent = static_cast<int>(uniform_index(key, 0, static_cast<std::uint64_t>(i)));
     const bool on_soma = parent == 0;
     const auto& ps = m.sections[static_cast<std::size_t>(parent)];
     const double ang = 6.283185307179586 * uniform01(counter_hash(key, 2, 0));
@@ -293,10 +293,14 @@ morphology morphology_from_swc(const std::vector<swc_sample>& samples, const std
       const bool parent_is_sphere = sphere[static_cast<std::size_t>(psec)] != 0;
       if (samples[ps].type == 1) {
         if (parent_is_sphere) {
-          // A wire to the centre of a sphere soma: no soma point prepended.
+          // A wire to the centre of a sphere soma: no soma point prepended, unless the
+          // section has a single sample; then it starts at the soma centre with its own
+          // diameter (as Import3d does).
           sec.parent_x = 0.5;
           if (sec.points.size() < 2) {
-            fail(s0, "a one-sample section attached to a one-point soma (not supported)");
+            point3d p0 = make_point(samples[ps].x, samples[ps].y, samples[ps].z, 0.0);
+            p0.diam = sec.points.front().diam;
+            sec.points.insert(sec.points.begin(), p0);
           }
         } else {
           const bool at_last = section_of[ps] == psec && !continues(ps);

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Command-line behaviour on good and bad input: exit codes per error class, one-line
+# messages naming file/line/key, and output files that are either complete or untouched.
+# usage: test_cli_errors.sh CELLFIT_BINARY
+set -uo pipefail
+cellfit=$1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+fails=0
+
+expect() {  # expect CODE PATTERN -- command...
+  local code=$1 pattern=$2
+  shift 3
+  local out rc
+  out=$("$@" 2>&1)
+  rc=$?
+  if [[ $rc -ne $code ]]; then
+    echo "FAIL: '$*' exited $rc, expected $code"; echo "$out" | head -5; fails=$((fails + 1)); return
+  fi
+  if [[ -n $pattern ]] && ! grep -q -E -- "$pattern" <<< "$out"; then
+    echo "FAIL: '$*' output lacks /$pattern/"; echo "$out" | head -5; fails=$((fails + 1)); return
+  fi
+  echo "ok: $* -> $rc"
+}
+
+expect 2 "" -- "$cellfit"
+expect 0 "CONFIG" -- "$cellfit" simulate --help
+expect 0 "MORPHOLOGY|morphology" -- "$cellfit" info --help
+expect 2 "" -- "$cellfit" simulate --no-such-flag
+expect 5 "cannot open '/nonexistent.toml'" -- "$cellfit" simulate /nonexistent.toml --out a.h5
+[[ -e a.h5 ]] && { echo "FAIL: a.h5 written after an error"; fails=$((fails + 1)); }
+
+printf '[simulation]\ndt_ms = 0.025\ntstop = 10\n' > unknown_key.toml
+expect 3 "unknown_key.toml:3: simulation.tstop: unknown key" -- "$cellfit" simulate unknown_key.toml --out b.h5
+printf '[simulation]\ndt_ms = "small"\n' > wrong_type.toml
+expect 3 "wrong_type.toml:2: simulation.dt_ms: expected a number" -- "$cellfit" simulate wrong_type.toml --out b.h5
+printf '[model.mechanisms.hh]\ngnabar = nan\n' > nan.toml
+expect 3 "not finite" -- "$cellfit" simulate nan.toml --out b.h5
+expect 3 "simulation.dt_mss" -- "$cellfit" simulate --set simulation.dt_mss=0.1 --out b.h5
+expect 2 "section.key=value" -- "$cellfit" simulate --set simulation --out b.h5
+
+printf '1 1 0 0 0 5 -1\n2 3 10 0 0 1 1\n3 3 20 0 0 1 9\n' > bad_parent.swc
+printf '[model]\nmorphology = "bad_parent.swc"\n' > bad_swc.toml
+expect 4 "bad_parent.swc:3: sample 3: unknown parent id 9" -- "$cellfit" simulate bad_swc.toml --out b.h5
+printf '1 1 0 0 0 5 -1\n2 3 10 0 0 0 1\n' > zero_radius.swc
+expect 4 "zero_radius.swc:2: sample 2: non-positive radius" -- "$cellfit" info zero_radius.swc
+expect 5 "cannot open" -- "$cellfit" info missing.swc
+[[ -e b.h5 ]] && { echo "FAIL: b.h5 written after an error"; fails=$((fails + 1)); }
+
+# An existing result is never replaced by a failed run.
+echo "precious" > keep.h5
+expect 3 "" -- "$cellfit" simulate unknown_key.toml --out keep.h5
+[[ $(cat keep.h5) == precious ]] || { echo "FAIL: keep.h5 was modified"; fails=$((fails + 1)); }
+expect 5 "cannot write" -- "$cellfit" simulate --out /nonexistent-dir/x.h5 --quiet
+
+# Every cell diverging is reported with its own exit code; the traces are still written.
+printf '[simulation]\nt_stop_ms = 5\n[[stimulus]]\nsites = [0]\namplitude = 1e308\n' > diverge.toml
+expect 6 "every cell diverged" -- "$cellfit" simulate diverge.toml --out diverged.h5 --quiet
+[[ -s diverged.h5 ]] || { echo "FAIL: diverged.h5 missing"; fails=$((fails + 1)); }
+
+# A good run: the default problem, HDF5 contract present, no temporary left behind.
+expect 0 "24 cells" -- "$cellfit" simulate --out good.h5 --quiet
+ls good.h5.tmp.* > /dev/null 2>&1 && { echo "FAIL: temporary left behind"; fails=$((fails + 1)); }
+if python3 -c "import h5py" 2> /dev/null; then
+  python3 - <<'PY' || fails=$((fails + 1))
+import h5py, numpy as np
+with h5py.File("good.h5", "r") as f:
+    v = f["/traces/voltage"]
+    assert v.shape == (24, 2, 8001), v.shape
+    assert v.attrs["dt_ms"] == 0.025 and v.attrs["units"] == "mV"
+    assert list(f["/traces/sites"][...]) == [0, 5]
+    t = f["/traces/time_ms"][...]
+    assert t.shape == (8001,) and abs(t[-1] - 200.0) < 1e-9
+    assert np.all(np.isfinite(v[...]))
+    assert f["/parameters/hh/gnabar"].shape == (4, 6)
+    print("ok: HDF5 contract")
+PY
+fi
+echo "$fails failure(s)"
+[[ $fails -eq 0 ]]

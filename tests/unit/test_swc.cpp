@@ -1,0 +1,117 @@
+// SWC parsing, NEURON Import3d conventions, and every malformed case refused with file,
+// line and sample id in the message.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "common/error.hpp"
+#include "model/morphology.hpp"
+#include "model/swc.hpp"
+
+namespace {
+
+using cellfit::morphology_error;
+
+std::string refusal(const std::string& text) {
+  try {
+    cellfit::parse_swc(text, "cell.swc");
+  } catch (const morphology_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(swc, parses_comments_and_fields) {
+  const auto s = cellfit::parse_swc(
+      "# a comment\n1 1 0 0 0 5 -1\n\n2 3 10 0 0 1 1  # trailing\n3 3 20 0 0 0.5 2\n", "x.swc");
+  ASSERT_EQ(s.size(), 3u);
+  EXPECT_EQ(s[1].id, 2);
+  EXPECT_EQ(s[1].type, 3);
+  EXPECT_DOUBLE_EQ(s[2].radius, 0.5);
+  EXPECT_EQ(s[2].line, 5);
+}
+
+TEST(swc, unknown_parent) {
+  const auto m = refusal("1 1 0 0 0 5 -1\n2 3 10 0 0 1 7\n");
+  EXPECT_NE(m.find("cell.swc:2"), std::string::npos) << m;
+  EXPECT_NE(m.find("sample 2"), std::string::npos) << m;
+  EXPECT_NE(m.find("unknown parent id 7"), std::string::npos) << m;
+}
+
+TEST(swc, cycle) {
+  const auto m = refusal("1 1 0 0 0 5 -1\n2 3 10 0 0 1 4\n3 3 20 0 0 1 2\n4 3 30 0 0 1 3\n");
+  EXPECT_NE(m.find("cycle"), std::string::npos) << m;
+  EXPECT_NE(m.find("cell.swc:"), std::string::npos) << m;
+}
+
+TEST(swc, disconnected_piece) {
+  const auto m = refusal("1 1 0 0 0 5 -1\n2 3 10 0 0 1 1\n3 3 50 0 0 1 -1\n4 3 60 0 0 1 3\n");
+  EXPECT_NE(m.find("cell.swc:3"), std::string::npos) << m;
+  EXPECT_NE(m.find("disconnected"), std::string::npos) << m;
+}
+
+TEST(swc, nan_and_non_positive_radius) {
+  EXPECT_NE(refusal("1 1 0 0 0 nan -1\n").find("non-finite radius"), std::string::npos);
+  EXPECT_NE(refusal("1 1 0 0 0 5 -1\n2 3 1 0 0 0 1\n").find("cell.swc:2: sample 2: non-positive radius"),
+            std::string::npos);
+  EXPECT_NE(refusal("1 1 0 0 0 5 -1\n2 3 1 0 0 -1 1\n").find("non-positive radius"), std::string::npos);
+  EXPECT_NE(refusal("1 1 0 nan 0 5 -1\n").find("non-finite coordinate"), std::string::npos);
+}
+
+TEST(swc, malformed_lines) {
+  EXPECT_NE(refusal("1 1 0 0 0 5\n").find("expected 7 fields"), std::string::npos);
+  EXPECT_NE(refusal("1 1 0 0 zero 5 -1\n").find("bad z 'zero'"), std::string::npos);
+  EXPECT_NE(refusal("1 1 0 0 0 5 -1\n2 3 0 0 0 5 1\n2 3 1 0 0 5 1\n").find("cell.swc:3: sample 2: duplicate id"), std::string::npos);
+  EXPECT_NE(refusal("# nothing\n").find("no samples"), std::string::npos);
+  EXPECT_NE(refusal("1 1 0 0 0 5 1\n").find("its own parent"), std::string::npos);
+}
+
+TEST(swc, missing_file_is_an_io_error) {
+  EXPECT_THROW(cellfit::read_swc("/nonexistent/cell.swc"), cellfit::io_error);
+}
+
+TEST(import3d, one_point_soma_becomes_a_cylinder_of_length_diameter) {
+  const auto m = cellfit::morphology_from_swc(
+      cellfit::parse_swc("1 1 0 0 0 5 -1\n2 3 6 0 0 1 1\n3 3 20 0 0 1 2\n", "a.swc"), "a.swc");
+  ASSERT_EQ(m.sections.size(), 2u);
+  EXPECT_EQ(m.sections[0].name, "soma[0]");
+  EXPECT_NEAR(m.sections[0].length_um(), 10.0, 1e-6);
+  EXPECT_EQ(m.sections[0].points.size(), 3u);
+  EXPECT_FLOAT_EQ(m.sections[0].points[0].diam, 10.0f);
+  // A wire from the soma centre: the dendrite starts at its own first sample.
+  EXPECT_EQ(m.sections[1].parent, 0);
+  EXPECT_DOUBLE_EQ(m.sections[1].parent_x, 0.5);
+  EXPECT_FLOAT_EQ(m.sections[1].points[0].x, 6.0f);
+  EXPECT_EQ(m.sections[1].points.size(), 2u);
+}
+
+TEST(import3d, three_point_soma_is_a_sphere_and_branches_split_sections) {
+  const std::string text =
+      "1 1 0 0 0 8 -1\n2 1 0 -8 0 8 1\n3 1 0 8 0 8 1\n"
+      "4 3 8 0 0 1 1\n5 3 30 0 0 1 4\n6 3 50 10 0 0.5 5\n7 3 50 -10 0 0.5 5\n"
+      "8 4 -8 0 0 2 1\n";
+  const auto m = cellfit::morphology_from_swc(cellfit::parse_swc(text, "b.swc"), "b.swc");
+  ASSERT_EQ(m.sections.size(), 5u);  // soma, dend 4-5, dend 6, dend 7, apic 8
+  EXPECT_NEAR(m.sections[0].length_um(), 16.0, 1e-6);
+  EXPECT_FLOAT_EQ(m.sections[0].points[1].diam, 16.0f);
+  int apical = 0;
+  for (const auto& s : m.sections) apical += s.type == cellfit::region::apical;
+  EXPECT_EQ(apical, 1);
+  // Dendrite-to-dendrite: the parent's last sample starts the child, at the parent's 1 end.
+  const cellfit::section* found = nullptr;
+  for (const auto& s : m.sections) {
+    if (s.parent == 1) found = &s;
+  }
+  ASSERT_NE(found, nullptr);
+  const auto& child = *found;
+  EXPECT_DOUBLE_EQ(child.parent_x, 1.0);
+  EXPECT_FLOAT_EQ(child.points.front().x, 30.0f);
+  EXPECT_FLOAT_EQ(child.points.front().diam, 2.0f);  // the parent's diameter
+}
+
+TEST(import3d, one_sample_non_soma_root_is_refused) {
+  EXPECT_THROW(cellfit::morphology_from_swc(cellfit::parse_swc("1 3 0 0 0 1 -1\n", "c.swc"), "c.swc"),
+               morphology_error);
+}
+
+}  // namespace

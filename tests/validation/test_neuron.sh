@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Traces of cellfit against NEURON (PyPI `neuron`) on the same morphologies, hh everywhere,
+# current steps at soma and dendrites, dt 0.025 ms, 200 ms. Tolerances are far tighter than
+# the 0.1 ms / 1 mV acceptance level: both simulators run the same discretisation, so they
+# agree to rounding (about 1e-10 mV), and any drift in geometry, scheme or channel shows.
+# usage: test_neuron.sh CELLFIT_BINARY VALIDATION_DIR
+set -euo pipefail
+cellfit=$1
+here=$2
+python3 -c "import neuron, h5py, numpy" 2>/dev/null || {
+  echo "test_neuron: python3 with neuron, h5py and numpy is required (pip install neuron h5py numpy)" >&2
+  exit 1
+}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+
+# A branched cell with a three-point soma, axon, basal and apical trees.
+cat > branched.swc <<'SWC'
+# branched test cell, three-point soma (NeuroMorpho convention)
+1 1 0 0 0 8 -1
+2 1 0 -8 0 8 1
+3 1 0 8 0 8 1
+4 3 8 0 0 1.2 1
+5 3 30 5 0 1.0 4
+6 3 60 10 2 0.9 5
+7 3 90 30 2 0.6 6
+8 3 110 45 3 0.5 7
+9 3 95 -5 1 0.7 6
+10 3 130 -15 1 0.5 9
+11 4 -8 0 0 2.0 1
+12 4 -40 10 0 1.8 11
+13 4 -90 20 0 1.6 12
+14 4 -140 25 5 1.2 13
+15 4 -160 60 5 0.8 14
+16 4 -170 -20 5 0.8 14
+17 2 0 -8 0 0.5 1
+18 2 0 -200 0 0.5 17
+SWC
+"$cellfit" info builtin:tree184 --export-swc tree184.swc > /dev/null
+
+run_case() {
+  local name=$1 morph=$2 extra=$3 sites_b=$4
+  cat > "$name.toml" <<TOML
+[model]
+morphology = "$morph"
+$extra
+[simulation]
+dt_ms = 0.025
+t_stop_ms = 200.0
+[[stimulus]]
+type = "step"
+sites = [0]
+amplitudes = [0.05, 0.3, 1.0, 4.0]
+delay_ms = 20.0
+duration_ms = 150.0
+[[stimulus]]
+type = "step"
+sites = $sites_b
+amplitude = 0.2
+delay_ms = 10.0
+duration_ms = 120.0
+TOML
+  "$cellfit" simulate "$name.toml" --out "$name.h5" --quiet > /dev/null
+  echo "== $name"
+  python3 "$here/neuron_reference.py" "$name.toml" "$name.h5" --rms-tol 1e-6 --spike-tol 1e-6 2>&1 \
+    | grep -v -i -E "display|graphics"
+}
+
+status=0
+run_case ball_and_stick builtin:ball_and_stick "" "[-1]" || status=1
+run_case branched "$work/branched.swc" "max_compartment_um = 20.0" "[-1, 7]" || status=1
+run_case tree184 "$work/tree184.swc" "" "[100, -1]" || status=1
+exit $status
