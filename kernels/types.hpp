@@ -30,10 +30,11 @@ struct lane_width {
       Kokkos::SpaceAccessibility<ExecutionSpace, Kokkos::HostSpace>::accessible ? 32 : 1;
 };
 
-// A narrower width for batches smaller than lane_width: one SIMD register of Real.
+// A narrower width for batches smaller than lane_width: 8 cells (one AVX-512 register of
+// FP64, half of one in FP32).
 template <class ExecutionSpace, class Real>
 struct narrow_lane_width {
-  static constexpr int value = lane_width<ExecutionSpace, Real>::value == 1 ? 1 : 64 / sizeof(Real);
+  static constexpr int value = lane_width<ExecutionSpace, Real>::value == 1 ? 1 : 8;
 };
 
 }  // namespace cellfit

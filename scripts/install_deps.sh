@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what cellfit needs on Debian 12 (bookworm): the build dependencies from Debian
+# and the Python peers used by the validation tests and benchmarks from PyPI.
+# Run as root, or as a user with sudo.
+set -euo pipefail
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+
+packages=(
+  build-essential cmake git pkg-config
+  libtrilinos-kokkos-dev          # Kokkos 3.4 (Serial backend)
+  libopenmpi-dev openmpi-bin      # MPI
+  libhdf5-openmpi-dev             # parallel HDF5
+  libeigen3-dev                   # host-side linear algebra
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libcli11-dev libtoml11-dev      # command line and config
+  python3 python3-pip
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" > /dev/null 2>&1 || missing+=("$p")
+done
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "install_deps: apt-get install ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
+fi
+
+# Python peers: NEURON (validation, benchmarks), h5py and numpy (reading results).
+py_missing=$(python3 - <<'PY'
+import importlib.util
+print(" ".join(m for m, mod in (("neuron", "neuron"), ("h5py", "h5py"), ("numpy", "numpy"))
+               if importlib.util.find_spec(mod) is None))
+PY
+)
+if [[ -n $py_missing ]]; then
+  echo "install_deps: pip install $py_missing"
+  python3 -m pip install -q $py_missing 2> /dev/null ||
+    python3 -m pip install -q --break-system-packages $py_missing
+fi
+echo "install_deps: done"
