@@ -32,8 +32,15 @@ KOKKOS_FORCEINLINE_FUNCTION Real clamp_select(Real x, Real lo, Real hi) {
   return x * (Real(1) - below - above) + lo * below + hi * above;
 }
 
-KOKKOS_FORCEINLINE_FUNCTION double exp_poly(double x) {
-  x = clamp_select(x, -708.0, 709.0);
+// Lower clamp only, for arguments known to be <= 0 (one mask instead of two).
+template <class Real>
+KOKKOS_FORCEINLINE_FUNCTION Real clamp_below(Real x, Real lo) {
+  const Real below = static_cast<Real>(x < lo);
+  return x + (lo - x) * below;
+}
+
+// e^x for x in [-708, 709] (FP64) / [-87, 88] (FP32); no range handling.
+KOKKOS_FORCEINLINE_FUNCTION double exp_core(double x) {
   constexpr double log2e = 1.4426950408889634074;
   constexpr double ln2_hi = 6.93147180369123816490e-01;
   constexpr double ln2_lo = 1.90821492927058770002e-10;
@@ -64,8 +71,7 @@ KOKKOS_FORCEINLINE_FUNCTION double exp_poly(double x) {
   return p * scale;
 }
 
-KOKKOS_FORCEINLINE_FUNCTION float exp_poly(float x) {
-  x = clamp_select(x, -87.0f, 88.0f);
+KOKKOS_FORCEINLINE_FUNCTION float exp_core(float x) {
   constexpr float log2e = 1.44269504088896341f;
   constexpr float ln2_hi = 0.693145751953125f;
   constexpr float ln2_lo = 1.428606765330187045e-06f;
@@ -89,10 +95,31 @@ KOKKOS_FORCEINLINE_FUNCTION float exp_poly(float x) {
   return p * scale;
 }
 
+template <class Real>
+struct exp_range;
+template <>
+struct exp_range<double> {
+  static constexpr double lo = -708.0, hi = 709.0;
+};
+template <>
+struct exp_range<float> {
+  static constexpr float lo = -87.0f, hi = 88.0f;
+};
+
+template <class Real>
+KOKKOS_FORCEINLINE_FUNCTION Real exp_poly(Real x) {
+  return exp_core(clamp_select(x, exp_range<Real>::lo, exp_range<Real>::hi));
+}
+
 }  // namespace detail
 
-KOKKOS_FORCEINLINE_FUNCTION double exp(double x) {
 #if defined(__CUDA_ARCH__) || defined(__HIP_DEVICE_COMPILE__) || defined(__SYCL_DEVICE_ONLY__)
+#define CELLFIT_DEVICE_MATH 1
+#endif
+
+// e^x for any x (clamped to the normal range; NaN in -> NaN out).
+KOKKOS_FORCEINLINE_FUNCTION double exp(double x) {
+#ifdef CELLFIT_DEVICE_MATH
   return ::exp(x);
 #else
   return detail::exp_poly(x);
@@ -100,10 +127,33 @@ KOKKOS_FORCEINLINE_FUNCTION double exp(double x) {
 }
 
 KOKKOS_FORCEINLINE_FUNCTION float exp(float x) {
-#if defined(__CUDA_ARCH__) || defined(__HIP_DEVICE_COMPILE__) || defined(__SYCL_DEVICE_ONLY__)
+#ifdef CELLFIT_DEVICE_MATH
   return ::expf(x);
 #else
   return detail::exp_poly(x);
+#endif
+}
+
+// e^x for x <= 0 (rates times -dt): only the lower clamp. Precondition: x <= 0 or NaN.
+template <class Real>
+KOKKOS_FORCEINLINE_FUNCTION Real exp_nonpositive(Real x) {
+#ifdef CELLFIT_DEVICE_MATH
+  return exp(x);
+#else
+  return detail::exp_core(detail::clamp_below(x, detail::exp_range<Real>::lo));
+#endif
+}
+
+// e^x for |x| <= 700 (FP64) / 85 (FP32), no range handling: for rate functions whose
+// argument is bounded while the membrane potential is (the kernels check every node's |V|
+// against v_bound every step, and the config caps v_bound; after a cell fails its values
+// are discarded). Outside that range the result is unspecified; NaN still gives NaN.
+template <class Real>
+KOKKOS_FORCEINLINE_FUNCTION Real exp_bounded(Real x) {
+#ifdef CELLFIT_DEVICE_MATH
+  return exp(x);
+#else
+  return detail::exp_core(x);
 #endif
 }
 
@@ -166,7 +216,7 @@ KOKKOS_FORCEINLINE_FUNCTION float log_poly(float y) {
 }  // namespace detail
 
 KOKKOS_FORCEINLINE_FUNCTION double log(double x) {
-#if defined(__CUDA_ARCH__) || defined(__HIP_DEVICE_COMPILE__) || defined(__SYCL_DEVICE_ONLY__)
+#ifdef CELLFIT_DEVICE_MATH
   return ::log(x);
 #else
   return detail::log_poly(x);
@@ -174,7 +224,7 @@ KOKKOS_FORCEINLINE_FUNCTION double log(double x) {
 }
 
 KOKKOS_FORCEINLINE_FUNCTION float log(float x) {
-#if defined(__CUDA_ARCH__) || defined(__HIP_DEVICE_COMPILE__) || defined(__SYCL_DEVICE_ONLY__)
+#ifdef CELLFIT_DEVICE_MATH
   return ::logf(x);
 #else
   return detail::log_poly(x);

@@ -44,10 +44,10 @@ struct hh {
   // (cnexp needs dt/tau). The results equal hh.mod's to a few ulp.
   template <class T>
   KOKKOS_FORCEINLINE_FUNCTION static void rates(T v, T q10, T inf[3], T rate[3]) {
-    const T e40 = kmath::exp(-(v + T(40)) * T(0.1));    // exp(-(v+40)/10)
-    const T e65_80 = kmath::exp(-(v + T(65)) * T(1.0 / 80.0));
+    const T e40 = kmath::exp_bounded(-(v + T(40)) * T(0.1));    // exp(-(v+40)/10)
+    const T e65_80 = kmath::exp_bounded(-(v + T(65)) * T(1.0 / 80.0));
     const T e65_20 = (e65_80 * e65_80) * (e65_80 * e65_80);
-    const T e65_18 = kmath::exp(-(v + T(65)) * T(1.0 / 18.0));
+    const T e65_18 = kmath::exp_bounded(-(v + T(65)) * T(1.0 / 18.0));
     T alpha = T(0.1) * vtrap(-(v + T(40)), T(10), e40);
     T beta = T(4) * e65_18;
     T sum = alpha + beta;
@@ -90,9 +90,9 @@ struct hh {
   KOKKOS_FORCEINLINE_FUNCTION static void advance(T v, T dt, T q10, const T* /*p*/, T* s) {
     T inf[3], rate[3];
     rates(v, q10, inf, rate);
-    s[m] = s[m] + (T(1) - kmath::exp(-dt * rate[m])) * (inf[m] - s[m]);
-    s[h] = s[h] + (T(1) - kmath::exp(-dt * rate[h])) * (inf[h] - s[h]);
-    s[n] = s[n] + (T(1) - kmath::exp(-dt * rate[n])) * (inf[n] - s[n]);
+    s[m] = s[m] + (T(1) - kmath::exp_nonpositive(-dt * rate[m])) * (inf[m] - s[m]);
+    s[h] = s[h] + (T(1) - kmath::exp_nonpositive(-dt * rate[h])) * (inf[h] - s[h]);
+    s[n] = s[n] + (T(1) - kmath::exp_nonpositive(-dt * rate[n])) * (inf[n] - s[n]);
   }
 };
 

@@ -30,18 +30,18 @@ struct jk {
   KOKKOS_FORCEINLINE_FUNCTION static void rates(T v, T inf[3], T rate[3]) {
     const T vs = v + T(v_shift);
     const T eps = T(1e-8);
-    T alpha = T(1.841) * kmath::log(T(0.102) * kmath::exp(T(0.17) * vs) + T(1));
-    T beta = T(2.010) * kmath::log(T(266.087) * kmath::exp(T(-0.139) * vs) + T(1));
+    T alpha = T(1.841) * kmath::log(T(0.102) * kmath::exp_bounded(T(0.17) * vs) + T(1));
+    T beta = T(2.010) * kmath::log(T(266.087) * kmath::exp_bounded(T(-0.139) * vs) + T(1));
     T sum = alpha + beta + eps;
     inf[m] = alpha / sum;
     rate[m] = sum;
-    alpha = T(0.128) * kmath::exp((T(17) - vs) * T(1.0 / 18.0));
-    beta = T(4) / (T(1) + kmath::exp((T(40) - vs) * T(1.0 / 5.0)));
+    alpha = T(0.128) * kmath::exp_bounded((T(17) - vs) * T(1.0 / 18.0));
+    beta = T(4) / (T(1) + kmath::exp_bounded((T(40) - vs) * T(1.0 / 5.0)));
     sum = alpha + beta + eps;
     inf[h] = alpha / sum;
     rate[h] = sum;
-    alpha = T(0.114) * kmath::log(T(0.007) * kmath::exp(T(0.140) * vs) + T(1));
-    beta = T(0.25) * kmath::exp((T(20) - vs) * T(1.0 / 40.0));
+    alpha = T(0.114) * kmath::log(T(0.007) * kmath::exp_bounded(T(0.140) * vs) + T(1));
+    beta = T(0.25) * kmath::exp_bounded((T(20) - vs) * T(1.0 / 40.0));
     sum = alpha + beta + eps;
     inf[n] = alpha / sum;
     // dn/dt = 2 (n_inf - n) / tau_n: the effective rate is 2 / tau_n.
@@ -70,9 +70,9 @@ struct jk {
   KOKKOS_FORCEINLINE_FUNCTION static void advance(T v, T dt, T, const T*, T* s) {
     T inf[3], rate[3];
     rates(v, inf, rate);
-    s[m] = s[m] + (T(1) - kmath::exp(-dt * rate[m])) * (inf[m] - s[m]);
-    s[h] = s[h] + (T(1) - kmath::exp(-dt * rate[h])) * (inf[h] - s[h]);
-    s[n] = s[n] + (T(1) - kmath::exp(-dt * rate[n])) * (inf[n] - s[n]);
+    s[m] = s[m] + (T(1) - kmath::exp_nonpositive(-dt * rate[m])) * (inf[m] - s[m]);
+    s[h] = s[h] + (T(1) - kmath::exp_nonpositive(-dt * rate[h])) * (inf[h] - s[h]);
+    s[n] = s[n] + (T(1) - kmath::exp_nonpositive(-dt * rate[n])) * (inf[n] - s[n]);
   }
 };
 

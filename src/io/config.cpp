@@ -327,7 +327,10 @@ void build_settings(table_reader& t, run_config& rc) {
   if (steps > 1e9) fail(t.value(), "simulation.t_stop_ms", "more than 1e9 steps");
   s.record_every = static_cast<int>(t.integer("record_every", 1));
   if (s.record_every < 1) fail(t.value(), "simulation.record_every", "must be >= 1");
-  s.v_bound_mv = positive(t.value(), "simulation.v_bound_mv", t.number("v_bound_mv", 1000.0));
+  s.v_bound_mv = positive(t.value(), "simulation.v_bound_mv", t.number("v_bound_mv", 400.0));
+  if (s.v_bound_mv > 400.0) {
+    fail(t.get("v_bound_mv"), "simulation.v_bound_mv", "must be at most 400 mV");
+  }
   const std::string prec = t.string("precision", "fp64");
   if (prec == "fp64") {
     s.prec = precision::fp64;

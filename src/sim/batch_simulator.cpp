@@ -271,7 +271,7 @@ simulation_result simulate_batch(const cell_model& model, const std::vector<para
   if (!(s.t_stop_ms > 0) || !std::isfinite(s.t_stop_ms)) bad("t_stop_ms must be positive and finite");
   if (s.n_steps() < 1) bad("t_stop_ms / dt_ms gives no step");
   if (s.record_every < 1) bad("record_every must be >= 1");
-  if (!(s.v_bound_mv > 0)) bad("v_bound_mv must be positive");
+  if (!(s.v_bound_mv > 0) || s.v_bound_mv > 400) bad("v_bound_mv must be in (0, 400] mV");
   if (sets.empty()) bad("no parameter set");
   if (stimuli.empty()) bad("no stimulus");
   for (int c : s.record_compartments) {

@@ -21,7 +21,7 @@ struct simulation_settings {
   int record_every = 1;                  // record every k-th step (t = 0 included)
   std::vector<int> record_compartments;  // compartment indices
   precision prec = precision::fp64;
-  double v_bound_mv = 1000.0;            // |V| beyond this (or NaN) marks a cell failed
+  double v_bound_mv = 400.0;             // |V| beyond this (or NaN) marks a cell failed; <= 400
 
   int n_steps() const;
   int n_samples() const { return n_steps() / record_every + 1; }

@@ -3,7 +3,7 @@
 # messages naming file/line/key, and output files that are either complete or untouched.
 # usage: test_cli_errors.sh CELLFIT_BINARY
 set -uo pipefail
-cellfit=$1
+cellfit=$(realpath "$1")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"

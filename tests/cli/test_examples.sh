@@ -2,8 +2,8 @@
 # Runs every example config (each must succeed and write its traces).
 # usage: test_examples.sh CELLFIT_BINARY EXAMPLES_DIR
 set -euo pipefail
-cellfit=$1
-examples=$2
+cellfit=$(realpath "$1")
+examples=$(realpath "$2")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 n=0

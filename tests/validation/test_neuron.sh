@@ -5,8 +5,8 @@
 # agree to rounding (about 1e-10 mV), and any drift in geometry, scheme or channel shows.
 # usage: test_neuron.sh CELLFIT_BINARY VALIDATION_DIR
 set -euo pipefail
-cellfit=$1
-here=$2
+cellfit=$(realpath "$1")
+here=$(realpath "$2")
 python3 -c "import neuron, h5py, numpy" 2>/dev/null || {
   echo "test_neuron: python3 with neuron, h5py and numpy is required (pip install neuron h5py numpy)" >&2
   exit 1
