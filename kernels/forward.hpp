@@ -43,7 +43,7 @@ struct mechanism_views {
   Kokkos::View<const int*, MemorySpace> nodes;      // [instance] -> node
   batch_view4<Real, MemorySpace> params;            // [tile][param][instance][lane]
   batch_view4<Real, MemorySpace> states;            // [tile][state][instance][lane]
-  int size() const { return static_cast<int>(nodes.extent(0)); }
+  KOKKOS_INLINE_FUNCTION int size() const { return static_cast<int>(nodes.extent(0)); }
 };
 
 // Everything the forward kernel reads and writes. Built on the host by the batch simulator

@@ -39,8 +39,12 @@ int run_info(const info_options& o) {
   std::printf("\n%-8s %9s %13s %12s %12s\n", "region", "sections", "compartments", "length_um",
               "area_um2");
   for (const auto& [name, t] : by_region) {
-    std::printf("%-8s %9d %13d %12.6g %12.6g\n", name.c_str(), t.sections, t.compartments,
-                t.length, m.point_model ? 0.0 : t.area);
+    if (m.point_model) {  // no geometry: lengths and areas do not exist
+      std::printf("%-8s %9d %13d %12s %12s\n", name.c_str(), t.sections, t.compartments, "-", "-");
+    } else {
+      std::printf("%-8s %9d %13d %12.6g %12.6g\n", name.c_str(), t.sections, t.compartments,
+                  t.length, t.area);
+    }
   }
   if (!o.swc_out.empty()) {
     write_swc(m, o.swc_out);

@@ -118,7 +118,6 @@ class table_reader {
     }
   }
   const toml::value& value() const { return v_; }
-  const std::string& name() const { return name_; }
 
  private:
   const toml::value& v_;
