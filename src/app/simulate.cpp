@@ -116,7 +116,10 @@ int run_simulate(const simulate_options& o) {
   }
   progress_callback progress;
   if (!o.quiet) {
-    progress = [](std::size_t done, std::size_t all, double sec) {
+    // At most one line every two seconds, and the last one.
+    progress = [last = -1e9](std::size_t done, std::size_t all, double sec) mutable {
+      if (done < all && sec - last < 2.0) return;
+      last = sec;
       const double eta = done > 0 ? sec * (static_cast<double>(all) / done - 1.0) : 0.0;
       std::fprintf(stderr, "  simulated %zu/%zu cells  %.1f s  ETA %.1f s\n", done, all, sec, eta);
     };

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+
+#include <unistd.h>
 #include <cmath>
 #include <limits>
 
@@ -282,6 +285,25 @@ simulation_result simulate_batch(const cell_model& model, const std::vector<para
   }
   for (std::size_t k = 0; k < sets.size(); ++k) {
     for (const auto& o : sets[k]) check_override(model, o, "parameter set " + std::to_string(k));
+  }
+  // Refuse a run whose traces cannot fit in memory before allocating anything: the
+  // recorded voltages are held twice (kernel layout and output order) as 8-byte values.
+  {
+    const double n_cells = static_cast<double>(sets.size()) * static_cast<double>(stimuli.size());
+    const double bytes = 2.0 * 8.0 * n_cells * static_cast<double>(s.record_compartments.size()) *
+                         static_cast<double>(s.n_samples());
+    const double state_bytes = 8.0 * n_cells * (3.0 * model.geom.n_nodes() + 12.0 * model.geom.n_compartments());
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    const double ram = pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 0.0;
+    if (ram > 0 && bytes + state_bytes > 0.8 * ram) {
+      char msg[256];
+      std::snprintf(msg, sizeof msg,
+                    "%.3g cells x %zu sites x %d samples need %.3g GB, more than 80%% of this "
+                    "machine's %.3g GB: record fewer sites, use record_every, or split the batch",
+                    n_cells, s.record_compartments.size(), s.n_samples(), (bytes + state_bytes) / 1e9,
+                    ram / 1e9);
+      bad(msg);
+    }
   }
   if (s.prec == precision::fp32) return run_width<real32_type>(model, sets, stimuli, s, progress);
   return run_width<real_type>(model, sets, stimuli, s, progress);
