@@ -109,14 +109,14 @@ struct forward_functor {
     }
   };
 
-  // Gates of step n-1 advanced by cnexp at V(n) (unless `advance` is false: step 0, gates
-  // fresh from initialisation), then the channel current and conductance at V(n) added to
-  // the system. Both read the same states and V, so they share one pass: this is NEURON's
-  // nrn_state of step n-1 followed by nrn_cur of step n.
-  template <class MV>
-  KOKKOS_FORCEINLINE_FUNCTION void advance_and_add_currents(MV const& mv, int tile, bool advance,
-                                                            bool currents) const {
+  // Gates of step n-1 advanced by cnexp at V(n) (if Advance; not at step 0, where the gates
+  // are fresh from initialisation), then the channel current and conductance at V(n) added
+  // to the system (if Currents). Both read the same states and V, so they share one pass:
+  // this is NEURON's nrn_state of step n-1 followed by nrn_cur of step n.
+  template <bool Advance, bool Currents, class MV>
+  KOKKOS_FORCEINLINE_FUNCTION void channel_pass(MV const& mv, int tile) const {
     using M = typename MV::mechanism;
+    constexpr int n_states = M::n_states > 0 ? M::n_states : 1;
     const int n = mv.size();
     for (int j = 0; j < n; ++j) {
       const int node = mv.nodes(j);
@@ -125,38 +125,36 @@ struct forward_functor {
       Real* const rr = &p.rhs(tile, node, 0);
       const Real af = p.area_factor(node);
       const Real* pp[M::n_params];
-      Real* sp[M::n_states > 0 ? M::n_states : 1];
+      Real* sp[n_states];
       for (int k = 0; k < M::n_params; ++k) pp[k] = &mv.params(tile, k, j, 0);
       for (int k = 0; k < M::n_states; ++k) sp[k] = &mv.states(tile, k, j, 0);
-      if (advance && M::n_states > 0) {
-        CELLFIT_LANE_LOOP
-        for (int l = 0; l < Lanes; ++l) {
-          Real par[M::n_params];
-          Real st[M::n_states > 0 ? M::n_states : 1];
-          for (int k = 0; k < M::n_params; ++k) par[k] = pp[k][l];
-          for (int k = 0; k < M::n_states; ++k) st[k] = sp[k][l];
+      CELLFIT_LANE_LOOP
+      for (int l = 0; l < Lanes; ++l) {
+        Real par[M::n_params];
+        Real st[n_states];
+        for (int k = 0; k < M::n_params; ++k) par[k] = pp[k][l];
+        for (int k = 0; k < M::n_states; ++k) st[k] = sp[k][l];
+        if constexpr (Advance) {
           M::advance(vv[l], p.dt_ms, p.q10_hh, par, st);
           for (int k = 0; k < M::n_states; ++k) sp[k][l] = st[k];
-          if (currents) {
-            Real g;
-            const Real i = M::current(vv[l], par, st, g);
-            rr[l] -= af * i;
-            dd[l] += af * g;
-          }
         }
-      } else if (currents) {
-        CELLFIT_LANE_LOOP
-        for (int l = 0; l < Lanes; ++l) {
-          Real par[M::n_params];
-          Real st[M::n_states > 0 ? M::n_states : 1];
-          for (int k = 0; k < M::n_params; ++k) par[k] = pp[k][l];
-          for (int k = 0; k < M::n_states; ++k) st[k] = sp[k][l];
+        if constexpr (Currents) {
           Real g;
           const Real i = M::current(vv[l], par, st, g);
           rr[l] -= af * i;
           dd[l] += af * g;
         }
       }
+    }
+  }
+
+  template <class MV>
+  KOKKOS_FORCEINLINE_FUNCTION void advance_and_add_currents(MV const& mv, int tile,
+                                                            bool advance) const {
+    if (advance && MV::mechanism::n_states > 0) {
+      channel_pass<true, true>(mv, tile);
+    } else {
+      channel_pass<false, true>(mv, tile);
     }
   }
 
@@ -203,9 +201,9 @@ struct forward_functor {
         }
       }
       // Gates to step n (advanced at V(n)), then channel currents and conductances at V(n).
-      advance_and_add_currents(p.hh, tile, step > 0, true);
-      advance_and_add_currents(p.pas, tile, step > 0, true);
-      advance_and_add_currents(p.jk, tile, step > 0, true);
+      advance_and_add_currents(p.hh, tile, step > 0);
+      advance_and_add_currents(p.pas, tile, step > 0);
+      advance_and_add_currents(p.jk, tile, step > 0);
       // Electrode currents at t_n + dt/2.
       for (int s = 0; s < n_inject; ++s) {
         Real* const rr = &p.rhs(tile, p.inject_node(s), 0);
@@ -234,8 +232,8 @@ struct forward_functor {
     }
     // Leave the gates at the final time, so a later call continues the trajectory.
     if (p.n_steps > 0) {
-      advance_and_add_currents(p.hh, tile, true, false);
-      advance_and_add_currents(p.jk, tile, true, false);
+      channel_pass<true, false>(p.hh, tile);
+      channel_pass<true, false>(p.jk, tile);
     }
   }
 };

@@ -103,40 +103,32 @@ bool file::exists(const std::string& object) const {
   return true;
 }
 
-void file::write(const std::string& name, const std::vector<double>& data,
-                 const std::vector<std::size_t>& dims) {
-  if (product(dims) != data.size()) throw internal_error("cellfit::h5: shape mismatch for " + name);
+void file::write_numeric(const std::string& name, const void* data, std::size_t size,
+                         const std::vector<std::size_t>& dims, hid_t file_type, hid_t mem_type) {
+  if (product(dims) != size) throw internal_error("cellfit::h5: shape mismatch for " + name);
   const auto hd = to_hsize(dims);
   handle space(check_id(H5Screate_simple(static_cast<int>(hd.size()), hd.data(), nullptr), path_,
                         "H5Screate_simple"),
                H5Sclose);
   handle lcpl = link_creation_props(path_);
-  handle ds(check_id(H5Dcreate2(h_.get(), name.c_str(), H5T_IEEE_F64LE, space.get(), lcpl.get(),
+  handle ds(check_id(H5Dcreate2(h_.get(), name.c_str(), file_type, space.get(), lcpl.get(),
                                 H5P_DEFAULT, H5P_DEFAULT),
                      path_, "cannot create dataset " + name),
             H5Dclose);
-  if (!data.empty()) {
-    check(H5Dwrite(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()), path_,
+  if (size > 0) {
+    check(H5Dwrite(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), path_,
           "cannot write dataset " + name);
   }
 }
 
+void file::write(const std::string& name, const std::vector<double>& data,
+                 const std::vector<std::size_t>& dims) {
+  write_numeric(name, data.data(), data.size(), dims, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE);
+}
+
 void file::write(const std::string& name, const std::vector<std::int64_t>& data,
                  const std::vector<std::size_t>& dims) {
-  if (product(dims) != data.size()) throw internal_error("cellfit::h5: shape mismatch for " + name);
-  const auto hd = to_hsize(dims);
-  handle space(check_id(H5Screate_simple(static_cast<int>(hd.size()), hd.data(), nullptr), path_,
-                        "H5Screate_simple"),
-               H5Sclose);
-  handle lcpl = link_creation_props(path_);
-  handle ds(check_id(H5Dcreate2(h_.get(), name.c_str(), H5T_STD_I64LE, space.get(), lcpl.get(),
-                                H5P_DEFAULT, H5P_DEFAULT),
-                     path_, "cannot create dataset " + name),
-            H5Dclose);
-  if (!data.empty()) {
-    check(H5Dwrite(ds.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()), path_,
-          "cannot write dataset " + name);
-  }
+  write_numeric(name, data.data(), data.size(), dims, H5T_STD_I64LE, H5T_NATIVE_INT64);
 }
 
 void file::write(const std::string& name, const std::vector<std::string>& data) {

@@ -60,6 +60,8 @@ class file {
  private:
   file(handle h, std::string path) : h_(std::move(h)), path_(std::move(path)) {}
   handle open_dataset(const std::string& name) const;
+  void write_numeric(const std::string& name, const void* data, std::size_t size,
+                     const std::vector<std::size_t>& dims, hid_t file_type, hid_t mem_type);
   handle h_;
   std::string path_;
 };
