@@ -175,28 +175,33 @@ struct forward_functor {
     record(tile, 0);
 
     for (int step = 0; step < p.n_steps; ++step) {
-      // 1. Assembly: constant part of the diagonal, axial currents at V(n).
-      for (int i = 0; i < n; ++i) {
-        Real* const dd = &p.d(tile, i, 0);
-        Real* const rr = &p.rhs(tile, i, 0);
-        const Real dc = p.d_const(i);
+      // 1. Assembly: constant part of the diagonal, axial currents at V(n). One pass in
+      // index order: a node's row is initialised before any of its children (higher
+      // indices) add their flux to it.
+      {
+        Real* const d0 = &p.d(tile, 0, 0);
+        Real* const r0 = &p.rhs(tile, 0, 0);
+        const Real dc = p.d_const(0);
         CELLFIT_LANE_LOOP
         for (int l = 0; l < Lanes; ++l) {
-          dd[l] = dc;
-          rr[l] = Real(0);
+          d0[l] = dc;
+          r0[l] = Real(0);
         }
       }
       for (int i = 1; i < n; ++i) {
         const int pi = p.parent(i);
         const Real g = p.g_axial(i);
+        const Real dc = p.d_const(i);
         const Real* const vi = &p.v(tile, i, 0);
         const Real* const vp = &p.v(tile, pi, 0);
+        Real* const di = &p.d(tile, i, 0);
         Real* const ri = &p.rhs(tile, i, 0);
         Real* const rp = &p.rhs(tile, pi, 0);
         CELLFIT_LANE_LOOP
         for (int l = 0; l < Lanes; ++l) {
           const Real flux = g * (vp[l] - vi[l]);
-          ri[l] += flux;
+          di[l] = dc;
+          ri[l] = flux;
           rp[l] -= flux;
         }
       }

@@ -250,25 +250,27 @@ morphology morphology_from_swc(const std::vector<swc_sample>& samples, const std
   };
   is_three_point_soma();
 
-  // Section boundaries (Import3d's mark_branch): a sample continues its section only if it
-  // has exactly one child, that child is the next line and of the same type.
+  // Section boundaries (Import3d's mark_branch): a dendrite sample continues its section
+  // only if it has exactly one child, that child is the next line and of the same type. Soma
+  // samples and the root continue into a next-line child of the same type whatever other
+  // children they have (those attach along the section, see below).
   auto continues = [&](std::size_t i) {
     std::size_t live = 0;
-    std::size_t only = 0;
+    bool next_same = false;
     for (auto c : children[i]) {
-      if (!dropped[c]) {
-        ++live;
-        only = c;
-      }
+      if (dropped[c]) continue;
+      ++live;
+      next_same = next_same || (c == i + 1 && samples[c].type == samples[i].type);
     }
-    return live == 1 && only == i + 1 && samples[only].type == samples[i].type;
+    if (!next_same) return false;
+    return live == 1 || samples[i].type == 1 || parent_index[i] < 0;
   };
 
   morphology m;
   m.source = source;
   std::vector<int> section_of(n, -1);
-  std::vector<std::size_t> first_sample;  // per section
   std::vector<char> sphere;               // per section: a one-point soma made a cylinder
+  std::vector<std::size_t> run_first, run_last;  // per section: its first and last sample
   // Sections in file order of their first sample; parents always precede children because a
   // section's first sample has its parent in an earlier section (parents precede in the
   // traversal below).
@@ -289,43 +291,26 @@ morphology morphology_from_swc(const std::vector<swc_sample>& samples, const std
       const std::size_t ps = static_cast<std::size_t>(parent_index[s0]);
       const int psec = section_of[ps];
       sec.parent = psec;
-      const section& par = m.sections[static_cast<std::size_t>(psec)];
-      const bool parent_is_sphere = sphere[static_cast<std::size_t>(psec)] != 0;
-      if (samples[ps].type == 1) {
-        if (parent_is_sphere) {
-          // A wire to the centre of a sphere soma: no soma point prepended, unless the
-          // section has a single sample; then it starts at the soma centre with its own
-          // diameter (as Import3d does).
-          sec.parent_x = 0.5;
-          if (sec.points.size() < 2) {
-            point3d p0 = make_point(samples[ps].x, samples[ps].y, samples[ps].z, 0.0);
-            p0.diam = sec.points.front().diam;
-            sec.points.insert(sec.points.begin(), p0);
-          }
-        } else {
-          const bool at_last = section_of[ps] == psec && !continues(ps);
-          const bool at_first = first_sample[static_cast<std::size_t>(psec)] == ps && par.parent < 0;
-          if (at_last) {
-            sec.parent_x = 1.0;
-            point3d p0 = make_point(samples[ps].x, samples[ps].y, samples[ps].z, 0.0);
-            p0.diam = sec.points.front().diam;
-            sec.points.insert(sec.points.begin(), p0);
-          } else if (at_first) {
-            sec.parent_x = 0.0;
-            point3d p0 = make_point(samples[ps].x, samples[ps].y, samples[ps].z, 0.0);
-            p0.diam = sec.points.front().diam;
-            sec.points.insert(sec.points.begin(), p0);
-          } else {
-            sec.parent_x = 0.5;
-            if (sec.points.size() < 2) fail(s0, "a one-sample section wired to a soma");
-          }
+      const std::size_t pu = static_cast<std::size_t>(psec);
+      // Where the parent sample sits in its section decides the attachment (Import3d): a
+      // sphere soma and interior points take a wire at 0.5 (no point prepended); the first
+      // and last points attach at 0 and 1 and the parent's point starts the child, with
+      // the child's diameter when a neurite leaves the soma, else the parent's.
+      point3d p0 = make_point(samples[ps].x, samples[ps].y, samples[ps].z,
+                              static_cast<double>(static_cast<float>(samples[ps].radius)) * 2);
+      if (samples[ps].type == 1 && samples[s0].type != 1) p0.diam = sec.points.front().diam;
+      const bool at_first = run_first[pu] == ps;
+      const bool at_last = run_last[pu] == ps;
+      if (sphere[pu] != 0 || (!at_first && !at_last)) {
+        sec.parent_x = 0.5;
+        if (sec.points.size() < 2) {
+          // A one-sample child of a wire point starts at that point with its own diameter.
+          p0.diam = sec.points.front().diam;
+          sec.points.insert(sec.points.begin(), p0);
         }
       } else {
-        // Dendrite to dendrite: the parent's sample (the last of its section) starts the child.
-        sec.parent_x = 1.0;
-        sec.points.insert(sec.points.begin(),
-                          make_point(samples[ps].x, samples[ps].y, samples[ps].z,
-                                     static_cast<double>(static_cast<float>(samples[ps].radius)) * 2));
+        sec.parent_x = at_last ? 1.0 : 0.0;
+        sec.points.insert(sec.points.begin(), p0);
       }
     }
     const bool is_sphere = sec.points.size() == 1;
@@ -342,8 +327,9 @@ morphology morphology_from_swc(const std::vector<swc_sample>& samples, const std
     }
     if (!(sec.length_um() > 0)) fail(s0, "a section of zero length");
     m.sections.push_back(std::move(sec));
-    first_sample.push_back(s0);
     sphere.push_back(is_sphere ? 1 : 0);
+    run_first.push_back(run.front());
+    run_last.push_back(run.back());
     // Children of every sample of this run start new sections (in file order).
     std::vector<std::size_t> next;
     for (auto i : run) {

@@ -2,7 +2,9 @@
 // line and sample id in the message.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
+#include <utility>
 
 #include "common/error.hpp"
 #include "model/morphology.hpp"
@@ -107,6 +109,43 @@ TEST(import3d, three_point_soma_is_a_sphere_and_branches_split_sections) {
   EXPECT_DOUBLE_EQ(child.parent_x, 1.0);
   EXPECT_FLOAT_EQ(child.points.front().x, 30.0f);
   EXPECT_FLOAT_EQ(child.points.front().diam, 2.0f);  // the parent's diameter
+}
+
+// Multi-sample somata stay one section; neurites attach at its first point (x = 0, the soma
+// point prepended with the neurite's diameter), an interior point (wire at 0.5) or its last
+// point (x = 1). Areas are the analytic cylinder areas NEURON's Import3d also gives.
+TEST(import3d, multi_sample_soma_attachments) {
+  const double pi = 3.14159265358979323846;
+  const std::string soma = "1 1 0 0 0 5 -1\n2 1 5 0 0 5 1\n3 1 10 0 0 5 2\n";
+  const auto area = [](const std::string& text) {
+    const auto m = cellfit::morphology_from_swc(cellfit::parse_swc(text, "s.swc"), "s.swc");
+    double a = 0;
+    for (const auto& s : m.sections) {
+      for (std::size_t k = 1; k < s.points.size(); ++k) {
+        const double dx = s.points[k].x - s.points[k - 1].x, dy = s.points[k].y - s.points[k - 1].y;
+        a += 3.14159265358979323846 * s.points[k].diam * std::sqrt(dx * dx + dy * dy);
+      }
+    }
+    return std::make_pair(m, a);
+  };
+  // Interior point: wire, dendrite keeps its own 20 um.
+  auto [m1, a1] = area(soma + "4 3 5 10 0 1 2\n5 3 5 30 0 1 4\n");
+  ASSERT_EQ(m1.sections.size(), 2u);
+  EXPECT_DOUBLE_EQ(m1.sections[1].parent_x, 0.5);
+  EXPECT_NEAR(a1, pi * 10 * 10 + pi * 2 * 20, 1e-3);
+  // First point: x = 0 and the soma point prepended (30 um).
+  auto [m2, a2] = area(soma + "4 3 0 10 0 1 1\n5 3 0 30 0 1 4\n");
+  EXPECT_DOUBLE_EQ(m2.sections[1].parent_x, 0.0);
+  EXPECT_NEAR(a2, pi * 10 * 10 + pi * 2 * 30, 1e-3);
+  // Last point: x = 1.
+  auto [m3, a3] = area(soma + "4 3 10 10 0 1 3\n5 3 10 30 0 1 4\n");
+  EXPECT_DOUBLE_EQ(m3.sections[1].parent_x, 1.0);
+  EXPECT_NEAR(a3, pi * 10 * 10 + pi * 2 * 30, 1e-3);
+  // A root that branches continues into its next-line child; the other starts at x = 0.
+  auto [m4, a4] = area("1 3 0 0 0 1 -1\n2 3 10 0 0 1 1\n3 3 -10 0 0 1 1\n");
+  ASSERT_EQ(m4.sections.size(), 2u);
+  EXPECT_DOUBLE_EQ(m4.sections[1].parent_x, 0.0);
+  EXPECT_NEAR(a4, 2 * pi * 2 * 10, 1e-3);
 }
 
 TEST(import3d, one_sample_non_soma_root_is_refused) {

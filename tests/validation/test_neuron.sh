@@ -38,6 +38,20 @@ cat > branched.swc <<'SWC'
 17 2 0 -8 0 0.5 1
 18 2 0 -200 0 0.5 17
 SWC
+# A multi-point soma with neurites at its first, an interior and its last point.
+cat > multisoma.swc <<'SWC'
+1 1 0 0 0 6 -1
+2 1 6 0 0 6 1
+3 1 12 0 0 5 2
+4 3 12 10 0 1 3
+5 3 12 60 0 0.8 4
+6 3 30 90 0 0.6 5
+7 3 0 90 0 0.6 5
+8 4 6 -10 0 1.5 2
+9 4 6 -80 0 1.2 8
+10 2 -8 0 0 0.5 1
+11 2 -200 0 0 0.5 10
+SWC
 "$cellfit" info builtin:tree184 --export-swc tree184.swc > /dev/null
 
 run_case() {
@@ -73,6 +87,7 @@ TOML
 status=0
 run_case ball_and_stick builtin:ball_and_stick "" "[-1]" || status=1
 run_case branched "$work/branched.swc" "max_compartment_um = 20.0" "[-1, 7]" || status=1
+run_case multisoma "$work/multisoma.swc" "max_compartment_um = 15.0" "[-1, 9]" || status=1
 run_case tree184 "$work/tree184.swc" "" "[100, -1]" || status=1
 # Single precision: rounding differences grow through spikes; still far inside the
 # acceptance level (measured: ~1e-3 mV RMS, ~1e-4 ms spike times).
