@@ -1,3 +1,6 @@
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -84,6 +87,7 @@ void write_traces(const std::string& path, const run_config& rc, const simulatio
     f.attribute("/", "n_failed", static_cast<std::int64_t>(r.n_failed()));
     f.attribute("/", "wall_seconds", wall_s);
     f.attribute("/", "simulations", static_cast<std::int64_t>(r.n_cells));
+    f.close();  // checked: only a completely written file is renamed into place
   }
   out.commit();
 }
@@ -96,7 +100,11 @@ int run_simulate(const simulate_options& o) {
   const std::string out = o.out.empty() ? rc.output : o.out;
   // Refuse an unwritable destination before spending the simulation time.
   {
-    const std::string probe = out + ".tmp.probe";
+    struct stat st {};
+    if (out.empty() || out.back() == '/' || (::stat(out.c_str(), &st) == 0 && S_ISDIR(st.st_mode))) {
+      throw io_error("cellfit::simulate: output '" + out + "' is a directory, not a file name");
+    }
+    const std::string probe = out + ".tmp.probe." + std::to_string(::getpid());
     if (FILE* f = std::fopen(probe.c_str(), "wb")) {
       std::fclose(f);
       std::remove(probe.c_str());

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -100,6 +101,32 @@ class table_reader {
     if (!x.is_integer()) fail(x, key_name(key), "expected an integer");
     return x.as_integer();
   }
+  // An integer in [lo, hi], refused with its own location otherwise.
+  long long integer(const std::string& key, long long def, long long lo, long long hi) {
+    const long long v = integer(key, def);
+    if (v < lo || v > hi) {
+      fail(at(key), key_name(key),
+           "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " + std::to_string(v));
+    }
+    return v;
+  }
+  // A number in [lo, hi] (or > lo when open_low).
+  double number(const std::string& key, double def, double lo, double hi, bool open_low = false) {
+    const double v = number(key, def);
+    if ((open_low ? !(v > lo) : !(v >= lo)) || !(v <= hi)) {
+      std::ostringstream msg;
+      msg << "must be in " << (open_low ? "(" : "[") << lo << ", " << hi << "], got " << v;
+      fail(at(key), key_name(key), msg.str());
+    }
+    return v;
+  }
+  double positive(const std::string& key, double def) {
+    return number(key, def, 0.0, std::numeric_limits<double>::max(), true);
+  }
+  // The value of `key` if present (for error locations), else the table itself.
+  const toml::value& at(const std::string& key) const {
+    return has(key) ? v_.as_table().at(key) : v_;
+  }
   bool boolean(const std::string& key, bool def) {
     if (!has(key)) return def;
     const toml::value& x = get(key);
@@ -161,7 +188,30 @@ std::vector<int> parse_sites(const toml::value& x, const std::string& key, const
     add_one(x);
   }
   if (out.empty()) fail(x, key, "selects no compartment");
-  return out;
+  // A compartment named twice (an index and its region, say) is one site.
+  std::vector<int> unique;
+  std::vector<char> seen(static_cast<std::size_t>(n), 0);
+  for (int c : out) {
+    if (!seen[static_cast<std::size_t>(c)]) {
+      seen[static_cast<std::size_t>(c)] = 1;
+      unique.push_back(c);
+    }
+  }
+  return unique;
+}
+
+// Order of application of overlapping scopes: the broadest first, so the most specific
+// value wins whatever order the keys are written in.
+int scope_rank(const std::string& scope) {
+  if (scope == "all" || scope == "per_compartment") return 0;
+  if (scope == "dend") return 1;
+  return 2;
+}
+
+void sort_by_scope(parameter_set& set) {
+  std::stable_sort(set.begin(), set.end(), [](const parameter_override& a, const parameter_override& b) {
+    return scope_rank(a.scope) < scope_rank(b.scope);
+  });
 }
 
 std::vector<std::string> string_list(const toml::value& x, const std::string& key) {
@@ -195,33 +245,34 @@ parameter_override parse_param_key(const toml::value& at, const std::string& key
   return o;
 }
 
-// A relative path in a config file is relative to that file's directory; one given on the
-// command line (--set) or not found there is taken as given (relative to the working
-// directory).
-std::string resolve_path(const std::string& value, const std::string& config_path) {
+// A relative input path written in a config file is relative to that file's directory;
+// one given on the command line (--set) is relative to the working directory.
+std::string resolve_path(const toml::value& v, const std::string& config_path) {
+  const std::string value = v.as_string().str;
   if (value.empty() || value[0] == '/' || value.rfind("builtin:", 0) == 0) return value;
+  if (v.location().file_name().rfind("--set", 0) == 0) return value;
   const auto slash = config_path.rfind('/');
   if (slash == std::string::npos) return value;
-  const std::string candidate = config_path.substr(0, slash + 1) + value;
-  return std::ifstream(candidate).good() ? candidate : value;
+  return config_path.substr(0, slash + 1) + value;
 }
 
 void build_model(table_reader& t, cell_model& m, const std::string& source) {
-  const std::string morph = resolve_path(t.string("morphology", "builtin:ball_and_stick"), source);
+  std::string morph = "builtin:ball_and_stick";
+  if (t.has("morphology")) {
+    const toml::value& mv = t.get("morphology");
+    if (!mv.is_string()) fail(mv, "model.morphology", "expected a string");
+    morph = resolve_path(mv, source);
+  }
   m.morph = load_morphology(morph);
   discretization_options opt;
-  opt.nseg = static_cast<int>(t.integer("nseg", 0));
-  if (opt.nseg < 0) fail(t.value(), "model.nseg", "must be >= 0");
-  opt.max_compartment_um = t.number("max_compartment_um", 0.0);
-  if (opt.max_compartment_um < 0) fail(t.value(), "model.max_compartment_um", "must be >= 0");
-  opt.ra_ohm_cm = t.number("ra", 35.4);
-  positive(t.value(), "model.ra", opt.ra_ohm_cm);
-  opt.axial_weight = t.number("axial_weight", 0.5);
-  positive(t.value(), "model.axial_weight", opt.axial_weight);
+  opt.nseg = static_cast<int>(t.integer("nseg", 0, 0, max_nseg));
+  opt.max_compartment_um = t.number("max_compartment_um", 0.0, 0.0, 1e9);
+  opt.ra_ohm_cm = t.positive("ra", 35.4);
+  opt.axial_weight = t.positive("axial_weight", 0.5);
   m.geom = discretize(m.morph, opt);
   const bool point = m.geom.point_model;
   m.celsius = t.number("celsius", 6.3);
-  m.v_init_mv = t.number("v_init", point ? -60.0 : -65.0);
+  m.v_init_mv = t.number("v_init", point ? -60.0 : -65.0, -200.0, 200.0);
 
   // cm: a number, or a table of region -> number with an optional "default".
   const double cm_default = point ? 0.45 : 1.0;
@@ -232,7 +283,7 @@ void build_model(table_reader& t, cell_model& m, const std::string& source) {
       table_reader ct(cv, "model.cm");
       const double def = positive(cv, "model.cm.default", ct.number("default", cm_default));
       std::fill(m.cm.begin(), m.cm.end(), def);
-      for (const char* r : {"soma", "axon", "basal", "apical", "dend", "other"}) {
+      for (const char* r : {"dend", "soma", "axon", "basal", "apical", "other"}) {  // broad first
         if (!ct.has(r)) continue;
         const double val = positive(cv, std::string("model.cm.") + r, ct.number(r, def));
         for (int c : compartments_in_region(m.geom, r)) m.cm[static_cast<std::size_t>(c)] = val;
@@ -266,6 +317,10 @@ void build_model(table_reader& t, cell_model& m, const std::string& source) {
       }
       std::sort(comps.begin(), comps.end());
       comps.erase(std::unique(comps.begin(), comps.end()), comps.end());
+      if (comps.empty()) {
+        fail(ot.at("regions"), ot.key_name("regions"),
+             "selects no compartment of " + m.morph.source + " (its regions: see cellfit info)");
+      }
       mechanism_placement pl;
       pl.name = info.name;
       pl.compartments = comps;
@@ -290,6 +345,7 @@ void build_model(table_reader& t, cell_model& m, const std::string& source) {
         } else {
           set.push_back({info.name, pn, "all", {table_reader::as_number(pv, ot.key_name(pn))}});
         }
+        sort_by_scope(set);
         for (const auto& o : set) {
           try {
             check_override(m, o, ot.key_name(pn));
@@ -317,18 +373,18 @@ void build_model(table_reader& t, cell_model& m, const std::string& source) {
 
 void build_settings(table_reader& t, run_config& rc) {
   simulation_settings& s = rc.settings;
-  s.dt_ms = positive(t.value(), "simulation.dt_ms", t.number("dt_ms", 0.025));
-  s.t_stop_ms = positive(t.value(), "simulation.t_stop_ms", t.number("t_stop_ms", 100.0));
+  s.dt_ms = t.positive("dt_ms", 0.025);
+  s.t_stop_ms = t.positive("t_stop_ms", 100.0);
   const double steps = s.t_stop_ms / s.dt_ms;
-  if (std::fabs(steps - std::round(steps)) > 1e-6 * steps) {
-    fail(t.value(), "simulation.t_stop_ms", "must be a whole number of dt_ms steps");
+  if (steps > 1e9) fail(t.at("t_stop_ms"), "simulation.t_stop_ms", "more than 1e9 steps");
+  if (std::fabs(steps - std::round(steps)) > 1e-6 || std::round(steps) < 1) {
+    fail(t.at("t_stop_ms"), "simulation.t_stop_ms", "must be a whole, positive number of dt_ms steps");
   }
-  if (steps > 1e9) fail(t.value(), "simulation.t_stop_ms", "more than 1e9 steps");
-  s.record_every = static_cast<int>(t.integer("record_every", 1));
-  if (s.record_every < 1) fail(t.value(), "simulation.record_every", "must be >= 1");
-  s.v_bound_mv = positive(t.value(), "simulation.v_bound_mv", t.number("v_bound_mv", 400.0));
-  if (s.v_bound_mv > 400.0) {
-    fail(t.get("v_bound_mv"), "simulation.v_bound_mv", "must be at most 400 mV");
+  s.record_every = static_cast<int>(t.integer("record_every", 1, 1, 1000000000));
+  s.v_bound_mv = t.number("v_bound_mv", 400.0, 0.0, 400.0, true);
+  if (std::fabs(rc.model.v_init_mv) > s.v_bound_mv) {
+    fail(t.at("v_bound_mv"), "simulation.v_bound_mv",
+         "the initial potential (model.v_init) lies outside [-v_bound_mv, v_bound_mv]");
   }
   const std::string prec = t.string("precision", "fp64");
   if (prec == "fp64") {
@@ -353,18 +409,23 @@ void build_stimuli(const toml::value& arr, run_config& rc) {
     const std::string name = "stimulus[" + std::to_string(index) + "]";
     table_reader t(entry, name);
     const std::string type = t.string("type", "step");
+    const std::string label = t.string("name", name);
     stimulus_component c;
     if (!t.has("sites")) fail(entry, t.key_name("sites"), "missing (compartments to inject into)");
     c.sites = parse_sites(t.get("sites"), t.key_name("sites"), rc.model.geom);
-    c.delay_ms = t.number("delay_ms", 0.0);
-    c.duration_ms = t.number("duration_ms", rc.settings.t_stop_ms - c.delay_ms);
-    if (c.delay_ms < 0) fail(entry, t.key_name("delay_ms"), "must be >= 0");
-    if (c.duration_ms < 0) fail(entry, t.key_name("duration_ms"), "must be >= 0");
-    const double holding = t.number("holding", 0.0);
-    const std::string label = t.string("name", name);
-    const int count = static_cast<int>(t.integer("count", 1));
-    if (count < 1) fail(entry, t.key_name("count"), "must be >= 1");
-    const std::uint64_t seed = static_cast<std::uint64_t>(t.integer("seed", 1));
+    // Each type reads only the keys it uses; finish() refuses any other.
+    const double t_stop = rc.settings.t_stop_ms;
+    auto read_window = [&]() {
+      c.delay_ms = t.number("delay_ms", 0.0, 0.0, t_stop);
+      c.duration_ms = t.number("duration_ms", t_stop - c.delay_ms, 0.0, 1e12);
+    };
+    auto read_count = [&]() { return static_cast<int>(t.integer("count", 1, 1, 1000000)); };
+    auto read_seed = [&]() {
+      // Keyed by the table index too, so two tables with the same seed differ.
+      return counter_hash(static_cast<std::uint64_t>(t.integer("seed", 1, 0, std::numeric_limits<long long>::max())),
+                          index, 0x57);
+    };
+    const double holding = type == "holding" ? 0.0 : t.number("holding", 0.0);
     std::vector<stimulus> made;
     auto emit = [&](stimulus_component comp, const std::string& nm) {
       stimulus st;
@@ -379,9 +440,11 @@ void build_stimuli(const toml::value& arr, run_config& rc) {
       }
       made.push_back(std::move(st));
     };
-    if (type == "step" || type == "holding") {
-      c.kind = type == "step" ? stimulus_kind::step : stimulus_kind::holding;
+    if (type == "step") {
+      c.kind = stimulus_kind::step;
+      read_window();
       if (t.has("amplitudes")) {
+        if (t.has("amplitude")) fail(t.at("amplitude"), t.key_name("amplitude"), "give amplitude or amplitudes, not both");
         const toml::value& av = t.get("amplitudes");
         if (!av.is_array() || av.as_array().empty()) {
           fail(av, t.key_name("amplitudes"), "expected a non-empty array of numbers");
@@ -396,32 +459,40 @@ void build_stimuli(const toml::value& arr, run_config& rc) {
         c.amplitude = t.number("amplitude", 0.0);
         emit(c, label);
       }
+    } else if (type == "holding") {
+      c.kind = stimulus_kind::holding;
+      c.amplitude = t.number("amplitude", 0.0);
+      emit(c, label);
     } else if (type == "ramp") {
       c.kind = stimulus_kind::ramp;
+      read_window();
       c.amplitude = t.number("amplitude_start", 0.0);
       c.amplitude_end = t.number("amplitude_end", 0.0);
-      if (!(c.duration_ms > 0)) fail(entry, t.key_name("duration_ms"), "a ramp needs duration_ms > 0");
+      if (!(c.duration_ms > 0)) fail(t.at("duration_ms"), t.key_name("duration_ms"), "a ramp needs duration_ms > 0");
       emit(c, label);
     } else if (type == "noise") {
       c.kind = stimulus_kind::noise;
+      read_window();
       c.amplitude = t.number("mean", 0.0);
-      c.stdev = t.number("std", 0.0);
-      if (c.stdev < 0) fail(entry, t.key_name("std"), "must be >= 0");
-      c.sample_ms = positive(entry, t.key_name("sample_ms"), t.number("sample_ms", rc.settings.dt_ms));
+      c.stdev = t.number("std", 0.0, 0.0, 1e12);
+      c.sample_ms = t.positive("sample_ms", rc.settings.dt_ms);
+      const int count = read_count();
+      const std::uint64_t seed = read_seed();
       for (int k = 0; k < count; ++k) {
-        c.seed = counter_hash(seed, index, static_cast<std::uint64_t>(k));
+        c.seed = counter_hash(seed, static_cast<std::uint64_t>(k), 0x4e);
         emit(c, count > 1 ? label + " #" + std::to_string(k) : label);
       }
     } else if (type == "random_steps") {
       c.kind = stimulus_kind::random_steps;
-      const int n_int = static_cast<int>(t.integer("intervals", 48));
-      const double hazard = t.number("hazard", 0.05);
-      const int i_min = static_cast<int>(t.integer("i_min", 0));
-      const int i_max = static_cast<int>(t.integer("i_max", 20));
-      if (n_int < 2) fail(entry, t.key_name("intervals"), "must be >= 2");
-      if (hazard < 0 || hazard > 1) fail(entry, t.key_name("hazard"), "must be in [0, 1]");
-      if (i_max <= i_min) fail(entry, t.key_name("i_max"), "must exceed i_min");
-      if (!(c.duration_ms > 0)) fail(entry, t.key_name("duration_ms"), "must be > 0");
+      read_window();
+      const int n_int = static_cast<int>(t.integer("intervals", 48, 2, 1000000));
+      const double hazard = t.number("hazard", 0.05, 0.0, 1.0);
+      const int i_min = static_cast<int>(t.integer("i_min", 0, -1000000000, 1000000000));
+      const int i_max = static_cast<int>(t.integer("i_max", 20, -1000000000, 1000000000));
+      if (i_max <= i_min) fail(t.at("i_max"), t.key_name("i_max"), "must exceed i_min");
+      if (!(c.duration_ms > 0)) fail(t.at("duration_ms"), t.key_name("duration_ms"), "must be > 0");
+      const int count = read_count();
+      const std::uint64_t seed = read_seed();
       for (int k = 0; k < count; ++k) {
         c.levels.clear();
         for (std::size_t site = 0; site < c.sites.size(); ++site) {
@@ -433,34 +504,40 @@ void build_stimuli(const toml::value& arr, run_config& rc) {
     } else if (type == "waveform") {
       c.kind = stimulus_kind::waveform;
       if (!t.has("file")) fail(entry, t.key_name("file"), "missing (CSV or HDF5 waveform)");
-      const std::string file = resolve_path(t.string("file", ""), rc.source);
+      const toml::value& fv = t.get("file");
+      if (!fv.is_string()) fail(fv, t.key_name("file"), "expected a string");
+      const std::string file = resolve_path(fv, rc.source);
       c.scale = t.number("scale", 1.0);
       c.waveform = read_waveform(file, t.string("dataset", ""));
       c.delay_ms = 0;
-      c.duration_ms = rc.settings.t_stop_ms;
+      c.duration_ms = t_stop;
       emit(c, label);
     } else {
       fail(t.get("type"), t.key_name("type"),
            "unknown stimulus type '" + type + "' (step, ramp, noise, random_steps, waveform, holding)");
     }
     t.finish();
-    for (auto& s : made) rc.stimuli.push_back(std::move(s));
+    for (auto& st : made) rc.stimuli.push_back(std::move(st));
     ++index;
   }
 }
 
 void build_batch(table_reader& t, run_config& rc) {
-  const int n_sets = static_cast<int>(t.integer("parameter_sets", 1));
-  if (n_sets < 1) fail(t.value(), "batch.parameter_sets", "must be >= 1");
-  const std::uint64_t seed = static_cast<std::uint64_t>(t.integer("seed", 1));
+  if (t.has("set")) {
+    for (const char* k : {"parameter_sets", "low", "high", "seed", "per_compartment", "vary"}) {
+      if (t.has(k)) fail(t.at(k), t.key_name(k), "does not apply with [[batch.set]] (explicit sets)");
+    }
+  }
+  const int n_sets = static_cast<int>(t.integer("parameter_sets", 1, 1, 100000000));
+  const std::uint64_t seed = static_cast<std::uint64_t>(t.integer("seed", 1, 0, std::numeric_limits<long long>::max()));
   const double low = t.number("low", 0.7), high = t.number("high", 1.3);
-  if (!(high >= low)) fail(t.value(), "batch.high", "must be >= batch.low");
+  if (!(high >= low)) fail(t.at("high"), "batch.high", "must be >= batch.low");
   const bool per_comp = t.boolean("per_compartment", false);
   std::vector<std::string> vary;
   if (t.has("vary")) vary = string_list(t.get("vary"), "batch.vary");
   if (t.has("set")) {
     const toml::value& sv = t.get("set");
-    if (!sv.is_array()) fail(sv, "batch.set", "expected [[batch.set]] tables");
+    if (!sv.is_array() || sv.as_array().empty()) fail(sv, "batch.set", "expected one or more [[batch.set]] tables");
     std::size_t k = 0;
     for (const auto& entry : sv.as_array()) {
       if (!entry.is_table()) fail(entry, "batch.set", "expected a table");
@@ -481,10 +558,10 @@ void build_batch(table_reader& t, run_config& rc) {
         }
         set.push_back(o);
       }
+      sort_by_scope(set);
       rc.sets.push_back(set);
       ++k;
     }
-    if (!vary.empty()) fail(sv, "batch.set", "use either batch.set or batch.vary, not both");
   } else {
     // n_sets sets; each varied parameter's defaults multiplied by U(low, high), one factor
     // for all instances or one per compartment.
@@ -492,6 +569,9 @@ void build_batch(table_reader& t, run_config& rc) {
       parameter_set set;
       for (std::size_t v = 0; v < vary.size(); ++v) {
         parameter_override o = parse_param_key(t.get("vary"), vary[v]);
+        if (o.scope != "all") {
+          fail(t.get("vary"), "batch.vary", "'" + vary[v] + "': vary takes mechanism.parameter without a region");
+        }
         o.scope = "per_compartment";
         const mechanism_placement* pl = rc.model.placement(o.mechanism);
         const mechanism_info* info = find_mechanism(o.mechanism);

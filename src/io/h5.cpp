@@ -69,6 +69,13 @@ handle& handle::operator=(handle&& o) noexcept {
   return *this;
 }
 
+herr_t handle::release() {
+  herr_t status = 0;
+  if (id_ >= 0 && close_) status = close_(id_);
+  id_ = -1;
+  return status;
+}
+
 handle::~handle() {
   if (id_ >= 0 && close_) close_(id_);
 }
@@ -267,6 +274,11 @@ std::string file::read_attribute_string(const std::string& object, const std::st
 }
 
 void file::flush() { check(H5Fflush(h_.get(), H5F_SCOPE_GLOBAL), path_, "H5Fflush"); }
+
+void file::close() {
+  flush();
+  check(h_.release(), path_, "closing the file failed (disk full?)");
+}
 
 atomic_output::atomic_output(std::string path)
     : path_(std::move(path)), temp_(path_ + ".tmp." + std::to_string(::getpid())) {}

@@ -23,6 +23,8 @@ class handle {
   handle& operator=(handle&& o) noexcept;
   ~handle();
   hid_t get() const { return id_; }
+  // Closes now and returns the HDF5 status (the destructor cannot report one).
+  herr_t release();
 
  private:
   hid_t id_ = -1;
@@ -56,6 +58,9 @@ class file {
   std::string read_attribute_string(const std::string& object, const std::string& name) const;
 
   void flush();
+  // Closes the file, checking that HDF5 wrote everything (a full disk shows here). Any use
+  // after close() throws.
+  void close();
 
  private:
   file(handle h, std::string path) : h_(std::move(h)), path_(std::move(path)) {}

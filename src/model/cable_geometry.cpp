@@ -89,9 +89,16 @@ segment_geometry integrate_section(const section& s, int nseg, double ra) {
 }
 
 int choose_nseg(const section& s, const discretization_options& opt) {
+  if (opt.nseg > max_nseg) throw config_error("cellfit::config: nseg above " + std::to_string(max_nseg));
   int n = opt.nseg > 0 ? opt.nseg : s.nseg;
   if (opt.max_compartment_um > 0) {
-    int k = static_cast<int>(std::ceil(s.length_um() / opt.max_compartment_um));
+    const double want = std::ceil(s.length_um() / opt.max_compartment_um);
+    if (!(want <= max_nseg)) {
+      throw config_error("cellfit::config: model.max_compartment_um = " +
+                         std::to_string(opt.max_compartment_um) + " gives section " + s.name +
+                         " more than " + std::to_string(max_nseg) + " compartments");
+    }
+    int k = static_cast<int>(want);
     if (k % 2 == 0) ++k;
     n = std::max(n, k);
   }

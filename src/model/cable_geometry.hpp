@@ -17,6 +17,9 @@
 
 namespace cellfit {
 
+// The most segments one section may have (refused beyond, rather than overflowing).
+constexpr int max_nseg = 100000;
+
 struct discretization_options {
   int nseg = 0;                   // > 0: every section gets this nseg
   double max_compartment_um = 0;  // > 0: nseg = max(nseg, odd ceil(L / max))

@@ -292,7 +292,14 @@ simulation_result simulate_batch(const cell_model& model, const std::vector<para
     const double n_cells = static_cast<double>(sets.size()) * static_cast<double>(stimuli.size());
     const double bytes = 2.0 * 8.0 * n_cells * static_cast<double>(s.record_compartments.size()) *
                          static_cast<double>(s.n_samples());
-    const double state_bytes = 8.0 * n_cells * (3.0 * model.geom.n_nodes() + 12.0 * model.geom.n_compartments());
+    std::size_t inject_sites = 0;
+    for (const auto& st : stimuli) {
+      for (const auto& c : st.components) inject_sites += c.sites.size();
+    }
+    // The sampled stimulus table [stimulus][site][step] is held about three times.
+    const double stim_bytes = 3.0 * 8.0 * static_cast<double>(inject_sites) * s.n_steps();
+    const double state_bytes =
+        8.0 * n_cells * (3.0 * model.geom.n_nodes() + 12.0 * model.geom.n_compartments()) + stim_bytes;
     const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
     const double ram = pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 0.0;
     if (ram > 0 && bytes + state_bytes > 0.8 * ram) {
