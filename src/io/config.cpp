@@ -609,12 +609,13 @@ void apply_override(toml::value& doc, const std::string& text) {
     val = toml::parse(in, "--set " + path).as_table().at("v");
   } catch (const std::exception&) {
     // A bare word: the string itself (parsed as a quoted string, so it keeps a location).
-    std::string quoted = "v = '";
+    std::string quoted = "v = \"";
     for (char c : raw) {
-      if (c == '\'' || c == '\n') throw usage_error("cellfit::config: --set " + path + ": cannot quote value");
+      if (c == '\n') throw usage_error("cellfit::config: --set " + path + ": a value cannot span lines");
+      if (c == '"' || c == '\\') quoted += '\\';
       quoted += c;
     }
-    std::istringstream in(quoted + "'");
+    std::istringstream in(quoted + "\"");
     val = toml::parse(in, "--set " + path).as_table().at("v");
   }
   std::vector<std::string> parts;

@@ -392,9 +392,14 @@ morphology load_morphology(const std::string& spec) {
   if (what == "tree184") return tree184();
   if (what.rfind("random_tree:", 0) == 0) {
     std::istringstream in(what.substr(12));
-    std::string ns, ss;
+    std::string ns, ss, rest;
     std::getline(in, ns, ':');
     std::getline(in, ss, ':');
+    std::getline(in, rest);
+    if (!rest.empty() || (!ss.empty() && ss[0] == '-')) {
+      throw morphology_error("cellfit::morphology: '" + spec +
+                             "': expected builtin:random_tree:N[:SEED] with SEED >= 0");
+    }
     char* end = nullptr;
     const long count = std::strtol(ns.c_str(), &end, 10);
     if (ns.empty() || *end != '\0' || count < 1 || count > 10000000) {

@@ -46,6 +46,7 @@ std::vector<swc_sample> parse_swc(const std::string& text, const std::string& na
         pos = 0;
       }
       if (pos != t.size()) fail(name, line_no, std::string("bad ") + what + " '" + t + "'");
+      if (v < -1 || v > 2147483647L) fail(name, line_no, std::string(what) + " '" + t + "' out of range");
       return static_cast<int>(v);
     };
     auto to_real = [&](const std::string& t, const char* what) {
