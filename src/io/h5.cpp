@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <numeric>
 
 #include "common/error.hpp"
@@ -280,10 +282,40 @@ void file::close() {
   check(h_.release(), path_, "closing the file failed (disk full?)");
 }
 
+namespace {
+
+// The temporary file being written, for the signal handler: a job killed with SIGTERM or
+// SIGINT (Slurm's scancel, Ctrl-C) removes it instead of leaving it behind. Only
+// async-signal-safe calls in the handler: unlink, then the default action re-raised.
+char pending_temp[4096] = {0};
+volatile std::sig_atomic_t pending_set = 0;
+
+extern "C" void remove_pending_temp(int sig) {
+  if (pending_set) ::unlink(pending_temp);
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
+void track_temp(const std::string& path) {
+  if (path.size() >= sizeof pending_temp) return;
+  pending_set = 0;
+  std::memcpy(pending_temp, path.c_str(), path.size() + 1);
+  pending_set = 1;
+  std::signal(SIGTERM, remove_pending_temp);
+  std::signal(SIGINT, remove_pending_temp);
+}
+
+void untrack_temp() { pending_set = 0; }
+
+}  // namespace
+
 atomic_output::atomic_output(std::string path)
-    : path_(std::move(path)), temp_(path_ + ".tmp." + std::to_string(::getpid())) {}
+    : path_(std::move(path)), temp_(path_ + ".tmp." + std::to_string(::getpid())) {
+  track_temp(temp_);
+}
 
 atomic_output::~atomic_output() {
+  untrack_temp();
   if (!done_) std::remove(temp_.c_str());
 }
 
@@ -292,6 +324,7 @@ void atomic_output::commit() {
     throw io_error("cellfit::h5: cannot rename " + temp_ + " to " + path_);
   }
   done_ = true;
+  untrack_temp();
 }
 
 }  // namespace cellfit::h5
