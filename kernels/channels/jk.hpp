@@ -7,7 +7,9 @@
 
 #include <Kokkos_Core.hpp>
 
-#include "kernels/kmath.hpp"
+// dual.hpp (which includes kmath.hpp): the channel templates must see kmath's dual-number
+// overloads at their definition, so the adjoint can run them on dual numbers.
+#include "kernels/dual.hpp"
 
 namespace cellfit::channels {
 
