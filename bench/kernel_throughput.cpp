@@ -83,15 +83,17 @@ int main(int argc, char** argv) {
   Kokkos::ScopeGuard kokkos(argc, argv);
 
   const std::string src = CELLFIT_SOURCE_DIR;
-  const std::string commit = trim(run_command("git -C '" + src + "' rev-parse --short HEAD 2>/dev/null"));
+  const std::string commit =
+      trim(run_command("git -C '" + src + "' rev-parse --short HEAD 2>/dev/null"));
   const std::string neuron_script = src + "/bench/neuron_throughput.py";
   char host[256] = "unknown";
   gethostname(host, sizeof host);
   std::printf("# kernel_throughput: machine %s (%s), commit %s, Kokkos %s, one thread\n", host,
               cpu_model().c_str(), commit.empty() ? "unknown" : commit.c_str(),
               Kokkos::DefaultExecutionSpace::name());
-  std::printf("# hh everywhere, dt %.4g ms, %.4g ms per cell, step 0.5 nA (tree184: 2 nA) at the soma\n",
-              dt, t_stop);
+  std::printf(
+      "# hh everywhere, dt %.4g ms, %.4g ms per cell, step 0.5 nA (tree184: 2 nA) at the soma\n",
+      dt, t_stop);
   std::printf("%-15s %6s %5s %6s %12s %14s %14s %8s\n", "morphology", "batch", "prec", "comps",
               "cellfit_s", "cellfit_cs/s", "neuron_cs/s", "ratio");
 

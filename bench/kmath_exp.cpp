@@ -16,7 +16,8 @@ constexpr int lanes = 4096;
 template <class Real>
 std::vector<Real> arguments() {
   std::vector<Real> x(lanes);
-  for (int i = 0; i < lanes; ++i) x[static_cast<std::size_t>(i)] = static_cast<Real>(-40.0 + 80.0 * i / lanes);
+  for (int i = 0; i < lanes; ++i)
+    x[static_cast<std::size_t>(i)] = static_cast<Real>(-40.0 + 80.0 * i / lanes);
   return x;
 }
 
@@ -26,7 +27,8 @@ void bm_kmath_exp(benchmark::State& state) {
   std::vector<Real> y(lanes);
   for (auto _ : state) {
 #pragma GCC ivdep
-    for (int i = 0; i < lanes; ++i) y[static_cast<std::size_t>(i)] = cellfit::kmath::exp(x[static_cast<std::size_t>(i)]);
+    for (int i = 0; i < lanes; ++i)
+      y[static_cast<std::size_t>(i)] = cellfit::kmath::exp(x[static_cast<std::size_t>(i)]);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
@@ -38,7 +40,8 @@ void bm_std_exp(benchmark::State& state) {
   const auto x = arguments<Real>();
   std::vector<Real> y(lanes);
   for (auto _ : state) {
-    for (int i = 0; i < lanes; ++i) y[static_cast<std::size_t>(i)] = std::exp(x[static_cast<std::size_t>(i)]);
+    for (int i = 0; i < lanes; ++i)
+      y[static_cast<std::size_t>(i)] = std::exp(x[static_cast<std::size_t>(i)]);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
@@ -52,7 +55,8 @@ void bm_kmath_log(benchmark::State& state) {
   std::vector<Real> y(lanes);
   for (auto _ : state) {
 #pragma GCC ivdep
-    for (int i = 0; i < lanes; ++i) y[static_cast<std::size_t>(i)] = cellfit::kmath::log(x[static_cast<std::size_t>(i)]);
+    for (int i = 0; i < lanes; ++i)
+      y[static_cast<std::size_t>(i)] = cellfit::kmath::log(x[static_cast<std::size_t>(i)]);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
@@ -65,7 +69,8 @@ void bm_std_log(benchmark::State& state) {
   for (auto& v : x) v = std::exp(v / 4) + Real(1);
   std::vector<Real> y(lanes);
   for (auto _ : state) {
-    for (int i = 0; i < lanes; ++i) y[static_cast<std::size_t>(i)] = std::log(x[static_cast<std::size_t>(i)]);
+    for (int i = 0; i < lanes; ++i)
+      y[static_cast<std::size_t>(i)] = std::log(x[static_cast<std::size_t>(i)]);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }

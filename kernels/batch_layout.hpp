@@ -23,6 +23,7 @@ using batch_layout =
 template <class Real, class MemorySpace>
 using batch_view3 = Kokkos::View<Real***, batch_layout<MemorySpace>, MemorySpace>;  // tile,row,lane
 template <class Real, class MemorySpace>
-using batch_view4 = Kokkos::View<Real****, batch_layout<MemorySpace>, MemorySpace>;  // tile,a,b,lane
+using batch_view4 =
+    Kokkos::View<Real****, batch_layout<MemorySpace>, MemorySpace>;  // tile,a,b,lane
 
 }  // namespace cellfit

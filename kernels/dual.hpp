@@ -33,22 +33,26 @@ CELLFIT_DUAL_T KOKKOS_INLINE_FUNCTION CELLFIT_DUAL operator-(const CELLFIT_DUAL&
   for (int i = 0; i < N; ++i) r.d[i] = -a.d[i];
   return r;
 }
-CELLFIT_DUAL_T KOKKOS_INLINE_FUNCTION CELLFIT_DUAL operator+(const CELLFIT_DUAL& a, const CELLFIT_DUAL& b) {
+CELLFIT_DUAL_T KOKKOS_INLINE_FUNCTION CELLFIT_DUAL operator+(const CELLFIT_DUAL& a,
+                                                             const CELLFIT_DUAL& b) {
   CELLFIT_DUAL r(a.v + b.v);
   for (int i = 0; i < N; ++i) r.d[i] = a.d[i] + b.d[i];
   return r;
 }
-CELLFIT_DUAL_T KOKKOS_INLINE_FUNCTION CELLFIT_DUAL operator-(const CELLFIT_DUAL& a, const CELLFIT_DUAL& b) {
+CELLFIT_DUAL_T KOKKOS_INLINE_FUNCTION CELLFIT_DUAL operator-(const CELLFIT_DUAL& a,
+                                                             const CELLFIT_DUAL& b) {
   CELLFIT_DUAL r(a.v - b.v);
   for (int i = 0; i < N; ++i) r.d[i] = a.d[i] - b.d[i];
   return r;
 }
-CELLFIT_DUAL_T KOKKOS_INLINE_FUNCTION CELLFIT_DUAL operator*(const CELLFIT_DUAL& a, const CELLFIT_DUAL& b) {
+CELLFIT_DUAL_T KOKKOS_INLINE_FUNCTION CELLFIT_DUAL operator*(const CELLFIT_DUAL& a,
+                                                             const CELLFIT_DUAL& b) {
   CELLFIT_DUAL r(a.v * b.v);
   for (int i = 0; i < N; ++i) r.d[i] = a.d[i] * b.v + a.v * b.d[i];
   return r;
 }
-CELLFIT_DUAL_T KOKKOS_INLINE_FUNCTION CELLFIT_DUAL operator/(const CELLFIT_DUAL& a, const CELLFIT_DUAL& b) {
+CELLFIT_DUAL_T KOKKOS_INLINE_FUNCTION CELLFIT_DUAL operator/(const CELLFIT_DUAL& a,
+                                                             const CELLFIT_DUAL& b) {
   const Real inv = Real(1) / b.v;
   CELLFIT_DUAL r(a.v * inv);
   for (int i = 0; i < N; ++i) r.d[i] = (a.d[i] - r.v * b.d[i]) * inv;

@@ -32,7 +32,6 @@
 #include "kernels/hines.hpp"
 #include "kernels/types.hpp"
 
-
 namespace cellfit {
 
 // One mechanism's instances: the nodes it sits on, and per instance and cell its
@@ -40,9 +39,9 @@ namespace cellfit {
 template <class Mechanism, class Real, class MemorySpace>
 struct mechanism_views {
   using mechanism = Mechanism;
-  Kokkos::View<const int*, MemorySpace> nodes;      // [instance] -> node
-  batch_view4<Real, MemorySpace> params;            // [tile][param][instance][lane]
-  batch_view4<Real, MemorySpace> states;            // [tile][state][instance][lane]
+  Kokkos::View<const int*, MemorySpace> nodes;  // [instance] -> node
+  batch_view4<Real, MemorySpace> params;        // [tile][param][instance][lane]
+  batch_view4<Real, MemorySpace> states;        // [tile][state][instance][lane]
   KOKKOS_INLINE_FUNCTION int size() const { return static_cast<int>(nodes.extent(0)); }
 };
 
@@ -62,9 +61,9 @@ struct forward_problem {
   Real q10_hh = 1;
 
   // Geometry (shared by all cells).
-  Kokkos::View<const int*, MemorySpace> parent;     // [node], -1 for the root (node 0)
-  Kokkos::View<const Real*, MemorySpace> g_axial;   // [node] conductance to parent
-  Kokkos::View<const Real*, MemorySpace> d_const;   // [node] C_i/dt + sum of G_ij
+  Kokkos::View<const int*, MemorySpace> parent;        // [node], -1 for the root (node 0)
+  Kokkos::View<const Real*, MemorySpace> g_axial;      // [node] conductance to parent
+  Kokkos::View<const Real*, MemorySpace> d_const;      // [node] C_i/dt + sum of G_ij
   Kokkos::View<const Real*, MemorySpace> area_factor;  // [node] density -> current
 
   mechanism_views<channels::hh, Real, MemorySpace> hh;
@@ -72,17 +71,17 @@ struct forward_problem {
   mechanism_views<channels::jk, Real, MemorySpace> jk;
 
   // Injected current, sampled at t_n + dt/2 for each step n: [stimulus][site][step].
-  Kokkos::View<const int*, MemorySpace> inject_node;        // [site]
+  Kokkos::View<const int*, MemorySpace> inject_node;  // [site]
   Kokkos::View<const Real***, Kokkos::LayoutRight, MemorySpace> i_ext;
-  Kokkos::View<const int*, MemorySpace> stimulus_of_cell;   // [cell]
+  Kokkos::View<const int*, MemorySpace> stimulus_of_cell;  // [cell]
 
-  Kokkos::View<const int*, MemorySpace> record_node;        // [site]
-  batch_view4<Real, MemorySpace> recorded;                  // [tile][site][sample][lane]
+  Kokkos::View<const int*, MemorySpace> record_node;  // [site]
+  batch_view4<Real, MemorySpace> recorded;            // [tile][site][sample][lane]
 
-  batch_view3<Real, MemorySpace> v;                         // [tile][node][lane], mV
-  batch_view3<Real, MemorySpace> d;                         // scratch: diagonal
-  batch_view3<Real, MemorySpace> rhs;                       // scratch: right-hand side / dv
-  Kokkos::View<int*, MemorySpace> failed_step;              // [cell], -1 if it never failed
+  batch_view3<Real, MemorySpace> v;             // [tile][node][lane], mV
+  batch_view3<Real, MemorySpace> d;             // scratch: diagonal
+  batch_view3<Real, MemorySpace> rhs;           // scratch: right-hand side / dv
+  Kokkos::View<int*, MemorySpace> failed_step;  // [cell], -1 if it never failed
 };
 
 namespace detail {

@@ -162,7 +162,6 @@ KOKKOS_FORCEINLINE_FUNCTION Real abs(Real x) {
   return x < Real(0) ? -x : x;
 }
 
-
 namespace detail {
 
 // Natural logarithm for normal positive arguments: y = 2^e m with m in [sqrt(1/2), sqrt(2)),

@@ -9,8 +9,8 @@
 
 namespace cellfit {
 
-using real_type = double;    // default precision of host logic and of HDF5 output
-using real32_type = float;   // the reduced-precision kernel build
+using real_type = double;   // default precision of host logic and of HDF5 output
+using real32_type = float;  // the reduced-precision kernel build
 
 using device_space = Kokkos::DefaultExecutionSpace;
 using device_memory = device_space::memory_space;

@@ -22,8 +22,7 @@ struct hh {
   static constexpr int n_states = 3;
   enum param : int { gnabar, gkbar, gl, el, ena, ek };
   enum state : int { m, h, n };
-  static constexpr const char* param_names[n_params] = {"gnabar", "gkbar", "gl",
-                                                        "el",     "ena",   "ek"};
+  static constexpr const char* param_names[n_params] = {"gnabar", "gkbar", "gl", "el", "ena", "ek"};
   static constexpr const char* param_units[n_params] = {"S/cm2", "S/cm2", "S/cm2",
                                                         "mV",    "mV",    "mV"};
   static constexpr double param_defaults[n_params] = {0.12, 0.036, 0.0003, -54.3, 50.0, -77.0};
@@ -46,7 +45,7 @@ struct hh {
   // (cnexp needs dt/tau). The results equal hh.mod's to a few ulp.
   template <class T>
   KOKKOS_FORCEINLINE_FUNCTION static void rates(T v, T q10, T inf[3], T rate[3]) {
-    const T e40 = kmath::exp_bounded(-(v + T(40)) * T(0.1));    // exp(-(v+40)/10)
+    const T e40 = kmath::exp_bounded(-(v + T(40)) * T(0.1));  // exp(-(v+40)/10)
     const T e65_80 = kmath::exp_bounded(-(v + T(65)) * T(1.0 / 80.0));
     const T e65_20 = (e65_80 * e65_80) * (e65_80 * e65_80);
     const T e65_18 = kmath::exp_bounded(-(v + T(65)) * T(1.0 / 18.0));

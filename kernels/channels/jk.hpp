@@ -19,11 +19,9 @@ struct jk {
   static constexpr int n_states = 3;
   enum param : int { gnabar, gkbar, gl, el, ena, ek };
   enum state : int { m, h, n };
-  static constexpr const char* param_names[n_params] = {"gnabar", "gkbar", "gl",
-                                                        "el",     "ena",   "ek"};
+  static constexpr const char* param_names[n_params] = {"gnabar", "gkbar", "gl", "el", "ena", "ek"};
   static constexpr const char* param_units[n_params] = {"", "", "", "mV", "mV", "mV"};
-  static constexpr double param_defaults[n_params] = {100.0, 45.0, 1.0 / 37.0,
-                                                      -74.0, 90.0, -80.0};
+  static constexpr double param_defaults[n_params] = {100.0, 45.0, 1.0 / 37.0, -74.0, 90.0, -80.0};
   static constexpr const char* state_names[n_states] = {"m", "h", "n"};
   static constexpr double v_shift = 49.2;
 

@@ -10,7 +10,7 @@ namespace cellfit::app {
 struct simulate_options {
   std::string config;  // empty: the built-in default problem
   std::vector<std::string> overrides;
-  std::string out;     // empty: the config's output.file
+  std::string out;  // empty: the config's output.file
   bool quiet = false;
 };
 int run_simulate(const simulate_options& o);

@@ -10,7 +10,8 @@ namespace cellfit::app {
 
 int run_info(const info_options& o) {
   if (o.nseg < 0) throw usage_error("cellfit::info: --nseg must be >= 0");
-  if (!(o.max_compartment_um >= 0)) throw usage_error("cellfit::info: --max-compartment-um must be >= 0");
+  if (!(o.max_compartment_um >= 0))
+    throw usage_error("cellfit::info: --max-compartment-um must be >= 0");
   if (!(o.ra > 0)) throw usage_error("cellfit::info: --ra must be positive");
   const morphology m = load_morphology(o.morphology);
   discretization_options opt;

@@ -32,7 +32,8 @@ void write_traces(const std::string& path, const run_config& rc, const simulatio
     std::vector<std::int64_t> sites(s.record_compartments.begin(), s.record_compartments.end());
     f.write("/traces/sites", sites, {sites.size()});
     std::vector<double> t(r.n_samples);
-    for (std::size_t k = 0; k < t.size(); ++k) t[k] = static_cast<double>(k) * s.record_every * s.dt_ms;
+    for (std::size_t k = 0; k < t.size(); ++k)
+      t[k] = static_cast<double>(k) * s.record_every * s.dt_ms;
     f.write("/traces/time_ms", t, {t.size()});
     std::vector<std::int64_t> failed(r.failed_step.begin(), r.failed_step.end());
     f.write("/traces/failed_step", failed, {failed.size()});
@@ -45,14 +46,16 @@ void write_traces(const std::string& path, const run_config& rc, const simulatio
     f.write("/traces/stimulus", stim_of, {stim_of.size()});
 
     // Stimuli as injected (sampled at step midpoints).
-    const sampled_stimuli st = sample_stimuli(rc.stimuli, static_cast<std::size_t>(s.n_steps()), s.dt_ms);
+    const sampled_stimuli st =
+        sample_stimuli(rc.stimuli, static_cast<std::size_t>(s.n_steps()), s.dt_ms);
     std::vector<std::string> names;
     for (const auto& x : rc.stimuli) names.push_back(x.name);
     f.write("/stimuli/names", names);
     std::vector<std::int64_t> inj(st.sites.begin(), st.sites.end());
     f.write("/stimuli/sites", inj, {inj.size()});
     f.write("/stimuli/current", st.current, {st.n_stimuli, st.sites.size(), st.n_steps});
-    f.attribute("/stimuli/current", "units", std::string(rc.model.geom.point_model ? "model" : "nA"));
+    f.attribute("/stimuli/current", "units",
+                std::string(rc.model.geom.point_model ? "model" : "nA"));
     f.attribute("/stimuli/current", "t0_ms", 0.5 * s.dt_ms);
 
     // Parameter values of every set: /parameters/<mechanism>/<param> [set][instance].
@@ -101,7 +104,8 @@ int run_simulate(const simulate_options& o) {
   // Refuse an unwritable destination before spending the simulation time.
   {
     struct stat st {};
-    if (out.empty() || out.back() == '/' || (::stat(out.c_str(), &st) == 0 && S_ISDIR(st.st_mode))) {
+    if (out.empty() || out.back() == '/' ||
+        (::stat(out.c_str(), &st) == 0 && S_ISDIR(st.st_mode))) {
       throw io_error("cellfit::simulate: output '" + out + "' is a directory, not a file name");
     }
     const std::string probe = out + ".tmp.probe." + std::to_string(::getpid());
@@ -118,8 +122,8 @@ int run_simulate(const simulate_options& o) {
   if (!o.quiet) {
     std::cerr << "cellfit simulate: " << rc.source << ": " << rc.model.morph.source << ", "
               << rc.model.geom.n_compartments() << " compartments, " << rc.sets.size()
-              << " parameter sets x " << rc.stimuli.size() << " stimuli = " << n_cells
-              << " cells, " << s.n_steps() << " steps of " << s.dt_ms << " ms, "
+              << " parameter sets x " << rc.stimuli.size() << " stimuli = " << n_cells << " cells, "
+              << s.n_steps() << " steps of " << s.dt_ms << " ms, "
               << (s.prec == precision::fp32 ? "fp32" : "fp64") << "\n";
   }
   progress_callback progress;
@@ -133,8 +137,7 @@ int run_simulate(const simulate_options& o) {
     };
   }
   const simulation_result r = simulate_batch(rc.model, rc.sets, rc.stimuli, s, progress);
-  const double wall =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   write_traces(out, rc, r, wall);
 
   // Summary on stdout: per cell, spikes at the first recorded site (upward crossings of
@@ -165,7 +168,8 @@ int run_simulate(const simulate_options& o) {
   }
   if (show < r.n_cells) std::printf("... %zu more cells in %s\n", r.n_cells - show, out.c_str());
   if (r.n_failed() == r.n_cells) {
-    std::fprintf(stderr, "cellfit simulate: every cell diverged (traces written to %s)\n", out.c_str());
+    std::fprintf(stderr, "cellfit simulate: every cell diverged (traces written to %s)\n",
+                 out.c_str());
     return exit_diverged;
   }
   return exit_ok;

@@ -106,7 +106,8 @@ class table_reader {
     const long long v = integer(key, def);
     if (v < lo || v > hi) {
       fail(at(key), key_name(key),
-           "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " + std::to_string(v));
+           "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " +
+               std::to_string(v));
     }
     return v;
   }
@@ -159,7 +160,8 @@ double positive(const toml::value& v, const std::string& key, double x) {
 
 // Sites: "all", a region name, an index, or an array of indices and region names.
 // Negative indices count from the end.
-std::vector<int> parse_sites(const toml::value& x, const std::string& key, const cable_geometry& g) {
+std::vector<int> parse_sites(const toml::value& x, const std::string& key,
+                             const cable_geometry& g) {
   std::vector<int> out;
   const int n = g.n_compartments();
   auto add_one = [&](const toml::value& e) {
@@ -167,8 +169,9 @@ std::vector<int> parse_sites(const toml::value& x, const std::string& key, const
       const long long i = e.as_integer();
       const long long k = i < 0 ? n + i : i;
       if (k < 0 || k >= n) {
-        fail(e, key, "compartment " + std::to_string(i) + " out of range (the model has " +
-                         std::to_string(n) + ")");
+        fail(e, key,
+             "compartment " + std::to_string(i) + " out of range (the model has " +
+                 std::to_string(n) + ")");
       }
       out.push_back(static_cast<int>(k));
     } else if (e.is_string()) {
@@ -209,9 +212,10 @@ int scope_rank(const std::string& scope) {
 }
 
 void sort_by_scope(parameter_set& set) {
-  std::stable_sort(set.begin(), set.end(), [](const parameter_override& a, const parameter_override& b) {
-    return scope_rank(a.scope) < scope_rank(b.scope);
-  });
+  std::stable_sort(set.begin(), set.end(),
+                   [](const parameter_override& a, const parameter_override& b) {
+                     return scope_rank(a.scope) < scope_rank(b.scope);
+                   });
 }
 
 std::vector<std::string> string_list(const toml::value& x, const std::string& key) {
@@ -378,7 +382,8 @@ void build_settings(table_reader& t, run_config& rc) {
   const double steps = s.t_stop_ms / s.dt_ms;
   if (steps > 1e9) fail(t.at("t_stop_ms"), "simulation.t_stop_ms", "more than 1e9 steps");
   if (std::fabs(steps - std::round(steps)) > 1e-6 || std::round(steps) < 1) {
-    fail(t.at("t_stop_ms"), "simulation.t_stop_ms", "must be a whole, positive number of dt_ms steps");
+    fail(t.at("t_stop_ms"), "simulation.t_stop_ms",
+         "must be a whole, positive number of dt_ms steps");
   }
   s.record_every = static_cast<int>(t.integer("record_every", 1, 1, 1000000000));
   s.v_bound_mv = t.number("v_bound_mv", 400.0, 0.0, 400.0, true);
@@ -392,10 +397,12 @@ void build_settings(table_reader& t, run_config& rc) {
   } else if (prec == "fp32") {
     s.prec = precision::fp32;
   } else {
-    fail(t.get("precision"), "simulation.precision", "expected \"fp64\" or \"fp32\", got \"" + prec + "\"");
+    fail(t.get("precision"), "simulation.precision",
+         "expected \"fp64\" or \"fp32\", got \"" + prec + "\"");
   }
   if (t.has("record_sites")) {
-    s.record_compartments = parse_sites(t.get("record_sites"), "simulation.record_sites", rc.model.geom);
+    s.record_compartments =
+        parse_sites(t.get("record_sites"), "simulation.record_sites", rc.model.geom);
   } else {
     s.record_compartments = compartments_in_region(rc.model.geom, "all");
   }
@@ -422,7 +429,8 @@ void build_stimuli(const toml::value& arr, run_config& rc) {
     auto read_count = [&]() { return static_cast<int>(t.integer("count", 1, 1, 1000000)); };
     auto read_seed = [&]() {
       // Keyed by the table index too, so two tables with the same seed differ.
-      return counter_hash(static_cast<std::uint64_t>(t.integer("seed", 1, 0, std::numeric_limits<long long>::max())),
+      return counter_hash(static_cast<std::uint64_t>(
+                              t.integer("seed", 1, 0, std::numeric_limits<long long>::max())),
                           index, 0x57);
     };
     const double holding = type == "holding" ? 0.0 : t.number("holding", 0.0);
@@ -444,7 +452,9 @@ void build_stimuli(const toml::value& arr, run_config& rc) {
       c.kind = stimulus_kind::step;
       read_window();
       if (t.has("amplitudes")) {
-        if (t.has("amplitude")) fail(t.at("amplitude"), t.key_name("amplitude"), "give amplitude or amplitudes, not both");
+        if (t.has("amplitude"))
+          fail(t.at("amplitude"), t.key_name("amplitude"),
+               "give amplitude or amplitudes, not both");
         const toml::value& av = t.get("amplitudes");
         if (!av.is_array() || av.as_array().empty()) {
           fail(av, t.key_name("amplitudes"), "expected a non-empty array of numbers");
@@ -468,7 +478,8 @@ void build_stimuli(const toml::value& arr, run_config& rc) {
       read_window();
       c.amplitude = t.number("amplitude_start", 0.0);
       c.amplitude_end = t.number("amplitude_end", 0.0);
-      if (!(c.duration_ms > 0)) fail(t.at("duration_ms"), t.key_name("duration_ms"), "a ramp needs duration_ms > 0");
+      if (!(c.duration_ms > 0))
+        fail(t.at("duration_ms"), t.key_name("duration_ms"), "a ramp needs duration_ms > 0");
       emit(c, label);
     } else if (type == "noise") {
       c.kind = stimulus_kind::noise;
@@ -514,7 +525,8 @@ void build_stimuli(const toml::value& arr, run_config& rc) {
       emit(c, label);
     } else {
       fail(t.get("type"), t.key_name("type"),
-           "unknown stimulus type '" + type + "' (step, ramp, noise, random_steps, waveform, holding)");
+           "unknown stimulus type '" + type +
+               "' (step, ramp, noise, random_steps, waveform, holding)");
     }
     t.finish();
     for (auto& st : made) rc.stimuli.push_back(std::move(st));
@@ -525,11 +537,13 @@ void build_stimuli(const toml::value& arr, run_config& rc) {
 void build_batch(table_reader& t, run_config& rc) {
   if (t.has("set")) {
     for (const char* k : {"parameter_sets", "low", "high", "seed", "per_compartment", "vary"}) {
-      if (t.has(k)) fail(t.at(k), t.key_name(k), "does not apply with [[batch.set]] (explicit sets)");
+      if (t.has(k))
+        fail(t.at(k), t.key_name(k), "does not apply with [[batch.set]] (explicit sets)");
     }
   }
   const int n_sets = static_cast<int>(t.integer("parameter_sets", 1, 1, 100000000));
-  const std::uint64_t seed = static_cast<std::uint64_t>(t.integer("seed", 1, 0, std::numeric_limits<long long>::max()));
+  const std::uint64_t seed =
+      static_cast<std::uint64_t>(t.integer("seed", 1, 0, std::numeric_limits<long long>::max()));
   const double low = t.number("low", 0.7), high = t.number("high", 1.3);
   if (!(high >= low)) fail(t.at("high"), "batch.high", "must be >= batch.low");
   const bool per_comp = t.boolean("per_compartment", false);
@@ -537,7 +551,8 @@ void build_batch(table_reader& t, run_config& rc) {
   if (t.has("vary")) vary = string_list(t.get("vary"), "batch.vary");
   if (t.has("set")) {
     const toml::value& sv = t.get("set");
-    if (!sv.is_array() || sv.as_array().empty()) fail(sv, "batch.set", "expected one or more [[batch.set]] tables");
+    if (!sv.is_array() || sv.as_array().empty())
+      fail(sv, "batch.set", "expected one or more [[batch.set]] tables");
     std::size_t k = 0;
     for (const auto& entry : sv.as_array()) {
       if (!entry.is_table()) fail(entry, "batch.set", "expected a table");
@@ -570,20 +585,25 @@ void build_batch(table_reader& t, run_config& rc) {
       for (std::size_t v = 0; v < vary.size(); ++v) {
         parameter_override o = parse_param_key(t.get("vary"), vary[v]);
         if (o.scope != "all") {
-          fail(t.get("vary"), "batch.vary", "'" + vary[v] + "': vary takes mechanism.parameter without a region");
+          fail(t.get("vary"), "batch.vary",
+               "'" + vary[v] + "': vary takes mechanism.parameter without a region");
         }
         o.scope = "per_compartment";
         const mechanism_placement* pl = rc.model.placement(o.mechanism);
         const mechanism_info* info = find_mechanism(o.mechanism);
         if (!pl || !info || info->param_index(o.param) < 0) {
-          fail(t.get("vary"), "batch.vary", "'" + vary[v] + "' names no inserted mechanism parameter");
+          fail(t.get("vary"), "batch.vary",
+               "'" + vary[v] + "' names no inserted mechanism parameter");
         }
         const auto& defaults = pl->params[static_cast<std::size_t>(info->param_index(o.param))];
-        const double common = low + (high - low) * uniform01(counter_hash(seed, static_cast<std::uint64_t>(k), v));
+        const double common =
+            low + (high - low) * uniform01(counter_hash(seed, static_cast<std::uint64_t>(k), v));
         for (std::size_t j = 0; j < defaults.size(); ++j) {
-          const double f = per_comp ? low + (high - low) * uniform01(counter_hash(
-                                                              counter_hash(seed, static_cast<std::uint64_t>(k), v), j, 1))
-                                    : common;
+          const double f =
+              per_comp ? low + (high - low) *
+                                   uniform01(counter_hash(
+                                       counter_hash(seed, static_cast<std::uint64_t>(k), v), j, 1))
+                       : common;
           o.values.push_back(defaults[j] * f);
         }
         set.push_back(o);
@@ -611,7 +631,8 @@ void apply_override(toml::value& doc, const std::string& text) {
     // A bare word: the string itself (parsed as a quoted string, so it keeps a location).
     std::string quoted = "v = \"";
     for (char c : raw) {
-      if (c == '\n') throw usage_error("cellfit::config: --set " + path + ": a value cannot span lines");
+      if (c == '\n')
+        throw usage_error("cellfit::config: --set " + path + ": a value cannot span lines");
       if (c == '"' || c == '\\') quoted += '\\';
       quoted += c;
     }

@@ -14,10 +14,10 @@
 namespace cellfit {
 
 struct run_config {
-  std::string source;                 // config file, or "builtin:default"
+  std::string source;  // config file, or "builtin:default"
   cell_model model;
-  std::vector<parameter_set> sets;    // at least one (the defaults)
-  std::vector<stimulus> stimuli;      // at least one
+  std::vector<parameter_set> sets;  // at least one (the defaults)
+  std::vector<stimulus> stimuli;    // at least one
   simulation_settings settings;
   std::string output = "sim.h5";
 };

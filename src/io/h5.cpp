@@ -191,9 +191,9 @@ void file::attribute(const std::string& object, const std::string& name, const s
 
 handle file::open_dataset(const std::string& name) const {
   if (!exists(name)) fail(path_, "no dataset '" + name + "'");
-  return handle(check_id(H5Dopen2(h_.get(), name.c_str(), H5P_DEFAULT), path_,
-                         "cannot open dataset " + name),
-                H5Dclose);
+  return handle(
+      check_id(H5Dopen2(h_.get(), name.c_str(), H5P_DEFAULT), path_, "cannot open dataset " + name),
+      H5Dclose);
 }
 
 std::vector<double> file::read_doubles(const std::string& name,
@@ -253,20 +253,20 @@ bool file::has_attribute(const std::string& object, const std::string& name) con
 }
 
 double file::read_attribute_double(const std::string& object, const std::string& name) const {
-  handle a(check_id(H5Aopen_by_name(h_.get(), object.c_str(), name.c_str(), H5P_DEFAULT,
-                                    H5P_DEFAULT),
-                    path_, "no attribute " + object + "@" + name),
-           H5Aclose);
+  handle a(
+      check_id(H5Aopen_by_name(h_.get(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT),
+               path_, "no attribute " + object + "@" + name),
+      H5Aclose);
   double v = 0;
   check(H5Aread(a.get(), H5T_NATIVE_DOUBLE, &v), path_, "cannot read attribute " + name);
   return v;
 }
 
 std::string file::read_attribute_string(const std::string& object, const std::string& name) const {
-  handle a(check_id(H5Aopen_by_name(h_.get(), object.c_str(), name.c_str(), H5P_DEFAULT,
-                                    H5P_DEFAULT),
-                    path_, "no attribute " + object + "@" + name),
-           H5Aclose);
+  handle a(
+      check_id(H5Aopen_by_name(h_.get(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT),
+               path_, "no attribute " + object + "@" + name),
+      H5Aclose);
   handle type = string_type(path_);
   char* p = nullptr;
   check(H5Aread(a.get(), type.get(), &p), path_, "cannot read attribute " + name + " as string");

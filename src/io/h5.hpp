@@ -33,7 +33,7 @@ class handle {
 
 class file {
  public:
-  static file create(const std::string& path);     // truncates
+  static file create(const std::string& path);  // truncates
   static file open_read(const std::string& path);
 
   const std::string& path() const { return path_; }
@@ -51,7 +51,8 @@ class file {
   void attribute(const std::string& object, const std::string& name, const std::string& value);
 
   std::vector<double> read_doubles(const std::string& name, std::vector<std::size_t>& dims) const;
-  std::vector<std::int64_t> read_ints(const std::string& name, std::vector<std::size_t>& dims) const;
+  std::vector<std::int64_t> read_ints(const std::string& name,
+                                      std::vector<std::size_t>& dims) const;
   std::vector<std::string> read_strings(const std::string& name) const;
   bool has_attribute(const std::string& object, const std::string& name) const;
   double read_attribute_double(const std::string& object, const std::string& name) const;

@@ -89,14 +89,15 @@ segment_geometry integrate_section(const section& s, int nseg, double ra) {
 }
 
 int choose_nseg(const section& s, const discretization_options& opt) {
-  if (opt.nseg > max_nseg) throw config_error("cellfit::config: nseg above " + std::to_string(max_nseg));
+  if (opt.nseg > max_nseg)
+    throw config_error("cellfit::config: nseg above " + std::to_string(max_nseg));
   int n = opt.nseg > 0 ? opt.nseg : s.nseg;
   if (opt.max_compartment_um > 0) {
     const double want = std::ceil(s.length_um() / opt.max_compartment_um);
     if (!(want <= max_nseg)) {
-      throw config_error("cellfit::config: model.max_compartment_um = " +
-                         std::to_string(opt.max_compartment_um) + " gives section " + s.name +
-                         " more than " + std::to_string(max_nseg) + " compartments");
+      throw config_error(
+          "cellfit::config: model.max_compartment_um = " + std::to_string(opt.max_compartment_um) +
+          " gives section " + s.name + " more than " + std::to_string(max_nseg) + " compartments");
     }
     int k = static_cast<int>(want);
     if (k % 2 == 0) ++k;
@@ -108,7 +109,8 @@ int choose_nseg(const section& s, const discretization_options& opt) {
 }  // namespace
 
 cable_geometry discretize(const morphology& m, const discretization_options& opt) {
-  if (m.sections.empty()) throw morphology_error("cellfit::morphology: " + m.source + ": no sections");
+  if (m.sections.empty())
+    throw morphology_error("cellfit::morphology: " + m.source + ": no sections");
   if (!(opt.ra_ohm_cm > 0) || !std::isfinite(opt.ra_ohm_cm)) {
     throw config_error("cellfit::config: model.ra must be positive and finite");
   }
@@ -223,8 +225,8 @@ std::vector<int> compartments_in_region(const cable_geometry& g, const std::stri
                       (name == "dend" && (r == region::basal || r == region::apical));
     if (take) out.push_back(c);
   }
-  if (name != "all" && name != "soma" && name != "axon" && name != "basal" &&
-      name != "apical" && name != "dend" && name != "other") {
+  if (name != "all" && name != "soma" && name != "axon" && name != "basal" && name != "apical" &&
+      name != "dend" && name != "other") {
     throw config_error("cellfit::config: unknown region '" + name +
                        "' (all, soma, axon, basal, apical, dend, other)");
   }

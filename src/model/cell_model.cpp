@@ -83,8 +83,8 @@ void check_override(const cell_model& m, const parameter_override& o, const std:
   }
   for (double v : o.values) {
     if (!std::isfinite(v)) {
-      throw config_error("cellfit::config: " + where + ": " + o.mechanism + "." + o.param +
-                         " = " + std::to_string(v) + " is not finite");
+      throw config_error("cellfit::config: " + where + ": " + o.mechanism + "." + o.param + " = " +
+                         std::to_string(v) + " is not finite");
     }
   }
 }

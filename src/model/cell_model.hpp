@@ -27,8 +27,8 @@ const mechanism_info* find_mechanism(const std::string& name);
 
 struct mechanism_placement {
   std::string name;
-  std::vector<int> compartments;             // where it is inserted, ascending
-  std::vector<std::vector<double>> params;   // [param][instance] default values
+  std::vector<int> compartments;            // where it is inserted, ascending
+  std::vector<std::vector<double>> params;  // [param][instance] default values
 };
 
 struct cell_model {

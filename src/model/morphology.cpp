@@ -15,21 +15,31 @@ namespace cellfit {
 
 const char* region_name(region r) {
   switch (r) {
-    case region::soma: return "soma";
-    case region::axon: return "axon";
-    case region::basal: return "basal";
-    case region::apical: return "apical";
-    default: return "other";
+    case region::soma:
+      return "soma";
+    case region::axon:
+      return "axon";
+    case region::basal:
+      return "basal";
+    case region::apical:
+      return "apical";
+    default:
+      return "other";
   }
 }
 
 region region_of_swc_type(int type) {
   switch (type) {
-    case 1: return region::soma;
-    case 2: return region::axon;
-    case 3: return region::basal;
-    case 4: return region::apical;
-    default: return region::other;
+    case 1:
+      return region::soma;
+    case 2:
+      return region::axon;
+    case 3:
+      return region::basal;
+    case 4:
+      return region::apical;
+    default:
+      return region::other;
   }
 }
 
@@ -49,11 +59,16 @@ point3d make_point(double x, double y, double z, double d) {
 
 const char* neuron_type_name(region r) {
   switch (r) {
-    case region::soma: return "soma";
-    case region::axon: return "axon";
-    case region::basal: return "dend";
-    case region::apical: return "apic";
-    default: return "dend_5";
+    case region::soma:
+      return "soma";
+    case region::axon:
+      return "axon";
+    case region::basal:
+      return "dend";
+    case region::apical:
+      return "apic";
+    default:
+      return "dend_5";
   }
 }
 
@@ -115,8 +130,8 @@ void grow_binary(morphology& m, region type, int parent, double parent_x, const 
     double diam, length;
   };
   std::vector<bud> queue;
-  queue.push_back({parent, parent_x, {from[0], from[1], from[2]}, {dir[0], dir[1], dir[2]},
-                   diam, length});
+  queue.push_back(
+      {parent, parent_x, {from[0], from[1], from[2]}, {dir[0], dir[1], dir[2]}, diam, length});
   int made = 0;
   for (std::size_t q = 0; q < queue.size() && made < count; ++q) {
     const bud b = queue[q];
@@ -172,7 +187,8 @@ morphology random_tree(int n, std::uint64_t seed) {
     const bool on_soma = parent == 0;
     const auto& ps = m.sections[static_cast<std::size_t>(parent)];
     const double ang = 6.283185307179586 * uniform01(counter_hash(key, 2, 0));
-    const double dir[3] = {std::cos(ang), std::sin(ang), 0.2 * (uniform01(counter_hash(key, 3, 0)) - 0.5)};
+    const double dir[3] = {std::cos(ang), std::sin(ang),
+                           0.2 * (uniform01(counter_hash(key, 3, 0)) - 0.5)};
     const double from[3] = {on_soma ? 10 * dir[0] : ps.points.back().x,
                             on_soma ? 10 * dir[1] : ps.points.back().y,
                             on_soma ? 0.0 : ps.points.back().z};
@@ -269,7 +285,7 @@ morphology morphology_from_swc(const std::vector<swc_sample>& samples, const std
   morphology m;
   m.source = source;
   std::vector<int> section_of(n, -1);
-  std::vector<char> sphere;               // per section: a one-point soma made a cylinder
+  std::vector<char> sphere;                      // per section: a one-point soma made a cylinder
   std::vector<std::size_t> run_first, run_last;  // per section: its first and last sample
   // Sections in file order of their first sample; parents always precede children because a
   // section's first sample has its parent in an earlier section (parents precede in the
@@ -284,8 +300,9 @@ morphology morphology_from_swc(const std::vector<swc_sample>& samples, const std
     section sec;
     sec.type = region_of_swc_type(samples[s0].type);
     for (auto i : run) {
-      sec.points.push_back(make_point(samples[i].x, samples[i].y, samples[i].z,
-                                      static_cast<double>(static_cast<float>(samples[i].radius)) * 2));
+      sec.points.push_back(
+          make_point(samples[i].x, samples[i].y, samples[i].z,
+                     static_cast<double>(static_cast<float>(samples[i].radius)) * 2));
     }
     if (parent_index[s0] >= 0) {
       const std::size_t ps = static_cast<std::size_t>(parent_index[s0]);
@@ -374,8 +391,8 @@ void write_swc(const morphology& m, const std::string& path) {
     const std::size_t first = sec.parent == 0 ? 0 : 1;
     for (std::size_t k = first; k < sec.points.size(); ++k) {
       const auto& p = sec.points[k];
-      out << next_id << " " << type << " " << p.x << " " << p.y << " " << p.z << " "
-          << p.diam / 2 << " " << parent << "\n";
+      out << next_id << " " << type << " " << p.x << " " << p.y << " " << p.z << " " << p.diam / 2
+          << " " << parent << "\n";
       parent = next_id++;
     }
     last_id[s] = parent;

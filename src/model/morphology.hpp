@@ -23,11 +23,11 @@ struct point3d {
 };
 
 struct section {
-  std::string name;            // "soma[0]", "dend[12]", ... (NEURON Import3d names)
+  std::string name;  // "soma[0]", "dend[12]", ... (NEURON Import3d names)
   region type = region::other;
-  int parent = -1;             // parent section, -1 for the root; parent < own index
-  double parent_x = 1.0;       // where on the parent this section's 0 end attaches
-  std::vector<point3d> points; // at least two
+  int parent = -1;              // parent section, -1 for the root; parent < own index
+  double parent_x = 1.0;        // where on the parent this section's 0 end attaches
+  std::vector<point3d> points;  // at least two
   int nseg = 1;
 
   double length_um() const;

@@ -32,8 +32,8 @@ std::vector<swc_sample> parse_swc(const std::string& text, const std::string& na
     for (std::string t; fields >> t;) tok.push_back(t);
     if (tok.empty()) continue;
     if (tok.size() < 7) {
-      fail(name, line_no, "expected 7 fields (id type x y z radius parent), found " +
-                              std::to_string(tok.size()));
+      fail(name, line_no,
+           "expected 7 fields (id type x y z radius parent), found " + std::to_string(tok.size()));
     }
     swc_sample s;
     s.line = line_no;
@@ -46,7 +46,8 @@ std::vector<swc_sample> parse_swc(const std::string& text, const std::string& na
         pos = 0;
       }
       if (pos != t.size()) fail(name, line_no, std::string("bad ") + what + " '" + t + "'");
-      if (v < -1 || v > 2147483647L) fail(name, line_no, std::string(what) + " '" + t + "' out of range");
+      if (v < -1 || v > 2147483647L)
+        fail(name, line_no, std::string(what) + " '" + t + "' out of range");
       return static_cast<int>(v);
     };
     auto to_real = [&](const std::string& t, const char* what) {

@@ -35,8 +35,9 @@ double seconds_since(clock_type::time_point t0) {
 
 template <class Mechanism, class Real, class Mem>
 mechanism_views<Mechanism, Real, Mem> make_mechanism(
-    const cell_model& model, const std::vector<std::vector<std::vector<std::vector<double>>>>& values,
-    std::size_t n_stimuli, int n_tiles, int lanes, std::size_t n_cells) {
+    const cell_model& model,
+    const std::vector<std::vector<std::vector<std::vector<double>>>>& values, std::size_t n_stimuli,
+    int n_tiles, int lanes, std::size_t n_cells) {
   mechanism_views<Mechanism, Real, Mem> mv;
   std::size_t mi = 0;
   while (mi < model.mechanisms.size() && model.mechanisms[mi].name != Mechanism::name) ++mi;
@@ -132,7 +133,8 @@ simulation_result run(const cell_model& model, const std::vector<parameter_set>&
       gax_h(i) = static_cast<Real>(g.g_axial[iu]);
       afac_h(i) = static_cast<Real>(af);
     }
-    for (int i = 0; i < n_nodes; ++i) dconst_h(i) = static_cast<Real>(dsum[static_cast<std::size_t>(i)]);
+    for (int i = 0; i < n_nodes; ++i)
+      dconst_h(i) = static_cast<Real>(dsum[static_cast<std::size_t>(i)]);
     Kokkos::deep_copy(parent, parent_h);
     Kokkos::deep_copy(gax, gax_h);
     Kokkos::deep_copy(dconst, dconst_h);
@@ -193,8 +195,9 @@ simulation_result run(const cell_model& model, const std::vector<parameter_set>&
     Kokkos::deep_copy(rec, rec_h);
     p.record_node = rec;
   }
-  p.recorded = batch_view4<Real, mem>(Kokkos::view_alloc("cellfit::sim::recorded", Kokkos::WithoutInitializing),
-                                      n_tiles, n_sites, p.n_samples, lanes);
+  p.recorded = batch_view4<Real, mem>(
+      Kokkos::view_alloc("cellfit::sim::recorded", Kokkos::WithoutInitializing), n_tiles, n_sites,
+      p.n_samples, lanes);
   p.v = batch_view3<Real, mem>("cellfit::sim::v", n_tiles, n_nodes, lanes);
   p.d = batch_view3<Real, mem>("cellfit::sim::d", n_tiles, n_nodes, lanes);
   p.rhs = batch_view3<Real, mem>("cellfit::sim::rhs", n_tiles, n_nodes, lanes);
@@ -211,14 +214,16 @@ simulation_result run(const cell_model& model, const std::vector<parameter_set>&
   const auto t_kernel = clock_type::now();
   // Chunks of about a second of work each when progress is reported, one call otherwise.
   const double work = static_cast<double>(n_cells) * g.n_compartments() * n_steps;
-  const int chunks = progress ? static_cast<int>(std::min<double>(n_tiles, std::max(1.0, work / 2e7))) : 1;
+  const int chunks =
+      progress ? static_cast<int>(std::min<double>(n_tiles, std::max(1.0, work / 2e7))) : 1;
   for (int k = 0; k < chunks; ++k) {
     const int b = static_cast<int>(static_cast<long long>(n_tiles) * k / chunks);
     const int e = static_cast<int>(static_cast<long long>(n_tiles) * (k + 1) / chunks);
     simulate<lanes>(exec, p, b, e);
     exec.fence();
     if (progress) {
-      progress(std::min(n_cells, static_cast<std::size_t>(e) * lanes), n_cells, seconds_since(t_kernel));
+      progress(std::min(n_cells, static_cast<std::size_t>(e) * lanes), n_cells,
+               seconds_since(t_kernel));
     }
   }
   r.kernel_seconds = seconds_since(t_kernel);
@@ -238,7 +243,8 @@ simulation_result run(const cell_model& model, const std::vector<parameter_set>&
     r.failed_step[c] = failed;
     // Samples at or after the failure are not a trajectory of the model: make that explicit.
     const std::size_t first_bad =
-        failed < 0 ? r.n_samples : static_cast<std::size_t>((failed + s.record_every - 1) / s.record_every);
+        failed < 0 ? r.n_samples
+                   : static_cast<std::size_t>((failed + s.record_every - 1) / s.record_every);
     for (std::size_t k = 0; k < n_sites; ++k) {
       double* out = &r.voltage[(c * n_sites + k) * r.n_samples];
       for (std::size_t t = 0; t < r.n_samples; ++t) {
@@ -257,7 +263,8 @@ simulation_result run_width(const cell_model& model, const std::vector<parameter
   constexpr int wide = lane_width<device_space, Real>::value;
   constexpr int narrow = narrow_lane_width<device_space, Real>::value;
   const std::size_t n_cells = sets.size() * stimuli.size();
-  if (n_cells >= static_cast<std::size_t>(wide)) return run<Real, wide>(model, sets, stimuli, s, progress);
+  if (n_cells >= static_cast<std::size_t>(wide))
+    return run<Real, wide>(model, sets, stimuli, s, progress);
   if (narrow > 1 && n_cells >= static_cast<std::size_t>(narrow)) {
     return run<Real, narrow>(model, sets, stimuli, s, progress);
   }
@@ -267,11 +274,12 @@ simulation_result run_width(const cell_model& model, const std::vector<parameter
 }  // namespace
 
 simulation_result simulate_batch(const cell_model& model, const std::vector<parameter_set>& sets,
-                                 const std::vector<stimulus>& stimuli,
-                                 const simulation_settings& s, const progress_callback& progress) {
+                                 const std::vector<stimulus>& stimuli, const simulation_settings& s,
+                                 const progress_callback& progress) {
   auto bad = [](const std::string& what) { throw config_error("cellfit::simulate: " + what); };
   if (!(s.dt_ms > 0) || !std::isfinite(s.dt_ms)) bad("dt_ms must be positive and finite");
-  if (!(s.t_stop_ms > 0) || !std::isfinite(s.t_stop_ms)) bad("t_stop_ms must be positive and finite");
+  if (!(s.t_stop_ms > 0) || !std::isfinite(s.t_stop_ms))
+    bad("t_stop_ms must be positive and finite");
   if (s.n_steps() < 1) bad("t_stop_ms / dt_ms gives no step");
   if (s.record_every < 1) bad("record_every must be >= 1");
   if (!(s.v_bound_mv > 0) || s.v_bound_mv > 400) bad("v_bound_mv must be in (0, 400] mV");
@@ -299,16 +307,18 @@ simulation_result simulate_batch(const cell_model& model, const std::vector<para
     // The sampled stimulus table [stimulus][site][step] is held about three times.
     const double stim_bytes = 3.0 * 8.0 * static_cast<double>(inject_sites) * s.n_steps();
     const double state_bytes =
-        8.0 * n_cells * (3.0 * model.geom.n_nodes() + 12.0 * model.geom.n_compartments()) + stim_bytes;
+        8.0 * n_cells * (3.0 * model.geom.n_nodes() + 12.0 * model.geom.n_compartments()) +
+        stim_bytes;
     const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-    const double ram = pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 0.0;
+    const double ram =
+        pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 0.0;
     if (ram > 0 && bytes + state_bytes > 0.8 * ram) {
       char msg[256];
       std::snprintf(msg, sizeof msg,
                     "%.3g cells x %zu sites x %d samples need %.3g GB, more than 80%% of this "
                     "machine's %.3g GB: record fewer sites, use record_every, or split the batch",
-                    n_cells, s.record_compartments.size(), s.n_samples(), (bytes + state_bytes) / 1e9,
-                    ram / 1e9);
+                    n_cells, s.record_compartments.size(), s.n_samples(),
+                    (bytes + state_bytes) / 1e9, ram / 1e9);
       bad(msg);
     }
   }

@@ -21,7 +21,7 @@ struct simulation_settings {
   int record_every = 1;                  // record every k-th step (t = 0 included)
   std::vector<int> record_compartments;  // compartment indices
   precision prec = precision::fp64;
-  double v_bound_mv = 400.0;             // |V| beyond this (or NaN) marks a cell failed; <= 400
+  double v_bound_mv = 400.0;  // |V| beyond this (or NaN) marks a cell failed; <= 400
 
   int n_steps() const;
   int n_samples() const { return n_steps() / record_every + 1; }
@@ -29,10 +29,10 @@ struct simulation_settings {
 
 struct simulation_result {
   std::size_t n_cells = 0, n_sites = 0, n_samples = 0;
-  std::vector<double> voltage;     // [cell][site][sample], mV; NaN from a failed cell's failure on
-  std::vector<int> failed_step;    // [cell]: step at which it diverged, -1 if it did not
-  double kernel_seconds = 0;       // time inside the forward kernel
-  double setup_seconds = 0;        // layout, copies and initialisation
+  std::vector<double> voltage;   // [cell][site][sample], mV; NaN from a failed cell's failure on
+  std::vector<int> failed_step;  // [cell]: step at which it diverged, -1 if it did not
+  double kernel_seconds = 0;     // time inside the forward kernel
+  double setup_seconds = 0;      // layout, copies and initialisation
   std::size_t n_failed() const;
 };
 

@@ -14,12 +14,18 @@ namespace cellfit {
 
 const char* stimulus_kind_name(stimulus_kind k) {
   switch (k) {
-    case stimulus_kind::step: return "step";
-    case stimulus_kind::ramp: return "ramp";
-    case stimulus_kind::noise: return "noise";
-    case stimulus_kind::random_steps: return "random_steps";
-    case stimulus_kind::waveform: return "waveform";
-    case stimulus_kind::holding: return "holding";
+    case stimulus_kind::step:
+      return "step";
+    case stimulus_kind::ramp:
+      return "ramp";
+    case stimulus_kind::noise:
+      return "noise";
+    case stimulus_kind::random_steps:
+      return "random_steps";
+    case stimulus_kind::waveform:
+      return "waveform";
+    case stimulus_kind::holding:
+      return "holding";
   }
   return "?";
 }
@@ -28,8 +34,10 @@ double stimulus_component::value(std::size_t site_index, double t) const {
   const double t0 = delay_ms, t1 = delay_ms + duration_ms;
   const bool on = t >= t0 && t < t1;
   switch (kind) {
-    case stimulus_kind::step: return on ? amplitude : 0.0;
-    case stimulus_kind::holding: return amplitude;
+    case stimulus_kind::step:
+      return on ? amplitude : 0.0;
+    case stimulus_kind::holding:
+      return amplitude;
     case stimulus_kind::ramp:
       return on ? amplitude + (amplitude_end - amplitude) * (t - t0) / duration_ms : 0.0;
     case stimulus_kind::noise: {
@@ -67,22 +75,25 @@ std::vector<double> random_step_levels(std::uint64_t seed, std::uint64_t stimulu
   std::vector<int> pool(static_cast<std::size_t>(n_intervals));
   for (int i = 0; i < n_intervals; ++i) pool[static_cast<std::size_t>(i)] = i;
   for (int c = 0; c < n_change; ++c) {
-    const auto j = static_cast<std::size_t>(uniform_index(
-        counter_hash(key, 1, static_cast<std::uint64_t>(c)), static_cast<std::uint64_t>(c),
-        static_cast<std::uint64_t>(n_intervals)));
+    const auto j = static_cast<std::size_t>(
+        uniform_index(counter_hash(key, 1, static_cast<std::uint64_t>(c)),
+                      static_cast<std::uint64_t>(c), static_cast<std::uint64_t>(n_intervals)));
     std::swap(pool[static_cast<std::size_t>(c)], pool[j]);
   }
   std::vector<int> changes(pool.begin(), pool.begin() + n_change);
   std::sort(changes.begin(), changes.end());
   std::vector<double> out(static_cast<std::size_t>(n_intervals));
   int segment = 0;
-  double level = static_cast<double>(uniform_index(counter_hash(key, 2, 0),
-                                                   0, static_cast<std::uint64_t>(i_max - i_min))) + i_min;
+  double level = static_cast<double>(uniform_index(counter_hash(key, 2, 0), 0,
+                                                   static_cast<std::uint64_t>(i_max - i_min))) +
+                 i_min;
   for (int i = 0; i < n_intervals; ++i) {
     while (segment < n_change && changes[static_cast<std::size_t>(segment)] == i) {
       ++segment;
-      level = static_cast<double>(uniform_index(counter_hash(key, 2, static_cast<std::uint64_t>(segment)),
-                                                0, static_cast<std::uint64_t>(i_max - i_min))) + i_min;
+      level = static_cast<double>(
+                  uniform_index(counter_hash(key, 2, static_cast<std::uint64_t>(segment)), 0,
+                                static_cast<std::uint64_t>(i_max - i_min))) +
+              i_min;
     }
     out[static_cast<std::size_t>(i)] = level;
   }
@@ -95,8 +106,9 @@ std::shared_ptr<const waveform_samples> read_waveform(const std::string& path,
                                                       const std::string& dataset) {
   auto w = std::make_shared<waveform_samples>();
   w->source = path;
-  const bool is_h5 = path.size() > 3 && (path.substr(path.size() - 3) == ".h5" ||
-                                         (path.size() > 5 && path.substr(path.size() - 5) == ".hdf5"));
+  const bool is_h5 =
+      path.size() > 3 && (path.substr(path.size() - 3) == ".h5" ||
+                          (path.size() > 5 && path.substr(path.size() - 5) == ".hdf5"));
   if (is_h5) {
     const std::string ds = dataset.empty() ? "/waveform" : dataset;
     h5::file f = h5::file::open_read(path);

@@ -29,11 +29,11 @@ struct stimulus_component {
   double stdev = 0;          // noise
   double delay_ms = 0;
   double duration_ms = 0;
-  double sample_ms = 0;      // noise: how long each random level is held
-  std::uint64_t seed = 0;    // noise, random_steps
+  double sample_ms = 0;                     // noise: how long each random level is held
+  std::uint64_t seed = 0;                   // noise, random_steps
   std::vector<std::vector<double>> levels;  // random_steps: [site][interval]
   std::shared_ptr<const waveform_samples> waveform;
-  double scale = 1.0;        // waveform
+  double scale = 1.0;  // waveform
 
   // Current at compartment sites[site_index] at time t_ms.
   double value(std::size_t site_index, double t_ms) const;
@@ -59,8 +59,8 @@ std::shared_ptr<const waveform_samples> read_waveform(const std::string& path,
 // Every stimulus sampled at the midpoints t_n + dt/2 of n_steps steps (NEURON evaluates
 // electrode currents there), on the union of their injection sites.
 struct sampled_stimuli {
-  std::vector<int> sites;      // compartments
-  std::vector<double> current; // [stimulus][site][step]
+  std::vector<int> sites;       // compartments
+  std::vector<double> current;  // [stimulus][site][step]
   std::size_t n_stimuli = 0, n_steps = 0;
   double at(std::size_t s, std::size_t site, std::size_t step) const {
     return current[(s * sites.size() + site) * n_steps + step];

@@ -28,61 +28,78 @@ TEST(config, defaults_give_the_builtin_problem) {
 }
 
 TEST(config, unknown_key_names_file_line_and_key) {
-  const auto m = config_refusal("[model]\nmorphology = \"builtin:chain6\"\n\n[simulation]\ndt = 0.1\n");
+  const auto m =
+      config_refusal("[model]\nmorphology = \"builtin:chain6\"\n\n[simulation]\ndt = 0.1\n");
   EXPECT_NE(m.find("run.toml:5"), std::string::npos) << m;
   EXPECT_NE(m.find("simulation.dt"), std::string::npos) << m;
   EXPECT_NE(m.find("unknown key"), std::string::npos) << m;
 }
 
 TEST(config, wrong_type_and_impossible_values) {
-  EXPECT_NE(config_refusal("[simulation]\ndt_ms = \"fast\"\n").find("expected a number"), std::string::npos);
-  EXPECT_NE(config_refusal("[simulation]\ndt_ms = -0.1\n").find("run.toml:2: simulation.dt_ms: must be in (0"),
+  EXPECT_NE(config_refusal("[simulation]\ndt_ms = \"fast\"\n").find("expected a number"),
+            std::string::npos);
+  EXPECT_NE(config_refusal("[simulation]\ndt_ms = -0.1\n")
+                .find("run.toml:2: simulation.dt_ms: must be in (0"),
             std::string::npos);
   EXPECT_NE(config_refusal("[simulation]\ndt_ms = nan\n").find("not finite"), std::string::npos);
-  EXPECT_NE(config_refusal("[simulation]\nt_stop_ms = 1.01\ndt_ms = 0.025\n").find("whole, positive number"),
+  EXPECT_NE(config_refusal("[simulation]\nt_stop_ms = 1.01\ndt_ms = 0.025\n")
+                .find("whole, positive number"),
             std::string::npos);
   EXPECT_NE(config_refusal("[simulation]\nprecision = \"fp16\"\n").find("fp16"), std::string::npos);
-  EXPECT_NE(config_refusal("[simulation]\nrecord_sites = [0, 17]\n").find("out of range"), std::string::npos);
+  EXPECT_NE(config_refusal("[simulation]\nrecord_sites = [0, 17]\n").find("out of range"),
+            std::string::npos);
   EXPECT_NE(config_refusal("[simulation]\nrecord_sites = \"dendrites\"\n").find("unknown region"),
             std::string::npos);
-  EXPECT_NE(config_refusal("[model.mechanisms.hh]\ngnabar = -inf\n").find("not finite"), std::string::npos);
+  EXPECT_NE(config_refusal("[model.mechanisms.hh]\ngnabar = -inf\n").find("not finite"),
+            std::string::npos);
   EXPECT_NE(config_refusal("[model.mechanisms.hh]\ngnax = 1\n").find("model.mechanisms.hh.gnax"),
             std::string::npos);
-  EXPECT_NE(config_refusal("[[stimulus]]\ntype = \"pulse\"\nsites = [0]\n").find("unknown stimulus type"),
-            std::string::npos);
+  EXPECT_NE(
+      config_refusal("[[stimulus]]\ntype = \"pulse\"\nsites = [0]\n").find("unknown stimulus type"),
+      std::string::npos);
   EXPECT_NE(config_refusal("[batch]\nvary = [\"hh.gx\"]\n").find("hh.gx"), std::string::npos);
   EXPECT_NE(config_refusal("[model\n").find("syntax error"), std::string::npos);
 }
 
 TEST(config, range_errors_name_the_value_and_keys_must_apply) {
-  EXPECT_NE(config_refusal("[model]\n\n\nnseg = -1\n").find("run.toml:4: model.nseg: must be in [0"),
+  EXPECT_NE(
+      config_refusal("[model]\n\n\nnseg = -1\n").find("run.toml:4: model.nseg: must be in [0"),
+      std::string::npos);
+  EXPECT_NE(config_refusal("", {"simulation.dt_ms=-1"}).find("--set simulation.dt_ms"),
             std::string::npos);
-  EXPECT_NE(config_refusal("", {"simulation.dt_ms=-1"}).find("--set simulation.dt_ms"), std::string::npos);
   EXPECT_NE(config_refusal("", {"model.nseg=4294967297"}).find("must be in"), std::string::npos);
   EXPECT_NE(config_refusal("", {"model.max_compartment_um=1e-300"}).find("more than 100000"),
             std::string::npos);
-  EXPECT_NE(config_refusal("", {"model.v_init=300"}).find("model.v_init: must be in"), std::string::npos);
-  EXPECT_NE(config_refusal("[model]\nv_init = -150\n[simulation]\nv_bound_mv = 100\n").find("initial potential"),
+  EXPECT_NE(config_refusal("", {"model.v_init=300"}).find("model.v_init: must be in"),
             std::string::npos);
-  EXPECT_NE(config_refusal("[[stimulus]]\nsites = [0]\ncount = 3\n").find("stimulus[0].count: unknown key"),
+  EXPECT_NE(config_refusal("[model]\nv_init = -150\n[simulation]\nv_bound_mv = 100\n")
+                .find("initial potential"),
             std::string::npos);
-  EXPECT_NE(config_refusal("[[stimulus]]\ntype = \"holding\"\nsites = [0]\ndelay_ms = 3\n").find("unknown key"),
+  EXPECT_NE(config_refusal("[[stimulus]]\nsites = [0]\ncount = 3\n")
+                .find("stimulus[0].count: unknown key"),
             std::string::npos);
-  EXPECT_NE(config_refusal("[batch]\nseed = 3\n[[batch.set]]\n\"hh.gl\" = 0.001\n").find("does not apply"),
+  EXPECT_NE(config_refusal("[[stimulus]]\ntype = \"holding\"\nsites = [0]\ndelay_ms = 3\n")
+                .find("unknown key"),
             std::string::npos);
-  EXPECT_NE(config_refusal("[batch]\nvary = [\"hh.gnabar@soma\"]\n").find("without a region"), std::string::npos);
-  EXPECT_NE(config_refusal("[model.mechanisms.hh]\nregions = \"axon\"\n").find("selects no compartment"),
+  EXPECT_NE(config_refusal("[batch]\nseed = 3\n[[batch.set]]\n\"hh.gl\" = 0.001\n")
+                .find("does not apply"),
             std::string::npos);
+  EXPECT_NE(config_refusal("[batch]\nvary = [\"hh.gnabar@soma\"]\n").find("without a region"),
+            std::string::npos);
+  EXPECT_NE(
+      config_refusal("[model.mechanisms.hh]\nregions = \"axon\"\n").find("selects no compartment"),
+      std::string::npos);
 }
 
 TEST(config, overlapping_scopes_apply_broadest_first) {
   for (const char* table : {"{all = 0.5, soma = 0.1}", "{soma = 0.1, all = 0.5}"}) {
-    const auto rc = cellfit::parse_config(std::string("[model.mechanisms.hh]\ngnabar = ") + table + "\n",
-                                          "run.toml", {});
+    const auto rc = cellfit::parse_config(
+        std::string("[model.mechanisms.hh]\ngnabar = ") + table + "\n", "run.toml", {});
     EXPECT_DOUBLE_EQ(rc.model.mechanisms[0].params[0][0], 0.1);  // soma
     EXPECT_DOUBLE_EQ(rc.model.mechanisms[0].params[0][3], 0.5);  // dendrite
   }
-  const auto rc = cellfit::parse_config("[model]\ncm = {basal = 2.0, dend = 1.5}\n", "run.toml", {});
+  const auto rc =
+      cellfit::parse_config("[model]\ncm = {basal = 2.0, dend = 1.5}\n", "run.toml", {});
   EXPECT_DOUBLE_EQ(rc.model.cm[2], 2.0);
 }
 
@@ -104,16 +121,16 @@ sites = [1]
 }
 
 TEST(config, set_overrides_apply_and_are_checked) {
-  const auto rc = cellfit::parse_config("[simulation]\ndt_ms = 0.1\n[[stimulus]]\nsites = [0]\namplitude = 1.0\n",
-                                        "run.toml",
-                                        {"simulation.dt_ms=0.05", "model.morphology=builtin:tree184",
-                                         "stimulus.0.amplitude=2.5"});
+  const auto rc = cellfit::parse_config(
+      "[simulation]\ndt_ms = 0.1\n[[stimulus]]\nsites = [0]\namplitude = 1.0\n", "run.toml",
+      {"simulation.dt_ms=0.05", "model.morphology=builtin:tree184", "stimulus.0.amplitude=2.5"});
   EXPECT_DOUBLE_EQ(rc.settings.dt_ms, 0.05);
   EXPECT_EQ(rc.model.geom.n_compartments(), 184);
   EXPECT_DOUBLE_EQ(rc.stimuli[0].components[0].amplitude, 2.5);
   EXPECT_NE(config_refusal("", {"simulation.bogus=1"}).find("simulation.bogus"), std::string::npos);
   EXPECT_NE(config_refusal("", {"simulation"}).find("section.key=value"), std::string::npos);
-  EXPECT_NE(config_refusal("[[stimulus]]\nsites = [0]\n", {"stimulus.3.amplitude=1"}).find("not an index"),
+  EXPECT_NE(config_refusal("[[stimulus]]\nsites = [0]\n", {"stimulus.3.amplitude=1"})
+                .find("not an index"),
             std::string::npos);
 }
 
@@ -141,8 +158,9 @@ e = -65.0
 
 TEST(config, missing_files) {
   EXPECT_THROW(cellfit::load_config("/nonexistent/run.toml", {}), cellfit::io_error);
-  EXPECT_THROW(cellfit::parse_config("[model]\nmorphology = \"/nonexistent.swc\"\n", "run.toml", {}),
-               cellfit::io_error);
+  EXPECT_THROW(
+      cellfit::parse_config("[model]\nmorphology = \"/nonexistent.swc\"\n", "run.toml", {}),
+      cellfit::io_error);
 }
 
 }  // namespace

@@ -64,22 +64,27 @@ void check_channel(double v, std::uint64_t seed) {
     double plus[ns], minus[ns];
     const double ip = evaluate(in, h, plus), im = evaluate(in, -h, minus);
     const double fd_i = (ip - im) / (2 * h);
-    EXPECT_NEAR(i_dual.d[in], fd_i, 1e-6 * (1 + std::fabs(fd_i))) << M::name << " current, input " << in;
+    EXPECT_NEAR(i_dual.d[in], fd_i, 1e-6 * (1 + std::fabs(fd_i)))
+        << M::name << " current, input " << in;
     for (int k = 0; k < M::n_states; ++k) {
       const double fd = (plus[k] - minus[k]) / (2 * h);
-      EXPECT_NEAR(sd[k].d[in], fd, 1e-6 * (1 + std::fabs(fd))) << M::name << " state " << k << ", input " << in;
+      EXPECT_NEAR(sd[k].d[in], fd, 1e-6 * (1 + std::fabs(fd)))
+          << M::name << " state " << k << ", input " << in;
     }
   }
 }
 
 TEST(dual, hh_derivatives_match_finite_differences) {
-  for (double v : {-90.0, -65.0, -40.0, -39.99999, -55.0, -20.0, 30.0}) check_channel<cellfit::channels::hh>(v, 1);
+  for (double v : {-90.0, -65.0, -40.0, -39.99999, -55.0, -20.0, 30.0})
+    check_channel<cellfit::channels::hh>(v, 1);
 }
 
 TEST(dual, jk_derivatives_match_finite_differences) {
   for (double v : {-100.0, -60.0, -30.0, 0.0, 20.0}) check_channel<cellfit::channels::jk>(v, 2);
 }
 
-TEST(dual, pas_derivatives_match_finite_differences) { check_channel<cellfit::channels::pas>(-50.0, 3); }
+TEST(dual, pas_derivatives_match_finite_differences) {
+  check_channel<cellfit::channels::pas>(-50.0, 3);
+}
 
 }  // namespace

@@ -24,7 +24,9 @@ TEST(geometry, cylinder_areas_and_axial_conductances) {
   const int d0 = g.node_of[1];
   EXPECT_NEAR(g.area_um2[static_cast<std::size_t>(d0)], pi * 2 * 100, 1e-9);
   // Half-segment resistance in MOhm: 1e-2 Ra (L/2) / (pi d^2 / 4).
-  const auto half = [](double ra, double len, double d) { return 1e-2 * ra * len / (pi * d * d / 4); };
+  const auto half = [](double ra, double len, double d) {
+    return 1e-2 * ra * len / (pi * d * d / 4);
+  };
   const int junction = g.parent[static_cast<std::size_t>(d0)];
   EXPECT_EQ(g.compartment_of[static_cast<std::size_t>(junction)], -1);
   EXPECT_NEAR(1.0 / g.g_axial[static_cast<std::size_t>(junction)], half(100, 10, 20), 1e-12);

@@ -45,15 +45,16 @@ void check_random_trees(std::uint64_t seed) {
       for (int i = 0; i < n; ++i) d(0, i, l) = dense[l](i, i);
     }
     std::vector<int> visited;
-    cellfit::hines_solve<Lanes, double, Kokkos::HostSpace>(
-        0, n, parent, g, d, rhs, [&](int i) { visited.push_back(i); });
+    cellfit::hines_solve<Lanes, double, Kokkos::HostSpace>(0, n, parent, g, d, rhs,
+                                                           [&](int i) { visited.push_back(i); });
     ASSERT_EQ(static_cast<int>(visited.size()), n);
     for (int i = 0; i < n; ++i) ASSERT_EQ(visited[static_cast<std::size_t>(i)], i);
     for (int l = 0; l < Lanes; ++l) {
       const Eigen::VectorXd x = dense[l].partialPivLu().solve(b[l]);
       const double scale = x.cwiseAbs().maxCoeff();
       for (int i = 0; i < n; ++i) {
-        ASSERT_NEAR(rhs(0, i, l), x(i), 1e-11 * scale) << "n=" << n << " node " << i << " lane " << l;
+        ASSERT_NEAR(rhs(0, i, l), x(i), 1e-11 * scale)
+            << "n=" << n << " node " << i << " lane " << l;
       }
     }
   }

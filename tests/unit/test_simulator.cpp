@@ -30,7 +30,8 @@ duration_ms = 80.0
 std::vector<double> spikes(const double* v, std::size_t n, double dt) {
   std::vector<double> t;
   for (std::size_t k = 1; k < n; ++k) {
-    if (v[k - 1] < -20 && v[k] >= -20) t.push_back(dt * (k - 1 + (-20 - v[k - 1]) / (v[k] - v[k - 1])));
+    if (v[k - 1] < -20 && v[k] >= -20)
+      t.push_back(dt * (k - 1 + (-20 - v[k - 1]) / (v[k] - v[k - 1])));
   }
   return t;
 }
@@ -56,8 +57,9 @@ TEST(simulator, fp32_agrees_with_fp64) {
 }
 
 TEST(simulator, cells_are_independent_of_batch_and_tile_width) {
-  auto rc = cellfit::parse_config(ball_and_stick, "bs",
-                                  {"batch.parameter_sets=20", "batch.vary=[\"hh.gnabar\", \"hh.gkbar\"]"});
+  auto rc = cellfit::parse_config(
+      ball_and_stick, "bs",
+      {"batch.parameter_sets=20", "batch.vary=[\"hh.gnabar\", \"hh.gkbar\"]"});
   // 20 sets x 2 stimuli = 40 cells: one 32-lane tile and one padded tile.
   const auto all = cellfit::simulate_batch(rc.model, rc.sets, rc.stimuli, rc.settings);
   const std::size_t per_cell = all.n_sites * all.n_samples;
@@ -66,7 +68,8 @@ TEST(simulator, cells_are_independent_of_batch_and_tile_width) {
     const auto alone = cellfit::simulate_batch(rc.model, {rc.sets[set]}, rc.stimuli, rc.settings);
     for (std::size_t c = 0; c < 2; ++c) {
       for (std::size_t k = 0; k < per_cell; ++k) {
-        ASSERT_NEAR(alone.voltage[c * per_cell + k], all.voltage[(set * 2 + c) * per_cell + k], 1e-9)
+        ASSERT_NEAR(alone.voltage[c * per_cell + k], all.voltage[(set * 2 + c) * per_cell + k],
+                    1e-9)
             << "set " << set << " stimulus " << c << " sample " << k;
       }
     }
@@ -112,9 +115,11 @@ TEST(simulator, rejects_bad_settings_before_running) {
   s.dt_ms = -1;
   EXPECT_THROW(cellfit::simulate_batch(rc.model, rc.sets, rc.stimuli, s), cellfit::config_error);
   std::vector<cellfit::parameter_set> bad = {{{"hh", "gnabar", "all", {std::nan("")}}}};
-  EXPECT_THROW(cellfit::simulate_batch(rc.model, bad, rc.stimuli, rc.settings), cellfit::config_error);
+  EXPECT_THROW(cellfit::simulate_batch(rc.model, bad, rc.stimuli, rc.settings),
+               cellfit::config_error);
   bad = {{{"hh", "nosuch", "all", {1.0}}}};
-  EXPECT_THROW(cellfit::simulate_batch(rc.model, bad, rc.stimuli, rc.settings), cellfit::config_error);
+  EXPECT_THROW(cellfit::simulate_batch(rc.model, bad, rc.stimuli, rc.settings),
+               cellfit::config_error);
 }
 
 TEST(jk, rates_match_the_published_equations) {

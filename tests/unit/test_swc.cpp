@@ -54,16 +54,20 @@ TEST(swc, disconnected_piece) {
 
 TEST(swc, nan_and_non_positive_radius) {
   EXPECT_NE(refusal("1 1 0 0 0 nan -1\n").find("non-finite radius"), std::string::npos);
-  EXPECT_NE(refusal("1 1 0 0 0 5 -1\n2 3 1 0 0 0 1\n").find("cell.swc:2: sample 2: non-positive radius"),
+  EXPECT_NE(
+      refusal("1 1 0 0 0 5 -1\n2 3 1 0 0 0 1\n").find("cell.swc:2: sample 2: non-positive radius"),
+      std::string::npos);
+  EXPECT_NE(refusal("1 1 0 0 0 5 -1\n2 3 1 0 0 -1 1\n").find("non-positive radius"),
             std::string::npos);
-  EXPECT_NE(refusal("1 1 0 0 0 5 -1\n2 3 1 0 0 -1 1\n").find("non-positive radius"), std::string::npos);
   EXPECT_NE(refusal("1 1 0 nan 0 5 -1\n").find("non-finite coordinate"), std::string::npos);
 }
 
 TEST(swc, malformed_lines) {
   EXPECT_NE(refusal("1 1 0 0 0 5\n").find("expected 7 fields"), std::string::npos);
   EXPECT_NE(refusal("1 1 0 0 zero 5 -1\n").find("bad z 'zero'"), std::string::npos);
-  EXPECT_NE(refusal("1 1 0 0 0 5 -1\n2 3 0 0 0 5 1\n2 3 1 0 0 5 1\n").find("cell.swc:3: sample 2: duplicate id"), std::string::npos);
+  EXPECT_NE(refusal("1 1 0 0 0 5 -1\n2 3 0 0 0 5 1\n2 3 1 0 0 5 1\n")
+                .find("cell.swc:3: sample 2: duplicate id"),
+            std::string::npos);
   EXPECT_NE(refusal("# nothing\n").find("no samples"), std::string::npos);
   EXPECT_NE(refusal("1 1 0 0 0 5 1\n").find("its own parent"), std::string::npos);
 }
@@ -149,8 +153,9 @@ TEST(import3d, multi_sample_soma_attachments) {
 }
 
 TEST(import3d, one_sample_non_soma_root_is_refused) {
-  EXPECT_THROW(cellfit::morphology_from_swc(cellfit::parse_swc("1 3 0 0 0 1 -1\n", "c.swc"), "c.swc"),
-               morphology_error);
+  EXPECT_THROW(
+      cellfit::morphology_from_swc(cellfit::parse_swc("1 3 0 0 0 1 -1\n", "c.swc"), "c.swc"),
+      morphology_error);
 }
 
 }  // namespace
