@@ -268,8 +268,30 @@ void build_model(table_reader& t, cell_model& m, const std::string& source) {
     morph = resolve_path(mv, source);
   }
   m.morph = load_morphology(morph);
+  // mode: "cable" (geometry from the morphology) or "point" (one compartment per section,
+  // no geometry, uniform axial weight: paper 000's model). chain6 is a point model.
+  const std::string mode = t.string("mode", m.morph.point_model ? "point" : "cable");
+  if (mode != "cable" && mode != "point") {
+    fail(t.at("mode"), "model.mode", "expected \"cable\" or \"point\", got \"" + mode + "\"");
+  }
+  if (mode == "cable" && m.morph.point_model) {
+    fail(t.at("mode"), "model.mode", m.morph.source + " is a point model (no geometry)");
+  }
+  m.morph.point_model = mode == "point";
   discretization_options opt;
-  opt.nseg = static_cast<int>(t.integer("nseg", 0, 0, max_nseg));
+  // nseg: a number for every section, or a table of region -> number.
+  if (t.has("nseg") && t.get("nseg").is_table()) {
+    const toml::value& nv = t.get("nseg");
+    table_reader nt(nv, "model.nseg");
+    for (const auto& [name, r] : std::initializer_list<std::pair<const char*, region>>{
+             {"soma", region::soma}, {"axon", region::axon}, {"basal", region::basal},
+             {"apical", region::apical}, {"other", region::other}}) {
+      if (nt.has(name)) opt.nseg_by_region[r] = static_cast<int>(nt.integer(name, 1, 1, max_nseg));
+    }
+    nt.finish();
+  } else {
+    opt.nseg = static_cast<int>(t.integer("nseg", 0, 0, max_nseg));
+  }
   opt.max_compartment_um = t.number("max_compartment_um", 0.0, 0.0, 1e9);
   opt.ra_ohm_cm = t.positive("ra", 35.4);
   opt.axial_weight = t.positive("axial_weight", 0.5);

@@ -92,6 +92,8 @@ int choose_nseg(const section& s, const discretization_options& opt) {
   if (opt.nseg > max_nseg)
     throw config_error("cellfit::config: nseg above " + std::to_string(max_nseg));
   int n = opt.nseg > 0 ? opt.nseg : s.nseg;
+  const auto by_region = opt.nseg_by_region.find(s.type);
+  if (by_region != opt.nseg_by_region.end() && by_region->second > 0) n = by_region->second;
   if (opt.max_compartment_um > 0) {
     const double want = std::ceil(s.length_um() / opt.max_compartment_um);
     if (!(want <= max_nseg)) {

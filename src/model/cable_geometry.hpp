@@ -10,6 +10,7 @@
 // the root). Compartments are the nodes that have membrane (segment centres), numbered in
 // the same order; zero-area junction nodes are internal to the solver.
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@ constexpr int max_nseg = 100000;
 
 struct discretization_options {
   int nseg = 0;                   // > 0: every section gets this nseg
+  std::map<region, int> nseg_by_region;  // > 0: sections of that region get this nseg
   double max_compartment_um = 0;  // > 0: nseg = max(nseg, odd ceil(L / max))
   double ra_ohm_cm = 35.4;        // axial resistivity (cable models)
   double axial_weight = 0.5;      // conductance between neighbours (point models)

@@ -156,6 +156,21 @@ e = -65.0
   EXPECT_DOUBLE_EQ(rc.model.cm[3], 2.0);
 }
 
+TEST(config, nseg_by_region_and_point_mode) {
+  const auto a = cellfit::parse_config("[model]\nmorphology = \"builtin:tree184\"\nnseg = {soma = 3, apical = 3}\n",
+                                       "run.toml", {});
+  EXPECT_EQ(a.model.geom.n_compartments(), 184 + 2 + 81 * 2);
+  const auto b = cellfit::parse_config(
+      "[model]\nmorphology = \"builtin:tree184\"\nmode = \"point\"\naxial_weight = 0.01\n", "run.toml", {});
+  EXPECT_TRUE(b.model.geom.point_model);
+  EXPECT_EQ(b.model.geom.n_nodes(), 184);  // no junction nodes in point models
+  EXPECT_EQ(b.model.mechanisms[0].name, "jk");
+  EXPECT_DOUBLE_EQ(b.model.geom.g_axial[5], 0.01);
+  EXPECT_NE(config_refusal("[model]\nmorphology = \"builtin:chain6\"\nmode = \"cable\"\n").find("point model"),
+            std::string::npos);
+  EXPECT_NE(config_refusal("[model]\nmode = \"sphere\"\n").find("run.toml:2: model.mode"), std::string::npos);
+}
+
 TEST(config, missing_files) {
   EXPECT_THROW(cellfit::load_config("/nonexistent/run.toml", {}), cellfit::io_error);
   EXPECT_THROW(
