@@ -15,7 +15,7 @@ struct dual {
   Real v = Real(0);
   Real d[N] = {};
 
-  KOKKOS_INLINE_FUNCTION dual() = default;
+  dual() = default;
   KOKKOS_INLINE_FUNCTION dual(Real value) : v(value) {}  // NOLINT: constants promote
   // The i-th independent variable with value x.
   KOKKOS_INLINE_FUNCTION static dual variable(Real x, int i) {
