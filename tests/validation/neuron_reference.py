@@ -1,8 +1,10 @@
 """Runs NEURON on the model of a cellfit simulate output and compares the traces.
 
 The NEURON side is built independently of cellfit's geometry code: SWC files through
-NEURON's own Import3d, the ball-and-stick from 3-D points, `hh` in every section (the
-table-free form, usetable_hh = 0), IClamp electrodes from the config's step stimuli.
+NEURON's own Import3d, the ball-and-stick from 3-D points, the config's `hh` and `pas`
+placements and parameter values per region (`hh` in its table-free form, usetable_hh = 0;
+`hh` everywhere when the config names no mechanism), cm per region, celsius, Ra, and IClamp
+electrodes from the config's step stimuli.
 Compartments are matched by the 3-D position of their centres.
 
 usage: neuron_reference.py CONFIG.toml CELLFIT_OUTPUT.h5 [--swc FILE] [--spike-tol 0.1]
@@ -87,18 +89,56 @@ def main():
     h.celsius = model.get("celsius", 6.3)
     if hasattr(h, "usetable_hh"):
         h.usetable_hh = 0
+
+    def region_of(sec):
+        name = sec.name().split(".")[-1]
+        for prefix, region in (("soma", "soma"), ("axon", "axon"), ("dend", "basal"), ("apic", "apical")):
+            if name.startswith(prefix):
+                return region
+        return "other"
+
+    def in_regions(region, regions):
+        regions = [regions] if isinstance(regions, str) else regions
+        return "all" in regions or region in regions or (
+            "dend" in regions and region in ("basal", "apical"))
+
+    def region_value(value, region, default):
+        """A config value: a number, or a table region -> number (broadest first)."""
+        if not isinstance(value, dict):
+            return value
+        out = value.get("default", value.get("all", default))
+        if region in ("basal", "apical") and "dend" in value:
+            out = value["dend"]
+        return value.get(region, out)
+
+    mechanisms = model.get("mechanisms", {"hh": {"regions": "all"}})
+    for mech in mechanisms:
+        if mech not in ("hh", "pas"):
+            sys.exit(f"neuron_reference: mechanism {mech} is not supported here")
     segs, seg_centres = [], []
     for sec in secs:
+        region = region_of(sec)
         # cellfit's nseg rule: model.nseg for all, then odd ceil(L / max_compartment_um).
-        if model.get("nseg", 0) > 0:
+        if isinstance(model.get("nseg", 0), int) and model.get("nseg", 0) > 0:
             sec.nseg = model["nseg"]
         if model.get("max_compartment_um", 0) > 0:
             k = math.ceil(sec.L / model["max_compartment_um"])
             k += 1 - k % 2
             sec.nseg = max(sec.nseg, k)
         sec.Ra = model.get("ra", 35.4)
-        sec.cm = model.get("cm", 1.0)
-        sec.insert("hh")
+        sec.cm = region_value(model.get("cm", 1.0), region, 1.0)
+        for mech, spec in mechanisms.items():
+            if not in_regions(region, spec.get("regions", "all")):
+                continue
+            sec.insert(mech)
+            for key, value in spec.items():
+                if key == "regions":
+                    continue
+                name = {"hh": {"gnabar": "gnabar_hh", "gkbar": "gkbar_hh", "gl": "gl_hh", "el": "el_hh",
+                               "ena": "ena", "ek": "ek"},
+                        "pas": {"g": "g_pas", "e": "e_pas"}}[mech][key]
+                for seg in sec:
+                    setattr(seg, name, region_value(value, region, None))
         for seg in sec:
             segs.append(seg)
             seg_centres.append(segment_centre(sec, seg.x))

@@ -89,6 +89,19 @@ run_case ball_and_stick builtin:ball_and_stick "" "[-1]" || status=1
 run_case branched "$work/branched.swc" "max_compartment_um = 20.0" "[-1, 7]" || status=1
 run_case multisoma "$work/multisoma.swc" "max_compartment_um = 15.0" "[-1, 9]" || status=1
 run_case tree184 "$work/tree184.swc" "" "[100, -1]" || status=1
+# Mixed membrane: hh with a hotter axon in soma and axon, pas in the dendrites, a larger cm
+# in the dendrites, celsius 16.3 (q10 = 3), Ra 150.
+run_case mixed "$work/branched.swc" "max_compartment_um = 25.0
+ra = 150.0
+celsius = 16.3
+cm = {default = 1.0, basal = 2.0, apical = 1.5}
+[model.mechanisms.hh]
+regions = [\"soma\", \"axon\"]
+gnabar = {soma = 0.12, axon = 0.3}
+[model.mechanisms.pas]
+regions = \"dend\"
+g = 0.0002
+e = -65.0" "[-1, 7]" || status=1
 # Single precision: rounding differences grow through spikes; still far inside the
 # acceptance level (measured: ~1e-3 mV RMS, ~1e-4 ms spike times).
 run_case tree184_fp32 "$work/tree184.swc" "" "[100, -1]" fp32 "--rms-tol 0.02 --spike-tol 0.005" || status=1
