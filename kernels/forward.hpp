@@ -166,72 +166,70 @@ struct forward_functor {
     }
   }
 
-  KOKKOS_FUNCTION void operator()(const int tile) const {
+  // One step n -> n+1 of every lane of the tile (see the scheme at the top of this file).
+  KOKKOS_FORCEINLINE_FUNCTION void step(const int tile, const int step, int* lane_failed) const {
     const int n = p.n_nodes;
     const int n_inject = static_cast<int>(p.inject_node.extent(0));
+    // 1. Assembly: constant part of the diagonal, axial currents at V(n). One pass in
+    // index order: a node's row is initialised before any of its children (higher
+    // indices) add their flux to it.
+    {
+      Real* const d0 = &p.d(tile, 0, 0);
+      Real* const r0 = &p.rhs(tile, 0, 0);
+      const Real dc = p.d_const(0);
+      CELLFIT_LANE_LOOP
+      for (int l = 0; l < Lanes; ++l) {
+        d0[l] = dc;
+        r0[l] = Real(0);
+      }
+    }
+    for (int i = 1; i < n; ++i) {
+      const int pi = p.parent(i);
+      const Real g = p.g_axial(i);
+      const Real dc = p.d_const(i);
+      const Real* const vi = &p.v(tile, i, 0);
+      const Real* const vp = &p.v(tile, pi, 0);
+      Real* const di = &p.d(tile, i, 0);
+      Real* const ri = &p.rhs(tile, i, 0);
+      Real* const rp = &p.rhs(tile, pi, 0);
+      CELLFIT_LANE_LOOP
+      for (int l = 0; l < Lanes; ++l) {
+        const Real flux = g * (vp[l] - vi[l]);
+        di[l] = dc;
+        ri[l] = flux;
+        rp[l] -= flux;
+      }
+    }
+    // Gates to step n (advanced at V(n)), then channel currents and conductances at V(n).
+    advance_and_add_currents(p.hh, tile, step > 0);
+    advance_and_add_currents(p.pas, tile, step > 0);
+    advance_and_add_currents(p.jk, tile, step > 0);
+    // Electrode currents at t_n + dt/2.
+    for (int s = 0; s < n_inject; ++s) {
+      Real* const rr = &p.rhs(tile, p.inject_node(s), 0);
+      for (int l = 0; l < Lanes; ++l) {
+        const int cell = tile * Lanes + l;
+        rr[l] += p.i_ext(p.stimulus_of_cell(cell), s, step);
+      }
+    }
+    // 2.-3. Hines solve with V += dv and the divergence check fused into its substitution
+    // sweep. Every node is checked every step: the channels' fast exponentials rely on
+    // |V| <= v_bound for every cell that has not failed.
+    hines_solve<Lanes, Real, MemorySpace>(tile, n, p.parent, p.g_axial, p.d, p.rhs,
+                                          add_dv{p, tile, lane_failed});
+    // 4. The gates are advanced at V(n+1) at the start of the next step (and after the loop).
+  }
+
+  KOKKOS_FUNCTION void operator()(const int tile) const {
     int lane_failed[Lanes];
     for (int l = 0; l < Lanes; ++l) lane_failed[l] = 0;
     record(tile, 0);
-
-    for (int step = 0; step < p.n_steps; ++step) {
-      // 1. Assembly: constant part of the diagonal, axial currents at V(n). One pass in
-      // index order: a node's row is initialised before any of its children (higher
-      // indices) add their flux to it.
-      {
-        Real* const d0 = &p.d(tile, 0, 0);
-        Real* const r0 = &p.rhs(tile, 0, 0);
-        const Real dc = p.d_const(0);
-        CELLFIT_LANE_LOOP
-        for (int l = 0; l < Lanes; ++l) {
-          d0[l] = dc;
-          r0[l] = Real(0);
-        }
-      }
-      for (int i = 1; i < n; ++i) {
-        const int pi = p.parent(i);
-        const Real g = p.g_axial(i);
-        const Real dc = p.d_const(i);
-        const Real* const vi = &p.v(tile, i, 0);
-        const Real* const vp = &p.v(tile, pi, 0);
-        Real* const di = &p.d(tile, i, 0);
-        Real* const ri = &p.rhs(tile, i, 0);
-        Real* const rp = &p.rhs(tile, pi, 0);
-        CELLFIT_LANE_LOOP
-        for (int l = 0; l < Lanes; ++l) {
-          const Real flux = g * (vp[l] - vi[l]);
-          di[l] = dc;
-          ri[l] = flux;
-          rp[l] -= flux;
-        }
-      }
-      // Gates to step n (advanced at V(n)), then channel currents and conductances at V(n).
-      advance_and_add_currents(p.hh, tile, step > 0);
-      advance_and_add_currents(p.pas, tile, step > 0);
-      advance_and_add_currents(p.jk, tile, step > 0);
-      // Electrode currents at t_n + dt/2.
-      for (int s = 0; s < n_inject; ++s) {
-        Real* const rr = &p.rhs(tile, p.inject_node(s), 0);
-        for (int l = 0; l < Lanes; ++l) {
-          const int cell = tile * Lanes + l;
-          rr[l] += p.i_ext(p.stimulus_of_cell(cell), s, step);
-        }
-      }
-
-      // 2.-3. Hines solve with V += dv and the divergence check fused into its substitution
-      // sweep. Every node is checked every step: the channels' fast exponentials rely on
-      // |V| <= v_bound for every cell that has not failed.
-      hines_solve<Lanes, Real, MemorySpace>(tile, n, p.parent, p.g_axial, p.d, p.rhs,
-                                            add_dv{p, tile, lane_failed});
-
-      // 4. The gates are advanced at V(n+1) at the start of the next step (and after the loop).
-
-      if ((step + 1) % p.record_every == 0) {
-        const int sample = (step + 1) / p.record_every;
-        record(tile, sample);
-      }
+    for (int n = 0; n < p.n_steps; ++n) {
+      step(tile, n, lane_failed);
+      if ((n + 1) % p.record_every == 0) record(tile, (n + 1) / p.record_every);
       for (int l = 0; l < Lanes; ++l) {
         const int cell = tile * Lanes + l;
-        if (lane_failed[l] && p.failed_step(cell) < 0) p.failed_step(cell) = step + 1;
+        if (lane_failed[l] && p.failed_step(cell) < 0) p.failed_step(cell) = n + 1;
       }
     }
     // Leave the gates at the final time, so a later call continues the trajectory.
