@@ -12,6 +12,7 @@
 
 #include "common/error.hpp"
 #include "kernels/forward.hpp"
+#include "sim/forward_setup.hpp"
 
 namespace cellfit {
 
@@ -33,177 +34,18 @@ double seconds_since(clock_type::time_point t0) {
   return std::chrono::duration<double>(clock_type::now() - t0).count();
 }
 
-template <class Mechanism, class Real, class Mem>
-mechanism_views<Mechanism, Real, Mem> make_mechanism(
-    const cell_model& model,
-    const std::vector<std::vector<std::vector<std::vector<double>>>>& values, std::size_t n_stimuli,
-    int n_tiles, int lanes, std::size_t n_cells) {
-  mechanism_views<Mechanism, Real, Mem> mv;
-  std::size_t mi = 0;
-  while (mi < model.mechanisms.size() && model.mechanisms[mi].name != Mechanism::name) ++mi;
-  const bool present = mi < model.mechanisms.size();
-  const std::size_t n = present ? model.mechanisms[mi].compartments.size() : 0;
-  const std::string label = std::string("cellfit::sim::") + Mechanism::name;
-  Kokkos::View<int*, Mem> nodes(label + "::nodes", n);
-  auto nodes_h = Kokkos::create_mirror_view(nodes);
-  for (std::size_t j = 0; j < n; ++j) {
-    nodes_h(j) = model.geom.node_of[static_cast<std::size_t>(model.mechanisms[mi].compartments[j])];
-  }
-  Kokkos::deep_copy(nodes, nodes_h);
-  mv.nodes = nodes;
-  mv.params = batch_view4<Real, Mem>(label + "::params", n_tiles, Mechanism::n_params, n, lanes);
-  mv.states = batch_view4<Real, Mem>(label + "::states", n_tiles,
-                                     Mechanism::n_states > 0 ? Mechanism::n_states : 1, n, lanes);
-  if (present) {
-    auto ph = Kokkos::create_mirror_view(mv.params);
-    const std::size_t padded = static_cast<std::size_t>(n_tiles) * static_cast<std::size_t>(lanes);
-    for (std::size_t c = 0; c < padded; ++c) {
-      // Padding lanes repeat the last cell so that they compute finite, ignored values.
-      const std::size_t cell = std::min(c, n_cells - 1);
-      const auto& v = values[cell / n_stimuli][mi];
-      const int tile = static_cast<int>(c / static_cast<std::size_t>(lanes));
-      const int lane = static_cast<int>(c % static_cast<std::size_t>(lanes));
-      for (int k = 0; k < Mechanism::n_params; ++k) {
-        for (std::size_t j = 0; j < n; ++j) {
-          ph(tile, k, j, lane) = static_cast<Real>(v[static_cast<std::size_t>(k)][j]);
-        }
-      }
-    }
-    Kokkos::deep_copy(mv.params, ph);
-  }
-  return mv;
-}
-
 template <class Real, int lanes>
 simulation_result run(const cell_model& model, const std::vector<parameter_set>& sets,
                       const std::vector<stimulus>& stimuli, const simulation_settings& s,
                       const progress_callback& progress) {
   using space = device_space;
-  using mem = device_memory;
   const auto t_setup = clock_type::now();
   const cable_geometry& g = model.geom;
-  const std::size_t n_stim = stimuli.size();
-  const std::size_t n_cells = sets.size() * n_stim;
+  const std::size_t n_cells = sets.size() * stimuli.size();
   const int n_tiles = static_cast<int>((n_cells + lanes - 1) / lanes);
-  const int n_nodes = g.n_nodes();
   const int n_steps = s.n_steps();
-
-  forward_problem<Real, mem> p;
-  p.n_nodes = n_nodes;
-  p.n_tiles = n_tiles;
-  p.lanes = lanes;
-  p.n_steps = n_steps;
-  p.record_every = s.record_every;
-  p.n_samples = s.n_samples();
-  p.dt_ms = static_cast<Real>(s.dt_ms);
-  p.v_bound_mv = static_cast<Real>(s.v_bound_mv);
-  p.q10_hh = static_cast<Real>(std::pow(3.0, (model.celsius - 6.3) / 10.0));
-
-  // Geometry: capacitance, area factor and the constant part of the diagonal.
-  {
-    Kokkos::View<int*, mem> parent("cellfit::sim::parent", n_nodes);
-    Kokkos::View<Real*, mem> gax("cellfit::sim::g_axial", n_nodes);
-    Kokkos::View<Real*, mem> dconst("cellfit::sim::d_const", n_nodes);
-    Kokkos::View<Real*, mem> afac("cellfit::sim::area_factor", n_nodes);
-    auto parent_h = Kokkos::create_mirror_view(parent);
-    auto gax_h = Kokkos::create_mirror_view(gax);
-    auto dconst_h = Kokkos::create_mirror_view(dconst);
-    auto afac_h = Kokkos::create_mirror_view(afac);
-    std::vector<double> dsum(static_cast<std::size_t>(n_nodes), 0.0);
-    for (int i = 0; i < n_nodes; ++i) {
-      const std::size_t iu = static_cast<std::size_t>(i);
-      const int c = g.compartment_of[iu];
-      double cap = 0, af = 0;  // junction nodes: no membrane
-      if (c >= 0) {
-        const double cm = model.cm[static_cast<std::size_t>(c)];
-        if (g.point_model) {
-          cap = cm;
-          af = 1.0;
-        } else {
-          cap = cm * g.area_um2[iu] * 1e-5;  // uF/cm2 * um2 -> nF
-          af = g.area_um2[iu] * 1e-2;        // mA/cm2 * um2 -> nA
-        }
-      }
-      dsum[iu] += cap / s.dt_ms;
-      if (g.parent[iu] >= 0) {
-        dsum[iu] += g.g_axial[iu];
-        dsum[static_cast<std::size_t>(g.parent[iu])] += g.g_axial[iu];
-      }
-      parent_h(i) = g.parent[iu];
-      gax_h(i) = static_cast<Real>(g.g_axial[iu]);
-      afac_h(i) = static_cast<Real>(af);
-    }
-    for (int i = 0; i < n_nodes; ++i)
-      dconst_h(i) = static_cast<Real>(dsum[static_cast<std::size_t>(i)]);
-    Kokkos::deep_copy(parent, parent_h);
-    Kokkos::deep_copy(gax, gax_h);
-    Kokkos::deep_copy(dconst, dconst_h);
-    Kokkos::deep_copy(afac, afac_h);
-    p.parent = parent;
-    p.g_axial = gax;
-    p.d_const = dconst;
-    p.area_factor = afac;
-  }
-
-  // Parameters of every set, resolved once per set.
-  std::vector<std::vector<std::vector<std::vector<double>>>> values;
-  values.reserve(sets.size());
-  for (const auto& set : sets) values.push_back(resolve_parameters(model, set));
-  p.hh = make_mechanism<channels::hh, Real, mem>(model, values, n_stim, n_tiles, lanes, n_cells);
-  p.pas = make_mechanism<channels::pas, Real, mem>(model, values, n_stim, n_tiles, lanes, n_cells);
-  p.jk = make_mechanism<channels::jk, Real, mem>(model, values, n_stim, n_tiles, lanes, n_cells);
-
-  // Stimuli sampled at step midpoints.
-  {
-    const sampled_stimuli st = sample_stimuli(stimuli, static_cast<std::size_t>(n_steps), s.dt_ms);
-    Kokkos::View<int*, mem> inj("cellfit::sim::inject_node", st.sites.size());
-    Kokkos::View<Real***, Kokkos::LayoutRight, mem> iext("cellfit::sim::i_ext", n_stim,
-                                                         st.sites.size(), n_steps);
-    Kokkos::View<int*, mem> stim_of("cellfit::sim::stimulus_of_cell",
-                                    static_cast<std::size_t>(n_tiles) * lanes);
-    auto inj_h = Kokkos::create_mirror_view(inj);
-    auto iext_h = Kokkos::create_mirror_view(iext);
-    auto stim_of_h = Kokkos::create_mirror_view(stim_of);
-    for (std::size_t k = 0; k < st.sites.size(); ++k) {
-      inj_h(k) = g.node_of[static_cast<std::size_t>(st.sites[k])];
-    }
-    for (std::size_t a = 0; a < n_stim; ++a) {
-      for (std::size_t k = 0; k < st.sites.size(); ++k) {
-        for (int n = 0; n < n_steps; ++n) {
-          iext_h(a, k, n) = static_cast<Real>(st.at(a, k, static_cast<std::size_t>(n)));
-        }
-      }
-    }
-    for (std::size_t c = 0; c < stim_of_h.extent(0); ++c) {
-      stim_of_h(c) = static_cast<int>(std::min(c, n_cells - 1) % n_stim);
-    }
-    Kokkos::deep_copy(inj, inj_h);
-    Kokkos::deep_copy(iext, iext_h);
-    Kokkos::deep_copy(stim_of, stim_of_h);
-    p.inject_node = inj;
-    p.i_ext = iext;
-    p.stimulus_of_cell = stim_of;
-  }
-
   const std::size_t n_sites = s.record_compartments.size();
-  {
-    Kokkos::View<int*, mem> rec("cellfit::sim::record_node", n_sites);
-    auto rec_h = Kokkos::create_mirror_view(rec);
-    for (std::size_t k = 0; k < n_sites; ++k) {
-      rec_h(k) = g.node_of[static_cast<std::size_t>(s.record_compartments[k])];
-    }
-    Kokkos::deep_copy(rec, rec_h);
-    p.record_node = rec;
-  }
-  p.recorded = batch_view4<Real, mem>(
-      Kokkos::view_alloc("cellfit::sim::recorded", Kokkos::WithoutInitializing), n_tiles, n_sites,
-      p.n_samples, lanes);
-  p.v = batch_view3<Real, mem>("cellfit::sim::v", n_tiles, n_nodes, lanes);
-  p.d = batch_view3<Real, mem>("cellfit::sim::d", n_tiles, n_nodes, lanes);
-  p.rhs = batch_view3<Real, mem>("cellfit::sim::rhs", n_tiles, n_nodes, lanes);
-  p.failed_step = Kokkos::View<int*, mem>("cellfit::sim::failed_step",
-                                          static_cast<std::size_t>(n_tiles) * lanes);
-  Kokkos::deep_copy(p.v, static_cast<Real>(model.v_init_mv));
+  auto p = detail::build_forward_problem<Real, lanes>(model, sets, stimuli, s);
 
   space exec;
   initialize_states(exec, p);
