@@ -115,9 +115,8 @@ simulation_result run_width(const cell_model& model, const std::vector<parameter
 
 }  // namespace
 
-simulation_result simulate_batch(const cell_model& model, const std::vector<parameter_set>& sets,
-                                 const std::vector<stimulus>& stimuli, const simulation_settings& s,
-                                 const progress_callback& progress) {
+void check_batch(const cell_model& model, const std::vector<parameter_set>& sets,
+                 const std::vector<stimulus>& stimuli, const simulation_settings& s) {
   auto bad = [](const std::string& what) { throw config_error("cellfit::simulate: " + what); };
   if (!(s.dt_ms > 0) || !std::isfinite(s.dt_ms)) bad("dt_ms must be positive and finite");
   if (!(s.t_stop_ms > 0) || !std::isfinite(s.t_stop_ms))
@@ -164,6 +163,12 @@ simulation_result simulate_batch(const cell_model& model, const std::vector<para
       bad(msg);
     }
   }
+}
+
+simulation_result simulate_batch(const cell_model& model, const std::vector<parameter_set>& sets,
+                                 const std::vector<stimulus>& stimuli, const simulation_settings& s,
+                                 const progress_callback& progress) {
+  check_batch(model, sets, stimuli, s);
   if (s.prec == precision::fp32) return run_width<real32_type>(model, sets, stimuli, s, progress);
   return run_width<real_type>(model, sets, stimuli, s, progress);
 }

@@ -39,6 +39,11 @@ struct simulation_result {
 // Called between chunks of the batch with (cells done, cells in all, seconds so far).
 using progress_callback = std::function<void(std::size_t, std::size_t, double)>;
 
+// Checks a batch before any allocation: settings, recording sites, parameter overrides,
+// memory. Throws config_error.
+void check_batch(const cell_model& model, const std::vector<parameter_set>& sets,
+                 const std::vector<stimulus>& stimuli, const simulation_settings& settings);
+
 // Validates the settings against the model (throws config_error), then simulates. Blocks.
 simulation_result simulate_batch(const cell_model& model, const std::vector<parameter_set>& sets,
                                  const std::vector<stimulus>& stimuli,

@@ -1,0 +1,183 @@
+// The discrete adjoint against central finite differences of the same simulator, for every
+// parameter of every compartment, on hh, pas and jk cells (with and without geometry).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+
+#include "common/error.hpp"
+#include "io/config.hpp"
+#include "sim/batch_simulator.hpp"
+#include "sim/gradient.hpp"
+
+namespace {
+
+double mse(const std::vector<double>& v, const std::vector<double>& target) {
+  double s = 0;
+  for (std::size_t k = 0; k < v.size(); ++k) s += (v[k] - target[k]) * (v[k] - target[k]);
+  return s / static_cast<double>(v.size());
+}
+
+// Perturbs every default by U(0.8, 1.2) per instance (the point where gradients are taken).
+cellfit::parameter_set random_point(const cellfit::cell_model& m, std::uint64_t seed) {
+  std::mt19937_64 gen(seed);
+  std::uniform_real_distribution<double> u(0.8, 1.2);
+  cellfit::parameter_set set;
+  for (const auto& pl : m.mechanisms) {
+    const auto* info = cellfit::find_mechanism(pl.name);
+    for (std::size_t k = 0; k < info->param_names.size(); ++k) {
+      cellfit::parameter_override o{pl.name, info->param_names[k], "per_compartment", {}};
+      for (double d : pl.params[k]) o.values.push_back(d * u(gen));
+      set.push_back(o);
+    }
+  }
+  return set;
+}
+
+void check_gradient(const std::string& config, double tolerance) {
+  auto rc = cellfit::parse_config(config, "gradient", {});
+  ASSERT_EQ(rc.stimuli.size(), 1u);
+  // Target: the traces of one random point; gradient at another.
+  const auto truth = random_point(rc.model, 1);
+  const auto here = random_point(rc.model, 2);
+  const auto target = cellfit::simulate_batch(rc.model, {truth}, rc.stimuli, rc.settings);
+  const auto g = cellfit::loss_gradient(rc.model, {here}, rc.stimuli, rc.settings, target.voltage);
+  ASSERT_EQ(g.n_cells, 1u);
+  ASSERT_EQ(g.failed_step[0], -1);
+  const auto base = cellfit::simulate_batch(rc.model, {here}, rc.stimuli, rc.settings);
+  EXPECT_NEAR(g.loss[0], mse(base.voltage, target.voltage), 1e-12 * (1 + g.loss[0]));
+  ASSERT_GT(g.loss[0], 1e-6);
+
+  int checked = 0;
+  double worst = 0;
+  for (std::size_t o = 0; o < here.size(); ++o) {
+    const auto& ov = here[o];
+    std::size_t mi = 0;
+    while (rc.model.mechanisms[mi].name != ov.mechanism) ++mi;
+    const int k = cellfit::find_mechanism(ov.mechanism)->param_index(ov.param);
+    for (std::size_t j = 0; j < ov.values.size(); ++j) {
+      const double x = ov.values[j];
+      const double h = 1e-5 * std::fabs(x);
+      auto plus = here, minus = here;
+      plus[o].values[j] = x + h;
+      minus[o].values[j] = x - h;
+      const double lp =
+          mse(cellfit::simulate_batch(rc.model, {plus}, rc.stimuli, rc.settings).voltage,
+              target.voltage);
+      const double lm =
+          mse(cellfit::simulate_batch(rc.model, {minus}, rc.stimuli, rc.settings).voltage,
+              target.voltage);
+      const double fd = (lp - lm) / (2 * h);
+      const double adj = g.grad[0][mi][static_cast<std::size_t>(k)][j];
+      // Relative to the largest gradient of this parameter family, so near-zero entries do
+      // not demand more digits than the finite difference has.
+      double scale = 0;
+      for (double v : g.grad[0][mi][static_cast<std::size_t>(k)])
+        scale = std::max(scale, std::fabs(v));
+      const double err = std::fabs(adj - fd) / std::max(scale, 1e-300);
+      worst = std::max(worst, err);
+      EXPECT_LE(err, tolerance) << ov.mechanism << "." << ov.param << "[" << j << "]: adjoint "
+                                << adj << " finite difference " << fd;
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 5);
+  std::printf("  %d gradient entries, worst relative difference to finite differences %.2e\n",
+              checked, worst);
+}
+
+TEST(gradient, hh_ball_and_stick_matches_finite_differences) {
+  check_gradient(R"(
+[model]
+morphology = "builtin:ball_and_stick"
+[simulation]
+dt_ms = 0.025
+t_stop_ms = 12.0
+record_every = 4
+record_sites = [0, -1]
+[[stimulus]]
+sites = [0]
+amplitude = 0.6
+delay_ms = 1.0
+duration_ms = 10.0
+)",
+                 1e-5);
+}
+
+TEST(gradient, hh_and_pas_on_a_branched_random_tree) {
+  check_gradient(R"(
+[model]
+morphology = "builtin:random_tree:8:5"
+[model.mechanisms.hh]
+regions = "soma"
+[model.mechanisms.pas]
+regions = "dend"
+[simulation]
+dt_ms = 0.025
+t_stop_ms = 8.0
+record_every = 2
+[[stimulus]]
+sites = [0]
+amplitude = 1.0
+delay_ms = 1.0
+)",
+                 1e-5);
+}
+
+TEST(gradient, hh_random_tree_of_60_compartments) {
+  check_gradient(R"(
+[model]
+morphology = "builtin:random_tree:60:11"
+[simulation]
+dt_ms = 0.05
+t_stop_ms = 6.0
+record_every = 4
+record_sites = [0, 10, -1]
+[[stimulus]]
+sites = [0]
+amplitude = 2.0
+delay_ms = 0.5
+)",
+                 1e-5);
+}
+
+TEST(gradient, zero_at_the_ground_truth) {
+  auto rc = cellfit::parse_config(
+      "[model]\nmorphology = \"builtin:chain6\"\n[simulation]\ndt_ms = 0.1\n"
+      "t_stop_ms = 5.0\n[[stimulus]]\ntype = \"random_steps\"\nsites = \"all\"\n",
+      "truth", {});
+  const auto truth = random_point(rc.model, 7);
+  const auto target = cellfit::simulate_batch(rc.model, {truth}, rc.stimuli, rc.settings);
+  const auto g = cellfit::loss_gradient(rc.model, {truth}, rc.stimuli, rc.settings, target.voltage);
+  EXPECT_EQ(g.loss[0], 0.0);
+  for (const auto& mech : g.grad[0]) {
+    for (const auto& param : mech) {
+      for (double v : param) EXPECT_EQ(v, 0.0);
+    }
+  }
+}
+
+TEST(gradient, target_shape_is_checked) {
+  auto rc = cellfit::parse_config("[model]\nmorphology = \"builtin:chain6\"\n", "shape", {});
+  EXPECT_THROW(cellfit::loss_gradient(rc.model, rc.sets, rc.stimuli, rc.settings, {1.0, 2.0}),
+               cellfit::config_error);
+}
+
+TEST(gradient, jk_chain6_point_model_matches_finite_differences) {
+  check_gradient(R"(
+[model]
+morphology = "builtin:chain6"
+[simulation]
+dt_ms = 0.1
+t_stop_ms = 5.0
+[[stimulus]]
+type = "random_steps"
+sites = "all"
+seed = 3
+)",
+                 1e-5);
+}
+
+}  // namespace
