@@ -1,5 +1,7 @@
 #include "sim/gradient.hpp"
 
+#include <unistd.h>
+
 #include <limits>
 
 #include <Kokkos_Core.hpp>
@@ -42,6 +44,21 @@ gradient_result loss_gradient(const cell_model& model, const std::vector<paramet
                        " values, the recordings " + std::to_string(n_cells) + " cells x " +
                        std::to_string(n_sites) + " sites x " + std::to_string(n_samples) +
                        " samples");
+  }
+  // The whole trajectory is stored (no checkpointing yet): refuse what cannot fit.
+  {
+    std::size_t state_rows = 0;
+    for (const auto& pl : model.mechanisms) {
+      state_rows += static_cast<std::size_t>(find_mechanism(pl.name)->n_states) * pl.compartments.size();
+    }
+    const double bytes = 8.0 * static_cast<double>(n_cells) * (s.n_steps() + 1.0) *
+                         static_cast<double>(static_cast<std::size_t>(model.geom.n_nodes()) + state_rows);
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    const double ram = pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 0.0;
+    if (ram > 0 && bytes > 0.8 * ram) {
+      throw config_error("cellfit::gradient: the stored trajectory needs " + std::to_string(bytes / 1e9) +
+                         " GB, more than 80% of this machine's memory: use fewer cells or steps per call");
+    }
   }
   adjoint_problem<double, device_memory> a;
   a.f = detail::build_forward_problem<double, lanes>(model, sets, stimuli, s);
