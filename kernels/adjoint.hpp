@@ -85,6 +85,21 @@ struct adjoint_functor {
     }
   }
 
+  // The independent variables of one instance's local derivatives, in the order
+  // (V, states of trajectory step `step`, parameters).
+  template <class MV, class TV, class D, int NS>
+  KOKKOS_FORCEINLINE_FUNCTION void seed_duals(MV const& mv, TV const& traj, int tile, int step,
+                                              int j, int l, Real v, D& vd, D (&st)[NS],
+                                              D* par) const {
+    using M = typename MV::mechanism;
+    const int ni = mv.size();
+    vd = D::variable(v, 0);
+    for (int k = 0; k < M::n_states; ++k)
+      st[k] = D::variable(traj(tile, step, k * ni + j, l), 1 + k);
+    for (int k = 0; k < M::n_params; ++k)
+      par[k] = D::variable(mv.params(tile, k, j, l), 1 + NS + k);
+  }
+
   // mu dF/d(V, s, p) for F = -a (i + g dv): into lambda_V, lambda_s and the gradient.
   template <class MV, class TV, class LV, class GV>
   KOKKOS_FORCEINLINE_FUNCTION void channel_adjoint(MV const& mv, TV const& traj, LV const& lam,
@@ -101,11 +116,8 @@ struct adjoint_functor {
         const Real mu = a.f.rhs(tile, node, l);
         const Real v0 = a.traj_v(tile, n, node, l);
         const Real dv = a.traj_v(tile, n + 1, node, l) - v0;
-        D vd = D::variable(v0, 0), st[ns], par[M::n_params];
-        for (int k = 0; k < M::n_states; ++k)
-          st[k] = D::variable(traj(tile, n, k * ni + j, l), 1 + k);
-        for (int k = 0; k < M::n_params; ++k)
-          par[k] = D::variable(mv.params(tile, k, j, l), 1 + ns + k);
+        D vd, st[ns], par[M::n_params];
+        seed_duals(mv, traj, tile, n, j, l, v0, vd, st, par);
         D g;
         const D i = M::current(vd, par, st, g);
         const D F = -(D(af) * (i + g * D(dv)));
@@ -129,11 +141,8 @@ struct adjoint_functor {
     for (int j = 0; j < ni; ++j) {
       const int node = mv.nodes(j);
       for (int l = 0; l < Lanes; ++l) {
-        D vd = D::variable(a.traj_v(tile, n, node, l), 0), st[ns], par[M::n_params];
-        for (int k = 0; k < M::n_states; ++k)
-          st[k] = D::variable(traj(tile, n - 1, k * ni + j, l), 1 + k);
-        for (int k = 0; k < M::n_params; ++k)
-          par[k] = D::variable(mv.params(tile, k, j, l), 1 + ns + k);
+        D vd, st[ns], par[M::n_params];
+        seed_duals(mv, traj, tile, n - 1, j, l, a.traj_v(tile, n, node, l), vd, st, par);
         M::advance(vd, D(a.f.dt_ms), D(a.f.q10_hh), par, st);
         Real lam_out[ns];
         for (int k = 0; k < ns; ++k) lam_out[k] = Real(0);
