@@ -162,6 +162,13 @@ KOKKOS_FORCEINLINE_FUNCTION Real abs(Real x) {
   return x < Real(0) ? -x : x;
 }
 
+// c ? a : b for a value type, written so that channel code can select between two values
+// of any type (a dual number selects component by component, see dual.hpp).
+template <class Real>
+KOKKOS_FORCEINLINE_FUNCTION Real select(bool c, Real a, Real b) {
+  return c ? a : b;
+}
+
 namespace detail {
 
 // Natural logarithm for normal positive arguments: y = 2^e m with m in [sqrt(1/2), sqrt(2)),

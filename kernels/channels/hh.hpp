@@ -20,6 +20,9 @@ struct hh {
   static constexpr const char* name = "hh";
   static constexpr int n_params = 6;
   static constexpr int n_states = 3;
+  // Whether advance() reads the parameters; the adjoint differentiates the gate map with
+  // respect to them only if so (tests/unit/test_dual.cpp checks the claim).
+  static constexpr bool gates_read_params = false;
   enum param : int { gnabar, gkbar, gl, el, ena, ek };
   enum state : int { m, h, n };
   static constexpr const char* param_names[n_params] = {"gnabar", "gkbar", "gl", "el", "ena", "ek"};
@@ -35,7 +38,7 @@ struct hh {
     const T xy = x * (T(1) / y);
     const T small = y * (T(1) - xy * T(0.5));
     const T large = x / (e - T(1));
-    return kmath::abs(xy) < T(1e-6) ? small : large;
+    return kmath::select(kmath::abs(xy) < T(1e-6), small, large);
   }
 
   // Steady state of each gate and its rate 1/tau (1/ms) at membrane potential v: hh.mod's

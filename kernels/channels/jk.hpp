@@ -17,6 +17,9 @@ struct jk {
   static constexpr const char* name = "jk";
   static constexpr int n_params = 6;
   static constexpr int n_states = 3;
+  // Whether advance() reads the parameters; the adjoint differentiates the gate map with
+  // respect to them only if so (tests/unit/test_dual.cpp checks the claim).
+  static constexpr bool gates_read_params = false;
   enum param : int { gnabar, gkbar, gl, el, ena, ek };
   enum state : int { m, h, n };
   static constexpr const char* param_names[n_params] = {"gnabar", "gkbar", "gl", "el", "ena", "ek"};

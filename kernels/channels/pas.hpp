@@ -9,6 +9,9 @@ struct pas {
   static constexpr const char* name = "pas";
   static constexpr int n_params = 2;
   static constexpr int n_states = 0;
+  // Whether advance() reads the parameters; the adjoint differentiates the gate map with
+  // respect to them only if so (tests/unit/test_dual.cpp checks the claim).
+  static constexpr bool gates_read_params = false;
   enum param : int { g, e };
   static constexpr const char* param_names[n_params] = {"g", "e"};
   static constexpr const char* param_units[n_params] = {"S/cm2", "mV"};

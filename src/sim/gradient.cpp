@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <limits>
 
 #include <Kokkos_Core.hpp>
@@ -14,114 +17,239 @@ namespace cellfit {
 
 namespace {
 
+using clock_type = std::chrono::steady_clock;
+
+double seconds_since(clock_type::time_point t0) {
+  return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+double machine_bytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 0.0;
+}
+
+std::size_t state_rows(const cell_model& model) {
+  std::size_t rows = 0;
+  for (const auto& pl : model.mechanisms) {
+    rows += static_cast<std::size_t>(find_mechanism(pl.name)->n_states) * pl.compartments.size();
+  }
+  return rows;
+}
+
 template <class MV>
 batch_view4<double, device_memory> zeros_like_params(MV const& mv, const std::string& label) {
   return batch_view4<double, device_memory>(label, mv.params.extent(0), mv.params.extent(1),
                                             mv.params.extent(2), mv.params.extent(3));
 }
 
+// [tile][slots][state rows of the mechanism][lane]
 template <class MV>
-batch_view4<double, device_memory> trajectory(MV const& mv, int n_steps, const std::string& label) {
+batch_view4<double, device_memory> state_slots(MV const& mv, int slots, const std::string& label) {
   using M = typename MV::mechanism;
-  const std::size_t rows =
-      static_cast<std::size_t>(M::n_states > 0 ? M::n_states : 1) * mv.nodes.extent(0);
-  return batch_view4<double, device_memory>(
-      label, mv.params.extent(0), static_cast<std::size_t>(n_steps), rows, mv.params.extent(3));
+  const std::size_t rows = static_cast<std::size_t>(M::n_states) * mv.nodes.extent(0);
+  return batch_view4<double, device_memory>(Kokkos::view_alloc(label, Kokkos::WithoutInitializing),
+                                            mv.params.extent(0), static_cast<std::size_t>(slots),
+                                            rows, mv.params.extent(3));
 }
 
-}  // namespace
+template <class V>
+double bytes_of(V const& v) {
+  return static_cast<double>(v.span()) * sizeof(typename V::value_type);
+}
 
-gradient_result loss_gradient(const cell_model& model, const std::vector<parameter_set>& sets,
-                              const std::vector<stimulus>& stimuli, const simulation_settings& s,
-                              const std::vector<double>& target) {
-  check_batch(model, sets, stimuli, s);
-  constexpr int lanes = 1;  // the adjoint evaluates dual numbers lane by lane
+template <int Lanes>
+gradient_result run(const cell_model& model, const std::vector<parameter_set>& sets,
+                    const std::vector<stimulus>& stimuli, const simulation_settings& s,
+                    const trace_loss_function& loss, int K) {
+  using mem = device_memory;
+  const auto t_setup = clock_type::now();
   const std::size_t n_cells = sets.size() * stimuli.size();
   const std::size_t n_sites = s.record_compartments.size();
   const std::size_t n_samples = static_cast<std::size_t>(s.n_samples());
-  if (target.size() != n_cells * n_sites * n_samples) {
-    throw config_error("cellfit::gradient: target has " + std::to_string(target.size()) +
-                       " values, the recordings " + std::to_string(n_cells) + " cells x " +
-                       std::to_string(n_sites) + " sites x " + std::to_string(n_samples) +
-                       " samples");
-  }
-  // The whole trajectory is stored (no checkpointing yet): refuse what cannot fit.
-  {
-    std::size_t state_rows = 0;
-    for (const auto& pl : model.mechanisms) {
-      state_rows += static_cast<std::size_t>(find_mechanism(pl.name)->n_states) * pl.compartments.size();
-    }
-    const double bytes = 8.0 * static_cast<double>(n_cells) * (s.n_steps() + 1.0) *
-                         static_cast<double>(static_cast<std::size_t>(model.geom.n_nodes()) + state_rows);
-    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-    const double ram = pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 0.0;
-    if (ram > 0 && bytes > 0.8 * ram) {
-      throw config_error("cellfit::gradient: the stored trajectory needs " + std::to_string(bytes / 1e9) +
-                         " GB, more than 80% of this machine's memory: use fewer cells or steps per call");
-    }
-  }
-  adjoint_problem<double, device_memory> a;
-  a.f = detail::build_forward_problem<double, lanes>(model, sets, stimuli, s);
+  adjoint_problem<double, mem> a;
+  a.f = detail::build_forward_problem<double, Lanes>(model, sets, stimuli, s);
   const int n_tiles = a.f.n_tiles, n_steps = a.f.n_steps, n_nodes = a.f.n_nodes;
-  a.traj_v = batch_view4<double, device_memory>("cellfit::gradient::traj_v", n_tiles, n_steps + 1,
-                                                n_nodes, lanes);
-  a.traj_hh = trajectory(a.f.hh, n_steps, "cellfit::gradient::traj_hh");
-  a.traj_jk = trajectory(a.f.jk, n_steps, "cellfit::gradient::traj_jk");
+  a.checkpoint_every = K;
+  a.n_segments = (n_steps + K - 1) / K;
+  const auto noinit = [](const char* label) {
+    return Kokkos::view_alloc(std::string(label), Kokkos::WithoutInitializing);
+  };
+  a.ckpt_v = batch_view4<double, mem>(noinit("cellfit::gradient::ckpt_v"), n_tiles, a.n_segments,
+                                      n_nodes, Lanes);
+  a.ckpt_hh = state_slots(a.f.hh, a.n_segments, "cellfit::gradient::ckpt_hh");
+  a.ckpt_jk = state_slots(a.f.jk, a.n_segments, "cellfit::gradient::ckpt_jk");
+  a.seg_v =
+      batch_view4<double, mem>(noinit("cellfit::gradient::seg_v"), n_tiles, K + 1, n_nodes, Lanes);
+  a.seg_hh = state_slots(a.f.hh, K + 1, "cellfit::gradient::seg_hh");
+  a.seg_jk = state_slots(a.f.jk, K + 1, "cellfit::gradient::seg_jk");
   a.grad_hh = zeros_like_params(a.f.hh, "cellfit::gradient::grad_hh");
   a.grad_pas = zeros_like_params(a.f.pas, "cellfit::gradient::grad_pas");
   a.grad_jk = zeros_like_params(a.f.jk, "cellfit::gradient::grad_jk");
-  a.lam_v = batch_view3<double, device_memory>("cellfit::gradient::lam_v", n_tiles, n_nodes, lanes);
-  a.lam_hh = batch_view3<double, device_memory>("cellfit::gradient::lam_hh", n_tiles,
-                                                a.traj_hh.extent(2), lanes);
-  a.lam_jk = batch_view3<double, device_memory>("cellfit::gradient::lam_jk", n_tiles,
-                                                a.traj_jk.extent(2), lanes);
-  a.lam_tmp = batch_view3<double, device_memory>("cellfit::gradient::lam_tmp", n_tiles, 1, lanes);
-  a.loss = Kokkos::View<double*, device_memory>("cellfit::gradient::loss",
-                                                static_cast<std::size_t>(n_tiles) * lanes);
-  a.target = batch_view4<double, device_memory>("cellfit::gradient::target", n_tiles, n_sites,
-                                                n_samples, lanes);
-  {
-    auto th = Kokkos::create_mirror_view(a.target);
-    for (std::size_t c = 0; c < static_cast<std::size_t>(n_tiles) * lanes; ++c) {
-      const std::size_t src = std::min(c, n_cells - 1);
-      for (std::size_t k = 0; k < n_sites; ++k) {
-        for (std::size_t t = 0; t < n_samples; ++t) {
-          th(c / lanes, k, t, c % lanes) = target[(src * n_sites + k) * n_samples + t];
-        }
-      }
-    }
-    Kokkos::deep_copy(a.target, th);
-  }
-  device_space exec;
-  initialize_states(exec, a.f);
-  loss_gradient<lanes>(exec, a);
-  exec.fence();
+  a.lam_v = batch_view3<double, mem>("cellfit::gradient::lam_v", n_tiles, n_nodes, Lanes);
+  a.lam_hh =
+      batch_view3<double, mem>("cellfit::gradient::lam_hh", n_tiles, a.seg_hh.extent(2), Lanes);
+  a.lam_jk =
+      batch_view3<double, mem>("cellfit::gradient::lam_jk", n_tiles, a.seg_jk.extent(2), Lanes);
+  a.lam_tmp = batch_view3<double, mem>("cellfit::gradient::lam_tmp", n_tiles, 1, Lanes);
+  a.seed = batch_view4<double, mem>("cellfit::gradient::seed", n_tiles, n_sites, n_samples, Lanes);
 
   gradient_result r;
   r.n_cells = n_cells;
-  auto loss_h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), a.loss);
+  r.n_sites = n_sites;
+  r.n_samples = n_samples;
+  r.checkpoint_every = K;
+  r.n_segments = a.n_segments;
+  r.trajectory_bytes = bytes_of(a.ckpt_v) + bytes_of(a.ckpt_hh) + bytes_of(a.ckpt_jk) +
+                       bytes_of(a.seg_v) + bytes_of(a.seg_hh) + bytes_of(a.seg_jk);
+  r.peak_bytes = r.trajectory_bytes + bytes_of(a.f.v) + bytes_of(a.f.d) + bytes_of(a.f.rhs) +
+                 bytes_of(a.f.recorded) + bytes_of(a.f.i_ext) + bytes_of(a.f.hh.params) +
+                 bytes_of(a.f.hh.states) + bytes_of(a.f.jk.params) + bytes_of(a.f.jk.states) +
+                 bytes_of(a.f.pas.params) + 3 * bytes_of(a.grad_hh) + 3 * bytes_of(a.grad_jk) +
+                 bytes_of(a.lam_v) + bytes_of(a.lam_hh) + bytes_of(a.lam_jk) + 2 * bytes_of(a.seed);
+
+  device_space exec;
+  initialize_states(exec, a.f);
+  exec.fence();
+  const double setup_s = seconds_since(t_setup);
+  const auto t_fwd = clock_type::now();
+  adjoint_forward<Lanes>(exec, a);
+  exec.fence();
+  r.forward_seconds = seconds_since(t_fwd);
+  r.setup_seconds = setup_s;
+
+  // The loss and its derivative with respect to each recorded sample, on the host.
+  auto rec_h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), a.f.recorded);
   auto fail_h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), a.f.failed_step);
+  auto seed_h = Kokkos::create_mirror_view(a.seed);
+  Kokkos::deep_copy(seed_h, 0.0);
+  r.loss.assign(n_cells, std::numeric_limits<double>::quiet_NaN());
+  r.failed_step.assign(n_cells, -1);
+  r.voltage.resize(n_cells * n_sites * n_samples);
+  std::vector<double> dv(n_sites * n_samples);
+  for (std::size_t c = 0; c < n_cells; ++c) {
+    const int tile = static_cast<int>(c / Lanes), lane = static_cast<int>(c % Lanes);
+    double* v = &r.voltage[c * n_sites * n_samples];
+    for (std::size_t k = 0; k < n_sites; ++k) {
+      for (std::size_t t = 0; t < n_samples; ++t) v[k * n_samples + t] = rec_h(tile, k, t, lane);
+    }
+    r.failed_step[c] = fail_h(c);
+    if (fail_h(c) >= 0) continue;  // no gradient through a diverged cell
+    std::fill(dv.begin(), dv.end(), 0.0);
+    const double l = loss(c, v, dv.data());
+    r.loss[c] = l;
+    bool finite = std::isfinite(l);
+    for (double x : dv) finite = finite && std::isfinite(x);
+    if (!finite) {
+      throw internal_error("cellfit::gradient: the loss of cell " + std::to_string(c) +
+                           " or its derivative is not finite");
+    }
+    for (std::size_t k = 0; k < n_sites; ++k) {
+      for (std::size_t t = 0; t < n_samples; ++t) seed_h(tile, k, t, lane) = dv[k * n_samples + t];
+    }
+  }
+  Kokkos::deep_copy(a.seed, seed_h);
+
+  const auto t_bwd = clock_type::now();
+  adjoint_backward<Lanes>(exec, a);
+  exec.fence();
+  r.backward_seconds = seconds_since(t_bwd);
+
   auto g_hh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), a.grad_hh);
   auto g_pas = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), a.grad_pas);
   auto g_jk = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), a.grad_jk);
-  r.loss.resize(n_cells);
-  r.failed_step.resize(n_cells);
   r.grad.resize(n_cells);
   for (std::size_t c = 0; c < n_cells; ++c) {
-    r.failed_step[c] = fail_h(c);
-    r.loss[c] = fail_h(c) >= 0 ? std::numeric_limits<double>::quiet_NaN() : loss_h(c);
+    const bool ok = r.failed_step[c] < 0;
     for (const auto& pl : model.mechanisms) {
       const auto& g = pl.name == "hh" ? g_hh : (pl.name == "pas" ? g_pas : g_jk);
       std::vector<std::vector<double>> per_param(g.extent(1),
                                                  std::vector<double>(pl.compartments.size()));
       for (std::size_t k = 0; k < g.extent(1); ++k) {
         for (std::size_t j = 0; j < pl.compartments.size(); ++j)
-          per_param[k][j] = g(c / lanes, k, j, c % lanes);
+          per_param[k][j] = ok ? g(c / Lanes, k, j, c % Lanes) : 0.0;
       }
-      r.grad[c].push_back(per_param);
+      r.grad[c].push_back(std::move(per_param));
     }
   }
   return r;
+}
+
+}  // namespace
+
+double adjoint_trajectory_bytes_per_cell(const cell_model& model, const simulation_settings& s,
+                                         int K) {
+  const double rows = static_cast<double>(model.geom.n_nodes() + state_rows(model));
+  const int n_steps = s.n_steps();
+  const double segments = std::ceil(static_cast<double>(n_steps) / K);
+  return 8.0 * rows * (segments + K + 1.0);
+}
+
+gradient_result loss_gradient(const cell_model& model, const std::vector<parameter_set>& sets,
+                              const std::vector<stimulus>& stimuli, const simulation_settings& s,
+                              const trace_loss_function& loss, const adjoint_options& opt) {
+  check_batch(model, sets, stimuli, s);
+  if (s.prec != precision::fp64) {
+    throw config_error("cellfit::gradient: the adjoint runs in fp64 only (simulation.precision)");
+  }
+  const std::size_t n_cells = sets.size() * stimuli.size();
+  const int n_steps = s.n_steps();
+  const double budget =
+      opt.memory_budget_bytes > 0 ? opt.memory_budget_bytes : 0.4 * machine_bytes();
+  auto need = [&](int K) {
+    return adjoint_trajectory_bytes_per_cell(model, s, K) * static_cast<double>(n_cells);
+  };
+  int K = opt.checkpoint_every;
+  if (K < 0) throw config_error("cellfit::gradient: checkpoint_every must be >= 0");
+  if (K == 0) {
+    K = n_steps;
+    if (budget > 0 && need(K) > budget) {
+      K = std::max(1, static_cast<int>(std::lround(std::sqrt(static_cast<double>(n_steps)))));
+    }
+  }
+  K = std::min(K, n_steps);
+  if (budget > 0 && need(K) > budget) {
+    char msg[256];
+    std::snprintf(msg, sizeof msg,
+                  "the adjoint of %zu cells x %d steps needs %.3g GB with checkpoints every %d "
+                  "steps, more than the %.3g GB budget: fewer cells per batch or a larger budget",
+                  n_cells, n_steps, need(K) / 1e9, K, budget / 1e9);
+    throw config_error(std::string("cellfit::gradient: ") + msg);
+  }
+  // 8 lanes, not the forward kernel's 32: GCC vectorises the dual-number loops of 8 lanes
+  // but not those of a 32-lane tile, even chunked by 8 (measured with bench/adjoint_cost:
+  // backward pass of hh on tree184 0.9 s at 8 lanes, 3.8 s at 32).
+  constexpr int narrow = narrow_lane_width<device_space, double>::value;
+  if (narrow > 1 && n_cells >= static_cast<std::size_t>(narrow)) {
+    return run<narrow>(model, sets, stimuli, s, loss, K);
+  }
+  return run<1>(model, sets, stimuli, s, loss, K);
+}
+
+gradient_result loss_gradient(const cell_model& model, const std::vector<parameter_set>& sets,
+                              const std::vector<stimulus>& stimuli, const simulation_settings& s,
+                              const std::vector<double>& target, const adjoint_options& opt) {
+  const std::size_t n_cells = sets.size() * stimuli.size();
+  const std::size_t n_sites = s.record_compartments.size();
+  const std::size_t n_samples = static_cast<std::size_t>(s.n_samples());
+  const std::size_t per_cell = n_sites * n_samples;
+  if (target.size() != n_cells * per_cell) {
+    throw config_error("cellfit::gradient: target has " + std::to_string(target.size()) +
+                       " values, the recordings " + std::to_string(n_cells) + " cells x " +
+                       std::to_string(n_sites) + " sites x " + std::to_string(n_samples) +
+                       " samples");
+  }
+  const double norm = 1.0 / static_cast<double>(per_cell);
+  auto mse = [&](std::size_t c, const double* v, double* dv) {
+    const double* t = &target[c * per_cell];
+    double sum = 0;
+    for (std::size_t i = 0; i < per_cell; ++i) {
+      const double diff = v[i] - t[i];
+      sum += diff * diff;
+      dv[i] = 2.0 * norm * diff;
+    }
+    return sum * norm;
+  };
+  return loss_gradient(model, sets, stimuli, s, mse, opt);
 }
 
 }  // namespace cellfit

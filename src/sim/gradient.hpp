@@ -1,9 +1,11 @@
 #pragma once
 // Exact gradients of a trace loss through the simulator (discrete adjoint, kernels/
-// adjoint.hpp): for every cell (parameter set x stimulus), the loss
-//   L = mean over recorded sites and samples of (V - target)^2
-// and dL/dp for every parameter of every mechanism instance. Host driver; blocks.
+// adjoint.hpp). For every cell (parameter set x stimulus) the forward pass records the
+// traces, a loss function of the recorded traces gives the loss and its derivative with
+// respect to every recorded sample, and the backward pass turns that into dL/dp for every
+// parameter of every mechanism instance. Host driver; blocks.
 
+#include <functional>
 #include <vector>
 
 #include "model/cell_model.hpp"
@@ -12,19 +14,52 @@
 
 namespace cellfit {
 
-struct gradient_result {
-  std::size_t n_cells = 0;
-  std::vector<double> loss;  // [cell]; NaN for a cell that diverged
-  // [cell][mechanism (model.mechanisms order)][param][instance]
-  std::vector<std::vector<std::vector<std::vector<double>>>> grad;
-  std::vector<int> failed_step;  // [cell], -1 if it did not diverge
+// Loss of one cell from its recorded traces v [site][sample] (mV); writes dL/dv into dv
+// (same shape, zeroed by the caller) and returns L. Called on the host, cell by cell.
+using trace_loss_function = std::function<double(std::size_t cell, const double* v, double* dv)>;
+
+struct adjoint_options {
+  // Steps between checkpoints; 0 picks one: the whole trajectory when it fits the memory
+  // budget, otherwise about sqrt(n_steps) (memory O(sqrt(n_steps)) per cell).
+  int checkpoint_every = 0;
+  // Memory the stored trajectory may use; 0: 40% of this machine's memory.
+  double memory_budget_bytes = 0;
 };
 
-// `target` is [cell][site][sample] like simulation_result::voltage, for the settings'
-// recording sites and samples. FP64 only. Throws config_error on a shape mismatch.
+struct gradient_result {
+  std::size_t n_cells = 0, n_sites = 0, n_samples = 0;
+  std::vector<double> loss;  // [cell]; NaN for a cell that diverged
+  // [cell][mechanism (model.mechanisms order)][param][instance]; zero for a diverged cell
+  std::vector<std::vector<std::vector<std::vector<double>>>> grad;
+  std::vector<int> failed_step;  // [cell], -1 if it did not diverge
+  std::vector<double> voltage;   // [cell][site][sample] recorded traces, mV
+  int checkpoint_every = 0;      // K used
+  int n_segments = 0;
+  double trajectory_bytes = 0;  // checkpoints + segment buffers
+  double peak_bytes = 0;        // everything the adjoint allocated (problem, trajectory, scratch)
+  double forward_seconds = 0, backward_seconds = 0;  // kernel time of each pass
+  double setup_seconds = 0;                          // layout, copies, initialisation
+};
+
+// Bytes of stored trajectory per cell for checkpoint interval K (documented for the
+// reports; the driver uses it to pick K).
+double adjoint_trajectory_bytes_per_cell(const cell_model& model,
+                                         const simulation_settings& settings, int K);
+
+// Runs forward and backward for the batch. FP64 only. Throws config_error on bad settings
+// or when even the checkpointed trajectory cannot fit the memory budget.
+gradient_result loss_gradient(const cell_model& model, const std::vector<parameter_set>& sets,
+                              const std::vector<stimulus>& stimuli,
+                              const simulation_settings& settings, const trace_loss_function& loss,
+                              const adjoint_options& options = {});
+
+// The mean squared error over recorded sites and samples against `target`
+// ([cell][site][sample] like simulation_result::voltage). Throws config_error on a shape
+// mismatch.
 gradient_result loss_gradient(const cell_model& model, const std::vector<parameter_set>& sets,
                               const std::vector<stimulus>& stimuli,
                               const simulation_settings& settings,
-                              const std::vector<double>& target);
+                              const std::vector<double>& target,
+                              const adjoint_options& options = {});
 
 }  // namespace cellfit

@@ -46,6 +46,19 @@ void check_gradient(const std::string& config, double tolerance) {
   const auto g = cellfit::loss_gradient(rc.model, {here}, rc.stimuli, rc.settings, target.voltage);
   ASSERT_EQ(g.n_cells, 1u);
   ASSERT_EQ(g.failed_step[0], -1);
+  ASSERT_EQ(g.n_segments, 1);  // the whole trajectory was kept
+  // Checkpointed every 3 steps (and every step): the recomputed trajectory is the stored
+  // one, so the gradient is identical, not just close.
+  for (int K : {3, 1}) {
+    cellfit::adjoint_options opt;
+    opt.checkpoint_every = K;
+    const auto gc =
+        cellfit::loss_gradient(rc.model, {here}, rc.stimuli, rc.settings, target.voltage, opt);
+    ASSERT_GT(gc.n_segments, 1);
+    if (K == 3) EXPECT_LT(gc.trajectory_bytes, g.trajectory_bytes);
+    EXPECT_EQ(gc.loss, g.loss);
+    EXPECT_EQ(gc.grad, g.grad) << "checkpoint_every " << K;
+  }
   const auto base = cellfit::simulate_batch(rc.model, {here}, rc.stimuli, rc.settings);
   EXPECT_NEAR(g.loss[0], mse(base.voltage, target.voltage), 1e-12 * (1 + g.loss[0]));
   ASSERT_GT(g.loss[0], 1e-6);
@@ -143,6 +156,64 @@ delay_ms = 0.5
                  1e-5);
 }
 
+TEST(gradient, hh_on_the_chain6_point_model) {
+  check_gradient(R"(
+[model]
+morphology = "builtin:chain6"
+[model.mechanisms.hh]
+regions = "all"
+[simulation]
+dt_ms = 0.05
+t_stop_ms = 8.0
+record_every = 2
+[[stimulus]]
+sites = [0, 3]
+amplitude = 15.0
+delay_ms = 1.0
+)",
+                 1e-5);
+}
+
+TEST(gradient, jk_ball_and_stick_as_a_point_model) {
+  check_gradient(R"(
+[model]
+morphology = "builtin:ball_and_stick"
+mode = "point"
+axial_weight = 0.5
+[model.mechanisms.jk]
+regions = "all"
+[simulation]
+dt_ms = 0.1
+t_stop_ms = 5.0
+[[stimulus]]
+type = "random_steps"
+sites = "all"
+seed = 8
+)",
+                 1e-5);
+}
+
+TEST(gradient, jk_random_tree_of_60_compartments) {
+  check_gradient(R"(
+[model]
+morphology = "builtin:random_tree:60:13"
+mode = "point"
+axial_weight = 0.2
+[model.mechanisms.jk]
+regions = "all"
+[simulation]
+dt_ms = 0.1
+t_stop_ms = 5.0
+record_sites = [0, 7, 30, -1]
+[[stimulus]]
+type = "random_steps"
+sites = [0, 20, 40]
+i_max = 30
+seed = 9
+)",
+                 1e-5);
+}
+
 TEST(gradient, zero_at_the_ground_truth) {
   auto rc = cellfit::parse_config(
       "[model]\nmorphology = \"builtin:chain6\"\n[simulation]\ndt_ms = 0.1\n"
@@ -178,6 +249,57 @@ sites = "all"
 seed = 3
 )",
                  1e-5);
+}
+
+// A batch that fills 8-lane tiles (with padding): each cell's gradient equals the gradient
+// of that cell alone, so lanes neither mix nor depend on their neighbours.
+TEST(gradient, batched_lanes_equal_single_cells) {
+  auto rc = cellfit::parse_config(R"(
+[model]
+morphology = "builtin:chain6"
+[simulation]
+dt_ms = 0.1
+t_stop_ms = 5.0
+[[stimulus]]
+type = "random_steps"
+sites = "all"
+count = 11
+seed = 5
+)",
+                                  "lanes", {});
+  const auto truth = random_point(rc.model, 3);
+  const auto here = random_point(rc.model, 4);
+  const auto target = cellfit::simulate_batch(rc.model, {truth}, rc.stimuli, rc.settings);
+  cellfit::adjoint_options opt;
+  opt.checkpoint_every = 4;
+  const auto g =
+      cellfit::loss_gradient(rc.model, {here}, rc.stimuli, rc.settings, target.voltage, opt);
+  ASSERT_EQ(g.n_cells, 11u);
+  const std::size_t per_cell = g.n_sites * g.n_samples;
+  for (std::size_t c = 0; c < g.n_cells; ++c) {
+    std::vector<double> t(target.voltage.begin() + static_cast<long>(c * per_cell),
+                          target.voltage.begin() + static_cast<long>((c + 1) * per_cell));
+    const auto one = cellfit::loss_gradient(rc.model, {here}, {rc.stimuli[c]}, rc.settings, t);
+    EXPECT_NEAR(one.loss[0], g.loss[c], 1e-12 * one.loss[0]);
+    for (std::size_t m = 0; m < one.grad[0].size(); ++m) {
+      for (std::size_t k = 0; k < one.grad[0][m].size(); ++k) {
+        for (std::size_t j = 0; j < one.grad[0][m][k].size(); ++j) {
+          EXPECT_NEAR(one.grad[0][m][k][j], g.grad[c][m][k][j],
+                      1e-10 * (1 + std::fabs(one.grad[0][m][k][j])));
+        }
+      }
+    }
+  }
+}
+
+TEST(gradient, budget_too_small_is_refused) {
+  auto rc = cellfit::parse_config("[model]\nmorphology = \"builtin:chain6\"\n", "budget", {});
+  const auto target = cellfit::simulate_batch(rc.model, rc.sets, rc.stimuli, rc.settings);
+  cellfit::adjoint_options opt;
+  opt.memory_budget_bytes = 100;
+  EXPECT_THROW(
+      cellfit::loss_gradient(rc.model, rc.sets, rc.stimuli, rc.settings, target.voltage, opt),
+      cellfit::config_error);
 }
 
 }  // namespace
