@@ -55,7 +55,9 @@ void check_gradient(const std::string& config, double tolerance) {
     const auto gc =
         cellfit::loss_gradient(rc.model, {here}, rc.stimuli, rc.settings, target.voltage, opt);
     ASSERT_GT(gc.n_segments, 1);
-    if (K == 3) EXPECT_LT(gc.trajectory_bytes, g.trajectory_bytes);
+    if (K == 3) {
+      EXPECT_LT(gc.trajectory_bytes, g.trajectory_bytes);
+    }
     EXPECT_EQ(gc.loss, g.loss);
     EXPECT_EQ(gc.grad, g.grad) << "checkpoint_every " << K;
   }
