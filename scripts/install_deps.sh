@@ -12,6 +12,7 @@ packages=(
   libopenmpi-dev openmpi-bin      # MPI
   libhdf5-openmpi-dev             # parallel HDF5
   libeigen3-dev                   # host-side linear algebra
+  liblbfgspp-dev                  # L-BFGS-B (header-only, on Eigen) for the gradient engine
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libtoml11-dev      # command line and config
   python3 python3-pip

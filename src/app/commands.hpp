@@ -15,6 +15,18 @@ struct simulate_options {
 };
 int run_simulate(const simulate_options& o);
 
+struct fit_options {
+  std::string config;
+  std::string engine;  // empty: the config's fit.engine
+  std::vector<std::string> overrides;
+  std::string out;  // empty: the config's fit.output
+  bool quiet = false;
+};
+int run_fit(const fit_options& o);
+
+// Throws io_error unless `out` names a file that can be created (checked before long runs).
+void check_writable(const std::string& out, const std::string& command);
+
 struct info_options {
   std::string morphology;
   int nseg = 0;

@@ -38,6 +38,19 @@ int main(int argc, char** argv) {
   simulate->add_option("--out", sim.out, "Output HDF5 file (default: output.file, sim.h5)");
   simulate->add_flag("--quiet,-q", sim.quiet, "No progress output");
 
+  app::fit_options fit;
+  auto* fit_cmd = cli.add_subcommand(
+      "fit",
+      "Fit the [[fit.parameter]]s of a model to target traces (synthetic or HDF5) and write\n"
+      "the fit result (HDF5). Progress, one line per epoch, on stderr.");
+  fit_cmd->add_option("config", fit.config, "TOML config with a [fit] section (docs/config.md)")
+      ->required();
+  fit_cmd->add_option("--engine", fit.engine, "gradient (default: the config's fit.engine)");
+  fit_cmd->add_option("--set", fit.overrides,
+                      "Override a config value: section.key=value (repeatable)");
+  fit_cmd->add_option("--out", fit.out, "Output HDF5 file (default: fit.output, fit.h5)");
+  fit_cmd->add_flag("--quiet,-q", fit.quiet, "No progress output");
+
   app::info_options info;
   auto* info_cmd = cli.add_subcommand(
       "info", "Describe a morphology: sections, compartments, total area, regions.");
@@ -70,6 +83,7 @@ int main(int argc, char** argv) {
     Kokkos::ScopeGuard kokkos(argc, argv);
     if (simulate->parsed()) return app::run_simulate(sim);
     if (info_cmd->parsed()) return app::run_info(info);
+    if (fit_cmd->parsed()) return app::run_fit(fit);
   } catch (const usage_error& e) {
     return report("usage error: ", e, exit_usage);
   } catch (const config_error& e) {

@@ -97,25 +97,27 @@ void write_traces(const std::string& path, const run_config& rc, const simulatio
 
 }  // namespace
 
+void check_writable(const std::string& out, const std::string& command) {
+  struct stat st {};
+  if (out.empty() || out.back() == '/' || (::stat(out.c_str(), &st) == 0 && S_ISDIR(st.st_mode))) {
+    throw io_error("cellfit::" + command + ": output '" + out +
+                   "' is a directory, not a file name");
+  }
+  const std::string probe = out + ".tmp.probe." + std::to_string(::getpid());
+  if (FILE* f = std::fopen(probe.c_str(), "wb")) {
+    std::fclose(f);
+    std::remove(probe.c_str());
+  } else {
+    throw io_error("cellfit::" + command + ": cannot write to '" + out + "'");
+  }
+}
+
 int run_simulate(const simulate_options& o) {
   const auto t0 = std::chrono::steady_clock::now();
   run_config rc = load_config(o.config, o.overrides);
   const std::string out = o.out.empty() ? rc.output : o.out;
   // Refuse an unwritable destination before spending the simulation time.
-  {
-    struct stat st {};
-    if (out.empty() || out.back() == '/' ||
-        (::stat(out.c_str(), &st) == 0 && S_ISDIR(st.st_mode))) {
-      throw io_error("cellfit::simulate: output '" + out + "' is a directory, not a file name");
-    }
-    const std::string probe = out + ".tmp.probe." + std::to_string(::getpid());
-    if (FILE* f = std::fopen(probe.c_str(), "wb")) {
-      std::fclose(f);
-      std::remove(probe.c_str());
-    } else {
-      throw io_error("cellfit::simulate: cannot write to '" + out + "'");
-    }
-  }
+  check_writable(out, "simulate");
   const auto& s = rc.settings;
   const std::size_t n_cells = rc.sets.size() * rc.stimuli.size();
   const double cstep = static_cast<double>(n_cells) * rc.model.geom.n_compartments() * s.n_steps();

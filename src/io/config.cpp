@@ -283,9 +283,12 @@ void build_model(table_reader& t, cell_model& m, const std::string& source) {
   if (t.has("nseg") && t.get("nseg").is_table()) {
     const toml::value& nv = t.get("nseg");
     table_reader nt(nv, "model.nseg");
-    for (const auto& [name, r] : std::initializer_list<std::pair<const char*, region>>{
-             {"soma", region::soma}, {"axon", region::axon}, {"basal", region::basal},
-             {"apical", region::apical}, {"other", region::other}}) {
+    for (const auto& [name, r] :
+         std::initializer_list<std::pair<const char*, region>>{{"soma", region::soma},
+                                                               {"axon", region::axon},
+                                                               {"basal", region::basal},
+                                                               {"apical", region::apical},
+                                                               {"other", region::other}}) {
       if (nt.has(name)) opt.nseg_by_region[r] = static_cast<int>(nt.integer(name, 1, 1, max_nseg));
     }
     nt.finish();
@@ -636,6 +639,127 @@ void build_batch(table_reader& t, run_config& rc) {
   t.finish();
 }
 
+transform_kind parse_transform(const toml::value& v, const std::string& key) {
+  if (!v.is_string()) fail(v, key, "expected \"linear\", \"log\" or \"sigmoid\"");
+  const std::string t = v.as_string().str;
+  if (t == "linear") return transform_kind::linear;
+  if (t == "log") return transform_kind::log;
+  if (t == "sigmoid") return transform_kind::sigmoid;
+  fail(v, key, "expected \"linear\", \"log\" or \"sigmoid\", got \"" + t + "\"");
+}
+
+void build_fit(const toml::value& fv, run_config& rc) {
+  table_reader t(fv, "fit");
+  fit_settings& f = rc.fit;
+  f.present = true;
+  f.engine = t.string("engine", f.engine);
+  if (f.engine != "gradient" && f.engine != "ga" && f.engine != "hybrid") {
+    fail(t.at("engine"), "fit.engine",
+         "expected \"gradient\", \"ga\" or \"hybrid\", got \"" + f.engine + "\"");
+  }
+  f.output = t.string("output", f.output);
+  if (t.has("parameter")) {
+    const toml::value& pv = t.get("parameter");
+    if (!pv.is_array()) fail(pv, "fit.parameter", "expected [[fit.parameter]] tables");
+    std::size_t k = 0;
+    for (const auto& e : pv.as_array()) {
+      const std::string nm = "fit.parameter[" + std::to_string(k++) + "]";
+      table_reader pt(e, nm);
+      fit_parameter p;
+      if (!pt.has("name"))
+        fail(e, nm + ".name", "missing (mechanism.parameter, e.g. \"hh.gnabar\")");
+      const toml::value& nv = pt.get("name");
+      if (!nv.is_string()) fail(nv, nm + ".name", "expected a string");
+      const parameter_override o = parse_param_key(nv, nv.as_string().str);
+      p.mechanism = o.mechanism;
+      p.param = o.param;
+      p.scope = pt.string("scope", o.scope);
+      if (!pt.has("bounds")) fail(e, nm + ".bounds", "missing ([lower, upper] in physical units)");
+      const toml::value& bv = pt.get("bounds");
+      if (!bv.is_array() || bv.as_array().size() != 2)
+        fail(bv, nm + ".bounds", "expected [lower, upper]");
+      p.lower = table_reader::as_number(bv.as_array()[0], nm + ".bounds");
+      p.upper = table_reader::as_number(bv.as_array()[1], nm + ".bounds");
+      if (pt.has("transform"))
+        p.transform = parse_transform(pt.get("transform"), nm + ".transform");
+      if (pt.has("initial")) {
+        const toml::value& iv = pt.get("initial");
+        if (iv.is_array()) {
+          for (const auto& x : iv.as_array())
+            p.initial.push_back(table_reader::as_number(x, nm + ".initial"));
+        } else {
+          p.initial.push_back(table_reader::as_number(iv, nm + ".initial"));
+        }
+      }
+      const auto loc = e.location();
+      p.where =
+          loc.file_name() + (loc.line() > 0 ? ":" + std::to_string(loc.line()) : "") + ": " + nm;
+      pt.finish();
+      f.parameters.push_back(p);
+    }
+  }
+  if (t.has("target")) {
+    table_reader tt(t.get("target"), "fit.target");
+    target_settings& g = f.target;
+    g.type = tt.string("type", g.type);
+    if (g.type == "synthetic") {
+      g.low = tt.number("low", g.low, 0.0, 1e6);
+      g.high = tt.number("high", g.high, 0.0, 1e6);
+      if (!(g.high >= g.low)) fail(tt.at("high"), "fit.target.high", "must be >= fit.target.low");
+      g.seed = static_cast<std::uint64_t>(tt.integer("seed", static_cast<long long>(g.seed), 0,
+                                                     std::numeric_limits<long long>::max()));
+    } else if (g.type == "file") {
+      if (!tt.has("file")) fail(t.get("target"), "fit.target.file", "missing (HDF5 traces to fit)");
+      const toml::value& fv2 = tt.get("file");
+      if (!fv2.is_string()) fail(fv2, "fit.target.file", "expected a string");
+      g.file = resolve_path(fv2, rc.source);
+      g.dataset = tt.string("dataset", g.dataset);
+    } else {
+      fail(tt.at("type"), "fit.target.type",
+           "expected \"synthetic\" or \"file\", got \"" + g.type + "\"");
+    }
+    tt.finish();
+  }
+  if (t.has("gradient")) {
+    table_reader gt(t.get("gradient"), "fit.gradient");
+    gradient_settings& g = f.gradient;
+    const std::string opt = gt.string("optimizer", "adam");
+    if (opt == "adam") {
+      g.optimizer = optimizer_kind::adam;
+    } else if (opt == "lbfgsb") {
+      g.optimizer = optimizer_kind::lbfgsb;
+    } else {
+      fail(gt.at("optimizer"), "fit.gradient.optimizer",
+           "expected \"adam\" or \"lbfgsb\", got \"" + opt + "\"");
+    }
+    g.epochs = static_cast<int>(gt.integer("epochs", g.epochs, 0, 10000000));
+    g.lr = gt.positive("lr", g.lr);
+    g.beta1 = gt.number("beta1", g.beta1, 0.0, 1.0);
+    g.beta2 = gt.number("beta2", g.beta2, 0.0, 1.0);
+    if (!(g.beta1 < 1)) fail(gt.at("beta1"), "fit.gradient.beta1", "must be < 1");
+    if (!(g.beta2 < 1)) fail(gt.at("beta2"), "fit.gradient.beta2", "must be < 1");
+    g.epsilon = gt.positive("epsilon", g.epsilon);
+    g.lbfgs_memory = static_cast<int>(gt.integer("lbfgs_memory", g.lbfgs_memory, 1, 1000));
+    const std::string loss = gt.string("loss", "normalized");
+    if (loss == "mse") {
+      g.loss.kind = loss_kind::mse;
+    } else if (loss == "normalized") {
+      g.loss.kind = loss_kind::normalized;
+    } else {
+      fail(gt.at("loss"), "fit.gradient.loss",
+           "expected \"mse\" or \"normalized\", got \"" + loss + "\"");
+    }
+    g.loss.spike_weight = gt.number("spike_weight", 0.0, 0.0, 1e12);
+    g.loss.spike_threshold_mv = gt.number("spike_threshold_mv", -20.0, -400.0, 400.0);
+    g.early_stop = gt.number("early_stop", 0.0, 0.0, 1.0);
+    g.patience = static_cast<int>(gt.integer("patience", g.patience, 1, 1000000));
+    g.adjoint.checkpoint_every = static_cast<int>(gt.integer("checkpoint_every", 0, 0, 1000000000));
+    g.adjoint.memory_budget_bytes = 1e6 * gt.number("memory_budget_mb", 0.0, 0.0, 1e12);
+    gt.finish();
+  }
+  t.finish();
+}
+
 // Applies "a.b.c=value" to the document; array elements are addressed by index
 // (stimulus.0.amplitude). The value is TOML; a bare word is taken as a string.
 void apply_override(toml::value& doc, const std::string& text) {
@@ -754,6 +878,8 @@ run_config interpret(toml::value doc, const std::string& source,
       none.name = "none";
       rc.stimuli.push_back(none);
     }
+    rc.has_batch = top.has("batch");
+    if (top.has("fit")) build_fit(top.get("fit"), rc);
     if (top.has("output")) {
       table_reader ot(top.get("output"), "output");
       rc.output = ot.string("file", rc.output);

@@ -4,14 +4,38 @@
 // file, the line and the key. `--set section.key=value` overrides are applied to the parsed
 // document before it is interpreted, so they are checked the same way.
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
+#include "gradient/gradient_fit.hpp"
 #include "model/cell_model.hpp"
+#include "model/parameter_space.hpp"
 #include "sim/batch_simulator.hpp"
 #include "stimulus/stimulus.hpp"
 
 namespace cellfit {
+
+// Where the traces to fit come from.
+struct target_settings {
+  std::string type = "synthetic";  // "synthetic" or "file"
+  // synthetic: ground truth = the model's values x U(low, high) per fitted scalar (seeded),
+  // then simulated with the fit's stimuli and recordings.
+  double low = 0.7, high = 1.3;
+  std::uint64_t seed = 20230619;
+  // file: traces [stimulus][site][sample] (cellfit simulate's /traces/voltage).
+  std::string file, dataset = "/traces/voltage";
+};
+
+// The [fit] section (docs/config.md).
+struct fit_settings {
+  bool present = false;
+  std::string engine = "gradient";
+  std::vector<fit_parameter> parameters;
+  target_settings target;
+  gradient_settings gradient;
+  std::string output = "fit.h5";
+};
 
 struct run_config {
   std::string source;  // config file, or "builtin:default"
@@ -20,6 +44,8 @@ struct run_config {
   std::vector<stimulus> stimuli;    // at least one
   simulation_settings settings;
   std::string output = "sim.h5";
+  fit_settings fit;
+  bool has_batch = false;  // a [batch] section was given
 };
 
 // Reads `path` (or the built-in default problem when path is empty) and applies

@@ -1,0 +1,254 @@
+// cellfit fit: fit the [[fit.parameter]]s of a model to target traces with the gradient
+// engine, print a progress line per epoch, and write the fit contract (docs/hdf5.md).
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+
+#include "app/commands.hpp"
+#include "app/model_export.hpp"
+#include "common/error.hpp"
+#include "common/rng.hpp"
+#include "gradient/gradient_fit.hpp"
+#include "io/config.hpp"
+#include "io/h5.hpp"
+#include "model/parameter_space.hpp"
+#include "sim/batch_simulator.hpp"
+
+namespace cellfit::app {
+
+namespace {
+
+std::string hms(double s) {
+  if (!std::isfinite(s) || s < 0) return "?";
+  const long t = std::lround(s);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+  return buf;
+}
+
+// The target traces [stimulus][site][sample] and, for a synthetic target, the ground truth.
+void make_target(const run_config& rc, const parameter_space& space, std::vector<double>& target,
+                 std::vector<double>& truth, bool quiet) {
+  const auto& s = rc.settings;
+  const std::size_t n_stim = rc.stimuli.size(), n_sites = s.record_compartments.size();
+  const std::size_t n_samples = static_cast<std::size_t>(s.n_samples());
+  const target_settings& t = rc.fit.target;
+  if (t.type == "file") {
+    h5::file f = h5::file::open_read(t.file);
+    std::vector<std::size_t> dims;
+    target = f.read_doubles(t.dataset, dims);
+    if (dims.size() != 3 || dims[0] != n_stim || dims[1] != n_sites || dims[2] != n_samples) {
+      std::string shape;
+      for (std::size_t d : dims) shape += (shape.empty() ? "" : " x ") + std::to_string(d);
+      throw config_error("cellfit::fit: " + t.file + ":" + t.dataset + " has shape [" + shape +
+                         "], the fit records [" + std::to_string(n_stim) + " stimuli x " +
+                         std::to_string(n_sites) + " sites x " + std::to_string(n_samples) +
+                         " samples]");
+    }
+    const std::string sites_name = t.dataset.substr(0, t.dataset.rfind('/') + 1) + "sites";
+    if (f.exists(sites_name)) {
+      std::vector<std::size_t> sd;
+      const auto sites = f.read_ints(sites_name, sd);
+      for (std::size_t k = 0; k < n_sites && k < sites.size(); ++k) {
+        if (sites[k] != s.record_compartments[k]) {
+          throw config_error("cellfit::fit: " + t.file + ":" + sites_name + "[" +
+                             std::to_string(k) + "] is compartment " + std::to_string(sites[k]) +
+                             ", the fit records compartment " +
+                             std::to_string(s.record_compartments[k]));
+        }
+      }
+    }
+    for (std::size_t i = 0; i < target.size(); ++i) {
+      if (!std::isfinite(target[i])) {
+        throw config_error("cellfit::fit: " + t.file + ":" + t.dataset + " value " +
+                           std::to_string(i) + " is not finite");
+      }
+    }
+    return;
+  }
+  // Synthetic: the model's values x U(low, high), one factor per fitted scalar.
+  truth = space.model_values();
+  for (std::size_t i = 0; i < truth.size(); ++i) {
+    truth[i] *= t.low + (t.high - t.low) * uniform01(counter_hash(t.seed, i, 0x67));
+    if (truth[i] < space.lower(i) || truth[i] > space.upper(i)) {
+      throw config_error("cellfit::fit: the synthetic ground truth of " + space.names()[i] + " (" +
+                         std::to_string(truth[i]) + ") lies outside its bounds [" +
+                         std::to_string(space.lower(i)) + ", " + std::to_string(space.upper(i)) +
+                         "]: widen the bounds or narrow fit.target.low/high");
+    }
+  }
+  if (!quiet) std::cerr << "  simulating the synthetic target (seed " << t.seed << ")\n";
+  const simulation_result r = simulate_batch(rc.model, {space.to_set(truth)}, rc.stimuli, s);
+  if (r.n_failed() > 0) {
+    throw error("cellfit::fit: " + std::to_string(r.n_failed()) +
+                " target cells diverged at the synthetic ground truth");
+  }
+  target = r.voltage;
+}
+
+void write_fit(const std::string& path, const run_config& rc, const parameter_space& space,
+               const fit_result& r, const std::vector<double>& target,
+               const std::vector<double>& truth, const gradient_settings& g) {
+  h5::atomic_output out(path);
+  {
+    h5::file f = h5::file::create(out.temp_path());
+    const auto& h = r.history;
+    const std::size_t n = h.loss.size(), P = space.size();
+    f.write("/fit/history/loss", h.loss, {n});
+    f.write("/fit/history/normalized_loss", h.normalized_loss, {n});
+    f.write("/fit/history/wall_s", h.wall_s, {n});
+    std::vector<std::int64_t> div(h.diverged.begin(), h.diverged.end());
+    f.write("/fit/history/diverged_cells", div, {n});
+    if (!truth.empty()) {
+      f.write("/fit/history/gt_error", h.gt_error, {n});
+      std::vector<double> by;
+      for (const auto& row : h.gt_error_by_group) by.insert(by.end(), row.begin(), row.end());
+      f.write("/fit/history/gt_error_by_parameter", by, {n, space.parameters().size()});
+      f.write("/fit/ground_truth/params", truth, {P});
+    }
+    f.write("/fit/best/params", r.best, {P});
+    f.write("/fit/initial/params", r.initial, {P});
+    f.write("/fit/param_names", space.names());
+    std::vector<double> lo(P), hi(P);
+    for (std::size_t i = 0; i < P; ++i) {
+      lo[i] = space.lower(i);
+      hi[i] = space.upper(i);
+    }
+    f.write("/fit/bounds/lower", lo, {P});
+    f.write("/fit/bounds/upper", hi, {P});
+    std::vector<std::string> groups, transforms;
+    for (const auto& p : space.parameters()) {
+      groups.push_back(p.mechanism + "." + p.param + (p.scope == "all" ? "" : "@" + p.scope));
+      transforms.push_back(transform_name(p.transform));
+    }
+    f.write("/fit/parameters/names", groups);
+    f.write("/fit/parameters/transforms", transforms);
+    std::vector<std::int64_t> group_of(P);
+    for (std::size_t i = 0; i < P; ++i) group_of[i] = static_cast<std::int64_t>(space.group_of(i));
+    f.write("/fit/parameters/of_param", group_of, {P});
+
+    const auto& s = rc.settings;
+    const std::size_t n_stim = rc.stimuli.size(), n_sites = s.record_compartments.size();
+    const std::size_t n_samples = static_cast<std::size_t>(s.n_samples());
+    f.write("/fit/target/voltage", target, {n_stim, n_sites, n_samples});
+    if (!r.best_voltage.empty()) {
+      f.write("/fit/best/voltage", r.best_voltage, {n_stim, n_sites, n_samples});
+    }
+    std::vector<std::int64_t> sites(s.record_compartments.begin(), s.record_compartments.end());
+    f.write("/fit/target/sites", sites, {sites.size()});
+    write_model(f, rc.model);
+
+    f.attribute("/", "cellfit_version", std::string("0.1.0"));
+    f.attribute("/", "command", std::string("fit"));
+    f.attribute("/", "config", rc.source);
+    f.attribute("/", "engine", std::string("gradient"));
+    f.attribute("/", "optimizer",
+                std::string(g.optimizer == optimizer_kind::adam ? "adam" : "lbfgsb"));
+    f.attribute("/", "loss", std::string(g.loss.kind == loss_kind::mse ? "mse" : "normalized"));
+    f.attribute("/", "final_loss", n > 0 ? h.loss.back() : r.best_loss);
+    f.attribute("/", "best_loss", r.best_loss);
+    if (!truth.empty()) f.attribute("/", "gt_error", gt_error(r.best, truth));
+    f.attribute("/", "initial_gt_error", r.initial_gt_error);
+    f.attribute("/", "wall_seconds", r.wall_seconds);
+    f.attribute("/", "simulations", static_cast<std::int64_t>(r.simulations));
+    f.attribute("/", "iterations", static_cast<std::int64_t>(n));
+    f.attribute("/", "stop_reason", r.stop_reason);
+    f.attribute("/", "checkpoint_every", static_cast<std::int64_t>(r.checkpoint_every));
+    f.attribute("/", "adjoint_peak_bytes", r.peak_bytes);
+    f.attribute("/", "target",
+                rc.fit.target.type == "file" ? rc.fit.target.file : std::string("synthetic"));
+    f.close();
+  }
+  out.commit();
+}
+
+}  // namespace
+
+int run_fit(const fit_options& o) {
+  run_config rc = load_config(o.config, o.overrides);
+  const std::string engine = o.engine.empty() ? rc.fit.engine : o.engine;
+  if (engine != "gradient") {
+    throw usage_error("cellfit::fit: --engine " + engine +
+                      " is not available in this version (only gradient)");
+  }
+  if (!rc.fit.present) {
+    throw config_error("cellfit::fit: " + rc.source +
+                       " has no [fit] section (parameters to fit, target, optimiser)");
+  }
+  if (rc.has_batch) {
+    throw config_error("cellfit::fit: " + rc.source +
+                       ": [batch] does not apply to fit (the optimiser chooses the parameters)");
+  }
+  if (rc.settings.prec != precision::fp64) {
+    throw config_error("cellfit::fit: " + rc.source +
+                       ": the gradient engine runs in fp64 (simulation.precision)");
+  }
+  const std::string out = o.out.empty() ? rc.fit.output : o.out;
+  check_writable(out, "fit");
+  const parameter_space space(rc.model, rc.fit.parameters);
+  const gradient_settings& g = rc.fit.gradient;
+  const auto& s = rc.settings;
+  if (!o.quiet) {
+    std::cerr << "cellfit fit: " << rc.source << ": " << rc.model.morph.source << ", "
+              << rc.model.geom.n_compartments() << " compartments, " << space.size()
+              << " parameters, " << rc.stimuli.size() << " stimuli, "
+              << s.record_compartments.size() << " recorded sites, " << s.n_steps() << " steps of "
+              << s.dt_ms << " ms; " << (g.optimizer == optimizer_kind::adam ? "Adam" : "L-BFGS-B")
+              << ", " << g.epochs << " epochs\n";
+  }
+  fit_problem p;
+  p.model = &rc.model;
+  p.space = &space;
+  p.stimuli = rc.stimuli;
+  p.settings = s;
+  make_target(rc, space, p.target, p.ground_truth, o.quiet);
+
+  epoch_callback progress;
+  if (!o.quiet) {
+    progress = [](const epoch_report& e) {
+      const double per = e.iteration > 0 ? e.elapsed_seconds / e.iteration : e.epoch_seconds;
+      const double eta = per * std::max(0, e.planned - 1 - e.iteration);
+      char gt[48] = "";
+      if (e.gt_error >= 0) std::snprintf(gt, sizeof gt, "  GT error %.4g", e.gt_error);
+      char div[48] = "";
+      if (e.diverged > 0) std::snprintf(div, sizeof div, "  (%d cells diverged)", e.diverged);
+      std::fprintf(stderr, "  epoch %4d/%d  loss %.5g  normalized %.5g%s  %.3f s/epoch  ETA %s%s\n",
+                   e.iteration, e.planned - 1, e.loss, e.normalized_loss, gt, e.epoch_seconds,
+                   hms(eta).c_str(), div);
+    };
+  }
+  const fit_result r = run_gradient_fit(p, g, progress);
+  write_fit(out, rc, space, r, p.target, p.ground_truth, g);
+
+  const auto& h = r.history;
+  std::printf("cellfit fit: %zu iterations (%s), %.2f s, %zu single-cell simulations -> %s\n",
+              h.loss.size(), r.stop_reason.c_str(), r.wall_seconds, r.simulations, out.c_str());
+  if (!h.loss.empty()) {
+    std::printf("loss %.6g -> %.6g (best %.6g); normalized %.6g -> %.6g\n", h.loss.front(),
+                h.loss.back(), r.best_loss, h.normalized_loss.front(), h.normalized_loss.back());
+  }
+  if (!p.ground_truth.empty()) {
+    const auto first = gt_error_by_group(space, r.initial, p.ground_truth);
+    const auto last = gt_error_by_group(space, r.best, p.ground_truth);
+    std::printf("%-28s %12s %12s %10s\n", "GT error (mean |g* - g|)", "initial", "best",
+                "decrease");
+    for (std::size_t k = 0; k < first.size(); ++k) {
+      const auto& fp = space.parameters()[k];
+      const std::string name =
+          fp.mechanism + "." + fp.param + (fp.scope == "all" ? "" : "@" + fp.scope);
+      std::printf("%-28s %12.5g %12.5g %9.2f%%\n", name.c_str(), first[k], last[k],
+                  first[k] > 0 ? 100.0 * (1 - last[k] / first[k]) : 0.0);
+    }
+  }
+  if (!std::isfinite(r.best_loss)) {
+    std::fprintf(stderr, "cellfit fit: every evaluation diverged (result written to %s)\n",
+                 out.c_str());
+    return exit_diverged;
+  }
+  return exit_ok;
+}
+
+}  // namespace cellfit::app

@@ -1,0 +1,88 @@
+#include "gradient/trace_loss.hpp"
+
+#include <algorithm>
+
+#include "common/error.hpp"
+
+namespace cellfit {
+
+std::vector<double> threshold_crossings(const double* v, std::size_t n, double dt,
+                                        double threshold) {
+  std::vector<double> t;
+  for (std::size_t k = 0; k + 1 < n; ++k) {
+    if (v[k] < threshold && v[k + 1] >= threshold) {
+      t.push_back(dt * (static_cast<double>(k) + (threshold - v[k]) / (v[k + 1] - v[k])));
+    }
+  }
+  return t;
+}
+
+trace_loss::trace_loss(loss_settings s, std::vector<double> target, std::size_t n_cells,
+                       std::size_t n_sites, std::size_t n_samples, double sample_ms)
+    : s_(s),
+      target_(std::move(target)),
+      n_cells_(n_cells),
+      n_sites_(n_sites),
+      n_samples_(n_samples),
+      sample_ms_(sample_ms) {
+  if (target_.size() != n_cells * n_sites * n_samples) {
+    throw internal_error("cellfit::trace_loss: target size does not match the recordings");
+  }
+  if (s_.spike_weight > 0) {
+    target_spikes_.resize(n_cells * n_sites);
+    for (std::size_t i = 0; i < n_cells * n_sites; ++i) {
+      target_spikes_[i] =
+          threshold_crossings(&target_[i * n_samples], n_samples, sample_ms, s_.spike_threshold_mv);
+    }
+  }
+}
+
+double trace_loss::normalized(double loss) const {
+  return s_.kind == loss_kind::normalized ? loss : loss / static_cast<double>(n_sites_);
+}
+
+double trace_loss::operator()(std::size_t cell, const double* v, double* dv) const {
+  // mse: the mean over cells, sites and samples; normalized: that over the number of sites.
+  const double S = static_cast<double>(n_sites_);
+  const double site_norm = s_.kind == loss_kind::normalized ? 1.0 / (S * S) : 1.0 / S;
+  const double w = site_norm / (static_cast<double>(n_cells_) * static_cast<double>(n_samples_));
+  const double* t = &target_[cell * n_sites_ * n_samples_];
+  double sum = 0;
+  for (std::size_t i = 0; i < n_sites_ * n_samples_; ++i) {
+    const double diff = v[i] - t[i];
+    sum += diff * diff;
+    dv[i] = 2.0 * w * diff;
+  }
+  double loss = w * sum;
+  if (s_.spike_weight > 0) {
+    const double ws = s_.spike_weight * site_norm / static_cast<double>(n_cells_);
+    const double miss = (static_cast<double>(n_samples_) * sample_ms_) *
+                        (static_cast<double>(n_samples_) * sample_ms_);
+    const double th = s_.spike_threshold_mv, h = sample_ms_;
+    for (std::size_t site = 0; site < n_sites_; ++site) {
+      const double* vs = v + site * n_samples_;
+      double* ds = dv + site * n_samples_;
+      const auto& ts = target_spikes_[cell * n_sites_ + site];
+      std::size_t i = 0;
+      for (std::size_t k = 0; k + 1 < n_samples_; ++k) {
+        if (!(vs[k] < th && vs[k + 1] >= th)) continue;
+        const double b = vs[k + 1] - vs[k];
+        const double tk = h * (static_cast<double>(k) + (th - vs[k]) / b);
+        if (i < ts.size()) {
+          const double e = tk - ts[i];
+          loss += ws * e * e;
+          // d t / d v_k = h (th - v_{k+1}) / b^2,  d t / d v_{k+1} = -h (th - v_k) / b^2
+          ds[k] += 2.0 * ws * e * h * (th - vs[k + 1]) / (b * b);
+          ds[k + 1] += -2.0 * ws * e * h * (th - vs[k]) / (b * b);
+        } else {
+          loss += ws * miss;
+        }
+        ++i;
+      }
+      if (i < ts.size()) loss += ws * miss * static_cast<double>(ts.size() - i);
+    }
+  }
+  return loss;
+}
+
+}  // namespace cellfit
