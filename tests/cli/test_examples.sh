@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every example config (each must succeed and write its traces).
+# Runs every example config (each must succeed and write its traces; a config with a
+# [fit] section is also fitted for a few epochs).
 # usage: test_examples.sh CELLFIT_BINARY EXAMPLES_DIR
 set -euo pipefail
 cellfit=$(realpath "$1")
@@ -12,6 +13,13 @@ for cfg in "$examples"/*.toml; do
   "$cellfit" simulate "$cfg" --out "$work/$name.h5" --quiet > "$work/$name.log"
   [[ -s "$work/$name.h5" ]] || { echo "FAIL: $name wrote no traces"; exit 1; }
   echo "ok: $name ($(head -1 "$work/$name.log"))"
+  if grep -q '^\[fit\]' "$cfg"; then
+    # Fit examples: a few epochs of the fit itself (the full runs are bench/paper000_tables.py).
+    "$cellfit" fit "$cfg" --set fit.gradient.epochs=3 --out "$work/$name.fit.h5" --quiet \
+      > "$work/$name.fit.log"
+    [[ -s "$work/$name.fit.h5" ]] || { echo "FAIL: $name wrote no fit result"; exit 1; }
+    echo "ok: $name fit ($(head -1 "$work/$name.fit.log"))"
+  fi
   n=$((n + 1))
 done
 [[ $n -gt 0 ]] || { echo "no examples found in $examples"; exit 1; }
