@@ -8,7 +8,7 @@ examples=$(realpath "$2")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 n=0
-for cfg in "$examples"/*.toml; do
+for cfg in "$examples"/*.toml "$examples"/paper000/*.toml; do
   name=$(basename "$cfg" .toml)
   "$cellfit" simulate "$cfg" --out "$work/$name.h5" --quiet > "$work/$name.log"
   [[ -s "$work/$name.h5" ]] || { echo "FAIL: $name wrote no traces"; exit 1; }
