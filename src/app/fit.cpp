@@ -230,6 +230,8 @@ int run_fit(const fit_options& o) {
     std::printf("loss %.6g -> %.6g (best %.6g); normalized %.6g -> %.6g\n", h.loss.front(),
                 h.loss.back(), r.best_loss, h.normalized_loss.front(), h.normalized_loss.back());
   }
+  std::printf("adjoint: checkpoint every %d steps, peak memory %.3g MB\n", r.checkpoint_every,
+              r.peak_bytes / 1e6);
   if (!p.ground_truth.empty()) {
     const auto first = gt_error_by_group(space, r.initial, p.ground_truth);
     const auto last = gt_error_by_group(space, r.best, p.ground_truth);
