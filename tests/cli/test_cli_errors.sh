@@ -4,25 +4,12 @@
 # usage: test_cli_errors.sh CELLFIT_BINARY
 set -uo pipefail
 cellfit=$(realpath "$1")
+source "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/expect.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 fails=0
 
-expect() {  # expect CODE PATTERN -- command...
-  local code=$1 pattern=$2
-  shift 3
-  local out rc
-  out=$("$@" 2>&1)
-  rc=$?
-  if [[ $rc -ne $code ]]; then
-    echo "FAIL: '$*' exited $rc, expected $code"; echo "$out" | head -5; fails=$((fails + 1)); return
-  fi
-  if [[ -n $pattern ]] && ! grep -q -E -- "$pattern" <<< "$out"; then
-    echo "FAIL: '$*' output lacks /$pattern/"; echo "$out" | head -5; fails=$((fails + 1)); return
-  fi
-  echo "ok: $* -> $rc"
-}
 
 expect 2 "" -- "$cellfit"
 expect 0 "CONFIG" -- "$cellfit" simulate --help

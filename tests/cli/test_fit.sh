@@ -6,26 +6,13 @@
 set -uo pipefail
 cellfit=$(realpath "$1")
 examples=$(realpath "$2")
+source "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/expect.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 fails=0
 toy="$examples/11_toy_grad_all_all.toml"
 
-expect() {  # expect CODE PATTERN -- command...
-  local code=$1 pattern=$2
-  shift 3
-  local out rc
-  out=$("$@" 2>&1)
-  rc=$?
-  if [[ $rc -ne $code ]]; then
-    echo "FAIL: '$*' exited $rc, expected $code"; echo "$out" | tail -5; fails=$((fails + 1)); return
-  fi
-  if [[ -n $pattern ]] && ! grep -q -E -- "$pattern" <<< "$out"; then
-    echo "FAIL: '$*' output lacks /$pattern/"; echo "$out" | tail -5; fails=$((fails + 1)); return
-  fi
-  echo "ok: $* -> $rc"
-}
 
 # The toy with L-BFGS-B: GT error down by more than 99% for both conductances.
 expect 0 "epoch +[0-9]+/" -- "$cellfit" fit "$toy" --set fit.gradient.optimizer=lbfgsb --out lbfgsb.h5
