@@ -400,19 +400,28 @@ struct adjoint_functor {
 
 }  // namespace detail
 
+namespace detail {
+
+template <int Lanes, class Tag, class ExecutionSpace, class Real, class MemorySpace>
+void launch_adjoint(ExecutionSpace const& space, adjoint_problem<Real, MemorySpace> const& a,
+                    const char* label) {
+  static_assert(Kokkos::SpaceAccessibility<ExecutionSpace, MemorySpace>::accessible,
+                "cellfit::adjoint: the execution space cannot reach the problem");
+  if (a.f.lanes != Lanes) throw std::invalid_argument("cellfit::adjoint: lane width mismatch");
+  Kokkos::parallel_for(label, Kokkos::RangePolicy<ExecutionSpace, Tag>(space, 0, a.f.n_tiles),
+                       adjoint_functor<Real, MemorySpace, Lanes>{a});
+}
+
+}  // namespace detail
+
 // Forward pass of the adjoint for tiles [0, f.n_tiles): records the traces into
 // a.f.recorded and stores what the backward pass needs. Preconditions: the forward problem
 // laid out with Lanes lanes, states initialised. Non-blocking.
 template <int Lanes, class ExecutionSpace, class Real, class MemorySpace>
 void adjoint_forward(ExecutionSpace const& space, adjoint_problem<Real, MemorySpace> const& a) {
-  static_assert(Kokkos::SpaceAccessibility<ExecutionSpace, MemorySpace>::accessible,
-                "cellfit::adjoint_forward: the execution space cannot reach the problem");
-  if (a.f.lanes != Lanes)
-    throw std::invalid_argument("cellfit::adjoint_forward: lane width mismatch");
   using F = detail::adjoint_functor<Real, MemorySpace, Lanes>;
-  Kokkos::parallel_for(
-      "cellfit::kernels::adjoint_forward",
-      Kokkos::RangePolicy<ExecutionSpace, typename F::forward_tag>(space, 0, a.f.n_tiles), F{a});
+  detail::launch_adjoint<Lanes, typename F::forward_tag>(space, a,
+                                                         "cellfit::kernels::adjoint_forward");
 }
 
 // Backward pass: gradients of the loss whose derivatives with respect to the recorded
@@ -420,14 +429,9 @@ void adjoint_forward(ExecutionSpace const& space, adjoint_problem<Real, MemorySp
 // adjoint_forward ran on the same problem. Non-blocking.
 template <int Lanes, class ExecutionSpace, class Real, class MemorySpace>
 void adjoint_backward(ExecutionSpace const& space, adjoint_problem<Real, MemorySpace> const& a) {
-  static_assert(Kokkos::SpaceAccessibility<ExecutionSpace, MemorySpace>::accessible,
-                "cellfit::adjoint_backward: the execution space cannot reach the problem");
-  if (a.f.lanes != Lanes)
-    throw std::invalid_argument("cellfit::adjoint_backward: lane width mismatch");
   using F = detail::adjoint_functor<Real, MemorySpace, Lanes>;
-  Kokkos::parallel_for(
-      "cellfit::kernels::adjoint_backward",
-      Kokkos::RangePolicy<ExecutionSpace, typename F::backward_tag>(space, 0, a.f.n_tiles), F{a});
+  detail::launch_adjoint<Lanes, typename F::backward_tag>(space, a,
+                                                          "cellfit::kernels::adjoint_backward");
 }
 
 }  // namespace cellfit

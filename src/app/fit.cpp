@@ -83,8 +83,11 @@ void make_target(const run_config& rc, const parameter_space& space, std::vector
   if (!quiet) std::cerr << "  simulating the synthetic target (seed " << t.seed << ")\n";
   const simulation_result r = simulate_batch(rc.model, {space.to_set(truth)}, rc.stimuli, s);
   if (r.n_failed() > 0) {
-    throw error("cellfit::fit: " + std::to_string(r.n_failed()) +
-                " target cells diverged at the synthetic ground truth");
+    throw config_error("cellfit::fit: " + std::to_string(r.n_failed()) + " of " +
+                       std::to_string(r.n_cells) +
+                       " target cells diverge at the synthetic ground truth (|V| > "
+                       "simulation.v_bound_mv or NaN): raise v_bound_mv or narrow "
+                       "fit.target.low/high");
   }
   target = r.voltage;
 }

@@ -37,14 +37,17 @@ class evaluator {
         t0_(clock_type::now()),
         last_(t0_) {}
 
-  // Loss and dL/dx at x (optimiser coordinates); records one iteration.
-  double operator()(const std::vector<double>& x, std::vector<double>& grad_x) {
+  // Loss and (if with_gradient) dL/dx at x (optimiser coordinates); records one iteration.
+  double operator()(const std::vector<double>& x, std::vector<double>& grad_x,
+                    bool with_gradient = true) {
     const parameter_space& space = *p_.space;
     const std::vector<double> phys = space.to_physical(x);
+    adjoint_options opt = s_.adjoint;
+    opt.gradient = with_gradient;
     const gradient_result g = loss_gradient(
         *p_.model, {space.to_set(phys)}, p_.stimuli, p_.settings,
-        [this](std::size_t c, const double* v, double* dv) { return loss_(c, v, dv); }, s_.adjoint);
-    r_.simulations += 2 * g.n_cells;
+        [this](std::size_t c, const double* v, double* dv) { return loss_(c, v, dv); }, opt);
+    r_.simulations += (with_gradient ? 2 : 1) * g.n_cells;
     r_.checkpoint_every = g.checkpoint_every;
     r_.n_segments = g.n_segments;
     r_.peak_bytes = std::max(r_.peak_bytes, g.peak_bytes);
@@ -57,7 +60,7 @@ class evaluator {
         continue;
       }
       loss += g.loss[c];
-      space.accumulate(g.grad[c], grad_p);
+      if (with_gradient) space.accumulate(g.grad[c], grad_p);
     }
     if (diverged == static_cast<int>(g.n_cells)) loss = std::numeric_limits<double>::quiet_NaN();
     const std::vector<double> jac = space.jacobian(x);
@@ -124,7 +127,7 @@ void run_adam(evaluator& f, const parameter_space& space, const gradient_setting
   std::vector<double> m(x.size(), 0.0), v(x.size(), 0.0), g;
   r.stop_reason = "epochs";
   for (int t = 0; t <= s.epochs; ++t) {
-    const double loss = f(x, g);
+    const double loss = f(x, g, t < s.epochs);  // the last point needs no gradient
     if (!std::isfinite(loss)) {
       r.stop_reason = "diverged";
       return;

@@ -102,7 +102,9 @@ parameter_space::parameter_space(const cell_model& model, std::vector<fit_parame
                  std::to_string(n_new));
     }
     for (std::size_t k = entries_.size() - n_new; k < entries_.size(); ++k) {
-      const double x0 = initial_values()[k];
+      const double x0 = p.initial.empty()
+                            ? model_values_[k]
+                            : p.initial[p.initial.size() == 1 ? 0 : k - (entries_.size() - n_new)];
       if (!std::isfinite(x0) || x0 < p.lower || x0 > p.upper) {
         bad(p, "initial value " + num(x0) + " (" + names_[k] + ") lies outside the bounds [" +
                    num(p.lower) + ", " + num(p.upper) + "]");

@@ -60,7 +60,7 @@ double bytes_of(V const& v) {
 template <int Lanes>
 gradient_result run(const cell_model& model, const std::vector<parameter_set>& sets,
                     const std::vector<stimulus>& stimuli, const simulation_settings& s,
-                    const trace_loss_function& loss, int K) {
+                    const trace_loss_function& loss, int K, const adjoint_options& opt) {
   using mem = device_memory;
   const auto t_setup = clock_type::now();
   const std::size_t n_cells = sets.size() * stimuli.size();
@@ -147,6 +147,7 @@ gradient_result run(const cell_model& model, const std::vector<parameter_set>& s
       for (std::size_t t = 0; t < n_samples; ++t) seed_h(tile, k, t, lane) = dv[k * n_samples + t];
     }
   }
+  if (!opt.gradient) return r;
   Kokkos::deep_copy(a.seed, seed_h);
 
   const auto t_bwd = clock_type::now();
@@ -220,9 +221,9 @@ gradient_result loss_gradient(const cell_model& model, const std::vector<paramet
   // backward pass of hh on tree184 0.9 s at 8 lanes, 3.8 s at 32).
   constexpr int narrow = narrow_lane_width<device_space, double>::value;
   if (narrow > 1 && n_cells >= static_cast<std::size_t>(narrow)) {
-    return run<narrow>(model, sets, stimuli, s, loss, K);
+    return run<narrow>(model, sets, stimuli, s, loss, K, opt);
   }
-  return run<1>(model, sets, stimuli, s, loss, K);
+  return run<1>(model, sets, stimuli, s, loss, K, opt);
 }
 
 gradient_result loss_gradient(const cell_model& model, const std::vector<parameter_set>& sets,

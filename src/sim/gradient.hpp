@@ -24,6 +24,8 @@ struct adjoint_options {
   int checkpoint_every = 0;
   // Memory the stored trajectory may use; 0: 40% of this machine's memory.
   double memory_budget_bytes = 0;
+  // false: the loss only (forward pass; grad left empty), e.g. an optimiser's last point.
+  bool gradient = true;
 };
 
 struct gradient_result {

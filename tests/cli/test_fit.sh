@@ -41,16 +41,17 @@ with h5py.File("adam.h5", "r") as f:
     loss, gte = f["/fit/history/loss"][...], f["/fit/history/gt_error"][...]
     assert len(loss) == 41 and np.all(np.diff(f["/fit/history/wall_s"][...]) >= 0)
     assert loss[-1] < 0.5 * loss[0] and gte[-1] < gte[0], (loss[[0, -1]], gte[[0, -1]])
+    # 40 forward + adjoint passes over 100 stimuli, then the last point's loss alone
+    assert f.attrs["simulations"] == 2 * 100 * 40 + 100, f.attrs["simulations"]
 print("ok: fit HDF5 contract and ground-truth recovery")
 PY
 
 # A fit to traces from cellfit simulate (HDF5 target): same recordings, 2 gK values fitted.
-cat > sim.toml <<'T'
+cat > model.toml <<'T'
 [model]
 morphology = "builtin:chain6"
 [model.mechanisms.jk]
 regions = "all"
-gkbar = 40.0
 [simulation]
 dt_ms = 0.1
 t_stop_ms = 5.0
@@ -60,20 +61,9 @@ sites = "all"
 count = 20
 seed = 4
 T
-expect 0 "20 cells" -- "$cellfit" simulate sim.toml --out target.h5 --quiet
-cat > fromfile.toml <<'T'
-[model]
-morphology = "builtin:chain6"
-[model.mechanisms.jk]
-regions = "all"
-[simulation]
-dt_ms = 0.1
-t_stop_ms = 5.0
-[[stimulus]]
-type = "random_steps"
-sites = "all"
-count = 20
-seed = 4
+cp model.toml sim.toml
+expect 0 "20 cells" -- "$cellfit" simulate sim.toml --set model.mechanisms.jk.gkbar=40.0 --out target.h5 --quiet
+cat model.toml - > fromfile.toml <<'T'
 [fit]
 [[fit.parameter]]
 name = "jk.gkbar"

@@ -61,6 +61,16 @@ void check_gradient(const std::string& config, double tolerance) {
     EXPECT_EQ(gc.loss, g.loss);
     EXPECT_EQ(gc.grad, g.grad) << "checkpoint_every " << K;
   }
+  // The loss alone (no backward pass): the same loss, no gradient.
+  {
+    cellfit::adjoint_options opt;
+    opt.gradient = false;
+    const auto gl =
+        cellfit::loss_gradient(rc.model, {here}, rc.stimuli, rc.settings, target.voltage, opt);
+    EXPECT_EQ(gl.loss, g.loss);
+    EXPECT_TRUE(gl.grad.empty());
+    EXPECT_EQ(gl.backward_seconds, 0.0);
+  }
   const auto base = cellfit::simulate_batch(rc.model, {here}, rc.stimuli, rc.settings);
   EXPECT_NEAR(g.loss[0], mse(base.voltage, target.voltage), 1e-12 * (1 + g.loss[0]));
   ASSERT_GT(g.loss[0], 1e-6);
