@@ -15,6 +15,7 @@ packages=(
   liblbfgspp-dev                  # L-BFGS-B (header-only, on Eigen) for the gradient engine
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libtoml11-dev      # command line and config
+  nlohmann-json3-dev              # BluePyOpt features.json / protocols.json
   python3 python3-pip
 )
 missing=()
@@ -27,10 +28,12 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
 fi
 
-# Python peers: NEURON (validation, benchmarks), h5py and numpy (reading results).
+# Python peers: NEURON (validation, benchmarks), eFEL (feature validation), DEAP (selection
+# benchmark), h5py and numpy (reading results).
 py_missing=$(python3 - <<'PY'
 import importlib.util
-print(" ".join(m for m, mod in (("neuron", "neuron"), ("h5py", "h5py"), ("numpy", "numpy"))
+print(" ".join(m for m, mod in (("neuron", "neuron"), ("efel", "efel"), ("deap", "deap"),
+                                     ("h5py", "h5py"), ("numpy", "numpy"))
                if importlib.util.find_spec(mod) is None))
 PY
 )

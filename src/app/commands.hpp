@@ -2,6 +2,7 @@
 // The cellfit subcommands. Each returns the process exit status and throws cellfit::error
 // subclasses for bad input (main maps them to exit codes).
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -35,5 +36,19 @@ struct info_options {
   std::string swc_out;
 };
 int run_info(const info_options& o);
+
+struct features_options {
+  std::string traces;  // a `cellfit simulate` output
+  std::vector<std::string> features;
+  double stim_start_ms = std::numeric_limits<double>::quiet_NaN();  // NaN: from the file
+  double stim_end_ms = std::numeric_limits<double>::quiet_NaN();
+  double current_na = std::numeric_limits<double>::quiet_NaN();  // NaN: the step's amplitude
+  int site = 0;  // index into the recorded sites
+  double threshold_mv = -20.0;
+  double derivative_threshold = 10.0;
+  std::string out;  // empty: table only
+  unsigned threads = 0;
+};
+int run_features(const features_options& o);
 
 }  // namespace cellfit::app

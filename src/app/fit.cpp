@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "app/commands.hpp"
+#include "app/fit_common.hpp"
 #include "app/model_export.hpp"
 #include "common/error.hpp"
 #include "common/rng.hpp"
@@ -19,8 +20,6 @@
 
 namespace cellfit::app {
 
-namespace {
-
 std::string hms(double s) {
   if (!std::isfinite(s) || s < 0) return "?";
   const long t = std::lround(s);
@@ -29,7 +28,6 @@ std::string hms(double s) {
   return buf;
 }
 
-// The target traces [stimulus][site][sample] and, for a synthetic target, the ground truth.
 void make_target(const run_config& rc, const parameter_space& space, std::vector<double>& target,
                  std::vector<double>& truth, bool quiet) {
   const auto& s = rc.settings;
@@ -92,6 +90,46 @@ void make_target(const run_config& rc, const parameter_space& space, std::vector
   target = r.voltage;
 }
 
+void write_fit_parameters(h5::file& f, const parameter_space& space) {
+  const std::size_t P = space.size();
+  f.write("/fit/param_names", space.names());
+  std::vector<double> lo(P), hi(P);
+  for (std::size_t i = 0; i < P; ++i) {
+    lo[i] = space.lower(i);
+    hi[i] = space.upper(i);
+  }
+  f.write("/fit/bounds/lower", lo, {P});
+  f.write("/fit/bounds/upper", hi, {P});
+  std::vector<std::string> groups, transforms;
+  for (const auto& p : space.parameters()) {
+    groups.push_back(p.mechanism + "." + p.param + (p.scope == "all" ? "" : "@" + p.scope));
+    transforms.push_back(transform_name(p.transform));
+  }
+  f.write("/fit/parameters/names", groups);
+  f.write("/fit/parameters/transforms", transforms);
+  std::vector<std::int64_t> group_of(P);
+  for (std::size_t i = 0; i < P; ++i) group_of[i] = static_cast<std::int64_t>(space.group_of(i));
+  f.write("/fit/parameters/of_param", group_of, {P});
+}
+
+void print_gt_table(const parameter_space& space, const std::vector<double>& initial,
+                    const std::vector<double>& best, const std::vector<double>& truth,
+                    const char* initial_label) {
+  const auto first = gt_error_by_group(space, initial, truth);
+  const auto last = gt_error_by_group(space, best, truth);
+  std::printf("%-28s %12s %12s %10s\n", "GT error (mean |g* - g|)", initial_label, "best",
+              "decrease");
+  for (std::size_t k = 0; k < first.size(); ++k) {
+    const auto& fp = space.parameters()[k];
+    const std::string name =
+        fp.mechanism + "." + fp.param + (fp.scope == "all" ? "" : "@" + fp.scope);
+    std::printf("%-28s %12.5g %12.5g %9.2f%%\n", name.c_str(), first[k], last[k],
+                first[k] > 0 ? 100.0 * (1 - last[k] / first[k]) : 0.0);
+  }
+}
+
+namespace {
+
 void write_fit(const std::string& path, const run_config& rc, const parameter_space& space,
                const fit_result& r, const std::vector<double>& target,
                const std::vector<double>& truth, const gradient_settings& g) {
@@ -114,24 +152,7 @@ void write_fit(const std::string& path, const run_config& rc, const parameter_sp
     }
     f.write("/fit/best/params", r.best, {P});
     f.write("/fit/initial/params", r.initial, {P});
-    f.write("/fit/param_names", space.names());
-    std::vector<double> lo(P), hi(P);
-    for (std::size_t i = 0; i < P; ++i) {
-      lo[i] = space.lower(i);
-      hi[i] = space.upper(i);
-    }
-    f.write("/fit/bounds/lower", lo, {P});
-    f.write("/fit/bounds/upper", hi, {P});
-    std::vector<std::string> groups, transforms;
-    for (const auto& p : space.parameters()) {
-      groups.push_back(p.mechanism + "." + p.param + (p.scope == "all" ? "" : "@" + p.scope));
-      transforms.push_back(transform_name(p.transform));
-    }
-    f.write("/fit/parameters/names", groups);
-    f.write("/fit/parameters/transforms", transforms);
-    std::vector<std::int64_t> group_of(P);
-    for (std::size_t i = 0; i < P; ++i) group_of[i] = static_cast<std::int64_t>(space.group_of(i));
-    f.write("/fit/parameters/of_param", group_of, {P});
+    write_fit_parameters(f, space);
 
     const auto& s = rc.settings;
     const std::size_t n_stim = rc.stimuli.size(), n_sites = s.record_compartments.size();
@@ -173,9 +194,9 @@ void write_fit(const std::string& path, const run_config& rc, const parameter_sp
 int run_fit(const fit_options& o) {
   run_config rc = load_config(o.config, o.overrides);
   const std::string engine = o.engine.empty() ? rc.fit.engine : o.engine;
-  if (engine != "gradient") {
+  if (engine != "gradient" && engine != "ga") {
     throw usage_error("cellfit::fit: --engine " + engine +
-                      " is not available in this version (only gradient)");
+                      " is not available in this version (gradient or ga)");
   }
   if (!rc.fit.present) {
     throw config_error("cellfit::fit: " + rc.source +
@@ -185,6 +206,7 @@ int run_fit(const fit_options& o) {
     throw config_error("cellfit::fit: " + rc.source +
                        ": [batch] does not apply to fit (the optimiser chooses the parameters)");
   }
+  if (engine == "ga") return run_ga_fit(rc, o);
   if (rc.settings.prec != precision::fp64) {
     throw config_error("cellfit::fit: " + rc.source +
                        ": the gradient engine runs in fp64 (simulation.precision)");
@@ -235,19 +257,7 @@ int run_fit(const fit_options& o) {
   }
   std::printf("adjoint: checkpoint every %d steps, peak memory %.3g MB\n", r.checkpoint_every,
               r.peak_bytes / 1e6);
-  if (!p.ground_truth.empty()) {
-    const auto first = gt_error_by_group(space, r.initial, p.ground_truth);
-    const auto last = gt_error_by_group(space, r.best, p.ground_truth);
-    std::printf("%-28s %12s %12s %10s\n", "GT error (mean |g* - g|)", "initial", "best",
-                "decrease");
-    for (std::size_t k = 0; k < first.size(); ++k) {
-      const auto& fp = space.parameters()[k];
-      const std::string name =
-          fp.mechanism + "." + fp.param + (fp.scope == "all" ? "" : "@" + fp.scope);
-      std::printf("%-28s %12.5g %12.5g %9.2f%%\n", name.c_str(), first[k], last[k],
-                  first[k] > 0 ? 100.0 * (1 - last[k] / first[k]) : 0.0);
-    }
-  }
+  if (!p.ground_truth.empty()) print_gt_table(space, r.initial, r.best, p.ground_truth);
   if (!std::isfinite(r.best_loss)) {
     std::fprintf(stderr, "cellfit fit: every evaluation diverged (result written to %s)\n",
                  out.c_str());

@@ -65,6 +65,31 @@ int main(int argc, char** argv) {
   info_cmd->add_option("--export-swc", info.swc_out,
                        "Also write the morphology as SWC (three-point soma) to this file");
 
+  app::features_options feat;
+  auto* features_cmd = cli.add_subcommand(
+      "features",
+      "eFEL features (eFEL 5.7 definitions and defaults) of the traces of a `cellfit simulate`\n"
+      "output: a table on stdout (one row per cell, the mean of each feature's values) and\n"
+      "optionally HDF5. docs/features.md lists the features.");
+  features_cmd->add_option("traces", feat.traces, "HDF5 file written by cellfit simulate")
+      ->required();
+  features_cmd->add_option("--features", feat.features, "Feature names, comma-separated, or all")
+      ->required()
+      ->delimiter(',');
+  features_cmd->add_option("--stim-start", feat.stim_start_ms,
+                           "Stimulus start, ms (default: each cell's stimulus, from the file)");
+  features_cmd->add_option("--stim-end", feat.stim_end_ms,
+                           "Stimulus end, ms (default: each cell's stimulus, from the file)");
+  features_cmd->add_option("--current", feat.current_na,
+                           "Stimulus current, nA, for ohmic_input_resistance (default: the "
+                           "step's amplitude, from the file)");
+  features_cmd->add_option("--site", feat.site, "Recorded site (index into /traces/sites; 0)");
+  features_cmd->add_option("--threshold", feat.threshold_mv, "Spike threshold, mV (-20)");
+  features_cmd->add_option("--derivative-threshold", feat.derivative_threshold,
+                           "dV/dt threshold for AP onsets, mV/ms (10)");
+  features_cmd->add_option("--out", feat.out, "Also write the features to this HDF5 file");
+  features_cmd->add_option("--threads", feat.threads, "Host threads (0: all cores)");
+
   auto* config_cmd =
       cli.add_subcommand("default-config", "Print the built-in default problem's config");
 
@@ -80,6 +105,8 @@ int main(int argc, char** argv) {
       std::cout << default_config_text();
       return exit_ok;
     }
+    // Host-only, and Kokkos would claim its --threads option.
+    if (features_cmd->parsed()) return app::run_features(feat);
     Kokkos::ScopeGuard kokkos(argc, argv);
     if (simulate->parsed()) return app::run_simulate(sim);
     if (info_cmd->parsed()) return app::run_info(info);

@@ -11,6 +11,7 @@
 
 #include "common/error.hpp"
 #include "common/rng.hpp"
+#include "features/feature_library.hpp"
 
 namespace cellfit {
 
@@ -648,6 +649,93 @@ transform_kind parse_transform(const toml::value& v, const std::string& key) {
   fail(v, key, "expected \"linear\", \"log\" or \"sigmoid\", got \"" + t + "\"");
 }
 
+void build_ga(const toml::value& v, run_config& rc) {
+  table_reader t(v, "fit.ga");
+  ga_fit_settings& g = rc.fit.ga;
+  ga::ga_settings& a = g.algorithm;
+  const std::string alg = t.string("algorithm", ga::strategy_name(a.algorithm));
+  if (alg == "mu_comma_lambda") {
+    a.algorithm = ga::strategy::mu_comma_lambda;
+  } else if (alg == "mu_plus_lambda") {
+    a.algorithm = ga::strategy::mu_plus_lambda;
+  } else if (alg == "cmaes") {
+    a.algorithm = ga::strategy::cmaes;
+  } else {
+    fail(t.at("algorithm"), "fit.ga.algorithm",
+         "expected \"mu_comma_lambda\", \"mu_plus_lambda\" or \"cmaes\", got \"" + alg + "\"");
+  }
+  const std::string sel = t.string("selection", ga::selection_name(a.selection));
+  if (sel == "ibea") {
+    a.selection = ga::selection_kind::ibea;
+  } else if (sel == "nsga2") {
+    a.selection = ga::selection_kind::nsga2;
+  } else if (sel == "single") {
+    a.selection = ga::selection_kind::single;
+  } else {
+    fail(t.at("selection"), "fit.ga.selection",
+         "expected \"ibea\", \"nsga2\" or \"single\", got \"" + sel + "\"");
+  }
+  a.population = static_cast<int>(t.integer("population", a.population, 2, 10000000));
+  a.offspring =
+      static_cast<int>(t.integer("offspring", a.algorithm == ga::strategy::cmaes ? 0 : a.population,
+                                 a.algorithm == ga::strategy::cmaes ? 0 : 1, 10000000));
+  a.generations = static_cast<int>(t.integer("generations", a.generations, 0, 100000000));
+  a.crossover_prob = t.number("crossover_prob", a.crossover_prob, 0.0, 1.0);
+  a.mutation_prob = t.number("mutation_prob", a.mutation_prob, 0.0, 1.0);
+  a.gene_mutation_prob = t.number("gene_mutation_prob", a.gene_mutation_prob, 0.0, 1.0);
+  a.eta_crossover = t.number("eta_crossover", a.eta_crossover, 0.0, 1e6, true);
+  a.eta_mutation = t.number("eta_mutation", a.eta_mutation, 0.0, 1e6, true);
+  a.tournament = static_cast<int>(t.integer("tournament", a.tournament, 1, 1000));
+  a.hall_of_fame = static_cast<int>(t.integer("hall_of_fame", a.hall_of_fame, 1, 1000000));
+  a.ibea_kappa = t.number("ibea_kappa", a.ibea_kappa, 0.0, 1e6, true);
+  a.cmaes_sigma = t.number("cmaes_sigma", a.cmaes_sigma, 0.0, 10.0, true);
+  a.seed = static_cast<std::uint64_t>(
+      t.integer("seed", static_cast<long long>(a.seed), 0, std::numeric_limits<long long>::max()));
+  a.record_population = t.boolean("record_population", a.record_population);
+  g.objective = t.string("objective", g.objective);
+  if (g.objective != "features" && g.objective != "mse") {
+    fail(t.at("objective"), "fit.ga.objective",
+         "expected \"features\" or \"mse\", got \"" + g.objective + "\"");
+  }
+  const std::string grouping = t.string("grouping", "per_feature");
+  if (grouping == "per_feature") {
+    g.grouping = ga::objective_grouping::per_feature;
+  } else if (grouping == "per_stimulus_feature") {
+    g.grouping = ga::objective_grouping::per_stimulus_feature;
+  } else if (grouping == "sum") {
+    g.grouping = ga::objective_grouping::sum;
+  } else {
+    fail(t.at("grouping"), "fit.ga.grouping",
+         "expected \"per_feature\", \"per_stimulus_feature\" or \"sum\", got \"" + grouping + "\"");
+  }
+  if (t.has("features")) {
+    const toml::value& fv = t.get("features");
+    g.features = string_list(fv, "fit.ga.features");
+    if (g.features.empty()) fail(fv, "fit.ga.features", "needs at least one feature");
+    for (const auto& name : g.features) {
+      if (!features::is_known(name)) {
+        std::string known;
+        for (const auto& k : features::available()) known += (known.empty() ? "" : ", ") + k;
+        fail(fv, "fit.ga.features", "unknown feature '" + name + "' (known: " + known + ")");
+      }
+    }
+  }
+  g.feature_site = static_cast<int>(t.integer("feature_site", g.feature_site, 0, 1000000000));
+  g.penalty = t.number("penalty", g.penalty, 0.0, 1e300);
+  g.threads = static_cast<int>(t.integer("threads", g.threads, 0, 4096));
+  g.threshold_mv = t.number("threshold_mv", g.threshold_mv, -400.0, 400.0);
+  g.derivative_threshold = t.positive("derivative_threshold", g.derivative_threshold);
+  if (t.has("stim_start_ms")) g.stim_start_ms = t.number("stim_start_ms", 0.0, 0.0, 1e12);
+  if (t.has("stim_end_ms")) g.stim_end_ms = t.number("stim_end_ms", 0.0, 0.0, 1e12);
+  if (t.has("stim_start_ms") != t.has("stim_end_ms")) {
+    fail(v, "fit.ga.stim_start_ms", "give both stim_start_ms and stim_end_ms, or neither");
+  }
+  if (t.has("stim_end_ms") && !(g.stim_end_ms > g.stim_start_ms)) {
+    fail(t.at("stim_end_ms"), "fit.ga.stim_end_ms", "must exceed fit.ga.stim_start_ms");
+  }
+  t.finish();
+}
+
 void build_fit(const toml::value& fv, run_config& rc) {
   table_reader t(fv, "fit");
   fit_settings& f = rc.fit;
@@ -714,9 +802,26 @@ void build_fit(const toml::value& fv, run_config& rc) {
       if (!fv2.is_string()) fail(fv2, "fit.target.file", "expected a string");
       g.file = resolve_path(fv2, rc.source);
       g.dataset = tt.string("dataset", g.dataset);
+    } else if (g.type == "features") {
+      if (!tt.has("features_file")) {
+        fail(t.get("target"), "fit.target.features_file",
+             "missing (feature means and stds, BluePyOpt's features.json layout)");
+      }
+      const toml::value& ff = tt.get("features_file");
+      if (!ff.is_string()) fail(ff, "fit.target.features_file", "expected a string");
+      g.features_file = resolve_path(ff, rc.source);
+      if (tt.has("protocols_file")) {
+        const toml::value& pf = tt.get("protocols_file");
+        if (!pf.is_string()) fail(pf, "fit.target.protocols_file", "expected a string");
+        g.protocols_file = resolve_path(pf, rc.source);
+      }
     } else {
       fail(tt.at("type"), "fit.target.type",
-           "expected \"synthetic\" or \"file\", got \"" + g.type + "\"");
+           "expected \"synthetic\", \"file\" or \"features\", got \"" + g.type + "\"");
+    }
+    if (g.type != "features") {
+      g.std_fraction = tt.number("std_fraction", g.std_fraction, 0.0, 1e6);
+      g.std_floor = tt.number("std_floor", g.std_floor, 0.0, 1e12, true);
     }
     tt.finish();
   }
@@ -757,6 +862,7 @@ void build_fit(const toml::value& fv, run_config& rc) {
     g.adjoint.memory_budget_bytes = 1e6 * gt.number("memory_budget_mb", 0.0, 0.0, 1e12);
     gt.finish();
   }
+  if (t.has("ga")) build_ga(t.get("ga"), rc);
   t.finish();
 }
 
@@ -818,6 +924,30 @@ void apply_override(toml::value& doc, const std::string& text) {
 }
 
 }  // namespace
+
+const std::vector<std::string>& default_ga_features() {
+  static const std::vector<std::string> names = {"spike_count",
+                                                 "mean_frequency",
+                                                 "time_to_first_spike",
+                                                 "time_to_last_spike",
+                                                 "inv_first_ISI",
+                                                 "ISI_CV",
+                                                 "doublet_ISI",
+                                                 "adaptation_index2",
+                                                 "AP_height",
+                                                 "AP_amplitude",
+                                                 "AP_width",
+                                                 "AP_duration_half_width",
+                                                 "AHP_depth_abs",
+                                                 "AHP_depth",
+                                                 "fast_AHP",
+                                                 "voltage_base",
+                                                 "steady_state_voltage_stimend",
+                                                 "voltage_deflection",
+                                                 "minimum_voltage",
+                                                 "maximum_voltage"};
+  return names;
+}
 
 const char* default_config_text() {
   return R"(# cellfit built-in default problem: the ball-and-stick hh cell (soma + 5 dendrite

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "ga/genetic_fit.hpp"
 #include "gradient/gradient_fit.hpp"
 #include "model/cell_model.hpp"
 #include "model/parameter_space.hpp"
@@ -18,14 +19,37 @@ namespace cellfit {
 
 // Where the traces to fit come from.
 struct target_settings {
-  std::string type = "synthetic";  // "synthetic" or "file"
+  std::string type = "synthetic";  // "synthetic", "file" or "features"
   // synthetic: ground truth = the model's values x U(low, high) per fitted scalar (seeded),
   // then simulated with the fit's stimuli and recordings.
   double low = 0.7, high = 1.3;
   std::uint64_t seed = 20230619;
   // file: traces [stimulus][site][sample] (cellfit simulate's /traces/voltage).
   std::string file, dataset = "/traces/voltage";
+  // GA feature targets computed from synthetic or file traces: std = max(std_fraction |mean|,
+  // std_floor).
+  double std_fraction = 0.05, std_floor = 0.01;
+  // features: feature means and stds in BluePyOpt's features.json layout; protocols_file
+  // (BluePyOpt's protocols.json), when given, replaces the config's stimuli.
+  std::string features_file, protocols_file;
 };
+
+// The GA's objectives and algorithm ([fit.ga]).
+struct ga_fit_settings {
+  ga::ga_settings algorithm;
+  std::string objective = "features";  // "features" or "mse"
+  ga::objective_grouping grouping = ga::objective_grouping::per_feature;
+  std::vector<std::string> features;  // default: default_ga_features()
+  int feature_site = 0;               // index into simulation.record_sites
+  double penalty = 0;                 // 0: 250 for features, 1e4 mV^2 for mse
+  int threads = 0;                    // scoring threads; 0: all
+  double threshold_mv = -20.0, derivative_threshold = 10.0;
+  // Override the stimulus window taken from each stimulus's step (negative: not given).
+  double stim_start_ms = -1, stim_end_ms = -1;
+};
+
+// The 20 features a GA fit scores by default (paper 004 scores 20 per stimulus).
+const std::vector<std::string>& default_ga_features();
 
 // The [fit] section (docs/config.md).
 struct fit_settings {
@@ -34,6 +58,7 @@ struct fit_settings {
   std::vector<fit_parameter> parameters;
   target_settings target;
   gradient_settings gradient;
+  ga_fit_settings ga;
   std::string output = "fit.h5";
 };
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every example config (each must succeed and write its traces; a config with a
-# [fit] section is also fitted for a few epochs).
+# [fit] section is also fitted for a few epochs or generations).
 # usage: test_examples.sh CELLFIT_BINARY EXAMPLES_DIR
 set -euo pipefail
 cellfit=$(realpath "$1")
@@ -15,7 +15,12 @@ for cfg in "$examples"/*.toml "$examples"/paper000/*.toml; do
   echo "ok: $name ($(head -1 "$work/$name.log"))"
   if grep -q '^\[fit\]' "$cfg"; then
     # Fit examples: a few epochs of the fit itself (the full runs are bench/paper000_tables.py).
-    "$cellfit" fit "$cfg" --set fit.gradient.epochs=3 --out "$work/$name.fit.h5" --quiet \
+    if grep -q '^engine = "ga"' "$cfg"; then
+      few=(--set fit.ga.population=6 --set fit.ga.offspring=6 --set fit.ga.generations=1)
+    else
+      few=(--set fit.gradient.epochs=3)
+    fi
+    (cd "$examples" && "$cellfit" fit "$cfg" "${few[@]}" --out "$work/$name.fit.h5" --quiet) \
       > "$work/$name.fit.log"
     [[ -s "$work/$name.fit.h5" ]] || { echo "FAIL: $name wrote no fit result"; exit 1; }
     echo "ok: $name fit ($(head -1 "$work/$name.fit.log"))"

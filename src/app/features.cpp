@@ -1,0 +1,243 @@
+// cellfit features: eFEL features of the traces a `cellfit simulate` run wrote, one row per
+// cell, printed as a table and optionally written to HDF5.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "app/commands.hpp"
+#include "common/error.hpp"
+#include "features/feature_library.hpp"
+#include "io/h5.hpp"
+
+namespace cellfit::app {
+
+namespace {
+
+struct input {
+  std::vector<double> t_ms;
+  std::vector<double> voltage;  // [cell][site][sample]
+  std::size_t n_cells = 0, n_sites = 0, n_samples = 0;
+  std::vector<std::int64_t> sites, stimulus_of, failed_step;
+  std::vector<double> start_ms, end_ms, amplitude;  // per stimulus, when the file has them
+};
+
+input read_input(const std::string& path) {
+  const h5::file f = h5::file::open_read(path);
+  const std::string where = "cellfit::features: " + path + ": ";
+  for (const char* name : {"/traces/voltage", "/traces/time_ms"}) {
+    if (!f.exists(name)) {
+      throw io_error(where + "no dataset '" + name + "' (not a `cellfit simulate` output?)");
+    }
+  }
+  input in;
+  std::vector<std::size_t> dims;
+  in.voltage = f.read_doubles("/traces/voltage", dims);
+  if (dims.size() != 3) {
+    throw io_error(where + "/traces/voltage has " + std::to_string(dims.size()) +
+                   " dimensions, expected 3 ([cell][site][sample])");
+  }
+  in.n_cells = dims[0];
+  in.n_sites = dims[1];
+  in.n_samples = dims[2];
+  in.t_ms = f.read_doubles("/traces/time_ms", dims);
+  if (dims.size() != 1 || dims[0] != in.n_samples) {
+    throw io_error(where + "/traces/time_ms has " + std::to_string(in.t_ms.size()) +
+                   " samples, /traces/voltage " + std::to_string(in.n_samples));
+  }
+  auto ints = [&](const char* name, std::size_t n) {
+    std::vector<std::int64_t> out;
+    if (!f.exists(name)) return out;
+    std::vector<std::size_t> d;
+    out = f.read_ints(name, d);
+    if (out.size() != n) {
+      throw io_error(where + name + " has " + std::to_string(out.size()) + " entries, expected " +
+                     std::to_string(n));
+    }
+    return out;
+  };
+  in.sites = ints("/traces/sites", in.n_sites);
+  in.stimulus_of = ints("/traces/stimulus", in.n_cells);
+  in.failed_step = ints("/traces/failed_step", in.n_cells);
+  if (f.exists("/stimuli/start_ms") && f.exists("/stimuli/end_ms")) {
+    in.start_ms = f.read_doubles("/stimuli/start_ms", dims);
+    in.end_ms = f.read_doubles("/stimuli/end_ms", dims);
+    if (f.exists("/stimuli/amplitude")) in.amplitude = f.read_doubles("/stimuli/amplitude", dims);
+  }
+  return in;
+}
+
+// A per-stimulus value from the file, NaN when absent.
+double per_stimulus(const std::vector<double>& v, std::int64_t s) {
+  if (s < 0 || static_cast<std::size_t>(s) >= v.size()) return std::nan("");
+  return v[static_cast<std::size_t>(s)];
+}
+
+void write_output(const std::string& path, const features_options& o,
+                  const std::vector<std::string>& names, const features::settings& s,
+                  const std::vector<features::trace>& traces,
+                  const std::vector<std::vector<features::value>>& values, std::size_t site) {
+  h5::atomic_output out(path);
+  {
+    h5::file f = h5::file::create(out.temp_path());
+    const std::size_t n_cells = traces.size();
+    f.write("/features/names", names);
+    std::vector<double> start(n_cells), end(n_cells), current(n_cells);
+    for (std::size_t c = 0; c < n_cells; ++c) {
+      start[c] = traces[c].stim_start_ms;
+      end[c] = traces[c].stim_end_ms;
+      current[c] = traces[c].stimulus_current_na;
+    }
+    f.write("/features/stim_start_ms", start, {n_cells});
+    f.write("/features/stim_end_ms", end, {n_cells});
+    f.write("/features/stimulus_current_na", current, {n_cells});
+    for (std::size_t k = 0; k < names.size(); ++k) {
+      const std::string g = "/features/" + names[k];
+      std::vector<double> mean(n_cells), flat;
+      std::vector<std::int64_t> offsets{0}, ok(n_cells);
+      std::vector<std::string> reason(n_cells);
+      for (std::size_t c = 0; c < n_cells; ++c) {
+        const features::value& v = values[c][k];
+        mean[c] = v.mean();
+        ok[c] = v.ok ? 1 : 0;
+        reason[c] = v.reason;
+        if (v.ok) flat.insert(flat.end(), v.values.begin(), v.values.end());
+        offsets.push_back(static_cast<std::int64_t>(flat.size()));
+      }
+      f.write(g + "/mean", mean, {n_cells});
+      f.write(g + "/values", flat, {flat.size()});
+      f.write(g + "/offsets", offsets, {offsets.size()});
+      f.write(g + "/ok", ok, {n_cells});
+      f.write(g + "/reason", reason);
+    }
+    const std::string a = "/features";
+    f.attribute(a, "source", o.traces);
+    f.attribute(a, "site_index", static_cast<std::int64_t>(site));
+    f.attribute(a, "efel_version_matched", std::string("5.7.34"));
+    f.attribute(a, "Threshold", s.threshold_mv);
+    f.attribute(a, "DerivativeThreshold", s.derivative_threshold);
+    f.attribute(a, "DownDerivativeThreshold", s.down_derivative_threshold);
+    f.attribute(a, "interp_step", s.interp_step_ms);
+    f.attribute(a, "DerivativeWindow", static_cast<std::int64_t>(s.derivative_window));
+    f.attribute(a, "spike_skipf", s.spike_skipf);
+    f.attribute(a, "max_spike_skip", static_cast<std::int64_t>(s.max_spike_skip));
+    f.attribute(a, "voltage_base_start_perc", s.voltage_base_start_perc);
+    f.attribute(a, "voltage_base_end_perc", s.voltage_base_end_perc);
+    f.attribute(a, "voltage_base_mode",
+                std::string(s.base_mode == features::voltage_base_mode::mean ? "mean" : "median"));
+    f.attribute(a, "precision_threshold", s.precision_threshold);
+    f.attribute(a, "sahp_start", s.sahp_start_ms);
+    f.attribute(a, "ignore_first_ISI", static_cast<std::int64_t>(s.ignore_first_isi));
+    f.attribute(a, "strict_stiminterval", static_cast<std::int64_t>(s.strict_stiminterval));
+    f.attribute(a, "decay_start_after_stim", s.decay_start_after_stim_ms);
+    f.attribute(a, "decay_end_after_stim", s.decay_end_after_stim_ms);
+    f.attribute("/", "cellfit_version", std::string("0.1.0"));
+    f.attribute("/", "command", std::string("features"));
+    f.close();  // checked: only a complete file is renamed into place
+  }
+  out.commit();
+}
+
+}  // namespace
+
+int run_features(const features_options& o) {
+  const std::string where = "cellfit::features: ";
+  std::vector<std::string> names;
+  for (const auto& n : o.features) {
+    if (!n.empty()) names.push_back(n);
+  }
+  if (names.empty()) throw usage_error(where + "--features names no feature");
+  if (names.size() == 1 && names[0] == "all") names = features::available();
+  features::check_names(names);
+  if (std::isnan(o.stim_start_ms) != std::isnan(o.stim_end_ms)) {
+    throw usage_error(where + "give both --stim-start and --stim-end, or neither");
+  }
+  if (!std::isnan(o.stim_start_ms) && !(o.stim_end_ms > o.stim_start_ms)) {
+    throw usage_error(where + "--stim-end must be greater than --stim-start");
+  }
+  features::settings s;
+  s.threshold_mv = o.threshold_mv;
+  s.derivative_threshold = o.derivative_threshold;
+  features::check_settings(s);
+  if (!o.out.empty()) check_writable(o.out, "features");
+
+  const input in = read_input(o.traces);
+  const std::size_t site = static_cast<std::size_t>(o.site);
+  if (o.site < 0 || site >= in.n_sites) {
+    throw usage_error(where + "--site " + std::to_string(o.site) + ": " + o.traces + " has " +
+                      std::to_string(in.n_sites) + " recorded site(s) (0.." +
+                      std::to_string(in.n_sites == 0 ? 0 : in.n_sites - 1) + ")");
+  }
+
+  std::vector<features::trace> traces(in.n_cells);
+  std::vector<bool> diverged(in.n_cells, false);
+  for (std::size_t c = 0; c < in.n_cells; ++c) {
+    const std::int64_t stim =
+        in.stimulus_of.empty() ? static_cast<std::int64_t>(c) : in.stimulus_of[c];
+    features::trace& tr = traces[c];
+    tr.t_ms = in.t_ms.data();
+    tr.v_mv = &in.voltage[(c * in.n_sites + site) * in.n_samples];
+    tr.n = in.n_samples;
+    tr.stim_start_ms =
+        std::isnan(o.stim_start_ms) ? per_stimulus(in.start_ms, stim) : o.stim_start_ms;
+    tr.stim_end_ms = std::isnan(o.stim_end_ms) ? per_stimulus(in.end_ms, stim) : o.stim_end_ms;
+    if (std::isnan(tr.stim_start_ms) || std::isnan(tr.stim_end_ms)) {
+      throw usage_error(where + o.traces + ": no stimulus window for cell " + std::to_string(c) +
+                        (in.start_ms.empty() ? " (the file has no /stimuli/start_ms)"
+                                             : " (its stimulus has no step or waveform)") +
+                        ": pass --stim-start MS and --stim-end MS");
+    }
+    const double amp = per_stimulus(in.amplitude, stim);
+    tr.stimulus_current_na = !std::isnan(o.current_na) ? o.current_na : std::isnan(amp) ? 0 : amp;
+    diverged[c] = !in.failed_step.empty() && in.failed_step[c] >= 0;
+  }
+
+  std::vector<std::vector<features::value>> values =
+      features::compute_batch(traces, names, s, o.threads);
+  for (std::size_t c = 0; c < in.n_cells; ++c) {
+    if (!diverged[c]) continue;
+    for (auto& v : values[c]) {
+      v = features::value{};
+      v.reason =
+          "the simulation of this cell diverged at step " + std::to_string(in.failed_step[c]);
+    }
+  }
+
+  // Table: the mean of each feature's values, n/a with the reasons below.
+  std::printf("cellfit features: %s, %zu cells, site %zu", o.traces.c_str(), in.n_cells, site);
+  if (!in.sites.empty()) std::printf(" (compartment %lld)", static_cast<long long>(in.sites[site]));
+  std::printf("\n%6s %9s %9s", "cell", "start_ms", "end_ms");
+  std::vector<int> width;
+  for (const auto& n : names) {
+    width.push_back(std::max<int>(12, static_cast<int>(n.size())));
+    std::printf(" %*s", width.back(), n.c_str());
+  }
+  std::printf("\n");
+  std::vector<std::string> notes;
+  for (std::size_t c = 0; c < in.n_cells; ++c) {
+    std::printf("%6zu %9.6g %9.6g", c, traces[c].stim_start_ms, traces[c].stim_end_ms);
+    for (std::size_t k = 0; k < names.size(); ++k) {
+      const features::value& v = values[c][k];
+      if (v.ok) {
+        std::printf(" %*.6g", width[k], v.mean());
+      } else {
+        std::printf(" %*s", width[k], "n/a");
+        notes.push_back("cell " + std::to_string(c) + " " + names[k] + ": " + v.reason);
+      }
+    }
+    std::printf("\n");
+  }
+  if (!notes.empty()) {
+    std::printf("\nnot computable:\n");
+    for (const auto& n : notes) std::printf("  %s\n", n.c_str());
+  }
+  if (!o.out.empty()) {
+    write_output(o.out, o, names, s, traces, values, site);
+    std::printf("-> %s\n", o.out.c_str());
+  }
+  return exit_ok;
+}
+
+}  // namespace cellfit::app

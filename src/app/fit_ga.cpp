@@ -1,0 +1,322 @@
+// cellfit fit --engine ga: fit the [[fit.parameter]]s with the genetic algorithm (or CMA-ES)
+// against feature targets or target traces, print a progress line per generation, and write
+// the fit contract plus /fit/population and /fit/hall_of_fame (docs/hdf5.md).
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+
+#include "app/fit_common.hpp"
+#include "app/model_export.hpp"
+#include "common/error.hpp"
+#include "ga/genetic_fit.hpp"
+#include "ga/objectives.hpp"
+#include "gradient/gradient_fit.hpp"
+#include "io/feature_targets.hpp"
+#include "model/cable_geometry.hpp"
+#include "sim/batch_simulator.hpp"
+
+namespace cellfit::app {
+
+namespace {
+
+struct ga_setup {
+  ga::scoring_settings scoring;
+  std::vector<ga::stimulus_window> windows;
+  std::vector<ga::feature_target> targets;
+  std::vector<double> target_traces, truth;
+  std::vector<std::string> notes;
+};
+
+std::vector<double> flatten(const std::vector<std::vector<ga::ga_individual>>& pops,
+                            bool objectives, std::size_t width) {
+  std::vector<double> out;
+  for (const auto& pop : pops) {
+    for (const auto& ind : pop) {
+      const auto& v = objectives ? ind.objectives : ind.params;
+      out.insert(out.end(), v.begin(), v.end());
+      if (v.size() != width) throw internal_error("cellfit::fit: ragged population record");
+    }
+  }
+  return out;
+}
+
+void write_ga_fit(const std::string& path, const run_config& rc, const parameter_space& space,
+                  const ga::ga_result& r, const ga_setup& g, const ga::scorer& sc,
+                  const std::vector<double>& best_voltage) {
+  const ga::ga_settings& a = rc.fit.ga.algorithm;
+  h5::atomic_output out(path);
+  {
+    h5::file f = h5::file::create(out.temp_path());
+    const auto& h = r.history;
+    const std::size_t n = h.best.size(), P = space.size(), M = sc.n_objectives();
+    f.write("/fit/history/loss", h.best, {n});
+    f.write("/fit/history/median", h.median, {n});
+    f.write("/fit/history/wall_s", h.wall_s, {n});
+    f.write("/fit/history/simulate_s", h.simulate_s, {n});
+    f.write("/fit/history/score_s", h.score_s, {n});
+    f.write("/fit/history/select_s", h.select_s, {n});
+    std::vector<std::int64_t> div(h.diverged.begin(), h.diverged.end());
+    f.write("/fit/history/diverged_cells", div, {n});
+    if (!g.truth.empty()) {
+      f.write("/fit/history/gt_error", h.gt_error, {n});
+      f.write("/fit/ground_truth/params", g.truth, {P});
+    }
+    const ga::ga_individual& best = r.hall_of_fame.front();
+    f.write("/fit/best/params", best.params, {P});
+    f.write("/fit/best/objectives", best.objectives, {M});
+    write_fit_parameters(f, space);
+    f.write("/fit/objective_names", sc.objective_names());
+
+    const std::size_t H = r.hall_of_fame.size();
+    f.write("/fit/hall_of_fame/params", flatten({r.hall_of_fame}, false, P), {H, P});
+    f.write("/fit/hall_of_fame/objectives", flatten({r.hall_of_fame}, true, M), {H, M});
+    std::vector<double> totals;
+    for (const auto& x : r.hall_of_fame) totals.push_back(x.total);
+    f.write("/fit/hall_of_fame/total", totals, {H});
+    if (!r.populations.empty()) {
+      const std::size_t G = r.populations.size(), N = r.populations.front().size();
+      f.write("/fit/population/params", flatten(r.populations, false, P), {G, N, P});
+      f.write("/fit/population/objectives", flatten(r.populations, true, M), {G, N, M});
+    }
+
+    const auto& s = rc.settings;
+    const std::size_t n_stim = rc.stimuli.size(), n_sites = s.record_compartments.size();
+    const std::size_t n_samples = static_cast<std::size_t>(s.n_samples());
+    if (!g.target_traces.empty()) {
+      f.write("/fit/target/voltage", g.target_traces, {n_stim, n_sites, n_samples});
+    }
+    f.write("/fit/best/voltage", best_voltage, {n_stim, n_sites, n_samples});
+    std::vector<std::int64_t> sites(s.record_compartments.begin(), s.record_compartments.end());
+    f.write("/fit/target/sites", sites, {sites.size()});
+    if (!sc.targets().empty()) {
+      std::vector<std::string> names;
+      std::vector<std::int64_t> stim;
+      std::vector<double> mean, sd;
+      for (const auto& t : sc.targets()) {
+        names.push_back(t.feature);
+        stim.push_back(static_cast<std::int64_t>(t.stimulus));
+        mean.push_back(t.mean);
+        sd.push_back(t.std);
+      }
+      const std::size_t T = names.size();
+      f.write("/fit/target/features/name", names);
+      f.write("/fit/target/features/stimulus", stim, {T});
+      f.write("/fit/target/features/mean", mean, {T});
+      f.write("/fit/target/features/std", sd, {T});
+    }
+    std::vector<std::string> stim_names;
+    std::vector<double> win;
+    for (std::size_t k = 0; k < n_stim; ++k) {
+      stim_names.push_back(rc.stimuli[k].name);
+      win.push_back(g.windows[k].start_ms);
+      win.push_back(g.windows[k].end_ms);
+    }
+    f.write("/fit/stimuli/names", stim_names);
+    f.write("/fit/stimuli/window_ms", win, {n_stim, 2});
+    write_model(f, rc.model);
+
+    f.attribute("/", "cellfit_version", std::string("0.1.0"));
+    f.attribute("/", "command", std::string("fit"));
+    f.attribute("/", "config", rc.source);
+    f.attribute("/", "engine", std::string("ga"));
+    f.attribute("/", "algorithm", std::string(ga::strategy_name(a.algorithm)));
+    f.attribute("/", "selection", std::string(ga::selection_name(a.selection)));
+    f.attribute("/", "objective", rc.fit.ga.objective);
+    f.attribute("/", "population", static_cast<std::int64_t>(a.population));
+    f.attribute("/", "offspring", static_cast<std::int64_t>(a.offspring));
+    f.attribute("/", "generations", static_cast<std::int64_t>(a.generations));
+    f.attribute("/", "seed", static_cast<std::int64_t>(a.seed));
+    f.attribute("/", "penalty", g.scoring.penalty);
+    f.attribute("/", "final_loss", n > 0 ? h.best.back() : best.total);
+    f.attribute("/", "best_loss", best.total);
+    if (!g.truth.empty()) f.attribute("/", "gt_error", gt_error(best.params, g.truth));
+    f.attribute("/", "wall_seconds", r.wall_seconds);
+    f.attribute("/", "simulations", static_cast<std::int64_t>(r.simulations));
+    f.attribute("/", "iterations", static_cast<std::int64_t>(n));
+    f.attribute("/", "stop_reason", r.stop_reason);
+    f.attribute("/", "target",
+                rc.fit.target.type == "file"       ? rc.fit.target.file
+                : rc.fit.target.type == "features" ? rc.fit.target.features_file
+                                                   : std::string("synthetic"));
+    f.close();
+  }
+  out.commit();
+}
+
+}  // namespace
+
+int run_ga_fit(run_config& rc, const fit_options& o) {
+  const ga_fit_settings& gs = rc.fit.ga;
+  const target_settings& ts = rc.fit.target;
+  const std::string out = o.out.empty() ? rc.fit.output : o.out;
+  check_writable(out, "fit");
+  const parameter_space space(rc.model, rc.fit.parameters);
+  ga_setup g;
+
+  // Stimuli from BluePyOpt protocols replace the config's.
+  bluepyopt_targets bp;
+  if (ts.type == "features") {
+    if (gs.objective != "features") {
+      throw config_error("cellfit::fit: " + rc.source +
+                         ": fit.target.type = \"features\" needs fit.ga.objective = \"features\"");
+    }
+    bp = read_bluepyopt_targets(ts.features_file, ts.protocols_file, rc.stimuli,
+                                compartments_in_region(rc.model.geom, "soma"));
+    if (!bp.stimuli.empty()) {
+      rc.stimuli = bp.stimuli;
+      rc.settings.t_stop_ms = bp.t_stop_ms;
+    }
+    g.notes = bp.notes;
+  }
+  auto& sc = g.scoring;
+  sc.kind = gs.objective == "mse" ? ga::objective_kind::mse : ga::objective_kind::features;
+  sc.grouping = gs.grouping;
+  sc.penalty = gs.penalty > 0 ? gs.penalty : (sc.kind == ga::objective_kind::mse ? 1e4 : 250.0);
+  sc.feature_site = static_cast<std::size_t>(gs.feature_site);
+  sc.threads = static_cast<unsigned>(gs.threads);
+  sc.efel.threshold_mv = gs.threshold_mv;
+  sc.efel.derivative_threshold = gs.derivative_threshold;
+  if (sc.feature_site >= rc.settings.record_compartments.size()) {
+    throw config_error("cellfit::fit: " + rc.source + ": fit.ga.feature_site " +
+                       std::to_string(gs.feature_site) + " is not a recorded site (" +
+                       std::to_string(rc.settings.record_compartments.size()) +
+                       " in simulation.record_sites)");
+  }
+  g.windows = ga::stimulus_windows(rc.stimuli);
+  for (std::size_t k = 0; k < g.windows.size(); ++k) {
+    auto& w = g.windows[k];
+    if (gs.stim_start_ms >= 0) {
+      w.start_ms = gs.stim_start_ms;
+      w.end_ms = gs.stim_end_ms;
+    }
+    w.end_ms = std::min(w.end_ms, rc.settings.t_stop_ms);
+    if (sc.kind == ga::objective_kind::features && !(w.end_ms > w.start_ms)) {
+      throw config_error("cellfit::fit: " + rc.source + ": stimulus '" + rc.stimuli[k].name +
+                         "' has no stimulus window for the features (no step within "
+                         "t_stop_ms): set fit.ga.stim_start_ms and fit.ga.stim_end_ms");
+    }
+  }
+
+  const ga::ga_settings& a = gs.algorithm;
+  const std::vector<std::string>& feature_names =
+      gs.features.empty() ? default_ga_features() : gs.features;
+  if (!o.quiet) {
+    std::cerr << "cellfit fit: " << rc.source << ": " << rc.model.morph.source << ", "
+              << rc.model.geom.n_compartments() << " compartments, " << space.size()
+              << " parameters, " << rc.stimuli.size() << " stimuli, " << rc.settings.n_steps()
+              << " steps of " << rc.settings.dt_ms << " ms; GA " << ga::strategy_name(a.algorithm);
+    if (a.algorithm != ga::strategy::cmaes) std::cerr << " + " << ga::selection_name(a.selection);
+    std::cerr << ", population " << a.population << ", offspring " << a.offspring << ", "
+              << a.generations << " generations, objective " << gs.objective << "\n";
+  }
+  if (ts.type == "features") {
+    g.targets = bp.targets;
+  } else {
+    make_target(rc, space, g.target_traces, g.truth, o.quiet);
+    if (sc.kind == ga::objective_kind::features) {
+      std::vector<std::string> dropped;
+      g.targets = ga::targets_from_traces(g.target_traces, g.windows, feature_names, rc.settings,
+                                          sc, ts.std_fraction, ts.std_floor, dropped);
+      // One note per feature: the stimuli it is left out on and the first reason.
+      std::vector<std::pair<std::string, std::string>> by_feature;  // feature, stimuli
+      std::vector<std::string> reasons;
+      for (const auto& d : dropped) {
+        const std::string stim = d.substr(d.find(' ') + 1, d.find(':') - d.find(' ') - 1);
+        const std::string rest = d.substr(d.find(": ") + 2);
+        const std::string feature = rest.substr(0, rest.find(':'));
+        auto it = std::find_if(by_feature.begin(), by_feature.end(),
+                               [&](const auto& x) { return x.first == feature; });
+        if (it == by_feature.end()) {
+          by_feature.emplace_back(feature, stim);
+          reasons.push_back(rest.substr(rest.find(": ") + 2));
+        } else {
+          it->second += ", " + stim;
+        }
+      }
+      for (std::size_t k = 0; k < by_feature.size(); ++k) {
+        const bool several = by_feature[k].second.find(',') != std::string::npos;
+        g.notes.push_back(by_feature[k].first + " has no target on stimul" +
+                          (several ? "i " : "us ") + by_feature[k].second + " (" + reasons[k] +
+                          ")");
+      }
+      if (g.targets.empty()) {
+        throw config_error(
+            "cellfit::fit: " + rc.source + ": no feature can be computed on the target traces (" +
+            (dropped.empty() ? std::string("none requested") : dropped.front()) + ")");
+      }
+    }
+  }
+  if (!o.quiet) {
+    for (const auto& n : g.notes) std::cerr << "  note: " << n << "\n";
+  }
+  const ga::scorer scorer = sc.kind == ga::objective_kind::mse
+                                ? ga::scorer(sc, g.target_traces, rc.stimuli.size(), rc.settings)
+                                : ga::scorer(sc, g.targets, g.windows, rc.settings);
+  if (!o.quiet) {
+    std::cerr << "  " << scorer.n_objectives() << " objectives";
+    if (!scorer.targets().empty())
+      std::cerr << " from " << scorer.targets().size() << " feature targets";
+    std::cerr << "\n";
+  }
+
+  ga::ga_problem p;
+  p.model = &rc.model;
+  p.space = &space;
+  p.stimuli = rc.stimuli;
+  p.settings = rc.settings;
+  p.objectives = &scorer;
+  p.ground_truth = g.truth;
+
+  ga::generation_callback progress;
+  if (!o.quiet) {
+    progress = [](const ga::generation_report& e) {
+      const double per = e.generation > 0 ? e.elapsed_s / (e.generation + 1) : e.elapsed_s;
+      const double eta = per * std::max(0, e.planned - e.generation);
+      char gt[48] = "";
+      if (e.gt_error >= 0) std::snprintf(gt, sizeof gt, "  GT error %.4g", e.gt_error);
+      char div[48] = "";
+      if (e.diverged > 0) std::snprintf(div, sizeof div, "  (%d cells diverged)", e.diverged);
+      std::fprintf(stderr,
+                   "  gen %4d/%d  best %.5g  median %.5g%s  simulate %.2f s  score %.2f s  "
+                   "select %.3f s  ETA %s%s\n",
+                   e.generation, e.planned, e.best, e.median, gt, e.simulate_s, e.score_s,
+                   e.select_s, hms(eta).c_str(), div);
+    };
+  }
+  ga::ga_result r = ga::run_genetic_fit(p, a, progress);
+  const ga::ga_individual& best = r.hall_of_fame.front();
+  const simulation_result bv =
+      simulate_batch(rc.model, {space.to_set(best.params)}, rc.stimuli, rc.settings);
+  r.simulations += bv.n_cells;
+  write_ga_fit(out, rc, space, r, g, scorer, bv.voltage);
+
+  const auto& h = r.history;
+  std::size_t diverged = 0;
+  for (int d : h.diverged) diverged += static_cast<std::size_t>(d);
+  std::printf("cellfit fit: %zu generations (%s), %.2f s, %zu single-cell simulations -> %s\n",
+              h.best.size(), r.stop_reason.c_str(), r.wall_seconds, r.simulations, out.c_str());
+  std::printf("best summed objective %.6g -> %.6g (%zu objectives); %zu cells diverged\n",
+              h.best.front(), best.total, scorer.n_objectives(), diverged);
+  double t_sim = 0, t_score = 0, t_sel = 0;
+  for (std::size_t k = 0; k < h.best.size(); ++k) {
+    t_sim += h.simulate_s[k];
+    t_score += h.score_s[k];
+    t_sel += h.select_s[k];
+  }
+  std::printf("time: simulate %.2f s, score %.2f s, select %.3f s\n", t_sim, t_score, t_sel);
+  if (!g.truth.empty()) {
+    std::vector<double> start = space.initial_values();
+    if (!r.populations.empty()) {
+      const auto& pop0 = r.populations.front();
+      start = std::min_element(pop0.begin(), pop0.end(), [](const auto& x, const auto& y) {
+                return x.total < y.total;
+              })->params;
+    }
+    print_gt_table(space, start, best.params, g.truth, "gen 0 best");
+  }
+  return exit_ok;
+}
+
+}  // namespace cellfit::app

@@ -1,0 +1,247 @@
+#include "ga/objectives.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "common/error.hpp"
+
+namespace cellfit::ga {
+
+namespace {
+
+std::vector<double> sample_times(const simulation_settings& sim) {
+  std::vector<double> t(static_cast<std::size_t>(sim.n_samples()));
+  for (std::size_t k = 0; k < t.size(); ++k) {
+    t[k] = static_cast<double>(k) * sim.dt_ms * sim.record_every;
+  }
+  return t;
+}
+
+}  // namespace
+
+std::vector<stimulus_window> stimulus_windows(const std::vector<stimulus>& stimuli) {
+  std::vector<stimulus_window> w(stimuli.size());
+  for (std::size_t s = 0; s < stimuli.size(); ++s) {
+    const stimulus_component* pick = nullptr;
+    for (const auto& c : stimuli[s].components) {
+      if (c.kind == stimulus_kind::step) {
+        pick = &c;
+        break;
+      }
+    }
+    if (pick == nullptr) {
+      for (const auto& c : stimuli[s].components) {
+        if (c.kind != stimulus_kind::holding) {
+          pick = &c;
+          break;
+        }
+      }
+    }
+    if (pick != nullptr)
+      w[s] = {pick->delay_ms, pick->delay_ms + pick->duration_ms, pick->amplitude};
+  }
+  return w;
+}
+
+scorer::scorer(const scoring_settings& s, std::vector<feature_target> targets,
+               std::vector<stimulus_window> windows, const simulation_settings& sim)
+    : s_(s),
+      targets_(std::move(targets)),
+      windows_(std::move(windows)),
+      n_stimuli_(windows_.size()),
+      time_ms_(sample_times(sim)) {
+  if (s_.kind != objective_kind::features) throw internal_error("cellfit::scorer: not features");
+  if (s_.feature_site >= sim.record_compartments.size()) {
+    throw config_error("cellfit::ga: fit.ga.feature_site " + std::to_string(s_.feature_site) +
+                       " is not a recorded site (simulation.record_sites has " +
+                       std::to_string(sim.record_compartments.size()) + ")");
+  }
+  if (targets_.empty()) throw config_error("cellfit::ga: no feature targets to fit");
+  std::vector<std::string> names;
+  for (const auto& t : targets_) {
+    if (t.stimulus >= n_stimuli_) {
+      throw config_error("cellfit::ga: a target of " + t.feature + " names stimulus " +
+                         std::to_string(t.stimulus) + ", the fit has " +
+                         std::to_string(n_stimuli_));
+    }
+    if (!(t.std > 0) || !std::isfinite(t.mean)) {
+      throw config_error("cellfit::ga: the target of " + t.feature + " on stimulus " +
+                         std::to_string(t.stimulus) + " needs a finite mean and std > 0 (mean " +
+                         std::to_string(t.mean) + ", std " + std::to_string(t.std) + ")");
+    }
+    names.push_back(t.feature);
+  }
+  features::check_names(names);
+  group_targets();
+}
+
+scorer::scorer(const scoring_settings& s, std::vector<double> target_traces, std::size_t n_stimuli,
+               const simulation_settings& sim)
+    : s_(s), target_traces_(std::move(target_traces)), n_stimuli_(n_stimuli) {
+  if (s_.kind != objective_kind::mse) throw internal_error("cellfit::scorer: not mse");
+  const std::size_t per =
+      sim.record_compartments.size() * static_cast<std::size_t>(sim.n_samples());
+  if (target_traces_.size() != n_stimuli_ * per) {
+    throw internal_error("cellfit::scorer: target traces do not match the recording");
+  }
+  if (s_.grouping == objective_grouping::sum) {
+    names_ = {"mse"};
+  } else {
+    for (std::size_t k = 0; k < n_stimuli_; ++k)
+      names_.push_back("mse[stim " + std::to_string(k) + "]");
+  }
+}
+
+void scorer::group_targets() {
+  std::map<std::string, std::size_t> index;
+  objective_of_.resize(targets_.size());
+  for (std::size_t t = 0; t < targets_.size(); ++t) {
+    std::string key;
+    switch (s_.grouping) {
+      case objective_grouping::per_feature:
+        key = targets_[t].feature;
+        break;
+      case objective_grouping::per_stimulus_feature:
+        key = "stim" + std::to_string(targets_[t].stimulus) + "." + targets_[t].feature;
+        break;
+      case objective_grouping::sum:
+        key = "sum";
+        break;
+    }
+    auto it = index.find(key);
+    if (it == index.end()) {
+      it = index.emplace(key, names_.size()).first;
+      names_.push_back(key);
+    }
+    objective_of_[t] = it->second;
+  }
+  // per_feature: the mean over the stimuli that target a feature, so every objective stays
+  // on the z-score scale whatever the number of stimuli; the others add.
+  divisor_.assign(names_.size(), 1.0);
+  if (s_.grouping == objective_grouping::per_feature) {
+    std::fill(divisor_.begin(), divisor_.end(), 0.0);
+    for (std::size_t o : objective_of_) divisor_[o] += 1;
+  }
+  features_of_stim_.assign(n_stimuli_, {});
+  target_index_.assign(n_stimuli_, {});
+  for (std::size_t t = 0; t < targets_.size(); ++t) {
+    auto& names = features_of_stim_[targets_[t].stimulus];
+    const auto it = std::find(names.begin(), names.end(), targets_[t].feature);
+    if (it != names.end()) {
+      throw config_error("cellfit::ga: two targets for " + targets_[t].feature + " on stimulus " +
+                         std::to_string(targets_[t].stimulus));
+    }
+    names.push_back(targets_[t].feature);
+    target_index_[targets_[t].stimulus].push_back(t);
+  }
+}
+
+objective_matrix scorer::score(const simulation_result& r, std::size_t n_individuals) const {
+  objective_matrix obj;
+  obj.n = n_individuals;
+  obj.m = names_.size();
+  obj.values.assign(obj.n * obj.m, 0.0);
+  const std::size_t n_sites = r.n_sites, n_samples = r.n_samples;
+  if (r.n_cells < n_individuals * n_stimuli_) throw internal_error("cellfit::scorer: short batch");
+
+  if (s_.kind == objective_kind::mse) {
+    for (std::size_t i = 0; i < n_individuals; ++i) {
+      for (std::size_t s = 0; s < n_stimuli_; ++s) {
+        const std::size_t c = i * n_stimuli_ + s;
+        double v = s_.penalty;
+        if (r.failed_step[c] < 0) {
+          const double* a = &r.voltage[c * n_sites * n_samples];
+          const double* b = &target_traces_[s * n_sites * n_samples];
+          double sum = 0;
+          for (std::size_t k = 0; k < n_sites * n_samples; ++k)
+            sum += (a[k] - b[k]) * (a[k] - b[k]);
+          v = sum / static_cast<double>(n_sites * n_samples);
+          if (!(v <= s_.penalty)) v = s_.penalty;  // also NaN
+        }
+        const std::size_t o = s_.grouping == objective_grouping::sum ? 0 : s;
+        obj.values[i * obj.m + o] += v;
+      }
+    }
+    return obj;
+  }
+
+  for (std::size_t s = 0; s < n_stimuli_; ++s) {
+    if (features_of_stim_[s].empty()) continue;
+    std::vector<features::trace> traces;
+    std::vector<std::size_t> who;
+    for (std::size_t i = 0; i < n_individuals; ++i) {
+      const std::size_t c = i * n_stimuli_ + s;
+      if (r.failed_step[c] >= 0) {
+        for (std::size_t t : target_index_[s]) {
+          obj.values[i * obj.m + objective_of_[t]] += s_.penalty;
+        }
+        continue;
+      }
+      features::trace tr{};
+      tr.t_ms = time_ms_.data();
+      tr.v_mv = &r.voltage[(c * n_sites + s_.feature_site) * n_samples];
+      tr.n = n_samples;
+      tr.stim_start_ms = windows_[s].start_ms;
+      tr.stim_end_ms = windows_[s].end_ms;
+      tr.stimulus_current_na = windows_[s].current_na;
+      traces.push_back(tr);
+      who.push_back(i);
+    }
+    const auto values = features::compute_batch(traces, features_of_stim_[s], s_.efel, s_.threads);
+    for (std::size_t k = 0; k < who.size(); ++k) {
+      for (std::size_t f = 0; f < target_index_[s].size(); ++f) {
+        const std::size_t t = target_index_[s][f];
+        const features::value& v = values[k][f];
+        double z = s_.penalty;
+        if (v.ok) {
+          z = std::abs(v.mean() - targets_[t].mean) / targets_[t].std;
+          if (!(z <= s_.penalty)) z = s_.penalty;
+        }
+        obj.values[who[k] * obj.m + objective_of_[t]] += z;
+      }
+    }
+  }
+  // A division, not a weight per term, so a mean of penalties is the penalty exactly.
+  for (std::size_t i = 0; i < obj.n; ++i)
+    for (std::size_t o = 0; o < obj.m; ++o) obj.values[i * obj.m + o] /= divisor_[o];
+  return obj;
+}
+
+std::vector<feature_target> targets_from_traces(const std::vector<double>& traces,
+                                                const std::vector<stimulus_window>& windows,
+                                                const std::vector<std::string>& feature_names,
+                                                const simulation_settings& sim,
+                                                const scoring_settings& s, double std_fraction,
+                                                double std_floor,
+                                                std::vector<std::string>& dropped) {
+  features::check_names(feature_names);
+  const std::vector<double> t = sample_times(sim);
+  const std::size_t n_sites = sim.record_compartments.size(), n_samples = t.size();
+  std::vector<features::trace> tr(windows.size());
+  for (std::size_t k = 0; k < windows.size(); ++k) {
+    tr[k].t_ms = t.data();
+    tr[k].v_mv = &traces[(k * n_sites + s.feature_site) * n_samples];
+    tr[k].n = n_samples;
+    tr[k].stim_start_ms = windows[k].start_ms;
+    tr[k].stim_end_ms = windows[k].end_ms;
+    tr[k].stimulus_current_na = windows[k].current_na;
+  }
+  const auto values = features::compute_batch(tr, feature_names, s.efel, s.threads);
+  std::vector<feature_target> out;
+  for (std::size_t k = 0; k < windows.size(); ++k) {
+    for (std::size_t f = 0; f < feature_names.size(); ++f) {
+      const features::value& v = values[k][f];
+      const double m = v.ok ? v.mean() : std::nan("");
+      if (!v.ok || !std::isfinite(m)) {
+        dropped.push_back("stimulus " + std::to_string(k) + ": " + feature_names[f] + ": " +
+                          (v.ok ? std::string("not finite") : v.reason));
+        continue;
+      }
+      out.push_back({k, feature_names[f], m, std::max(std_fraction * std::abs(m), std_floor)});
+    }
+  }
+  return out;
+}
+
+}  // namespace cellfit::ga

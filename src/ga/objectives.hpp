@@ -1,0 +1,94 @@
+#pragma once
+// The GA's objectives, computed from a batch of simulated traces (individual x stimulus,
+// stimulus fastest, as simulate_batch lays them out):
+//  * features: per feature target (stimulus, eFEL feature, mean, std) the score
+//    |mean(f) - mean| / std (BluePyOpt's convention), capped at `penalty`; a feature that
+//    cannot be computed, or a cell that diverged, scores `penalty` (250, BluePyOpt's value).
+//    Scores are grouped into objectives per feature name (mean over the stimuli that have a
+//    target for it), per (stimulus, feature) pair, or summed into one.
+//  * mse: per stimulus, the mean squared difference to the target traces over the recorded
+//    sites and samples, capped at `penalty`; a diverged cell scores `penalty`.
+// Scoring runs on a pool of host threads (features::compute_batch) and is deterministic.
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "features/feature_library.hpp"
+#include "ga/selection.hpp"
+#include "sim/batch_simulator.hpp"
+
+namespace cellfit::ga {
+
+struct feature_target {
+  std::size_t stimulus = 0;
+  std::string feature;
+  double mean = 0, std = 1;
+};
+
+enum class objective_kind { features, mse };
+enum class objective_grouping { per_feature, per_stimulus_feature, sum };
+
+// The stimulus window and current of each stimulus, as eFEL needs them.
+struct stimulus_window {
+  double start_ms = 0, end_ms = 0, current_na = 0;
+};
+
+struct scoring_settings {
+  objective_kind kind = objective_kind::features;
+  objective_grouping grouping = objective_grouping::per_feature;
+  double penalty = 250;
+  std::size_t feature_site = 0;  // index into the recorded sites
+  unsigned threads = 0;          // 0: all hardware threads
+  features::settings efel;
+};
+
+class scorer {
+ public:
+  // Feature objectives. `windows` has one entry per stimulus; every target's feature must be
+  // known and its std > 0 (config_error otherwise).
+  scorer(const scoring_settings& s, std::vector<feature_target> targets,
+         std::vector<stimulus_window> windows, const simulation_settings& sim);
+  // Trace-MSE objectives against target traces [stimulus][site][sample].
+  scorer(const scoring_settings& s, std::vector<double> target_traces, std::size_t n_stimuli,
+         const simulation_settings& sim);
+
+  const std::vector<std::string>& objective_names() const { return names_; }
+  std::size_t n_objectives() const { return names_.size(); }
+  const std::vector<feature_target>& targets() const { return targets_; }
+
+  // Objectives of the first n_individuals x n_stimuli cells of `r`. Blocks.
+  objective_matrix score(const simulation_result& r, std::size_t n_individuals) const;
+
+ private:
+  void group_targets();
+  scoring_settings s_;
+  std::vector<feature_target> targets_;
+  std::vector<stimulus_window> windows_;
+  std::vector<double> target_traces_;
+  std::size_t n_stimuli_ = 0;
+  std::vector<double> time_ms_;
+  std::vector<std::string> names_;
+  std::vector<std::size_t> objective_of_;  // per target
+  std::vector<double> divisor_;            // per objective (per_feature: its targets)
+  std::vector<std::vector<std::string>> features_of_stim_;  // distinct names per stimulus
+  std::vector<std::vector<std::size_t>> target_index_;      // [stim][feature k] -> target
+};
+
+// The stimulus window of each stimulus: its first step (else the first non-holding
+// component), [delay, delay + duration], and that component's amplitude.
+std::vector<stimulus_window> stimulus_windows(const std::vector<stimulus>& stimuli);
+
+// Feature targets from traces [stimulus][site][sample] (e.g. a synthetic ground truth):
+// mean = the feature's value, std = max(std_fraction |mean|, std_floor). Pairs whose feature
+// cannot be computed on the target are left out and listed in `dropped` ("stim 3:
+// AP_width: no spikes").
+std::vector<feature_target> targets_from_traces(const std::vector<double>& traces,
+                                                const std::vector<stimulus_window>& windows,
+                                                const std::vector<std::string>& feature_names,
+                                                const simulation_settings& sim,
+                                                const scoring_settings& s, double std_fraction,
+                                                double std_floor,
+                                                std::vector<std::string>& dropped);
+
+}  // namespace cellfit::ga

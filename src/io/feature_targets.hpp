@@ -1,0 +1,40 @@
+#pragma once
+// Feature targets for the GA in BluePyOpt's layout, so an optimisation set up for BluePyOpt
+// can be fitted with cellfit where it maps onto cellfit's stimuli:
+//
+//   features.json   {"<protocol>": {"<location>": <features>}}
+//                   <features>: {"<eFEL name>": [mean, std], ...}      (L5PC example)
+//                           or: [{"feature": "<name>", "val": [mean, std]}, ...]
+//                           or: [{"feature": "<name>", "mean": m, "std": s}, ...]
+//   protocols.json  {"<protocol>": {"stimuli": [{"delay": ms, "amp": nA, "duration": ms,
+//                                                "totduration": ms}, ...]}}
+//
+// The first stimulus of a protocol is a step at the soma; a further one that starts at 0 and
+// lasts totduration is a holding current. Features are scored at the soma ("soma",
+// "soma.v"); other locations, and protocols with extra recordings, are reported in `notes`
+// and left out. Without protocols.json, protocol names must be the names of the config's
+// stimuli.
+
+#include <string>
+#include <vector>
+
+#include "ga/objectives.hpp"
+#include "stimulus/stimulus.hpp"
+
+namespace cellfit {
+
+struct bluepyopt_targets {
+  std::vector<stimulus> stimuli;  // from protocols.json (empty without one), in file order
+  double t_stop_ms = 0;           // the longest totduration
+  std::vector<ga::feature_target> targets;
+  std::vector<std::string> notes;  // what was left out, and why
+};
+
+// Throws io_error (unreadable, not JSON) or config_error (layout, values) naming the file
+// and the entry.
+bluepyopt_targets read_bluepyopt_targets(const std::string& features_file,
+                                         const std::string& protocols_file,
+                                         const std::vector<stimulus>& config_stimuli,
+                                         const std::vector<int>& soma_sites);
+
+}  // namespace cellfit
