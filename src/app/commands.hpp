@@ -43,6 +43,7 @@ struct features_options {
   double stim_start_ms = std::numeric_limits<double>::quiet_NaN();  // NaN: from the file
   double stim_end_ms = std::numeric_limits<double>::quiet_NaN();
   double current_na = std::numeric_limits<double>::quiet_NaN();  // NaN: the step's amplitude
+
   int site = 0;  // index into the recorded sites
   double threshold_mv = -20.0;
   double derivative_threshold = 10.0;

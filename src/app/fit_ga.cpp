@@ -23,7 +23,7 @@ namespace {
 
 struct ga_setup {
   ga::scoring_settings scoring;
-  std::vector<ga::stimulus_window> windows;
+  std::vector<ga::feature_window> windows;
   std::vector<ga::feature_target> targets;
   std::vector<double> target_traces, truth;
   std::vector<std::string> notes;
@@ -184,18 +184,17 @@ int run_ga_fit(run_config& rc, const fit_options& o) {
                        std::to_string(rc.settings.record_compartments.size()) +
                        " in simulation.record_sites)");
   }
-  g.windows = ga::stimulus_windows(rc.stimuli);
+  g.windows = ga::stimulus_windows(rc.stimuli, rc.settings.t_stop_ms);
   for (std::size_t k = 0; k < g.windows.size(); ++k) {
     auto& w = g.windows[k];
     if (gs.stim_start_ms >= 0) {
       w.start_ms = gs.stim_start_ms;
       w.end_ms = gs.stim_end_ms;
     }
-    w.end_ms = std::min(w.end_ms, rc.settings.t_stop_ms);
     if (sc.kind == ga::objective_kind::features && !(w.end_ms > w.start_ms)) {
       throw config_error("cellfit::fit: " + rc.source + ": stimulus '" + rc.stimuli[k].name +
-                         "' has no stimulus window for the features (no step within "
-                         "t_stop_ms): set fit.ga.stim_start_ms and fit.ga.stim_end_ms");
+                         "' has no stimulus window for the features (no step or waveform "
+                         "within t_stop_ms): set fit.ga.stim_start_ms and fit.ga.stim_end_ms");
     }
   }
 

@@ -18,37 +18,6 @@ namespace cellfit::app {
 
 namespace {
 
-// Where a stimulus is on: its first step (else its first component that is not a holding
-// current) from delay to delay + duration, clipped to the run; a waveform from its first to
-// its last non-zero sample. NaN where there is none (a holding current alone). amplitude:
-// the step's (NaN for other kinds).
-struct stim_window {
-  double start_ms, end_ms, amplitude;
-};
-
-stim_window window_of(const stimulus& x, double t_stop_ms) {
-  const double nan = std::nan("");
-  const stimulus_component* pick = nullptr;
-  for (const auto& c : x.components) {
-    if (c.kind == stimulus_kind::step) pick = pick ? pick : &c;
-  }
-  for (const auto& c : x.components) {
-    if (c.kind != stimulus_kind::holding) pick = pick ? pick : &c;
-  }
-  if (pick == nullptr) return {nan, nan, nan};
-  const double amp = pick->kind == stimulus_kind::step ? pick->amplitude : nan;
-  if (pick->kind != stimulus_kind::waveform) {
-    return {pick->delay_ms, std::min(pick->delay_ms + pick->duration_ms, t_stop_ms), amp};
-  }
-  double first = nan, last = nan;
-  for (std::size_t k = 0; k < pick->waveform->t_ms.size(); ++k) {
-    if (pick->waveform->i[k] * pick->scale == 0) continue;
-    if (std::isnan(first)) first = pick->waveform->t_ms[k];
-    last = pick->waveform->t_ms[k];
-  }
-  return {std::max(first, 0.0), std::min(last, t_stop_ms), amp};
-}
-
 void write_traces(const std::string& path, const run_config& rc, const simulation_result& r,
                   double wall_s) {
   h5::atomic_output out(path);
@@ -91,7 +60,7 @@ void write_traces(const std::string& path, const run_config& rc, const simulatio
     // Each stimulus's window and step amplitude: the defaults of `cellfit features`.
     std::vector<double> w_start, w_end, w_amp;
     for (const auto& x : rc.stimuli) {
-      const stim_window w = window_of(x, s.t_stop_ms);
+      const stimulus_window w = active_window(x, s.t_stop_ms);
       w_start.push_back(w.start_ms);
       w_end.push_back(w.end_ms);
       w_amp.push_back(w.amplitude);

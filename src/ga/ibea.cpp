@@ -39,6 +39,7 @@
 #include "common/error.hpp"
 #include "ga/detail/selection_checks.hpp"
 #include "ga/selection.hpp"
+#include "kernels/kmath.hpp"
 
 namespace cellfit::ga {
 
@@ -49,6 +50,9 @@ namespace {
 // GCC 12 did not vectorise the plain-loop version of the column sums across b (2-4x slower).
 constexpr std::size_t lanes = 8;
 using v8d = double __attribute__((vector_size(64)));
+using v8l = std::int64_t __attribute__((vector_size(64)));
+const v8l lane_id = {0, 1, 2, 3, 4, 5, 6, 7};
+constexpr std::size_t none_index = static_cast<std::size_t>(-1);
 
 inline v8d load8(const double* p) {
   v8d v;
@@ -87,21 +91,12 @@ struct factors {
   }
 };
 
-// The pair term for a single (a, b): the same min of the same products as the vector lanes.
-inline double term(const double* e, const factors& x, std::size_t b) {
-  double t = e[0] * x.f(b, 0);
-  for (std::size_t k = 1; k < x.mp; ++k) {
-    const double p = e[k] * x.f(b, k);
-    t = p < t ? p : t;
-  }
-  return t;
-}
-
-// Lane l: sum over the rows a < count (a multiple of 4) of e of min_k e[a][k] f[k][l]. Four
-// a's in flight; the four products of an objective are formed before the four mins (GCC
-// schedules that order about 10% faster on Zen 4). Partial sums by a mod 4, combined as
-// (s0 + s1) + (s2 + s3).
-inline v8d tile_sums(const v8d* f, const double* e, std::size_t count, std::size_t mp) {
+// Lane l: sum over the rows a < count (a multiple of 4) of e of min_k e[a][k] f[k][l],
+// leaving out row diag + l (diag: a multiple of 8, or none_index). Four a's in flight; the
+// four products of an objective are formed before the four mins (GCC schedules that order
+// about 10% faster on Zen 4). Partial sums by a mod 4, combined as (s0 + s1) + (s2 + s3).
+inline v8d tile_sums(const v8d* f, const double* e, std::size_t count, std::size_t mp,
+                     std::size_t diag = none_index) {
   v8d s0{}, s1{}, s2{}, s3{};
   for (std::size_t a = 0; a < count; a += 4, e += 4 * mp) {
     v8d t0 = splat(e[0]) * f[0], t1 = splat(e[mp]) * f[0];
@@ -114,6 +109,14 @@ inline v8d tile_sums(const v8d* f, const double* e, std::size_t count, std::size
       t2 = vmin(p2, t2);
       t3 = vmin(p3, t3);
     }
+    if (diag != none_index && a - diag < lanes) {
+      // Row a + r is individual b = diag + (a - diag + r): its own term is not summed.
+      const auto own = static_cast<std::int64_t>(a - diag);
+      t0 = lane_id == own ? v8d{} : t0;
+      t1 = lane_id == own + 1 ? v8d{} : t1;
+      t2 = lane_id == own + 2 ? v8d{} : t2;
+      t3 = lane_id == own + 3 ? v8d{} : t3;
+    }
     s0 += t0;
     s1 += t1;
     s2 += t2;
@@ -122,16 +125,20 @@ inline v8d tile_sums(const v8d* f, const double* e, std::size_t count, std::size
   return (s0 + s1) + (s2 + s3);
 }
 
-// fitness(b) = sum over every a (b included) of the pair term, minus b's own term, as
-// BluePyOpt computes it: identical rows then get identical fitness (their columns are the
-// same sums in the same order).
-std::vector<double> fitness_of(const factors& x) {
+// fitness(b) = sum over a != b of the pair term. BluePyOpt sums every a and subtracts b's
+// own term (about 1), which leaves only rounding error when the fitness is tiny (an
+// individual far from all others); here b's own term is never added. Every member of a
+// group of identical rows gets the first member's value, so that they tie exactly (as in
+// BluePyOpt, where their columns are the same).
+std::vector<double> fitness_of(const factors& x, const std::vector<std::vector<std::uint32_t>>& groups) {
   std::vector<double> fit(x.n);
   for (std::size_t tile = 0; tile < x.np / lanes; ++tile) {
-    const v8d s = tile_sums(&x.f_tiles[tile * x.mp], x.e_rows.data(), x.np, x.mp);
+    const v8d s =
+        tile_sums(&x.f_tiles[tile * x.mp], x.e_rows.data(), x.np, x.mp, tile * lanes);
     for (std::size_t l = 0; l < lanes && tile * lanes + l < x.n; ++l) fit[tile * lanes + l] = s[l];
   }
-  for (std::size_t b = 0; b < x.n; ++b) fit[b] -= term(x.e(b), x, b);
+  for (const auto& g : groups)
+    for (std::size_t i = 1; i < g.size(); ++i) fit[g[i]] = fit[g[0]];
   return fit;
 }
 
@@ -158,15 +165,22 @@ normalised make_factors(const objective_matrix& obj, double kappa) {
   // c = max |I| = 1 (docs/ga.md), so lambda = 1 / kappa.
   const double lambda = 1.0 / kappa;
   const std::size_t mp = z.all.mp;
+  std::vector<double> x(n * mp), fx(n * mp);  // lambda (u - 1/2), row-major
   for (std::size_t i = 0; i < n; ++i) {
     for (std::size_t k = 0; k < mp; ++k) {
       const std::size_t kk = k < m ? k : 0;
       const double u =
           m == 0 || range[kk] == 0.0 ? 0.0 : (obj.values[i * m + kk] - lo[kk]) / range[kk];
-      z.all.e_rows[i * mp + k] = std::exp(-lambda * (u - 0.5));
-      z.all.set_f(i, k, std::exp(lambda * (u - 0.5)));
+      x[i * mp + k] = lambda * (u - 0.5);
     }
   }
+  // |x| <= lambda / 2 <= 250: kmath's branch-free exp (about 1 ulp) vectorises here.
+  for (std::size_t j = 0; j < n * mp; ++j) {
+    z.all.e_rows[j] = kmath::exp_bounded(-x[j]);
+    fx[j] = kmath::exp_bounded(x[j]);
+  }
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t k = 0; k < mp; ++k) z.all.set_f(i, k, fx[i * mp + k]);
   return z;
 }
 
@@ -212,9 +226,11 @@ class iterative_reduction {
     const std::size_t g = groups_.size();
     base_.resize(g);
     count_.resize(g);
+    next_.resize(g);
     for (std::size_t i = 0; i < g; ++i) {
       base_[i] = fitness[groups_[i][0]];
       count_[i] = groups_[i].size();
+      next_[i] = groups_[i].back();
     }
     exact_ = base_;
     current_ = base_;
@@ -233,17 +249,20 @@ class iterative_reduction {
     const std::size_t removals = x_.n - k;
     std::size_t step = 0;
     build_tiles();
-    rebuild_heap();
+    build_heap();
     while (step < removals) {
-      std::pop_heap(heap_.begin(), heap_.end(), worse_on_top);
-      const std::uint32_t g = heap_.back().group;
+      std::pop_heap(heap_.begin(), heap_.end(), worse_on_top{});
+      const entry top = heap_.back();
+      const std::uint32_t g = top.group;
       heap_.pop_back();
-      if (since_[g] != step) {
-        catch_up(g, step);
+      if (since_[g] != step || top.value != current_[g]) {
+        // A bound, not the value now: bring it up to date and try again.
+        if (since_[g] != step) catch_up(g, step);
         push(g);
         continue;
       }
       const std::uint32_t p = groups_[g][--count_[g]];
+      if (count_[g] > 0) next_[g] = groups_[g][count_[g] - 1];
       fitness[p] = current_[g];
       removed_at_[p] = step;
       const std::size_t slot = step - block_start_;
@@ -252,12 +271,9 @@ class iterative_reduction {
         block_rows_[slot * x_.mp + q] = x_.e(p)[q];
       }
       ++step;
-      if (slot + 1 == block || step == removals) {
-        apply_block(step);
-        rebuild_heap();
-      } else if (count_[g] > 0) {
-        push(g);
-      }
+      if (slot + 1 == block || step == removals) apply_block(step);
+      // The heap's other entries stay upper bounds of the values after the block.
+      if (count_[g] > 0) push(g);
     }
     for (std::size_t g = 0; g < groups_.size(); ++g)
       for (std::size_t c = 0; c < count_[g]; ++c) fitness[groups_[g][c]] = base_[g];
@@ -271,27 +287,29 @@ class iterative_reduction {
     std::uint32_t index;  // the group's member to remove next
     std::uint32_t group;
   };
-  // Max-heap order: higher fitness on top, and among equal fitness the higher index.
-  static bool worse_on_top(const entry& a, const entry& b) {
-    return a.value < b.value || (a.value == b.value && a.index < b.index);
-  }
+  // Max-heap order: higher fitness on top, and among equal fitness the higher index. An
+  // entry's value is an upper bound of its group's value now (values only fall).
+  struct worse_on_top {
+    bool operator()(const entry& a, const entry& b) const {
+      return a.value < b.value || (a.value == b.value && a.index < b.index);
+    }
+  };
   static constexpr std::size_t never = static_cast<std::size_t>(-1);
   static constexpr std::size_t block = 32;
 
   void push(std::uint32_t g) {
-    heap_.push_back({current_[g], groups_[g][count_[g] - 1], g});
-    std::push_heap(heap_.begin(), heap_.end(), worse_on_top);
+    heap_.push_back({current_[g], next_[g], g});
+    std::push_heap(heap_.begin(), heap_.end(), worse_on_top{});
   }
 
-  void rebuild_heap() {
+  void build_heap() {
     heap_.clear();
     for (std::size_t g = 0; g < groups_.size(); ++g)
-      if (count_[g] > 0)
-        heap_.push_back({current_[g], groups_[g][count_[g] - 1], static_cast<std::uint32_t>(g)});
-    std::make_heap(heap_.begin(), heap_.end(), worse_on_top);
+      heap_.push_back({current_[g], next_[g], static_cast<std::uint32_t>(g)});
+    std::make_heap(heap_.begin(), heap_.end(), worse_on_top{});
   }
 
-  // f tiles of the groups still present (rebuilt when a quarter of the lanes are dead).
+  // f tiles of the groups still present (rebuilt when an eighth of the lanes are dead).
   void build_tiles() {
     tile_group_.clear();
     for (std::size_t g = 0; g < groups_.size(); ++g)
@@ -328,7 +346,7 @@ class iterative_reduction {
     }
     block_start_ = step;
     std::fill(block_cols_.begin(), block_cols_.end(), 0.0);
-    if (live * 4 < live_lanes_ * 3) build_tiles();
+    if (live * 8 < live_lanes_ * 7) build_tiles();
   }
 
   // current = base - the terms of this block's removals so far (the unused slots hold zero
@@ -357,7 +375,7 @@ class iterative_reduction {
   }
 
   // The fitness of individual b (present) among the individuals present after removal
-  // `step`: the sum over all of them minus b's own term, like fitness_of.
+  // `step` (b itself left out).
   double sum_after(std::size_t b, std::size_t step) const {
     const std::size_t mp = x_.mp;
     v8d acc{};
@@ -368,11 +386,11 @@ class iterative_reduction {
       v8d present{};
       for (std::size_t l = 0; l < lanes; ++l) {
         const std::size_t a = a0 + l;
-        present[l] = a < x_.n && (removed_at_[a] == never || removed_at_[a] > step);
+        present[l] = a < x_.n && a != b && (removed_at_[a] == never || removed_at_[a] > step);
       }
       acc += t * present;
     }
-    return lane_sum(acc) - term(x_.e(b), x_, b);
+    return lane_sum(acc);
   }
 
   static constexpr std::uint32_t none = static_cast<std::uint32_t>(-1);
@@ -382,6 +400,7 @@ class iterative_reduction {
   // Per group: value after the last applied block, last exact sum, value now (as of since_).
   std::vector<double> base_, exact_, current_;
   std::vector<std::size_t> count_, since_;
+  std::vector<std::uint32_t> next_;  // the member to remove next
   std::vector<std::size_t> removed_at_;  // per individual
   std::vector<double> e_cols_;           // [mp][np], for sum_after
   std::size_t block_start_ = 0;
@@ -401,7 +420,7 @@ std::vector<double> ibea_fitness(const objective_matrix& obj, double kappa) {
   check_kappa(kappa, "ibea_fitness");
   const normalised z = make_factors(obj, kappa);
   if (!z.any_range) return std::vector<double>(obj.n, 0.0);
-  return fitness_of(z.all);
+  return fitness_of(z.all, identical_rows(obj));
 }
 
 ibea_result select_ibea(const objective_matrix& obj, std::size_t k, double kappa,
@@ -411,7 +430,8 @@ ibea_result select_ibea(const objective_matrix& obj, std::size_t k, double kappa
   const std::size_t n = obj.n;
   ibea_result r;
   const normalised z = make_factors(obj, kappa);
-  r.fitness = z.any_range ? fitness_of(z.all) : std::vector<double>(n, 0.0);
+  std::vector<std::vector<std::uint32_t>> groups = identical_rows(obj);
+  r.fitness = z.any_range ? fitness_of(z.all, groups) : std::vector<double>(n, 0.0);
 
   if (reduction == ibea_reduction::truncate || !z.any_range) {
     // BluePyOpt: a stable sort by fitness, the first k. Also the iterative result when every
@@ -425,7 +445,7 @@ ibea_result select_ibea(const objective_matrix& obj, std::size_t k, double kappa
     return r;
   }
 
-  iterative_reduction loop(z.all, r.fitness, identical_rows(obj));
+  iterative_reduction loop(z.all, r.fitness, std::move(groups));
   loop.run(k, r.fitness);
   for (std::size_t i = 0; i < n; ++i)
     if (!loop.removed(i)) r.selected.push_back(i);

@@ -20,32 +20,18 @@ std::vector<double> sample_times(const simulation_settings& sim) {
 
 }  // namespace
 
-std::vector<stimulus_window> stimulus_windows(const std::vector<stimulus>& stimuli) {
-  std::vector<stimulus_window> w(stimuli.size());
+std::vector<feature_window> stimulus_windows(const std::vector<stimulus>& stimuli,
+                                             double t_stop_ms) {
+  std::vector<feature_window> w(stimuli.size());
   for (std::size_t s = 0; s < stimuli.size(); ++s) {
-    const stimulus_component* pick = nullptr;
-    for (const auto& c : stimuli[s].components) {
-      if (c.kind == stimulus_kind::step) {
-        pick = &c;
-        break;
-      }
-    }
-    if (pick == nullptr) {
-      for (const auto& c : stimuli[s].components) {
-        if (c.kind != stimulus_kind::holding) {
-          pick = &c;
-          break;
-        }
-      }
-    }
-    if (pick != nullptr)
-      w[s] = {pick->delay_ms, pick->delay_ms + pick->duration_ms, pick->amplitude};
+    const stimulus_window a = active_window(stimuli[s], t_stop_ms);
+    w[s] = {a.start_ms, a.end_ms, std::isnan(a.amplitude) ? 0.0 : a.amplitude};
   }
   return w;
 }
 
 scorer::scorer(const scoring_settings& s, std::vector<feature_target> targets,
-               std::vector<stimulus_window> windows, const simulation_settings& sim)
+               std::vector<feature_window> windows, const simulation_settings& sim)
     : s_(s),
       targets_(std::move(targets)),
       windows_(std::move(windows)),
@@ -209,7 +195,7 @@ objective_matrix scorer::score(const simulation_result& r, std::size_t n_individ
 }
 
 std::vector<feature_target> targets_from_traces(const std::vector<double>& traces,
-                                                const std::vector<stimulus_window>& windows,
+                                                const std::vector<feature_window>& windows,
                                                 const std::vector<std::string>& feature_names,
                                                 const simulation_settings& sim,
                                                 const scoring_settings& s, double std_fraction,

@@ -30,7 +30,7 @@ enum class objective_kind { features, mse };
 enum class objective_grouping { per_feature, per_stimulus_feature, sum };
 
 // The stimulus window and current of each stimulus, as eFEL needs them.
-struct stimulus_window {
+struct feature_window {
   double start_ms = 0, end_ms = 0, current_na = 0;
 };
 
@@ -48,7 +48,7 @@ class scorer {
   // Feature objectives. `windows` has one entry per stimulus; every target's feature must be
   // known and its std > 0 (config_error otherwise).
   scorer(const scoring_settings& s, std::vector<feature_target> targets,
-         std::vector<stimulus_window> windows, const simulation_settings& sim);
+         std::vector<feature_window> windows, const simulation_settings& sim);
   // Trace-MSE objectives against target traces [stimulus][site][sample].
   scorer(const scoring_settings& s, std::vector<double> target_traces, std::size_t n_stimuli,
          const simulation_settings& sim);
@@ -64,7 +64,7 @@ class scorer {
   void group_targets();
   scoring_settings s_;
   std::vector<feature_target> targets_;
-  std::vector<stimulus_window> windows_;
+  std::vector<feature_window> windows_;
   std::vector<double> target_traces_;
   std::size_t n_stimuli_ = 0;
   std::vector<double> time_ms_;
@@ -75,16 +75,17 @@ class scorer {
   std::vector<std::vector<std::size_t>> target_index_;      // [stim][feature k] -> target
 };
 
-// The stimulus window of each stimulus: its first step (else the first non-holding
-// component), [delay, delay + duration], and that component's amplitude.
-std::vector<stimulus_window> stimulus_windows(const std::vector<stimulus>& stimuli);
+// The window of each stimulus (active_window, stimulus/stimulus.hpp: NaN where it has none)
+// and its step amplitude (0 for other kinds).
+std::vector<feature_window> stimulus_windows(const std::vector<stimulus>& stimuli,
+                                             double t_stop_ms);
 
 // Feature targets from traces [stimulus][site][sample] (e.g. a synthetic ground truth):
 // mean = the feature's value, std = max(std_fraction |mean|, std_floor). Pairs whose feature
 // cannot be computed on the target are left out and listed in `dropped` ("stim 3:
 // AP_width: no spikes").
 std::vector<feature_target> targets_from_traces(const std::vector<double>& traces,
-                                                const std::vector<stimulus_window>& windows,
+                                                const std::vector<feature_window>& windows,
                                                 const std::vector<std::string>& feature_names,
                                                 const simulation_settings& sim,
                                                 const scoring_settings& s, double std_fraction,

@@ -32,10 +32,12 @@ struct nsga2_result {
 // with nd='standard'): whole fronts while they fit (each in index order), then the last front
 // by crowding distance descending; ties broken by lower index, so the result is deterministic.
 // Every individual gets its front and crowding distance, also those in fronts after the last
-// one selected. Crowding distance is DEAP's (sum over objectives of the neighbours' gap / (m x
-// the front's range), inf for the first and last of the front in each objective), with the
-// front sorted by (value, index) in each objective. Cost: O(m n log n + m n^2 / 512 + n F)
-// for F fronts; about 5 ms at n = 6000, m = 20 (docs/ga.md).
+// one selected. Crowding distance is DEAP's, bit for bit and including its order among tied
+// values (sum over objectives of the neighbours' gap / (m x the front's range), inf for the
+// first and last of the front in each objective; DEAP sorts the front by objective 0, that
+// list by objective 1, ...). Where DEAP's last front has tied crowding distances at the cut,
+// DEAP keeps its internal list order and this keeps the lower index. Cost:
+// O(m n + m n^2 / 1024 + n F) for F fronts; about 7 ms at n = 6000, m = 20 (docs/ga.md).
 nsga2_result select_nsga2(const objective_matrix& obj, std::size_t k);
 
 // The 0-based non-dominated front of every individual (what select_nsga2 returns in

@@ -208,4 +208,27 @@ sampled_stimuli sample_stimuli(const std::vector<stimulus>& stimuli, std::size_t
   return out;
 }
 
+stimulus_window active_window(const stimulus& x, double t_stop_ms) {
+  const double nan = std::nan("");
+  const stimulus_component* pick = nullptr;
+  for (const auto& c : x.components) {
+    if (c.kind == stimulus_kind::step) pick = pick ? pick : &c;
+  }
+  for (const auto& c : x.components) {
+    if (c.kind != stimulus_kind::holding) pick = pick ? pick : &c;
+  }
+  if (pick == nullptr) return {nan, nan, nan};
+  const double amp = pick->kind == stimulus_kind::step ? pick->amplitude : nan;
+  if (pick->kind != stimulus_kind::waveform) {
+    return {pick->delay_ms, std::min(pick->delay_ms + pick->duration_ms, t_stop_ms), amp};
+  }
+  double first = nan, last = nan;
+  for (std::size_t k = 0; k < pick->waveform->t_ms.size(); ++k) {
+    if (pick->waveform->i[k] * pick->scale == 0) continue;
+    if (std::isnan(first)) first = pick->waveform->t_ms[k];
+    last = pick->waveform->t_ms[k];
+  }
+  return {std::max(first, 0.0), std::min(last, t_stop_ms), amp};
+}
+
 }  // namespace cellfit

@@ -44,6 +44,16 @@ struct stimulus {
   std::vector<stimulus_component> components;
 };
 
+// Where a stimulus is on (eFEL's stim_start/stim_end, the default window of `cellfit
+// features` and of the GA's features): its first step (else its first component that is not
+// a holding current) from delay to delay + duration, clipped to the run; a waveform from its
+// first to its last non-zero sample. NaN where there is none (a holding current alone).
+// amplitude: the step's (NaN for other kinds).
+struct stimulus_window {
+  double start_ms, end_ms, amplitude;
+};
+stimulus_window active_window(const stimulus& x, double t_stop_ms);
+
 // Paper 000's random_steps levels for one site: `n_intervals` equal intervals; round(hazard *
 // n_intervals) change points drawn without replacement; between them constant integer
 // levels uniform in [i_min, i_max); the first and the last interval are zero.

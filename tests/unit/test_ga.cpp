@@ -139,7 +139,7 @@ struct hh_fixture {
   parameter_space space{rc.model, hh_parameters()};
   std::vector<double> truth;
   std::vector<double> traces;
-  std::vector<ga::stimulus_window> windows = ga::stimulus_windows(rc.stimuli);
+  std::vector<ga::feature_window> windows = ga::stimulus_windows(rc.stimuli, rc.settings.t_stop_ms);
 
   hh_fixture() {
     truth = space.model_values();
