@@ -3,7 +3,7 @@
 //
 // Two kinds of objective matrices, seeded from cellfit's counter-based generator:
 //   uniform:   every objective uniform in [0, 1) (no ties; with 20 objectives nearly every
-//              individual is non-dominated, the worst case for the front's crowding sort).
+//              individual is non-dominated: one or two fronts).
 //   realistic: feature z-scores |N(0, 1)| x (0.5 + 5 q) with a per-individual quality q,
 //              10% of features failed (penalty 250), 15% of individuals failed entirely
 //              (every objective 250) and 5% exact copies of an earlier individual, as in a
@@ -27,6 +27,7 @@
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -62,7 +63,8 @@ std::string cpu_model() {
 
 objective_matrix uniform_matrix(std::size_t n, std::size_t m, std::uint64_t seed) {
   objective_matrix o{n, m, std::vector<double>(n * m)};
-  for (std::size_t i = 0; i < n * m; ++i) o.values[i] = cellfit::uniform01(cellfit::counter_hash(seed, 1, i));
+  for (std::size_t i = 0; i < n * m; ++i)
+    o.values[i] = cellfit::uniform01(cellfit::counter_hash(seed, 1, i));
   return o;
 }
 
@@ -109,8 +111,16 @@ std::vector<std::size_t> parse_sizes(const std::string& s) {
   std::stringstream in(s);
   for (std::string item; std::getline(in, item, ',');) {
     if (item.empty()) continue;
-    const long long v = std::stoll(item);
-    if (v <= 0) throw cellfit::usage_error("selection_cost: --sizes must be positive: " + item);
+    std::size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != item.size() || v <= 0)
+      throw cellfit::usage_error("cellfit::selection_cost: --sizes takes positive integers, not '" +
+                                 item + "'");
     out.push_back(static_cast<std::size_t>(v));
   }
   return out;
@@ -211,11 +221,11 @@ int main(int argc, char** argv) {
            "commit\n";
     for (const char* kind : {"uniform", "realistic"}) {
       for (std::size_t n : sizes) {
-        const objective_matrix obj = std::string(kind) == "uniform"
-                                         ? uniform_matrix(n, m, seed)
-                                         : realistic_matrix(n, m, seed);
+        const objective_matrix obj = std::string(kind) == "uniform" ? uniform_matrix(n, m, seed)
+                                                                    : realistic_matrix(n, m, seed);
         const std::size_t k = n / 2;
-        if (!save_dir.empty()) save_matrix(obj, save_dir + "/" + kind + "_" + std::to_string(n) + ".bin");
+        if (!save_dir.empty())
+          save_matrix(obj, save_dir + "/" + kind + "_" + std::to_string(n) + ".bin");
         cellfit::ga::nsga2_result nr;
         const double t_nsga = best_ms(repeats, [&] { nr = cellfit::ga::select_nsga2(obj, k); });
         const double t_ibea = best_ms(repeats, [&] { cellfit::ga::select_ibea(obj, k, kappa); });

@@ -130,11 +130,11 @@ inline v8d tile_sums(const v8d* f, const double* e, std::size_t count, std::size
 // individual far from all others); here b's own term is never added. Every member of a
 // group of identical rows gets the first member's value, so that they tie exactly (as in
 // BluePyOpt, where their columns are the same).
-std::vector<double> fitness_of(const factors& x, const std::vector<std::vector<std::uint32_t>>& groups) {
+std::vector<double> fitness_of(const factors& x,
+                               const std::vector<std::vector<std::uint32_t>>& groups) {
   std::vector<double> fit(x.n);
   for (std::size_t tile = 0; tile < x.np / lanes; ++tile) {
-    const v8d s =
-        tile_sums(&x.f_tiles[tile * x.mp], x.e_rows.data(), x.np, x.mp, tile * lanes);
+    const v8d s = tile_sums(&x.f_tiles[tile * x.mp], x.e_rows.data(), x.np, x.mp, tile * lanes);
     for (std::size_t l = 0; l < lanes && tile * lanes + l < x.n; ++l) fit[tile * lanes + l] = s[l];
   }
   for (const auto& g : groups)
@@ -235,11 +235,8 @@ class iterative_reduction {
     exact_ = base_;
     current_ = base_;
     since_.assign(g, 0);
-    e_cols_.assign(x.mp * x.np, 0.0);
-    for (std::size_t a = 0; a < x.n; ++a)
-      for (std::size_t k = 0; k < x.mp; ++k) e_cols_[k * x.np + a] = x.e(a)[k];
     block_cols_.assign(x.mp * block, 0.0);
-    block_rows_.assign((block + 3) * x.mp, 0.0);
+    block_rows_.assign(block * x.mp, 0.0);
     fb_.resize(x.mp);
   }
 
@@ -321,7 +318,8 @@ class iterative_reduction {
     for (std::size_t t = 0; t < tile_group_.size(); ++t) {
       if (tile_group_[t] == none) continue;
       const std::size_t b = groups_[tile_group_[t]][0];
-      for (std::size_t k = 0; k < x_.mp; ++k) tiles_[(t / lanes) * x_.mp + k][t % lanes] = x_.f(b, k);
+      for (std::size_t k = 0; k < x_.mp; ++k)
+        tiles_[(t / lanes) * x_.mp + k][t % lanes] = x_.f(b, k);
     }
   }
 
@@ -368,16 +366,20 @@ class iterative_reduction {
     }
     const double value = base_[g] - lane_sum((t0 + t1) + (t2 + t3));
     // Never above the previous value: the heap's stale values must stay upper bounds.
-    current_[g] = value < exact_[g] * (1.0 / 16.0)
-                      ? std::min(sum_after(b, step - 1), current_[g])
-                      : value;
+    current_[g] =
+        value < exact_[g] * (1.0 / 16.0) ? std::min(sum_after(b, step - 1), current_[g]) : value;
     since_[g] = step;
   }
 
   // The fitness of individual b (present) among the individuals present after removal
   // `step` (b itself left out).
-  double sum_after(std::size_t b, std::size_t step) const {
+  double sum_after(std::size_t b, std::size_t step) {
     const std::size_t mp = x_.mp;
+    if (e_cols_.empty()) {  // rarely needed
+      e_cols_.assign(mp * x_.np, 0.0);
+      for (std::size_t a = 0; a < x_.n; ++a)
+        for (std::size_t k = 0; k < mp; ++k) e_cols_[k * x_.np + a] = x_.e(a)[k];
+    }
     v8d acc{};
     for (std::size_t a0 = 0; a0 < x_.np; a0 += lanes) {
       v8d t = load8(&e_cols_[a0]) * splat(x_.f(b, 0));
@@ -400,12 +402,12 @@ class iterative_reduction {
   // Per group: value after the last applied block, last exact sum, value now (as of since_).
   std::vector<double> base_, exact_, current_;
   std::vector<std::size_t> count_, since_;
-  std::vector<std::uint32_t> next_;  // the member to remove next
+  std::vector<std::uint32_t> next_;      // the member to remove next
   std::vector<std::size_t> removed_at_;  // per individual
-  std::vector<double> e_cols_;           // [mp][np], for sum_after
+  std::vector<double> e_cols_;           // [mp][np], built by the first sum_after
   std::size_t block_start_ = 0;
   std::vector<double> block_cols_;  // [mp][32]: e factors of this block's removals
-  std::vector<double> block_rows_;  // [32 + 3][mp]: the same, row-major, zero-padded
+  std::vector<double> block_rows_;  // [32][mp]: the same, row-major, unused rows zero
   std::vector<v8d> tiles_;          // f tiles of the groups in tile_group_
   std::vector<std::uint32_t> tile_group_;
   std::size_t live_lanes_ = 0;

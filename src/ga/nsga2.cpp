@@ -67,9 +67,9 @@ identical_rows find_identical_rows(const objective_matrix& obj) {
   std::sort(g.rows.begin(), g.rows.end(), row_less);
   g.group_start.resize(n);
   for (std::size_t r = 0; r < n; ++r)
-    g.group_start[g.rows[r]] =
-        r > 0 && row_equal(g.rows[r - 1], g.rows[r]) ? g.group_start[g.rows[r - 1]]
-                                                     : static_cast<std::uint32_t>(r);
+    g.group_start[g.rows[r]] = r > 0 && row_equal(g.rows[r - 1], g.rows[r])
+                                   ? g.group_start[g.rows[r - 1]]
+                                   : static_cast<std::uint32_t>(r);
   return g;
 }
 
@@ -79,8 +79,8 @@ identical_rows find_identical_rows(const objective_matrix& obj) {
 // order. This is the order DEAP's assignCrowdingDist produces by stable-sorting one list
 // objective after objective (see crowding_distances).
 struct sorted_objectives {
-  std::vector<index_t> order;   // [m][n]
-  std::vector<double> values;   // [m][n]
+  std::vector<index_t> order;  // [m][n]
+  std::vector<double> values;  // [m][n]
 };
 
 // Doubles as unsigned integers in the same order (-0 and +0 both as +0; no NaN here).
@@ -92,7 +92,7 @@ inline std::uint64_t order_key(double v) {
 }
 
 // LSD radix sort, 11-bit digits, stable, so equal values keep the previous objective's
-// order. Digits that are the same for every key are skipped. About 10x faster than std::sort
+// order. Digits that are the same for every key are skipped. About 5x faster than std::sort
 // at n = 6000.
 sorted_objectives sort_objectives(const objective_matrix& obj, const identical_rows& same) {
   constexpr int digit_bits = 11, digits = 6;
@@ -108,17 +108,18 @@ sorted_objectives sort_objectives(const objective_matrix& obj, const identical_r
   std::vector<index_t> first_order;
   first_order.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
-    std::uint32_t r = same.group_start[i];
-    if (same.rows[r] != i) continue;  // not the first of its row
-    do first_order.push_back(same.rows[r++]);
-    while (r < n && same.group_start[same.rows[r]] == same.group_start[i]);
+    const std::uint32_t start = same.group_start[i];
+    if (same.rows[start] != i) continue;  // not the first of its row
+    for (std::size_t r = start; r < n && same.group_start[same.rows[r]] == start; ++r)
+      first_order.push_back(same.rows[r]);
   }
   for (std::size_t k = 0; k < m; ++k) {
     std::fill(count.begin(), count.end(), 0);
     for (std::size_t i = 0; i < n; ++i) {
       idx[i] = k == 0 ? first_order[i] : s.order[(k - 1) * n + i];
       key[i] = order_key(obj.values[idx[i] * m + k]);
-      for (int d = 0; d < digits; ++d) ++count[d * buckets + ((key[i] >> (d * digit_bits)) & (buckets - 1))];
+      for (int d = 0; d < digits; ++d)
+        ++count[d * buckets + ((key[i] >> (d * digit_bits)) & (buckets - 1))];
     }
     for (int d = 0; d < digits; ++d) {
       std::uint32_t* c = &count[d * buckets];
@@ -169,6 +170,8 @@ dominator_bits dominators(const objective_matrix& obj, const sorted_objectives& 
   d.bits.assign(blocks * n * block_words, ~std::uint64_t{0});
 
   // W(i): AND over objectives of the prefix (ties included) that ends at i's tie group.
+  // Bits of columns >= n are left set when there is no objective; they are never tested
+  // (the remaining set of peel_fronts has none).
   for (std::size_t b = 0; b < blocks; ++b) {
     const std::size_t lo = b * block_bits;
     for (std::size_t k = 0; k < m; ++k) {
@@ -199,19 +202,6 @@ dominator_bits dominators(const objective_matrix& obj, const sorted_objectives& 
       }
     }
   }
-  if (m == 0) {
-    // No objective: every row is the same point, W(i) = everyone; cleared below.
-    for (std::size_t b = 0; b < blocks; ++b) {
-      for (std::size_t i = 0; i < n; ++i) {
-        std::uint64_t* row = d.row_block(b, i);
-        for (std::size_t w = 0; w < block_words; ++w) {
-          const std::size_t j0 = b * block_bits + w * 64;
-          row[w] = j0 >= n ? 0 : (n - j0 >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << (n - j0)) - 1);
-        }
-      }
-    }
-  }
-
   // D(i) = W(i) minus the rows identical to i (i itself included).
   const std::vector<index_t>& rows = same.rows;
   std::vector<std::uint64_t> group(d.words);

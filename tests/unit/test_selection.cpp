@@ -48,7 +48,10 @@ objective_matrix realistic_matrix(std::size_t n, std::size_t m, std::uint64_t se
       std::fill(row, row + m, 250.0);
     } else {
       for (std::size_t k = 0; k < m; ++k)
-        row[k] = u(10 + k) < 0.1 ? 250.0 : std::abs(cellfit::normal01(cellfit::counter_hash(seed, 100 + k, i))) * (0.5 + 5 * u(4));
+        row[k] = u(10 + k) < 0.1
+                     ? 250.0
+                     : std::abs(cellfit::normal01(cellfit::counter_hash(seed, 100 + k, i))) *
+                           (0.5 + 5 * u(4));
     }
   }
   return o;
@@ -206,7 +209,8 @@ reference_ibea reference_iterative(const objective_matrix& o, std::size_t k, dou
 
 void expect_fitness_near(double got, long double want, double rel) {
   EXPECT_NEAR(got, static_cast<double>(want), rel * std::abs(static_cast<double>(want)) + 1e-300)
-      << "relative error " << std::abs(got - static_cast<double>(want)) / std::abs(static_cast<double>(want));
+      << "relative error "
+      << std::abs(got - static_cast<double>(want)) / std::abs(static_cast<double>(want));
 }
 
 // ---- NSGA-II ---------------------------------------------------------------------------
@@ -216,9 +220,9 @@ TEST(selection_nsga2, fronts_match_deb_sort) {
     std::size_t n, m;
     int levels;
   };
-  for (const c& t : {c{1, 3, 0}, c{2, 2, 0}, c{50, 1, 0}, c{300, 2, 0}, c{300, 3, 0},
-                     c{400, 5, 0}, c{300, 20, 0}, c{300, 2, 10}, c{300, 4, 3}, c{200, 20, 2},
-                     c{1500, 3, 0}, c{1300, 4, 6}}) {
+  for (const c& t :
+       {c{1, 3, 0}, c{2, 2, 0}, c{50, 1, 0}, c{300, 2, 0}, c{300, 3, 0}, c{400, 5, 0},
+        c{300, 20, 0}, c{300, 2, 10}, c{300, 4, 3}, c{200, 20, 2}, c{1500, 3, 0}, c{1300, 4, 6}}) {
     const auto o = random_matrix(t.n, t.m, 11 + t.n + t.m, t.levels);
     EXPECT_EQ(cellfit::ga::nondominated_fronts(o), reference_fronts(o))
         << "n " << t.n << " m " << t.m << " levels " << t.levels;
@@ -262,7 +266,8 @@ TEST(selection_nsga2, selects_whole_fronts_then_crowding_then_lower_index) {
             std::sort(members.begin(), members.end(), [&](std::size_t a, std::size_t b) {
               return crowd[a] > crowd[b] || (crowd[a] == crowd[b] && a < b);
             });
-          for (std::size_t i = 0; i < members.size() && want.size() < k; ++i) want.push_back(members[i]);
+          for (std::size_t i = 0; i < members.size() && want.size() < k; ++i)
+            want.push_back(members[i]);
         }
         EXPECT_EQ(r.selected, want) << "m " << m << " levels " << levels << " k " << k;
       }
@@ -377,9 +382,9 @@ TEST(selection_ibea, iterative_matches_zitzler_kuenzli_summed_from_scratch) {
     double kappa;
   };
   // Several blocks of 32 removals, tiles rebuilt as lanes die, groups of identical rows.
-  for (const c& t : {c{40, 2, 20, 0.05}, c{120, 3, 60, 0.05}, c{200, 20, 100, 0.05},
-                     c{300, 5, 37, 0.05}, c{250, 20, 240, 0.05}, c{150, 4, 75, 0.5},
-                     c{150, 2, 30, 0.01}}) {
+  for (const c& t :
+       {c{40, 2, 20, 0.05}, c{120, 3, 60, 0.05}, c{200, 20, 100, 0.05}, c{300, 5, 37, 0.05},
+        c{250, 20, 240, 0.05}, c{150, 4, 75, 0.5}, c{150, 2, 30, 0.01}}) {
     const auto o = random_matrix(t.n, t.m, 70 + t.n + t.m);
     const auto r = cellfit::ga::select_ibea(o, t.k, t.kappa);
     const auto want = reference_iterative(o, t.k, t.kappa);
