@@ -28,11 +28,12 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
 fi
 
-# Python peers: NEURON (validation, benchmarks), eFEL (feature validation), DEAP (selection
-# benchmark), h5py and numpy (reading results).
+# Python peers: NEURON (validation, benchmarks), eFEL (feature validation), DEAP and
+# BluePyOpt (selection validation and benchmark), h5py and numpy (reading results).
 py_missing=$(python3 - <<'PY'
 import importlib.util
 print(" ".join(m for m, mod in (("neuron", "neuron"), ("efel", "efel"), ("deap", "deap"),
+                                     ("bluepyopt", "bluepyopt"),
                                      ("h5py", "h5py"), ("numpy", "numpy"))
                if importlib.util.find_spec(mod) is None))
 PY
