@@ -23,32 +23,19 @@
 #include <CLI/CLI.hpp>
 #include <Kokkos_Core.hpp>
 
+#include "bench_info.hpp"
 #include "io/config.hpp"
 #include "model/morphology.hpp"
 #include "sim/batch_simulator.hpp"
 
 namespace {
 
-std::string run_command(const std::string& cmd) {
-  std::string out;
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
-  if (!pipe) return out;
-  std::array<char, 512> buf{};
-  while (fgets(buf.data(), buf.size(), pipe.get())) out += buf.data();
-  return out;
-}
+using cellfit::bench::cpu_model;
+using cellfit::bench::run_command;
 
 std::string trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s;
-}
-
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("model name", 0) == 0) return trim(line.substr(line.find(':') + 2));
-  }
-  return "unknown";
 }
 
 std::vector<std::string> split(const std::string& s) {

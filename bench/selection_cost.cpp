@@ -35,31 +35,17 @@
 
 #include <CLI/CLI.hpp>
 
+#include "bench_info.hpp"
 #include "common/error.hpp"
 #include "common/rng.hpp"
 #include "ga/selection.hpp"
 
 namespace {
 
+using cellfit::bench::cpu_model;
+using cellfit::bench::run_command;
+
 using cellfit::ga::objective_matrix;
-
-std::string run_command(const std::string& cmd) {
-  std::string out;
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
-  if (!pipe) return out;
-  std::array<char, 512> buf{};
-  while (fgets(buf.data(), buf.size(), pipe.get())) out += buf.data();
-  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-  return out;
-}
-
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown";
-}
 
 objective_matrix uniform_matrix(std::size_t n, std::size_t m, std::uint64_t seed) {
   objective_matrix o{n, m, std::vector<double>(n * m)};
