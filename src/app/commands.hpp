@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "comm/context.hpp"
+
 namespace cellfit::app {
 
 struct simulate_options {
@@ -22,6 +24,10 @@ struct fit_options {
   std::vector<std::string> overrides;
   std::string out;  // empty: the config's fit.output
   bool quiet = false;
+  std::string resume;         // checkpoint (or finished fit output) to continue
+  std::string checkpoint;     // empty: the config's fit.checkpoint, else out + ".ckpt"
+  int checkpoint_every = -1;  // < 0: the config's fit.checkpoint_every
+  comm::context_ptr comm;     // the ranks of the run (main sets it; null: one process)
 };
 int run_fit(const fit_options& o);
 

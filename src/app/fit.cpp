@@ -5,14 +5,18 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <memory>
 
 #include "app/commands.hpp"
 #include "app/fit_common.hpp"
 #include "app/model_export.hpp"
 #include "common/error.hpp"
 #include "common/rng.hpp"
+#include "common/signals.hpp"
 #include "gradient/gradient_fit.hpp"
+#include "io/checkpoint.hpp"
 #include "io/config.hpp"
 #include "io/h5.hpp"
 #include "model/parameter_space.hpp"
@@ -128,11 +132,83 @@ void print_gt_table(const parameter_space& space, const std::vector<double>& ini
   }
 }
 
+fit_run prepare_fit_run(const run_config& rc, const fit_options& o) {
+  fit_run r;
+  r.ctx = o.comm ? o.comm : comm::make_local_context();
+  r.root = r.ctx->rank() == 0;
+  r.quiet = o.quiet || !r.root;
+  r.out = o.out.empty() ? rc.fit.output : o.out;
+  r.checkpoint = !o.checkpoint.empty()        ? o.checkpoint
+                 : !rc.fit.checkpoint.empty() ? rc.fit.checkpoint
+                                              : r.out + ".ckpt";
+  r.resume = o.resume;
+  r.checkpoint_every = o.checkpoint_every >= 0 ? o.checkpoint_every : rc.fit.checkpoint_every;
+  comm::agree(*r.ctx, [&] {
+    if (!r.root) return;
+    check_writable(r.out, "fit");
+    check_writable(r.checkpoint, "fit");
+    if (r.checkpoint == r.out) {
+      throw usage_error("cellfit::fit: the checkpoint file is the output file (" + r.out +
+                        "): give --checkpoint another name");
+    }
+    if (!r.resume.empty() && !std::ifstream(r.resume)) {
+      throw io_error("cellfit::fit: --resume " + r.resume + ": no such file");
+    }
+    if (r.resume != r.checkpoint && std::ifstream(r.checkpoint)) {
+      throw io_error("cellfit::fit: " + r.checkpoint +
+                     " holds the checkpoint of an earlier run: continue it with --resume " +
+                     r.checkpoint + ", or remove it");
+    }
+  });
+  return r;
+}
+
+void write_plan(h5::file& f, const sched::plan& p, const comm::context& ctx) {
+  const std::size_t B = p.blocks.size();
+  std::vector<std::int64_t> table;
+  std::vector<double> cost;
+  for (const auto& b : p.blocks) {
+    table.insert(table.end(),
+                 {b.rank, b.device, b.chunk, static_cast<std::int64_t>(b.first_set),
+                  static_cast<std::int64_t>(b.n_sets), static_cast<std::int64_t>(b.first_stimulus),
+                  static_cast<std::int64_t>(b.n_stimuli)});
+    cost.push_back(b.cost_s);
+  }
+  if (B > 0) {
+    f.write("/fit/plan/blocks", table, {B, 7});
+    f.write("/fit/plan/cost_s", cost, {B});
+  } else {
+    f.write("/fit/plan/summary", std::vector<std::string>{p.summary()});
+  }
+  f.write("/fit/plan/columns", std::vector<std::string>{"rank", "device", "chunk", "first_set",
+                                                        "n_sets", "first_stimulus", "n_stimuli"});
+  f.attribute("/fit/plan/columns", "summary", p.summary());
+  f.attribute("/", "ranks", static_cast<std::int64_t>(ctx.size()));
+  f.attribute("/", "communicator", ctx.name());
+}
+
+void remove_checkpoint(const fit_run& r) {
+  if (r.root) std::remove(r.checkpoint.c_str());
+}
+
+void print_interrupted(const fit_run& r, const std::string& what, const fit_options& o) {
+  if (!r.root) return;
+  std::string cmd = "cellfit fit " + o.config;
+  for (const auto& x : o.overrides) cmd += " --set " + x;
+  if (!o.engine.empty()) cmd += " --engine " + o.engine;
+  if (!o.out.empty()) cmd += " --out " + o.out;
+  std::fprintf(stderr,
+               "cellfit fit: stopped by a signal after %s; checkpoint written to %s\n"
+               "  continue with: %s --resume %s\n",
+               what.c_str(), r.checkpoint.c_str(), cmd.c_str(), r.checkpoint.c_str());
+}
+
 namespace {
 
 void write_fit(const std::string& path, const run_config& rc, const parameter_space& space,
                const fit_result& r, const std::vector<double>& target,
-               const std::vector<double>& truth, const gradient_settings& g) {
+               const std::vector<double>& truth, const gradient_settings& g,
+               const checkpoint::identity& id, const comm::context& ctx) {
   h5::atomic_output out(path);
   {
     h5::file f = h5::file::create(out.temp_path());
@@ -184,6 +260,9 @@ void write_fit(const std::string& path, const run_config& rc, const parameter_sp
     f.attribute("/", "adjoint_peak_bytes", r.peak_bytes);
     f.attribute("/", "target",
                 rc.fit.target.type == "file" ? rc.fit.target.file : std::string("synthetic"));
+    f.attribute("/", "replayed", static_cast<std::int64_t>(r.replayed));
+    write_plan(f, r.plan, ctx);
+    checkpoint::write(f, id, r.log);
     f.close();
   }
   out.commit();
@@ -192,48 +271,78 @@ void write_fit(const std::string& path, const run_config& rc, const parameter_sp
 }  // namespace
 
 int run_fit(const fit_options& o) {
-  run_config rc = load_config(o.config, o.overrides);
-  const std::string engine = o.engine.empty() ? rc.fit.engine : o.engine;
-  if (engine != "gradient" && engine != "ga") {
-    throw usage_error("cellfit::fit: --engine " + engine +
-                      " is not available in this version (gradient or ga)");
-  }
-  if (!rc.fit.present) {
-    throw config_error("cellfit::fit: " + rc.source +
-                       " has no [fit] section (parameters to fit, target, optimiser)");
-  }
-  if (rc.has_batch) {
-    throw config_error("cellfit::fit: " + rc.source +
-                       ": [batch] does not apply to fit (the optimiser chooses the parameters)");
-  }
+  const comm::context_ptr ctx = o.comm ? o.comm : comm::make_local_context();
+  run_config rc;
+  std::string engine;
+  // Setup errors (config, files) are the same on every rank: agreed, printed once.
+  comm::agree(*ctx, [&] {
+    rc = load_config(o.config, o.overrides);
+    engine = o.engine.empty() ? rc.fit.engine : o.engine;
+    if (engine != "gradient" && engine != "ga") {
+      throw usage_error("cellfit::fit: --engine " + engine +
+                        " is not available in this version (gradient or ga)");
+    }
+    if (!rc.fit.present) {
+      throw config_error("cellfit::fit: " + rc.source +
+                         " has no [fit] section (parameters to fit, target, optimiser)");
+    }
+    if (rc.has_batch) {
+      throw config_error("cellfit::fit: " + rc.source +
+                         ": [batch] does not apply to fit (the optimiser chooses the parameters)");
+    }
+    if (engine == "gradient" && rc.settings.prec != precision::fp64) {
+      throw config_error("cellfit::fit: " + rc.source +
+                         ": the gradient engine runs in fp64 (simulation.precision)");
+    }
+  });
   if (engine == "ga") return run_ga_fit(rc, o);
-  if (rc.settings.prec != precision::fp64) {
-    throw config_error("cellfit::fit: " + rc.source +
-                       ": the gradient engine runs in fp64 (simulation.precision)");
-  }
-  const std::string out = o.out.empty() ? rc.fit.output : o.out;
-  check_writable(out, "fit");
-  const parameter_space space(rc.model, rc.fit.parameters);
+  const fit_run run = prepare_fit_run(rc, o);
+  const comm::context& comm = *run.ctx;
+  std::unique_ptr<parameter_space> space_owner;
+  fit_problem p;
+  checkpoint::identity id;
+  gradient_log resumed;
   const gradient_settings& g = rc.fit.gradient;
   const auto& s = rc.settings;
-  if (!o.quiet) {
-    std::cerr << "cellfit fit: " << rc.source << ": " << rc.model.morph.source << ", "
-              << rc.model.geom.n_compartments() << " compartments, " << space.size()
-              << " parameters, " << rc.stimuli.size() << " stimuli, "
-              << s.record_compartments.size() << " recorded sites, " << s.n_steps() << " steps of "
-              << s.dt_ms << " ms; " << (g.optimizer == optimizer_kind::adam ? "Adam" : "L-BFGS-B")
-              << ", " << g.epochs << " epochs\n";
+  comm::agree(comm, [&] {
+    space_owner = std::make_unique<parameter_space>(rc.model, rc.fit.parameters);
+    const parameter_space& space = *space_owner;
+    if (!run.quiet) {
+      std::cerr << "cellfit fit: " << rc.source << ": " << rc.model.morph.source << ", "
+                << rc.model.geom.n_compartments() << " compartments, " << space.size()
+                << " parameters, " << rc.stimuli.size() << " stimuli, "
+                << s.record_compartments.size() << " recorded sites, " << s.n_steps()
+                << " steps of " << s.dt_ms << " ms; "
+                << (g.optimizer == optimizer_kind::adam ? "Adam" : "L-BFGS-B") << ", " << g.epochs
+                << " epochs; " << comm.size() << " rank" << (comm.size() == 1 ? "" : "s") << "\n";
+    }
+    p.model = &rc.model;
+    p.space = &space;
+    p.stimuli = rc.stimuli;
+    p.settings = s;
+    p.comm = run.ctx;
+    make_target(rc, space, p.target, p.ground_truth, run.quiet);
+    id = checkpoint::make_identity(rc, "gradient", {checkpoint::digest("target.traces", p.target)});
+  });
+  // The resumed log: read on rank 0 (agreed), then on every rank (each runs the optimiser).
+  std::vector<double> packed;
+  comm::agree(comm, [&] {
+    if (run.root && !run.resume.empty()) packed = checkpoint::load_gradient(run.resume, id).pack();
+  });
+  if (!run.resume.empty()) {
+    comm.broadcast(packed, 0);
+    resumed = gradient_log::unpack(packed);
+    if (!run.quiet) {
+      std::cerr << "  resuming from " << run.resume << ": " << resumed.size()
+                << " evaluations to replay\n";
+    }
   }
-  fit_problem p;
-  p.model = &rc.model;
-  p.space = &space;
-  p.stimuli = rc.stimuli;
-  p.settings = s;
-  make_target(rc, space, p.target, p.ground_truth, o.quiet);
+  const parameter_space& space = *space_owner;
 
   epoch_callback progress;
-  if (!o.quiet) {
+  if (!run.quiet) {
     progress = [](const epoch_report& e) {
+      if (e.replayed) return;
       const double per = e.iteration > 0 ? e.elapsed_seconds / e.iteration : e.epoch_seconds;
       const double eta = per * std::max(0, e.planned - 1 - e.iteration);
       char gt[48] = "";
@@ -245,22 +354,42 @@ int run_fit(const fit_options& o) {
                    hms(eta).c_str(), div);
     };
   }
-  const fit_result r = run_gradient_fit(p, g, progress);
-  write_fit(out, rc, space, r, p.target, p.ground_truth, g);
+  gradient_control control;
+  control.resume = run.resume.empty() ? nullptr : &resumed;
+  control.checkpoint_every = run.checkpoint_every;
+  control.checkpoint = [&](const gradient_log& lg) { checkpoint::save(run.checkpoint, id, lg); };
+  control.stop_requested = [] { return signals::stop_requested() != 0; };
+  fit_result r;
+  {
+    const signals::stop_scope graceful;
+    r = run_gradient_fit(p, g, progress, control);
+  }
+  if (r.stop_reason == "interrupted") {
+    print_interrupted(run, std::to_string(r.history.loss.size()) + " evaluations", o);
+    return exit_interrupted;
+  }
+  comm::agree(comm, [&] {
+    if (run.root) write_fit(run.out, rc, space, r, p.target, p.ground_truth, g, id, comm);
+  });
+  remove_checkpoint(run);
+  if (!run.root) return std::isfinite(r.best_loss) ? exit_ok : exit_diverged;
 
   const auto& h = r.history;
   std::printf("cellfit fit: %zu iterations (%s), %.2f s, %zu single-cell simulations -> %s\n",
-              h.loss.size(), r.stop_reason.c_str(), r.wall_seconds, r.simulations, out.c_str());
+              h.loss.size(), r.stop_reason.c_str(), r.wall_seconds, r.simulations, run.out.c_str());
+  if (r.replayed > 0)
+    std::printf("resumed: %d evaluations replayed from %s\n", r.replayed, run.resume.c_str());
   if (!h.loss.empty()) {
     std::printf("loss %.6g -> %.6g (best %.6g); normalized %.6g -> %.6g\n", h.loss.front(),
                 h.loss.back(), r.best_loss, h.normalized_loss.front(), h.normalized_loss.back());
   }
   std::printf("adjoint: checkpoint every %d steps, peak memory %.3g MB\n", r.checkpoint_every,
               r.peak_bytes / 1e6);
+  if (comm.size() > 1) std::printf("%s", r.plan.summary().c_str());
   if (!p.ground_truth.empty()) print_gt_table(space, r.initial, r.best, p.ground_truth);
   if (!std::isfinite(r.best_loss)) {
     std::fprintf(stderr, "cellfit fit: every evaluation diverged (result written to %s)\n",
-                 out.c_str());
+                 run.out.c_str());
     return exit_diverged;
   }
   return exit_ok;

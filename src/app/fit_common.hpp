@@ -5,9 +5,11 @@
 #include <vector>
 
 #include "app/commands.hpp"
+#include "comm/context.hpp"
 #include "io/config.hpp"
 #include "io/h5.hpp"
 #include "model/parameter_space.hpp"
+#include "sched/plan.hpp"
 
 namespace cellfit::app {
 
@@ -26,6 +28,33 @@ void write_fit_parameters(h5::file& f, const parameter_space& space);
 void print_gt_table(const parameter_space& space, const std::vector<double>& initial,
                     const std::vector<double>& best, const std::vector<double>& truth,
                     const char* initial_label = "initial");
+
+// The ranks, files and checkpoint settings of one `cellfit fit`, the same for both engines.
+struct fit_run {
+  comm::context_ptr ctx;
+  bool root = true;        // rank 0: prints, reads checkpoints, writes files
+  bool quiet = false;      // no progress output (always on ranks other than 0)
+  std::string out;         // the fit output
+  std::string checkpoint;  // where checkpoints go
+  std::string resume;      // the checkpoint to continue ("" : a fresh fit)
+  int checkpoint_every = 0;
+};
+
+// Resolves and checks the files on rank 0 (a collective; errors agreed): the output must be
+// writable, the checkpoint file must not hold an earlier run's checkpoint unless that is
+// what is being resumed, a resumed file must exist.
+fit_run prepare_fit_run(const run_config& rc, const fit_options& o);
+
+// /fit/plan: the blocks of the last plan [block][rank, device, chunk, first_set, n_sets,
+// first_stimulus, n_stimuli], their predicted cost, and the summary as an attribute.
+void write_plan(h5::file& f, const sched::plan& p, const comm::context& ctx);
+
+// After a complete fit (its output holds the whole log): the periodic checkpoint file is
+// no longer needed (rank 0).
+void remove_checkpoint(const fit_run& r);
+
+// The line printed when a signal stopped the fit (rank 0).
+void print_interrupted(const fit_run& r, const std::string& what, const fit_options& o);
 
 // `cellfit fit --engine ga` (fit_ga.cpp); rc already loaded and checked for [fit].
 int run_ga_fit(run_config& rc, const fit_options& o);

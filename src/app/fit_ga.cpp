@@ -6,13 +6,16 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 
 #include "app/fit_common.hpp"
 #include "app/model_export.hpp"
 #include "common/error.hpp"
+#include "common/signals.hpp"
 #include "ga/genetic_fit.hpp"
 #include "ga/objectives.hpp"
 #include "gradient/gradient_fit.hpp"
+#include "io/checkpoint.hpp"
 #include "io/feature_targets.hpp"
 #include "model/cable_geometry.hpp"
 #include "sim/batch_simulator.hpp"
@@ -44,7 +47,8 @@ std::vector<double> flatten(const std::vector<std::vector<ga::ga_individual>>& p
 
 void write_ga_fit(const std::string& path, const run_config& rc, const parameter_space& space,
                   const ga::ga_result& r, const ga_setup& g, const ga::scorer& sc,
-                  const std::vector<double>& best_voltage) {
+                  const std::vector<double>& best_voltage, const checkpoint::identity& id,
+                  const comm::context& ctx) {
   const ga::ga_settings& a = rc.fit.ga.algorithm;
   h5::atomic_output out(path);
   {
@@ -57,6 +61,9 @@ void write_ga_fit(const std::string& path, const run_config& rc, const parameter
     f.write("/fit/history/simulate_s", h.simulate_s, {n});
     f.write("/fit/history/score_s", h.score_s, {n});
     f.write("/fit/history/select_s", h.select_s, {n});
+    f.write("/fit/history/copy_s", h.copy_s, {n});
+    f.write("/fit/history/communicate_s", h.communicate_s, {n});
+    f.write("/fit/history/overlap_efficiency", h.overlap, {n});
     std::vector<std::int64_t> div(h.diverged.begin(), h.diverged.end());
     f.write("/fit/history/diverged_cells", div, {n});
     if (!g.truth.empty()) {
@@ -140,20 +147,29 @@ void write_ga_fit(const std::string& path, const run_config& rc, const parameter
                 rc.fit.target.type == "file"       ? rc.fit.target.file
                 : rc.fit.target.type == "features" ? rc.fit.target.features_file
                                                    : std::string("synthetic"));
+    f.attribute("/", "replayed", static_cast<std::int64_t>(r.replayed));
+    f.attribute("/", "overlap", static_cast<std::int64_t>(rc.parallel.overlap ? 1 : 0));
+    write_plan(f, r.plan, ctx);
+    checkpoint::write(f, id, r.log);
     f.close();
   }
   out.commit();
 }
 
-}  // namespace
+// The problem of a GA fit, built the same way on every rank.
+struct ga_state {
+  std::unique_ptr<parameter_space> space;
+  ga_setup g;
+  std::unique_ptr<ga::scorer> scorer;
+  checkpoint::identity id;
+};
 
-int run_ga_fit(run_config& rc, const fit_options& o) {
+void setup_ga(run_config& rc, const fit_run& run, ga_state& st) {
   const ga_fit_settings& gs = rc.fit.ga;
   const target_settings& ts = rc.fit.target;
-  const std::string out = o.out.empty() ? rc.fit.output : o.out;
-  check_writable(out, "fit");
-  const parameter_space space(rc.model, rc.fit.parameters);
-  ga_setup g;
+  st.space = std::make_unique<parameter_space>(rc.model, rc.fit.parameters);
+  const parameter_space& space = *st.space;
+  ga_setup& g = st.g;
 
   // Stimuli from BluePyOpt protocols replace the config's.
   bluepyopt_targets bp;
@@ -201,7 +217,7 @@ int run_ga_fit(run_config& rc, const fit_options& o) {
   const ga::ga_settings& a = gs.algorithm;
   const std::vector<std::string>& feature_names =
       gs.features.empty() ? default_ga_features() : gs.features;
-  if (!o.quiet) {
+  if (!run.quiet) {
     std::cerr << "cellfit fit: " << rc.source << ": " << rc.model.morph.source << ", "
               << rc.model.geom.n_compartments() << " compartments, " << space.size()
               << " parameters, " << rc.stimuli.size() << " stimuli, " << rc.settings.n_steps()
@@ -213,7 +229,7 @@ int run_ga_fit(run_config& rc, const fit_options& o) {
   if (ts.type == "features") {
     g.targets = bp.targets;
   } else {
-    make_target(rc, space, g.target_traces, g.truth, o.quiet);
+    make_target(rc, space, g.target_traces, g.truth, run.quiet);
     if (sc.kind == ga::objective_kind::features) {
       std::vector<std::string> dropped;
       g.targets = ga::targets_from_traces(g.target_traces, g.windows, feature_names, rc.settings,
@@ -247,18 +263,54 @@ int run_ga_fit(run_config& rc, const fit_options& o) {
       }
     }
   }
-  if (!o.quiet) {
+  if (!run.quiet) {
     for (const auto& n : g.notes) std::cerr << "  note: " << n << "\n";
   }
-  const ga::scorer scorer = sc.kind == ga::objective_kind::mse
-                                ? ga::scorer(sc, g.target_traces, rc.stimuli.size(), rc.settings)
-                                : ga::scorer(sc, g.targets, g.windows, rc.settings);
-  if (!o.quiet) {
+  st.scorer = std::make_unique<ga::scorer>(
+      sc.kind == ga::objective_kind::mse
+          ? ga::scorer(sc, g.target_traces, rc.stimuli.size(), rc.settings)
+          : ga::scorer(sc, g.targets, g.windows, rc.settings));
+  const ga::scorer& scorer = *st.scorer;
+  if (!run.quiet) {
     std::cerr << "  " << scorer.n_objectives() << " objectives";
     if (!scorer.targets().empty())
       std::cerr << " from " << scorer.targets().size() << " feature targets";
     std::cerr << "\n";
   }
+  std::vector<std::string> extra;
+  if (!g.target_traces.empty())
+    extra.push_back(checkpoint::digest("target.traces", g.target_traces));
+  for (std::size_t k = 0; k < scorer.targets().size(); ++k) {
+    const auto& t = scorer.targets()[k];
+    char line[256];
+    std::snprintf(line, sizeof line, "target.features.%05zu = %zu %s %.17g %.17g", k, t.stimulus,
+                  t.feature.c_str(), t.mean, t.std);
+    extra.push_back(line);
+  }
+  st.id = checkpoint::make_identity(rc, "ga", extra);
+}
+
+}  // namespace
+
+int run_ga_fit(run_config& rc, const fit_options& o) {
+  const fit_run run = prepare_fit_run(rc, o);
+  const comm::context& comm = *run.ctx;
+  ga_state st;
+  comm::agree(comm, [&] { setup_ga(rc, run, st); });
+  const parameter_space& space = *st.space;
+  const ga_setup& g = st.g;
+  const ga::scorer& scorer = *st.scorer;
+  const ga::ga_settings& a = rc.fit.ga.algorithm;
+  ga::ga_log resumed;
+  comm::agree(comm, [&] {
+    if (run.root && !run.resume.empty()) {
+      resumed = checkpoint::load_ga(run.resume, st.id);
+      if (!run.quiet) {
+        std::cerr << "  resuming from " << run.resume << ": " << resumed.generations()
+                  << " generations to replay\n";
+      }
+    }
+  });
 
   ga::ga_problem p;
   p.model = &rc.model;
@@ -267,44 +319,79 @@ int run_ga_fit(run_config& rc, const fit_options& o) {
   p.settings = rc.settings;
   p.objectives = &scorer;
   p.ground_truth = g.truth;
+  p.comm = run.ctx;
+  p.parallel = rc.parallel;
 
   ga::generation_callback progress;
-  if (!o.quiet) {
+  if (!run.quiet) {
     progress = [](const ga::generation_report& e) {
+      if (e.replayed) return;
       const double per = e.generation > 0 ? e.elapsed_s / (e.generation + 1) : e.elapsed_s;
       const double eta = per * std::max(0, e.planned - e.generation);
       char gt[48] = "";
       if (e.gt_error >= 0) std::snprintf(gt, sizeof gt, "  GT error %.4g", e.gt_error);
       char div[48] = "";
       if (e.diverged > 0) std::snprintf(div, sizeof div, "  (%d cells diverged)", e.diverged);
+      const auto& t = e.times;
       std::fprintf(stderr,
-                   "  gen %4d/%d  best %.5g  median %.5g%s  simulate %.2f s  score %.2f s  "
-                   "select %.3f s  ETA %s%s\n",
-                   e.generation, e.planned, e.best, e.median, gt, e.simulate_s, e.score_s,
-                   e.select_s, hms(eta).c_str(), div);
+                   "  gen %4d/%d  best %.5g  median %.5g%s  sim %.2f s  copy %.2f s  score %.2f s"
+                   "  comm %.3f s  select %.3f s  overlap %.2f  ETA %s%s\n",
+                   e.generation, e.planned, e.best, e.median, gt, t.simulate_s, t.copy_s, t.score_s,
+                   t.communicate_s, t.select_s, t.overlap_efficiency(), hms(eta).c_str(), div);
     };
   }
-  ga::ga_result r = ga::run_genetic_fit(p, a, progress);
-  const ga::ga_individual& best = r.hall_of_fame.front();
-  const simulation_result bv =
-      simulate_batch(rc.model, {space.to_set(best.params)}, rc.stimuli, rc.settings);
-  r.simulations += bv.n_cells;
-  write_ga_fit(out, rc, space, r, g, scorer, bv.voltage);
+  ga::ga_control control;
+  control.resume = run.resume.empty() ? nullptr : &resumed;
+  control.checkpoint_every = run.checkpoint_every;
+  control.checkpoint = [&](const ga::ga_log& lg) { checkpoint::save(run.checkpoint, st.id, lg); };
+  control.stop_requested = [] { return signals::stop_requested() != 0; };
+  ga::ga_result r;
+  {
+    const signals::stop_scope graceful;
+    r = ga::run_genetic_fit(p, a, progress, control);
+  }
+  if (!run.quiet) std::cerr << "  " << r.plan.summary();
+  if (r.stop_reason == "interrupted") {
+    print_interrupted(run, std::to_string(r.history.best.size()) + " generations", o);
+    return exit_interrupted;
+  }
+  comm::agree(comm, [&] {
+    if (!run.root) return;
+    const ga::ga_individual& best = r.hall_of_fame.front();
+    const simulation_result bv =
+        simulate_batch(rc.model, {space.to_set(best.params)}, rc.stimuli, rc.settings);
+    r.simulations += bv.n_cells;
+    write_ga_fit(run.out, rc, space, r, g, scorer, bv.voltage, st.id, comm);
+  });
+  remove_checkpoint(run);
+  if (!run.root) return exit_ok;
 
+  const ga::ga_individual& best = r.hall_of_fame.front();
   const auto& h = r.history;
   std::size_t diverged = 0;
   for (int d : h.diverged) diverged += static_cast<std::size_t>(d);
   std::printf("cellfit fit: %zu generations (%s), %.2f s, %zu single-cell simulations -> %s\n",
-              h.best.size(), r.stop_reason.c_str(), r.wall_seconds, r.simulations, out.c_str());
+              h.best.size(), r.stop_reason.c_str(), r.wall_seconds, r.simulations, run.out.c_str());
+  if (r.replayed > 0) {
+    std::printf("resumed: %d generations replayed from %s\n", r.replayed, run.resume.c_str());
+  }
   std::printf("best summed objective %.6g -> %.6g (%zu objectives); %zu cells diverged\n",
               h.best.front(), best.total, scorer.n_objectives(), diverged);
-  double t_sim = 0, t_score = 0, t_sel = 0;
+  sched::stage_times sum;
   for (std::size_t k = 0; k < h.best.size(); ++k) {
-    t_sim += h.simulate_s[k];
-    t_score += h.score_s[k];
-    t_sel += h.select_s[k];
+    sum.simulate_s += h.simulate_s[k];
+    sum.copy_s += h.copy_s[k];
+    sum.score_s += h.score_s[k];
+    sum.communicate_s += h.communicate_s[k];
+    sum.select_s += h.select_s[k];
   }
-  std::printf("time: simulate %.2f s, score %.2f s, select %.3f s\n", t_sim, t_score, t_sel);
+  sum.wall_s = h.wall_s.empty() ? 0.0 : h.wall_s.back();
+  std::printf(
+      "time: simulate %.2f s, copy %.2f s, score %.2f s, communicate %.3f s, select %.3f s;"
+      " wall %.2f s, overlap efficiency %.2f (%d rank%s, overlap %s)\n",
+      sum.simulate_s, sum.copy_s, sum.score_s, sum.communicate_s, sum.select_s, sum.wall_s,
+      sum.overlap_efficiency(), comm.size(), comm.size() == 1 ? "" : "s",
+      rc.parallel.overlap ? "on" : "off");
   if (!g.truth.empty()) {
     std::vector<double> start = space.initial_values();
     if (!r.populations.empty()) {

@@ -2,21 +2,48 @@
 // Entry point: parses the command line, runs a subcommand, maps errors to exit codes.
 
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <Kokkos_Core.hpp>
 
 #include "app/commands.hpp"
+#include "comm/mpi_context.hpp"
 #include "common/error.hpp"
 #include "io/config.hpp"
 
 namespace {
 
-int report(const char* kind, const std::exception& e, int code) {
-  std::cerr << "cellfit: " << kind << e.what() << "\n";
-  return code;
+// Kokkos's arguments, plus the GPU of this rank when Kokkos has a GPU backend and the user
+// chose none: one rank per GPU, the node-local rank picks it (docs/gpu.md).
+std::vector<char*> kokkos_arguments(int argc, char** argv, const cellfit::comm::context& ctx,
+                                    std::string& device_arg) {
+  std::vector<char*> args(argv, argv + argc);
+#if defined(KOKKOS_ENABLE_CUDA) || defined(KOKKOS_ENABLE_HIP) || defined(KOKKOS_ENABLE_SYCL)
+  bool chosen = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    chosen = chosen || a.rfind("--kokkos-device-id", 0) == 0 ||
+             a.rfind("--kokkos-map-device-id-by", 0) == 0;
+  }
+  // Kokkos 4.1 and later map ranks to devices by node-local rank themselves; with an older
+  // Kokkos the user states the devices per node (jobs/*.sbatch do).
+  const char* per_node = std::getenv("CELLFIT_GPUS_PER_NODE");
+  if (!chosen && per_node && std::atoi(per_node) > 0) {
+    device_arg = "--kokkos-device-id=" + std::to_string(ctx.local_rank() % std::atoi(per_node));
+    args.push_back(device_arg.data());
+  }
+#else
+  (void)ctx;
+  (void)device_arg;
+#endif
+  args.push_back(nullptr);
+  return args;
 }
 
 }  // namespace
@@ -50,6 +77,17 @@ int main(int argc, char** argv) {
                       "Override a config value: section.key=value (repeatable)");
   fit_cmd->add_option("--out", fit.out, "Output HDF5 file (default: fit.output, fit.h5)");
   fit_cmd->add_flag("--quiet,-q", fit.quiet, "No progress output");
+  fit_cmd->add_option("--resume", fit.resume,
+                      "Continue from a checkpoint (or a finished fit's output, to run more\n"
+                      "generations/epochs); the result is that of an uninterrupted run, on any\n"
+                      "number of ranks");
+  fit_cmd->add_option("--checkpoint", fit.checkpoint,
+                      "Checkpoint file (default: fit.checkpoint, else OUT.ckpt)");
+  fit_cmd
+      ->add_option("--checkpoint-every", fit.checkpoint_every,
+                   "Generations/evaluations between checkpoints (default: "
+                   "fit.checkpoint_every, 10; 0: only on SIGTERM/SIGUSR1)")
+      ->check(CLI::NonNegativeNumber);
 
   app::info_options info;
   auto* info_cmd = cli.add_subcommand(
@@ -100,29 +138,52 @@ int main(int argc, char** argv) {
     return rc == 0 ? exit_ok : exit_usage;
   }
 
+  // MPI when a launcher started us (mpirun, srun); otherwise one process without MPI.
+  std::unique_ptr<comm::mpi_session> mpi;
+  comm::context_ptr world;
+  try {
+    if (comm::launched_by_mpi()) {
+      mpi = std::make_unique<comm::mpi_session>(argc, argv);
+      world = comm::make_mpi_context(MPI_COMM_WORLD);
+    } else {
+      world = comm::make_local_context();
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "cellfit: " << comm::describe(e) << "\n";
+    return exit_failure;
+  }
+  fit.comm = world;
+
+  int code = exit_usage;
   try {
     if (config_cmd->parsed()) {
-      std::cout << default_config_text();
-      return exit_ok;
+      if (world->rank() == 0) std::cout << default_config_text();
+      code = exit_ok;
+    } else if (features_cmd->parsed()) {
+      // Host-only, and Kokkos would claim its --threads option.
+      code = app::run_features(feat);
+    } else {
+      std::string device_arg;
+      std::vector<char*> kargs = kokkos_arguments(argc, argv, *world, device_arg);
+      int kargc = static_cast<int>(kargs.size()) - 1;
+      Kokkos::ScopeGuard kokkos(kargc, kargs.data());
+      if (simulate->parsed()) code = app::run_simulate(sim);
+      if (info_cmd->parsed()) code = app::run_info(info);
+      if (fit_cmd->parsed()) code = app::run_fit(fit);
     }
-    // Host-only, and Kokkos would claim its --threads option.
-    if (features_cmd->parsed()) return app::run_features(feat);
-    Kokkos::ScopeGuard kokkos(argc, argv);
-    if (simulate->parsed()) return app::run_simulate(sim);
-    if (info_cmd->parsed()) return app::run_info(info);
-    if (fit_cmd->parsed()) return app::run_fit(fit);
-  } catch (const usage_error& e) {
-    return report("usage error: ", e, exit_usage);
-  } catch (const config_error& e) {
-    return report("config error: ", e, exit_config);
-  } catch (const morphology_error& e) {
-    return report("morphology error: ", e, exit_morphology);
-  } catch (const io_error& e) {
-    return report("I/O error: ", e, exit_io);
-  } catch (const error& e) {
-    return report("error: ", e, exit_failure);
+  } catch (const peer_error& e) {
+    code = e.exit_code();  // agreed across ranks and already reported
   } catch (const std::exception& e) {
-    return report("internal error (please report): ", e, exit_internal);
+    code = exit_code_of(e);
+    if (world->size() > 1) {
+      // Not agreed: this rank alone failed outside a collective section. Stop every rank
+      // rather than leave the others waiting.
+      std::cerr << "cellfit: [rank " << world->rank() << "] " << comm::describe(e) << "\n";
+      world.reset();
+      fit.comm.reset();
+      comm::abort_world(code);
+    }
+    std::cerr << "cellfit: " << comm::describe(e) << "\n";
   }
-  return exit_usage;
+  return code;
 }

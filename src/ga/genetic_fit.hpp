@@ -16,16 +16,32 @@
 //   evaluate offspring (simulate every stimulus, score)
 //   survivors <- select mu from offspring (comma) or from parents + offspring (plus)
 // Generation 0 evaluates mu uniform random genomes.
+//
+// Distributed (problem.comm with several ranks; docs/architecture.md): rank 0 owns the
+// algorithm's state. Each generation it broadcasts the genomes to evaluate; every rank
+// simulates and scores the sets the plan (sched/load_balance.hpp) gives it, through the
+// double-buffered pipeline (sched/pipeline.hpp); the objective rows are gathered on rank 0,
+// which selects and makes the next genomes. Placement never changes a result: a cell's
+// trace does not depend on its batch, so the run is bit-identical on any number of ranks.
+//
+// Checkpoint/restart: the evaluation log (every evaluated genome and its objectives, per
+// generation) is all the state there is besides the seed: replaying it through the same
+// deterministic selection and variation rebuilds parents, hall of fame, CMA-ES state and
+// history exactly. A resumed run replays the log (checking every genome against it) and
+// goes on, on any number of ranks.
 
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "comm/context.hpp"
 #include "ga/objectives.hpp"
 #include "ga/selection.hpp"
 #include "model/cell_model.hpp"
 #include "model/parameter_space.hpp"
+#include "sched/pipeline.hpp"
+#include "sched/plan.hpp"
 #include "sim/batch_simulator.hpp"
 #include "stimulus/stimulus.hpp"
 
@@ -61,14 +77,42 @@ struct ga_problem {
   simulation_settings settings;
   const scorer* objectives = nullptr;
   std::vector<double> ground_truth;  // physical [P]; empty when unknown
+  comm::context_ptr comm;            // null: one process
+  sched::parallel_settings parallel;
+  int device = -1;  // this rank's node-local GPU (-1: host)
+};
+
+// Everything needed to replay a run up to some generation (rank 0).
+struct ga_log {
+  std::size_t n_params = 0, n_objectives = 0;
+  std::vector<std::size_t> evaluated;  // [generation]: genomes evaluated
+  std::vector<double> genomes;         // [evaluation][P], unit cube, generations in order
+  std::vector<double> objectives;      // [evaluation][M]
+  std::vector<int> diverged;           // [generation]
+  // [generation]: wall time so far, and the stages of the generation (sched::stage_times).
+  std::vector<double> wall_s, simulate_s, copy_s, score_s, communicate_s, select_s;
+  std::vector<double> simulations;  // [generation]: single-cell simulations so far
+
+  std::size_t generations() const { return evaluated.size(); }
+};
+
+// Checkpointing (rank 0 writes; the other ranks pass an empty control).
+struct ga_control {
+  const ga_log* resume = nullptr;  // replay this log first
+  int checkpoint_every = 0;        // generations between checkpoints (0: only when stopped)
+  // Writes a checkpoint of the log (rank 0); throws cellfit::error on failure.
+  std::function<void(const ga_log&)> checkpoint;
+  // Stop requests (SIGTERM, SIGUSR1): polled between pipeline chunks and generations.
+  std::function<bool()> stop_requested;
 };
 
 struct ga_history {
   // Per generation 0..G: best and median summed objective of the population, GT error of the
   // best, wall time so far, and the time in each stage of the generation.
   std::vector<double> best, median, gt_error, wall_s;
-  std::vector<double> simulate_s, score_s, select_s;
-  std::vector<int> diverged;  // cells that diverged in the generation's evaluations
+  std::vector<double> simulate_s, copy_s, score_s, communicate_s, select_s;
+  std::vector<double> overlap;  // (simulate + copy + score) / generation wall
+  std::vector<int> diverged;    // cells that diverged in the generation's evaluations
 };
 
 struct ga_individual {
@@ -84,14 +128,19 @@ struct ga_result {
   std::vector<std::vector<ga_individual>> populations;
   std::size_t simulations = 0;  // single-cell simulations
   double wall_seconds = 0;
-  std::string stop_reason = "generations";
+  std::string stop_reason = "generations";  // "interrupted": stopped by a signal
+  int replayed = 0;                         // generations taken from control.resume
+  ga_log log;
+  sched::plan plan;  // the last generation's
 };
 
 struct generation_report {
   int generation = 0, planned = 0;
   double best = 0, median = 0, gt_error = -1;
-  double simulate_s = 0, score_s = 0, select_s = 0, elapsed_s = 0;
+  sched::stage_times times;
+  double elapsed_s = 0;
   int diverged = 0, evaluated = 0;
+  bool replayed = false;
 };
 using generation_callback = std::function<void(const generation_report&)>;
 
@@ -99,7 +148,10 @@ using generation_callback = std::function<void(const generation_report&)>;
 std::vector<double> to_unit(const parameter_space& space, const std::vector<double>& physical);
 std::vector<double> from_unit(const parameter_space& space, const std::vector<double>& u);
 
+// Every rank of problem.comm calls it (a collective); the result is complete on rank 0 only
+// (elsewhere: the plan). on_generation is called on rank 0.
 ga_result run_genetic_fit(const ga_problem& problem, const ga_settings& settings,
-                          const generation_callback& on_generation = {});
+                          const generation_callback& on_generation = {},
+                          const ga_control& control = {});
 
 }  // namespace cellfit::ga

@@ -124,6 +124,11 @@ void scorer::group_targets() {
 }
 
 objective_matrix scorer::score(const simulation_result& r, std::size_t n_individuals) const {
+  return score(r, n_individuals, s_.threads);
+}
+
+objective_matrix scorer::score(const simulation_result& r, std::size_t n_individuals,
+                               unsigned threads) const {
   objective_matrix obj;
   obj.n = n_individuals;
   obj.m = names_.size();
@@ -174,7 +179,7 @@ objective_matrix scorer::score(const simulation_result& r, std::size_t n_individ
       traces.push_back(tr);
       who.push_back(i);
     }
-    const auto values = features::compute_batch(traces, features_of_stim_[s], s_.efel, s_.threads);
+    const auto values = features::compute_batch(traces, features_of_stim_[s], s_.efel, threads);
     for (std::size_t k = 0; k < who.size(); ++k) {
       for (std::size_t f = 0; f < target_index_[s].size(); ++f) {
         const std::size_t t = target_index_[s][f];

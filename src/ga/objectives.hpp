@@ -59,6 +59,10 @@ class scorer {
 
   // Objectives of the first n_individuals x n_stimuli cells of `r`. Blocks.
   objective_matrix score(const simulation_result& r, std::size_t n_individuals) const;
+  // The same on `threads` host threads (0: all) instead of the settings' number.
+  objective_matrix score(const simulation_result& r, std::size_t n_individuals,
+                         unsigned threads) const;
+  unsigned threads() const { return s_.threads; }
 
  private:
   void group_targets();

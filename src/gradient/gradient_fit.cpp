@@ -10,6 +10,7 @@
 #include <Eigen/Core>
 
 #include "common/error.hpp"
+#include "sched/load_balance.hpp"
 
 namespace cellfit {
 
@@ -25,53 +26,68 @@ struct stop_fit {
 class evaluator {
  public:
   evaluator(const fit_problem& p, const gradient_settings& s, fit_result& r,
-            const epoch_callback& cb, int planned)
+            const epoch_callback& cb, int planned, const comm::context& ctx,
+            const gradient_control& control)
       : p_(p),
         s_(s),
         r_(r),
         cb_(cb),
         planned_(planned),
+        ctx_(ctx),
+        control_(control),
         loss_(s.loss, p.target, p.stimuli.size(), p.settings.record_compartments.size(),
               static_cast<std::size_t>(p.settings.n_samples()),
               p.settings.dt_ms * p.settings.record_every),
         t0_(clock_type::now()),
-        last_(t0_) {}
+        last_(t0_) {
+    cell_cost_ = static_cast<double>(p.model->geom.n_compartments()) * p.settings.n_steps();
+    const auto devices = ctx.gather_all({static_cast<double>(p.device)});
+    resources_.resize(devices.size());
+    for (std::size_t k = 0; k < devices.size(); ++k)
+      resources_[k].device = static_cast<int>(devices[k]);
+    r_.log.n_params = p.space->size();
+  }
 
   // Loss and (if with_gradient) dL/dx at x (optimiser coordinates); records one iteration.
+  // A collective: every rank calls it with the same x.
   double operator()(const std::vector<double>& x, std::vector<double>& grad_x,
                     bool with_gradient = true) {
     const parameter_space& space = *p_.space;
+    const std::size_t P = space.size();
     const std::vector<double> phys = space.to_physical(x);
-    adjoint_options opt = s_.adjoint;
-    opt.gradient = with_gradient;
-    const gradient_result g = loss_gradient(
-        *p_.model, {space.to_set(phys)}, p_.stimuli, p_.settings,
-        [this](std::size_t c, const double* v, double* dv) { return loss_(c, v, dv); }, opt);
-    r_.simulations += (with_gradient ? 2 : 1) * g.n_cells;
-    r_.checkpoint_every = g.checkpoint_every;
-    r_.n_segments = g.n_segments;
-    r_.peak_bytes = std::max(r_.peak_bytes, g.peak_bytes);
-    double loss = 0;
+    const std::size_t e = r_.log.size();
+    const gradient_log* old = control_.resume;
+    double loss = 0, comm_s = 0;
     int diverged = 0;
-    std::vector<double> grad_p(space.size(), 0.0);
-    for (std::size_t c = 0; c < g.n_cells; ++c) {
-      if (g.failed_step[c] >= 0) {
-        ++diverged;
-        continue;
+    bool stop = false;
+    grad_x.assign(x.size(), 0.0);
+    const bool replay = old && e < old->size() && (old->with_gradient[e] || !with_gradient);
+    if (replay) {
+      for (std::size_t i = 0; i < P; ++i) {
+        if (old->x[e * P + i] != x[i]) {
+          throw config_error(
+              "cellfit::gradient_fit: the checkpoint does not match this run: "
+              "evaluation " +
+              std::to_string(e) + " is at other parameters (changed optimiser settings?)");
+        }
       }
-      loss += g.loss[c];
-      if (with_gradient) space.accumulate(g.grad[c], grad_p);
+      loss = old->loss[e];
+      diverged = old->diverged[e];
+      for (std::size_t i = 0; i < P; ++i) grad_x[i] = old->grad[e * P + i];
+      r_.simulations = static_cast<std::size_t>(old->simulations[e]);
+      ++r_.replayed;
+    } else {
+      comm_s = evaluate(x, phys, grad_x, with_gradient, loss, diverged, stop);
     }
-    if (diverged == static_cast<int>(g.n_cells)) loss = std::numeric_limits<double>::quiet_NaN();
-    const std::vector<double> jac = space.jacobian(x);
-    grad_x.resize(x.size());
-    for (std::size_t i = 0; i < x.size(); ++i) grad_x[i] = grad_p[i] * jac[i];
 
     auto& h = r_.history;
     const auto now = clock_type::now();
     h.loss.push_back(loss);
     h.normalized_loss.push_back(loss_.normalized(loss));
-    h.wall_s.push_back(std::chrono::duration<double>(now - t0_).count());
+    const double wall =
+        replay ? old->wall_s[e] : wall_offset_ + std::chrono::duration<double>(now - t0_).count();
+    if (replay) wall_offset_ = wall;
+    h.wall_s.push_back(wall);
     h.diverged.push_back(diverged);
     double gte = -1;
     if (!p_.ground_truth.empty()) {
@@ -82,34 +98,156 @@ class evaluator {
     if (std::isfinite(loss) && (r_.best.empty() || loss < r_.best_loss)) {
       r_.best = phys;
       r_.best_loss = loss;
-      r_.best_voltage = g.voltage;
     }
+    auto& lg = r_.log;
+    lg.x.insert(lg.x.end(), x.begin(), x.end());
+    if (with_gradient) {
+      lg.grad.insert(lg.grad.end(), grad_x.begin(), grad_x.end());
+    } else {
+      lg.grad.insert(lg.grad.end(), P, std::numeric_limits<double>::quiet_NaN());
+    }
+    lg.loss.push_back(loss);
+    lg.diverged.push_back(diverged);
+    lg.with_gradient.push_back(with_gradient ? 1 : 0);
+    lg.wall_s.push_back(wall);
+    lg.simulations.push_back(static_cast<double>(r_.simulations));
     if (cb_) {
-      epoch_report e;
-      e.iteration = static_cast<int>(h.loss.size()) - 1;
-      e.planned = planned_;
-      e.loss = loss;
-      e.normalized_loss = h.normalized_loss.back();
-      e.gt_error = gte;
-      e.epoch_seconds = std::chrono::duration<double>(now - last_).count();
-      e.elapsed_seconds = h.wall_s.back();
-      e.diverged = diverged;
-      cb_(e);
+      epoch_report rep;
+      rep.iteration = static_cast<int>(h.loss.size()) - 1;
+      rep.planned = planned_;
+      rep.loss = loss;
+      rep.normalized_loss = h.normalized_loss.back();
+      rep.gt_error = gte;
+      rep.epoch_seconds = std::chrono::duration<double>(now - last_).count();
+      rep.elapsed_seconds = wall;
+      rep.communicate_s = comm_s;
+      rep.diverged = diverged;
+      rep.replayed = replay;
+      cb_(rep);
     }
     last_ = now;
+    // Checkpoints are taken after complete evaluations; a stop request ends the fit here.
+    if (!replay) {
+      const bool due = control_.checkpoint_every > 0 &&
+                       static_cast<int>(lg.size()) % control_.checkpoint_every == 0;
+      if (stop || due) {
+        comm::agree(ctx_, [&] {
+          if (ctx_.rank() == 0 && control_.checkpoint) control_.checkpoint(lg);
+        });
+      }
+      if (stop) throw stop_fit{"interrupted"};
+    }
     return loss;
   }
 
   int iterations() const { return static_cast<int>(r_.history.loss.size()); }
+  const sched::plan& plan() const { return plan_; }
 
  private:
+  // The distributed forward + adjoint pass; returns the time spent in the reduction.
+  double evaluate(const std::vector<double>& x, const std::vector<double>& phys,
+                  std::vector<double>& grad_x, bool with_gradient, double& loss, int& diverged,
+                  bool& stop) {
+    const parameter_space& space = *p_.space;
+    const std::size_t P = space.size(), S = p_.stimuli.size();
+    const std::size_t R = static_cast<std::size_t>(ctx_.size());
+    sched::plan_request q;
+    q.n_sets = 1;
+    q.n_stimuli = S;
+    q.axis = sched::split_axis::stimuli;
+    q.cell_cost_cs = cell_cost_;
+    q.max_chunks = 1;  // nothing to overlap with: the loss is computed inside the pass
+    plan_ = sched::make_plan(q, resources_);
+    const std::vector<sched::block> mine = plan_.blocks_of(ctx_.rank());
+
+    // [stimulus][loss, diverged, grad_p[P]] then [rank][cells, kernel_s, stop]. Each entry
+    // has one contributing rank, so the sum is exact whatever the number of ranks.
+    const std::size_t W = 2 + P;
+    std::vector<double> table(S * W + R * 3, 0.0);
+    comm::agree(ctx_, [&] {
+      adjoint_options opt = s_.adjoint;
+      opt.gradient = with_gradient;
+      double cells = 0, kernel = 0;
+      for (const sched::block& b : mine) {
+        const std::vector<stimulus> stim(
+            p_.stimuli.begin() + static_cast<std::ptrdiff_t>(b.first_stimulus),
+            p_.stimuli.begin() + static_cast<std::ptrdiff_t>(b.first_stimulus + b.n_stimuli));
+        const std::size_t first = b.first_stimulus;
+        const gradient_result g = loss_gradient(
+            *p_.model, {space.to_set(phys)}, stim, p_.settings,
+            [this, first](std::size_t c, const double* v, double* dv) {
+              return loss_(first + c, v, dv);
+            },
+            opt);
+        r_.checkpoint_every = g.checkpoint_every;
+        r_.n_segments = g.n_segments;
+        r_.peak_bytes = std::max(r_.peak_bytes, g.peak_bytes);
+        cells += static_cast<double>(g.n_cells);
+        kernel += g.forward_seconds + g.backward_seconds;
+        for (std::size_t c = 0; c < g.n_cells; ++c) {
+          double* row = &table[(first + c) * W];
+          if (g.failed_step[c] >= 0) {
+            row[1] = 1;
+            continue;
+          }
+          row[0] = g.loss[c] + 0.0;  // + 0.0: no negative zero, which a sum would not keep
+          if (with_gradient) {
+            std::vector<double> gp(P, 0.0);
+            space.accumulate(g.grad[c], gp);
+            for (std::size_t i = 0; i < P; ++i) row[2 + i] = gp[i] + 0.0;
+          }
+        }
+      }
+      double* mine_row = &table[S * W + static_cast<std::size_t>(ctx_.rank()) * 3];
+      mine_row[0] = cells;
+      mine_row[1] = kernel;
+      mine_row[2] = control_.stop_requested && control_.stop_requested() ? 1 : 0;
+    });
+    const auto t_comm = clock_type::now();
+    ctx_.sum(table);
+    const double comm_s = std::chrono::duration<double>(clock_type::now() - t_comm).count();
+
+    // Every rank adds the rows in stimulus order.
+    std::vector<double> grad_p(P, 0.0);
+    loss = 0;
+    diverged = 0;
+    for (std::size_t c = 0; c < S; ++c) {
+      const double* row = &table[c * W];
+      if (row[1] != 0) {
+        ++diverged;
+        continue;
+      }
+      loss += row[0];
+      for (std::size_t i = 0; i < P; ++i) grad_p[i] += row[2 + i];
+    }
+    if (diverged == static_cast<int>(S)) loss = std::numeric_limits<double>::quiet_NaN();
+    stop = false;
+    for (std::size_t r = 0; r < R; ++r) {
+      const double* t = &table[S * W + r * 3];
+      if (t[0] > 0 && t[1] > 0) resources_[r].rate_cs = t[0] * cell_cost_ / t[1];
+      stop = stop || t[2] != 0;
+    }
+    r_.simulations += (with_gradient ? 2 : 1) * S;
+    if (with_gradient) {
+      const std::vector<double> jac = space.jacobian(x);
+      for (std::size_t i = 0; i < x.size(); ++i) grad_x[i] = grad_p[i] * jac[i];
+    }
+    return comm_s;
+  }
+
   const fit_problem& p_;
   const gradient_settings& s_;
   fit_result& r_;
   const epoch_callback& cb_;
   int planned_;
+  const comm::context& ctx_;
+  const gradient_control& control_;
   trace_loss loss_;
   clock_type::time_point t0_, last_;
+  double wall_offset_ = 0;
+  double cell_cost_ = 1;
+  std::vector<sched::rank_resources> resources_;
+  sched::plan plan_;
 };
 
 bool early_stop(const fit_history& h, const gradient_settings& s) {
@@ -185,8 +323,13 @@ void run_lbfgsb(evaluator& f, const parameter_space& space, const gradient_setti
     r.stop_reason = k >= s.epochs ? "epochs" : "converged";
   } catch (const stop_fit& e) {
     r.stop_reason = e.reason;
+  } catch (const error&) {
+    throw;  // bad input, a failed rank: not the optimiser's business
+  } catch (const internal_error&) {
+    throw;
   } catch (const std::exception& e) {
-    // LBFGS++ ends a failed line search with an exception; the best point is kept.
+    // LBFGS++ ends a failed line search with an exception (the same on every rank: it sees
+    // the same numbers); the best point is kept.
     r.stop_reason = std::string("lbfgsb: ") + e.what();
   }
 }
@@ -210,8 +353,48 @@ std::vector<double> gt_error_by_group(const parameter_space& space, const std::v
   return sum;
 }
 
+std::vector<double> gradient_log::pack() const {
+  std::vector<double> v = {static_cast<double>(n_params), static_cast<double>(size())};
+  v.insert(v.end(), x.begin(), x.end());
+  v.insert(v.end(), grad.begin(), grad.end());
+  v.insert(v.end(), loss.begin(), loss.end());
+  v.insert(v.end(), diverged.begin(), diverged.end());
+  v.insert(v.end(), with_gradient.begin(), with_gradient.end());
+  v.insert(v.end(), wall_s.begin(), wall_s.end());
+  v.insert(v.end(), simulations.begin(), simulations.end());
+  return v;
+}
+
+gradient_log gradient_log::unpack(const std::vector<double>& v) {
+  gradient_log g;
+  if (v.size() < 2) throw internal_error("cellfit::gradient_fit: short packed log");
+  g.n_params = static_cast<std::size_t>(v[0]);
+  const std::size_t E = static_cast<std::size_t>(v[1]), P = g.n_params;
+  if (v.size() != 2 + E * (2 * P + 5))
+    throw internal_error("cellfit::gradient_fit: packed log size");
+  std::size_t at = 2;
+  auto take = [&](std::vector<double>& out, std::size_t n) {
+    out.resize(n);
+    for (std::size_t k = 0; k < n; ++k) out[k] = v[at + k];
+    at += n;
+  };
+  auto take_ints = [&](std::vector<int>& out, std::size_t n) {
+    out.resize(n);
+    for (std::size_t k = 0; k < n; ++k) out[k] = static_cast<int>(v[at + k]);
+    at += n;
+  };
+  take(g.x, E * P);
+  take(g.grad, E * P);
+  take(g.loss, E);
+  take_ints(g.diverged, E);
+  take_ints(g.with_gradient, E);
+  take(g.wall_s, E);
+  take(g.simulations, E);
+  return g;
+}
+
 fit_result run_gradient_fit(const fit_problem& p, const gradient_settings& s,
-                            const epoch_callback& on_epoch) {
+                            const epoch_callback& on_epoch, const gradient_control& control) {
   if (!p.model || !p.space) throw internal_error("cellfit::gradient_fit: incomplete problem");
   if (s.epochs < 0) throw config_error("cellfit::gradient_fit: epochs must be >= 0");
   const auto t0 = clock_type::now();
@@ -220,15 +403,34 @@ fit_result run_gradient_fit(const fit_problem& p, const gradient_settings& s,
   if (!p.ground_truth.empty()) r.initial_gt_error = gt_error(r.initial, p.ground_truth);
   const std::vector<double> x0 = p.space->to_optimizer(r.initial);
   const int planned = s.optimizer == optimizer_kind::adam ? s.epochs + 1 : s.epochs;
-  evaluator f(p, s, r, on_epoch, planned);
-  if (s.optimizer == optimizer_kind::adam) {
-    run_adam(f, *p.space, s, x0, r);
-  } else {
-    run_lbfgsb(f, *p.space, s, x0, r);
+  const comm::context_ptr ctx_owner = p.comm ? p.comm : comm::make_local_context();
+  const comm::context& ctx = *ctx_owner;
+  if (control.resume && control.resume->n_params != p.space->size()) {
+    throw config_error("cellfit::gradient_fit: the checkpoint has " +
+                       std::to_string(control.resume->n_params) + " parameters, this fit " +
+                       std::to_string(p.space->size()));
   }
+  evaluator f(p, s, r, on_epoch, planned, ctx, control);
+  try {
+    if (s.optimizer == optimizer_kind::adam) {
+      run_adam(f, *p.space, s, x0, r);
+    } else {
+      run_lbfgsb(f, *p.space, s, x0, r);
+    }
+  } catch (const stop_fit& e) {
+    r.stop_reason = e.reason;
+  }
+  r.plan = f.plan();
   if (r.best.empty()) {  // every evaluation diverged
     r.best = r.initial;
     r.best_loss = std::numeric_limits<double>::quiet_NaN();
+  }
+  if (ctx.rank() == 0 && r.stop_reason != "interrupted") {
+    // The traces at the best point, for the output (one forward pass).
+    const simulation_result b =
+        simulate_batch(*p.model, {p.space->to_set(r.best)}, p.stimuli, p.settings);
+    r.best_voltage = b.voltage;
+    r.simulations += b.n_cells;
   }
   r.wall_seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
   return r;

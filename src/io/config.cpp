@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <limits>
 #include <set>
@@ -863,7 +864,50 @@ void build_fit(const toml::value& fv, run_config& rc) {
     gt.finish();
   }
   if (t.has("ga")) build_ga(t.get("ga"), rc);
+  f.checkpoint_every =
+      static_cast<int>(t.integer("checkpoint_every", f.checkpoint_every, 0, 1000000000));
+  f.checkpoint = t.string("checkpoint", f.checkpoint);
   t.finish();
+}
+
+void build_parallel(const toml::value& v, run_config& rc) {
+  table_reader t(v, "parallel");
+  sched::parallel_settings& p = rc.parallel;
+  p.overlap = t.boolean("overlap", p.overlap);
+  p.chunks = static_cast<int>(t.integer("chunks", p.chunks, 1, 1024));
+  p.min_chunk_cells = static_cast<std::size_t>(t.integer("min_chunk_cells", 0, 0, 1000000000));
+  p.score_threads = static_cast<int>(t.integer("score_threads", 0, 0, 4096));
+  t.finish();
+}
+
+// One line per leaf: "a.b.c = value", numbers with every digit.
+void flatten(const toml::value& v, const std::string& key, std::vector<std::string>& out) {
+  if (v.is_table()) {
+    for (const auto& [k, x] : v.as_table()) flatten(x, key.empty() ? k : key + "." + k, out);
+    return;
+  }
+  if (v.is_array()) {
+    std::size_t i = 0;
+    for (const auto& x : v.as_array()) flatten(x, key + "." + std::to_string(i++), out);
+    if (i == 0) out.push_back(key + " = []");
+    return;
+  }
+  std::ostringstream s;
+  s << key << " = ";
+  if (v.is_floating()) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.17g", v.as_floating());
+    s << buf;
+  } else if (v.is_integer()) {
+    s << v.as_integer();
+  } else if (v.is_boolean()) {
+    s << (v.as_boolean() ? "true" : "false");
+  } else if (v.is_string()) {
+    s << '"' << v.as_string().str << '"';
+  } else {
+    s << toml::format(v);
+  }
+  out.push_back(s.str());
 }
 
 // Applies "a.b.c=value" to the document; array elements are addressed by index
@@ -1010,12 +1054,15 @@ run_config interpret(toml::value doc, const std::string& source,
     }
     rc.has_batch = top.has("batch");
     if (top.has("fit")) build_fit(top.get("fit"), rc);
+    if (top.has("parallel")) build_parallel(top.get("parallel"), rc);
     if (top.has("output")) {
       table_reader ot(top.get("output"), "output");
       rc.output = ot.string("file", rc.output);
       ot.finish();
     }
     top.finish();
+    flatten(doc, "", rc.canonical);
+    std::sort(rc.canonical.begin(), rc.canonical.end());
   } catch (const toml::exception& e) {
     throw config_error(std::string("cellfit::config: ") + e.what());
   }

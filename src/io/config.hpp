@@ -12,6 +12,7 @@
 #include "gradient/gradient_fit.hpp"
 #include "model/cell_model.hpp"
 #include "model/parameter_space.hpp"
+#include "sched/pipeline.hpp"
 #include "sim/batch_simulator.hpp"
 #include "stimulus/stimulus.hpp"
 
@@ -60,6 +61,10 @@ struct fit_settings {
   gradient_settings gradient;
   ga_fit_settings ga;
   std::string output = "fit.h5";
+  // Checkpoints (docs/checkpoint.md): every N generations (GA) or evaluations (gradient),
+  // and on SIGTERM/SIGUSR1; 0: only on a signal. File: default output + ".ckpt".
+  int checkpoint_every = 10;
+  std::string checkpoint;
 };
 
 struct run_config {
@@ -70,7 +75,12 @@ struct run_config {
   simulation_settings settings;
   std::string output = "sim.h5";
   fit_settings fit;
-  bool has_batch = false;  // a [batch] section was given
+  sched::parallel_settings parallel;  // [parallel]
+  bool has_batch = false;             // a [batch] section was given
+  // The document after --set overrides, one "key = value" line per leaf value, sorted
+  // (array elements as key.0, key.1, ...): what a checkpoint compares to refuse a resume
+  // with another problem.
+  std::vector<std::string> canonical;
 };
 
 // Reads `path` (or the built-in default problem when path is empty) and applies

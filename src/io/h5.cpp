@@ -2,12 +2,12 @@
 
 #include <unistd.h>
 
-#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <numeric>
 
 #include "common/error.hpp"
+#include "common/signals.hpp"
 
 namespace cellfit::h5 {
 
@@ -284,28 +284,11 @@ void file::close() {
 
 namespace {
 
-// The temporary file being written, for the signal handler: a job killed with SIGTERM or
-// SIGINT (Slurm's scancel, Ctrl-C) removes it instead of leaving it behind. Only
-// async-signal-safe calls in the handler: unlink, then the default action re-raised.
-char pending_temp[4096] = {0};
-volatile std::sig_atomic_t pending_set = 0;
+// The temporary file being written: a job killed by a signal (Slurm's scancel, Ctrl-C)
+// removes it instead of leaving it behind (common/signals.hpp).
+void track_temp(const std::string& path) { signals::set_pending_temp(path.c_str()); }
 
-extern "C" void remove_pending_temp(int sig) {
-  if (pending_set) ::unlink(pending_temp);
-  std::signal(sig, SIG_DFL);
-  std::raise(sig);
-}
-
-void track_temp(const std::string& path) {
-  if (path.size() >= sizeof pending_temp) return;
-  pending_set = 0;
-  std::memcpy(pending_temp, path.c_str(), path.size() + 1);
-  pending_set = 1;
-  std::signal(SIGTERM, remove_pending_temp);
-  std::signal(SIGINT, remove_pending_temp);
-}
-
-void untrack_temp() { pending_set = 0; }
+void untrack_temp() { signals::set_pending_temp(nullptr); }
 
 }  // namespace
 

@@ -15,7 +15,7 @@ fails=0
 bas="$examples/12_ga_ball_and_stick.toml"
 small=(--set fit.ga.population=16 --set fit.ga.offspring=16 --set fit.ga.generations=3)
 
-expect 0 "gen +3/3 .*best .*median .*simulate .*score .*select .*ETA" -- \
+expect 0 "gen +3/3 .*best .*median .*sim .*copy .*score .*comm .*select .*overlap .*ETA" -- \
   "$cellfit" fit "$bas" "${small[@]}" --out ga.h5
 expect 0 "" -- "$cellfit" fit "$bas" "${small[@]}" --set fit.ga.threads=1 --out ga_again.h5 --quiet
 expect 0 "" -- "$cellfit" fit "$bas" "${small[@]}" --set fit.ga.selection=nsga2 \
