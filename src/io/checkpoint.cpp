@@ -49,7 +49,7 @@ void write_identity(h5::file& f, const identity& id, const std::string& kind) {
 
 std::string key_of(const std::string& line) { return line.substr(0, line.find(" = ")); }
 
-h5::file open_checked(const std::string& path, const identity& expected) {
+h5::file open_checked(const std::string& path, const identity& expected, const char* kind) {
   h5::file f = [&] {
     try {
       return h5::file::open_read(path);
@@ -68,6 +68,13 @@ h5::file open_checked(const std::string& path, const identity& expected) {
                    std::to_string(format_version));
   }
   const std::string engine = f.read_attribute_string("/checkpoint", "engine");
+  const std::string stored_kind = f.has_attribute("/checkpoint", "kind")
+                                      ? f.read_attribute_string("/checkpoint", "kind")
+                                      : std::string("?");
+  if (stored_kind != kind) {
+    throw config_error("cellfit::checkpoint: " + path + " is a checkpoint of a " + stored_kind +
+                       " fit, not of a " + kind + " fit (--engine)");
+  }
   if (engine != expected.engine) {
     throw config_error("cellfit::checkpoint: " + path + " is a checkpoint of a " + engine +
                        " fit, this is a " + expected.engine + " fit (--engine)");
@@ -208,7 +215,7 @@ void save(const std::string& path, const identity& id, const gradient_log& log) 
 }
 
 ga::ga_log load_ga(const std::string& path, const identity& expected) {
-  h5::file f = open_checked(path, expected);
+  h5::file f = open_checked(path, expected, "ga");
   ga::ga_log log;
   log.n_params = static_cast<std::size_t>(f.read_attribute_double("/checkpoint", "n_params"));
   log.n_objectives =
@@ -242,7 +249,7 @@ ga::ga_log load_ga(const std::string& path, const identity& expected) {
 }
 
 gradient_log load_gradient(const std::string& path, const identity& expected) {
-  h5::file f = open_checked(path, expected);
+  h5::file f = open_checked(path, expected, "gradient");
   gradient_log log;
   log.n_params = static_cast<std::size_t>(f.read_attribute_double("/checkpoint", "n_params"));
   const auto E = static_cast<std::size_t>(f.read_attribute_double("/checkpoint", "evaluations"));
