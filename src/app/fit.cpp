@@ -295,6 +295,7 @@ int run_fit(const fit_options& o) {
                          ": the gradient engine runs in fp64 (simulation.precision)");
     }
   });
+  if (rc.fit.ensemble.present && o.member < 0) return run_ensemble(rc, o);
   if (engine == "ga") return run_ga_fit(rc, o);
   const fit_run run = prepare_fit_run(rc, o);
   const comm::context& comm = *run.ctx;

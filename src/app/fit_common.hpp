@@ -59,4 +59,7 @@ void print_interrupted(const fit_run& r, const std::string& what, const fit_opti
 // `cellfit fit --engine ga` (fit_ga.cpp); rc already loaded and checked for [fit].
 int run_ga_fit(run_config& rc, const fit_options& o);
 
+// A [fit.ensemble] (fit_ensemble.cpp): every member through run_fit on its group's ranks.
+int run_ensemble(const run_config& rc, const fit_options& o);
+
 }  // namespace cellfit::app

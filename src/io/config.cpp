@@ -737,6 +737,33 @@ void build_ga(const toml::value& v, run_config& rc) {
   t.finish();
 }
 
+// A value as TOML text (for --set): numbers with every digit, arrays and strings as written.
+std::string toml_text(const toml::value& v) {
+  if (v.is_floating()) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.17g", v.as_floating());
+    std::string s = buf;
+    if (s.find_first_of(".en") == std::string::npos) s += ".0";  // stays a float
+    return s;
+  }
+  if (v.is_integer()) return std::to_string(v.as_integer());
+  if (v.is_boolean()) return v.as_boolean() ? "true" : "false";
+  if (v.is_string()) {
+    std::string s = "\"";
+    for (char c : v.as_string().str) {
+      if (c == '"' || c == '\\') s += '\\';
+      s += c;
+    }
+    return s + "\"";
+  }
+  if (v.is_array()) {
+    std::string s = "[";
+    for (const auto& x : v.as_array()) s += (s.size() > 1 ? ", " : "") + toml_text(x);
+    return s + "]";
+  }
+  fail(v, "value", "cannot be used here (a table)");
+}
+
 void build_fit(const toml::value& fv, run_config& rc) {
   table_reader t(fv, "fit");
   fit_settings& f = rc.fit;
@@ -867,6 +894,24 @@ void build_fit(const toml::value& fv, run_config& rc) {
   f.checkpoint_every =
       static_cast<int>(t.integer("checkpoint_every", f.checkpoint_every, 0, 1000000000));
   f.checkpoint = t.string("checkpoint", f.checkpoint);
+  if (t.has("ensemble")) {
+    table_reader et(t.get("ensemble"), "fit.ensemble");
+    ensemble_settings& e = f.ensemble;
+    e.present = true;
+    e.vary = et.string("vary", "");
+    if (e.vary.empty() || e.vary.rfind("fit.ensemble", 0) == 0 ||
+        e.vary.find('=') != std::string::npos) {
+      fail(et.at("vary"), "fit.ensemble.vary",
+           "expected the config key each member changes, e.g. \"fit.target.seed\"");
+    }
+    if (!et.has("values") || !et.get("values").is_array() || et.get("values").as_array().empty()) {
+      fail(et.at("values"), "fit.ensemble.values",
+           "expected a non-empty array, one value per member");
+    }
+    for (const auto& x : et.get("values").as_array()) e.values.push_back(toml_text(x));
+    e.groups = static_cast<int>(et.integer("groups", 0, 0, 1000000));
+    et.finish();
+  }
   t.finish();
 }
 

@@ -52,6 +52,15 @@ struct ga_fit_settings {
 // The 20 features a GA fit scores by default (paper 004 scores 20 per stimulus).
 const std::vector<std::string>& default_ga_features();
 
+// Independent fits side by side ([fit.ensemble]): one member per value of one config key,
+// members spread over groups of ranks (sub-communicators).
+struct ensemble_settings {
+  bool present = false;
+  std::string vary;                 // a config key, as for --set
+  std::vector<std::string> values;  // TOML text of each member's value
+  int groups = 0;                   // 0: min(members, ranks)
+};
+
 // The [fit] section (docs/config.md).
 struct fit_settings {
   bool present = false;
@@ -65,6 +74,7 @@ struct fit_settings {
   // and on SIGTERM/SIGUSR1; 0: only on a signal. File: default output + ".ckpt".
   int checkpoint_every = 10;
   std::string checkpoint;
+  ensemble_settings ensemble;
 };
 
 struct run_config {

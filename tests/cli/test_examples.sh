@@ -22,7 +22,9 @@ for cfg in "$examples"/*.toml "$examples"/paper000/*.toml; do
     fi
     (cd "$examples" && "$cellfit" fit "$cfg" "${few[@]}" --out "$work/$name.fit.h5" --quiet) \
       > "$work/$name.fit.log"
-    [[ -s "$work/$name.fit.h5" ]] || { echo "FAIL: $name wrote no fit result"; exit 1; }
+    result="$work/$name.fit.h5"
+    grep -q '^\[fit.ensemble\]' "$cfg" && result="$work/$name.fit.m0.h5"  # one per member
+    [[ -s "$result" ]] || { echo "FAIL: $name wrote no fit result"; exit 1; }
     echo "ok: $name fit ($(head -1 "$work/$name.fit.log"))"
   fi
   n=$((n + 1))

@@ -94,5 +94,12 @@ expect 0 "" -- "$cellfit" "${ga[@]}" --set fit.ga.generations=5 --out ga5.h5
 expect 0 "" -- run 2 "${ga[@]}" --set fit.ga.generations=5 --out ga1x.h5 --resume ga1.h5
 same ga5.h5 ga1x.h5 "${ga_sets[@]}" || fails=$((fails + 1))
 
+# An ensemble on 4 ranks (3 groups): each member equals the same fit run alone.
+expect 0 "ensemble: 3 fits" -- run 4 fit "$examples/16_ensemble_toy_conditions.toml" \
+  --set fit.gradient.epochs=6 --out ens.h5 --quiet
+expect 0 "" -- "$cellfit" fit "$examples/16_ensemble_toy_conditions.toml" --set fit.gradient.epochs=6 \
+  --set 'simulation.record_sites=[5]' --set 'fit.ensemble.values=[[5]]' --out alone.h5 --quiet
+same ens.m2.h5 alone.m0.h5 "${grad_sets[@]}" || fails=$((fails + 1))
+
 echo "$fails failure(s)"
 exit $((fails > 0))
