@@ -15,6 +15,7 @@ struct simulate_options {
   std::vector<std::string> overrides;
   std::string out;  // empty: the config's output.file
   bool quiet = false;
+  comm::context_ptr comm;  // the ranks (main sets it): parameter sets split, rank 0 writes
 };
 int run_simulate(const simulate_options& o);
 

@@ -153,6 +153,7 @@ int main(int argc, char** argv) {
     return exit_failure;
   }
   fit.comm = world;
+  sim.comm = world;
 
   int code = exit_usage;
   try {
@@ -181,6 +182,7 @@ int main(int argc, char** argv) {
       std::cerr << "cellfit: [rank " << world->rank() << "] " << comm::describe(e) << "\n";
       world.reset();
       fit.comm.reset();
+      sim.comm.reset();
       comm::abort_world(code);
     }
     std::cerr << "cellfit: " << comm::describe(e) << "\n";

@@ -12,6 +12,7 @@
 #include "common/error.hpp"
 #include "io/config.hpp"
 #include "io/h5.hpp"
+#include "sched/load_balance.hpp"
 #include "sim/batch_simulator.hpp"
 
 namespace cellfit::app {
@@ -125,23 +126,32 @@ void check_writable(const std::string& out, const std::string& command) {
 
 int run_simulate(const simulate_options& o) {
   const auto t0 = std::chrono::steady_clock::now();
-  run_config rc = load_config(o.config, o.overrides);
-  const std::string out = o.out.empty() ? rc.output : o.out;
-  // Refuse an unwritable destination before spending the simulation time.
-  check_writable(out, "simulate");
+  const comm::context_ptr ctx = o.comm ? o.comm : comm::make_local_context();
+  const bool root = ctx->rank() == 0;
+  const bool quiet = o.quiet || !root;
+  run_config rc;
+  std::string out;
+  comm::agree(*ctx, [&] {
+    rc = load_config(o.config, o.overrides);
+    out = o.out.empty() ? rc.output : o.out;
+    // Refuse an unwritable destination before spending the simulation time.
+    if (root) check_writable(out, "simulate");
+  });
   const auto& s = rc.settings;
   const std::size_t n_cells = rc.sets.size() * rc.stimuli.size();
   const double cstep = static_cast<double>(n_cells) * rc.model.geom.n_compartments() * s.n_steps();
-  if (!o.quiet) {
+  if (!quiet) {
     std::cerr << "cellfit simulate: " << rc.source << ": " << rc.model.morph.source << ", "
               << rc.model.geom.n_compartments() << " compartments, " << rc.sets.size()
               << " parameter sets x " << rc.stimuli.size() << " stimuli = " << n_cells << " cells, "
               << s.n_steps() << " steps of " << s.dt_ms << " ms, "
-              << (s.prec == precision::fp32 ? "fp32" : "fp64") << "\n";
+              << (s.prec == precision::fp32 ? "fp32" : "fp64");
+    if (ctx->size() > 1) std::cerr << ", " << ctx->size() << " ranks";
+    std::cerr << "\n";
   }
   progress_callback progress;
-  if (!o.quiet) {
-    // At most one line every two seconds, and the last one.
+  if (!quiet) {
+    // At most one line every two seconds, and the last one (rank 0's share).
     progress = [last = -1e9](std::size_t done, std::size_t all, double sec) mutable {
       if (done < all && sec - last < 2.0) return;
       last = sec;
@@ -149,7 +159,46 @@ int run_simulate(const simulate_options& o) {
       std::fprintf(stderr, "  simulated %zu/%zu cells  %.1f s  ETA %.1f s\n", done, all, sec, eta);
     };
   }
-  const simulation_result r = simulate_batch(rc.model, rc.sets, rc.stimuli, s, progress);
+  // The parameter sets are split across the ranks (sched/load_balance.hpp); each rank's share
+  // is a contiguous run of cells, so rank 0 gathers the traces in cell order.
+  sched::plan_request q;
+  q.n_sets = rc.sets.size();
+  q.n_stimuli = rc.stimuli.size();
+  q.axis = sched::split_axis::sets;
+  q.cell_cost_cs = static_cast<double>(rc.model.geom.n_compartments()) * s.n_steps();
+  q.max_chunks = 1;
+  const sched::plan plan = sched::make_plan(
+      q, std::vector<sched::rank_resources>(static_cast<std::size_t>(ctx->size())));
+  simulation_result r;
+  comm::agree(*ctx, [&] {
+    check_batch(rc.model, rc.sets, rc.stimuli, s);
+    for (const sched::block& b : plan.blocks_of(ctx->rank())) {
+      const std::vector<parameter_set> mine(
+          rc.sets.begin() + static_cast<std::ptrdiff_t>(b.first_set),
+          rc.sets.begin() + static_cast<std::ptrdiff_t>(b.first_set + b.n_sets));
+      r = simulate_batch(rc.model, mine, rc.stimuli, s, progress);
+    }
+  });
+  if (ctx->size() > 1) {
+    std::vector<double> failed(r.failed_step.begin(), r.failed_step.end());
+    failed.push_back(r.kernel_seconds);
+    const std::vector<double> v = ctx->gather(r.voltage, 0);
+    std::vector<std::size_t> counts;
+    const std::vector<double> f = ctx->gather(failed, 0, &counts);
+    if (!root) return exit_ok;
+    r.voltage = v;
+    r.failed_step.clear();
+    r.kernel_seconds = 0;
+    std::size_t at = 0;
+    for (std::size_t c : counts) {
+      for (std::size_t k = 0; k + 1 < c; ++k) r.failed_step.push_back(static_cast<int>(f[at + k]));
+      r.kernel_seconds = std::max(r.kernel_seconds, f[at + c - 1]);
+      at += c;
+    }
+    r.n_cells = n_cells;
+    r.n_sites = s.record_compartments.size();
+    r.n_samples = static_cast<std::size_t>(s.n_samples());
+  }
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   write_traces(out, rc, r, wall);
 

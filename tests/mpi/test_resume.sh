@@ -94,6 +94,11 @@ expect 0 "" -- "$cellfit" "${ga[@]}" --set fit.ga.generations=5 --out ga5.h5
 expect 0 "" -- run 2 "${ga[@]}" --set fit.ga.generations=5 --out ga1x.h5 --resume ga1.h5
 same ga5.h5 ga1x.h5 "${ga_sets[@]}" || fails=$((fails + 1))
 
+# cellfit simulate splits the parameter sets over the ranks; rank 0 writes the same traces.
+expect 0 "" -- "$cellfit" simulate --out sim1.h5 --quiet
+expect 0 "24 cells" -- run 3 simulate --out sim3.h5 --quiet
+same sim1.h5 sim3.h5 /traces/voltage /traces/failed_step /traces/time_ms || fails=$((fails + 1))
+
 # An ensemble on 4 ranks (3 groups): each member equals the same fit run alone.
 expect 0 "ensemble: 3 fits" -- run 4 fit "$examples/16_ensemble_toy_conditions.toml" \
   --set fit.gradient.epochs=6 --out ens.h5 --quiet
