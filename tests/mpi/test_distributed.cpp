@@ -323,7 +323,9 @@ TEST(distributed_gradient, every_rank_count_gives_the_one_process_result) {
     EXPECT_EQ(dist.best, one.best);
     EXPECT_TRUE(same_bits(dist.log.grad, one.log.grad));  // NaN: the last point's gradient
     // Rank 0 also simulates the traces at the best point for the output.
-    if (world()->rank() == 0) EXPECT_EQ(dist.simulations, one.simulations);
+    if (world()->rank() == 0) {
+      EXPECT_EQ(dist.simulations, one.simulations);
+    }
     EXPECT_LT(dist.history.loss.back(), dist.history.loss.front());
   }
 }
