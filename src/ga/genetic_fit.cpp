@@ -135,6 +135,8 @@ class distributed_evaluator {
     threads_ = par.score_threads > 0 ? static_cast<unsigned>(par.score_threads)
                                      : (par.overlap && cores > 1 ? cores - 1 : cores);
     if (p.objectives->threads() > 0 && par.score_threads <= 0) threads_ = p.objectives->threads();
+    // The last chunk's scoring has no simulation beside it: it may use the simulating core.
+    last_threads_ = par.score_threads > 0 || p.objectives->threads() > 0 ? threads_ : cores;
   }
 
   // The measured rates (compartment-steps per second) of every rank, as rank 0 knows them.
@@ -157,7 +159,9 @@ class distributed_evaluator {
     q.n_stimuli = S;
     q.axis = sched::split_axis::sets;
     q.cell_cost_cs = cell_cost_;
-    q.max_chunks = p_.parallel.overlap ? std::max(1, p_.parallel.chunks) : 1;
+    // The same chunks with and without overlap, so that switching it changes only whether
+    // the stages run side by side.
+    q.max_chunks = std::max(1, p_.parallel.chunks);
     q.min_chunk_cells = min_chunk_cells_;
     plan_ = sched::make_plan(q, resources_);
     const std::vector<sched::block> mine = plan_.blocks_of(ctx_.rank());
@@ -188,7 +192,8 @@ class distributed_evaluator {
       };
       st.score = [&](std::size_t k, int b) {
         const sched::block& blk = mine[k];
-        const objective_matrix o = p_.objectives->score(buffer[b], blk.n_sets, threads_);
+        const unsigned th = k + 1 == mine.size() ? last_threads_ : threads_;
+        const objective_matrix o = p_.objectives->score(buffer[b], blk.n_sets, th);
         std::copy(o.values.begin(), o.values.end(),
                   payload.begin() + static_cast<std::ptrdiff_t>((blk.first_set - first) * M));
       };
@@ -249,7 +254,7 @@ class distributed_evaluator {
   sched::plan plan_;
   double cell_cost_ = 1;
   std::size_t min_chunk_cells_ = 64;
-  unsigned threads_ = 1;
+  unsigned threads_ = 1, last_threads_ = 1;
 };
 
 // Keeps the best `size` distinct individuals by summed objective (ties: first seen).
