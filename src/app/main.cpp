@@ -87,7 +87,7 @@ int main(int argc, char** argv) {
       ->add_option("--checkpoint-every", fit.checkpoint_every,
                    "Generations/evaluations between checkpoints (default: "
                    "fit.checkpoint_every, 10; 0: only on SIGTERM/SIGUSR1)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, 1000000000));
 
   app::info_options info;
   auto* info_cmd = cli.add_subcommand(
