@@ -29,12 +29,14 @@ if [[ ${#missing[@]} -gt 0 ]]; then
 fi
 
 # Python peers: NEURON (validation, benchmarks), eFEL (feature validation), DEAP and
-# BluePyOpt (selection validation and benchmark), h5py and numpy (reading results).
+# BluePyOpt (selection validation and benchmark), h5py and numpy (reading results),
+# matplotlib (the PNG plots of `cellfit compare` and bench/plot_scaling.py).
 py_missing=$(python3 - <<'PY'
 import importlib.util
 print(" ".join(m for m, mod in (("neuron", "neuron"), ("efel", "efel"), ("deap", "deap"),
                                      ("bluepyopt", "bluepyopt"),
-                                     ("h5py", "h5py"), ("numpy", "numpy"))
+                                     ("h5py", "h5py"), ("numpy", "numpy"),
+                                     ("matplotlib", "matplotlib"))
                if importlib.util.find_spec(mod) is None))
 PY
 )
