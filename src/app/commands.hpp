@@ -33,6 +33,21 @@ struct fit_options {
 };
 int run_fit(const fit_options& o);
 
+struct compare_options {
+  std::string config;  // empty: the built-in problem (compare_config_text)
+  std::vector<std::string> overrides;
+  std::string out_dir = ".";         // compare.h5 and the PNGs
+  double budget_simulations = 0;     // per engine; 0: fit.max_simulations, else the GA's
+  double budget_seconds = 0;         // per engine, wall time (instead of simulations)
+  std::vector<std::string> engines;  // empty: ga, gradient, hybrid
+  bool plots = true;
+  bool quiet = false;
+  comm::context_ptr comm;
+};
+int run_compare(const compare_options& o);
+// The built-in problem of `cellfit compare` (paper 000's toy) as TOML text.
+const char* compare_config_text();
+
 // Throws io_error unless `out` names a file that can be created (checked before long runs).
 void check_writable(const std::string& out, const std::string& command);
 

@@ -132,6 +132,21 @@ void print_gt_table(const parameter_space& space, const std::vector<double>& ini
   }
 }
 
+epoch_callback epoch_progress_printer() {
+  return [](const epoch_report& e) {
+    if (e.replayed) return;
+    const double per = e.iteration > 0 ? e.elapsed_seconds / e.iteration : e.epoch_seconds;
+    const double eta = per * std::max(0, e.planned - 1 - e.iteration);
+    char gt[48] = "";
+    if (e.gt_error >= 0) std::snprintf(gt, sizeof gt, "  GT error %.4g", e.gt_error);
+    char div[48] = "";
+    if (e.diverged > 0) std::snprintf(div, sizeof div, "  (%d cells diverged)", e.diverged);
+    std::fprintf(stderr, "  epoch %4d/%d  loss %.5g  normalized %.5g%s  %.3f s/epoch  ETA %s%s\n",
+                 e.iteration, e.planned - 1, e.loss, e.normalized_loss, gt, e.epoch_seconds,
+                 hms(eta).c_str(), div);
+  };
+}
+
 fit_run prepare_fit_run(const run_config& rc, const fit_options& o) {
   fit_run r;
   r.ctx = o.comm ? o.comm : comm::make_local_context();
@@ -278,9 +293,8 @@ int run_fit(const fit_options& o) {
   comm::agree(*ctx, [&] {
     rc = load_config(o.config, o.overrides);
     engine = o.engine.empty() ? rc.fit.engine : o.engine;
-    if (engine != "gradient" && engine != "ga") {
-      throw usage_error("cellfit::fit: --engine " + engine +
-                        " is not available in this version (gradient or ga)");
+    if (engine != "gradient" && engine != "ga" && engine != "hybrid") {
+      throw usage_error("cellfit::fit: --engine " + engine + ": expected gradient, ga or hybrid");
     }
     if (!rc.fit.present) {
       throw config_error("cellfit::fit: " + rc.source +
@@ -290,13 +304,14 @@ int run_fit(const fit_options& o) {
       throw config_error("cellfit::fit: " + rc.source +
                          ": [batch] does not apply to fit (the optimiser chooses the parameters)");
     }
-    if (engine == "gradient" && rc.settings.prec != precision::fp64) {
+    if (engine != "ga" && rc.settings.prec != precision::fp64) {
       throw config_error("cellfit::fit: " + rc.source +
                          ": the gradient engine runs in fp64 (simulation.precision)");
     }
   });
   if (rc.fit.ensemble.present && o.member < 0) return run_ensemble(rc, o);
   if (engine == "ga") return run_ga_fit(rc, o);
+  if (engine == "hybrid") return run_hybrid_fit_command(rc, o);
   const fit_run run = prepare_fit_run(rc, o);
   const comm::context& comm = *run.ctx;
   std::unique_ptr<parameter_space> space_owner;
@@ -341,20 +356,7 @@ int run_fit(const fit_options& o) {
   const parameter_space& space = *space_owner;
 
   epoch_callback progress;
-  if (!run.quiet) {
-    progress = [](const epoch_report& e) {
-      if (e.replayed) return;
-      const double per = e.iteration > 0 ? e.elapsed_seconds / e.iteration : e.epoch_seconds;
-      const double eta = per * std::max(0, e.planned - 1 - e.iteration);
-      char gt[48] = "";
-      if (e.gt_error >= 0) std::snprintf(gt, sizeof gt, "  GT error %.4g", e.gt_error);
-      char div[48] = "";
-      if (e.diverged > 0) std::snprintf(div, sizeof div, "  (%d cells diverged)", e.diverged);
-      std::fprintf(stderr, "  epoch %4d/%d  loss %.5g  normalized %.5g%s  %.3f s/epoch  ETA %s%s\n",
-                   e.iteration, e.planned - 1, e.loss, e.normalized_loss, gt, e.epoch_seconds,
-                   hms(eta).c_str(), div);
-    };
-  }
+  if (!run.quiet) progress = epoch_progress_printer();
   gradient_control control;
   control.resume = run.resume.empty() ? nullptr : &resumed;
   control.checkpoint_every = run.checkpoint_every;

@@ -1,11 +1,16 @@
 #pragma once
 // Pieces shared by the engines' `cellfit fit` drivers (fit.cpp: gradient, fit_ga.cpp: GA).
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "app/commands.hpp"
 #include "comm/context.hpp"
+#include "ga/genetic_fit.hpp"
+#include "ga/objectives.hpp"
+#include "gradient/gradient_fit.hpp"
+#include "io/checkpoint.hpp"
 #include "io/config.hpp"
 #include "io/h5.hpp"
 #include "model/parameter_space.hpp"
@@ -56,8 +61,37 @@ void remove_checkpoint(const fit_run& r);
 // The line printed when a signal stopped the fit (rank 0).
 void print_interrupted(const fit_run& r, const std::string& what, const fit_options& o);
 
+// The progress lines of `cellfit fit` on stderr (rank 0).
+epoch_callback epoch_progress_printer();
+ga::generation_callback ga_progress_printer();
+
+// The GA's view of a fit problem: scoring, stimulus windows, feature targets, and the target
+// traces and ground truth when the target is traces.
+struct ga_setup {
+  ga::scoring_settings scoring;
+  std::vector<ga::feature_window> windows;
+  std::vector<ga::feature_target> targets;
+  std::vector<double> target_traces, truth;
+  std::vector<std::string> notes;
+};
+
+// The problem of a GA fit, built the same way on every rank.
+struct ga_state {
+  std::unique_ptr<parameter_space> space;
+  ga_setup g;
+  std::unique_ptr<ga::scorer> scorer;
+  checkpoint::identity id;
+};
+
+// Builds the GA problem from rc (BluePyOpt protocols replace rc.stimuli); prints the header
+// and notes unless run.quiet. Throws config_error.
+void setup_ga(run_config& rc, const fit_run& run, ga_state& st);
+
 // `cellfit fit --engine ga` (fit_ga.cpp); rc already loaded and checked for [fit].
 int run_ga_fit(run_config& rc, const fit_options& o);
+
+// `cellfit fit --engine hybrid` (fit_hybrid.cpp).
+int run_hybrid_fit_command(run_config& rc, const fit_options& o);
 
 // A [fit.ensemble] (fit_ensemble.cpp): every member through run_fit on its group's ranks.
 int run_ensemble(const run_config& rc, const fit_options& o);

@@ -24,14 +24,6 @@ namespace cellfit::app {
 
 namespace {
 
-struct ga_setup {
-  ga::scoring_settings scoring;
-  std::vector<ga::feature_window> windows;
-  std::vector<ga::feature_target> targets;
-  std::vector<double> target_traces, truth;
-  std::vector<std::string> notes;
-};
-
 std::vector<double> flatten(const std::vector<std::vector<ga::ga_individual>>& pops,
                             bool objectives, std::size_t width) {
   std::vector<double> out;
@@ -156,13 +148,7 @@ void write_ga_fit(const std::string& path, const run_config& rc, const parameter
   out.commit();
 }
 
-// The problem of a GA fit, built the same way on every rank.
-struct ga_state {
-  std::unique_ptr<parameter_space> space;
-  ga_setup g;
-  std::unique_ptr<ga::scorer> scorer;
-  checkpoint::identity id;
-};
+}  // namespace
 
 void setup_ga(run_config& rc, const fit_run& run, ga_state& st) {
   const ga_fit_settings& gs = rc.fit.ga;
@@ -290,7 +276,23 @@ void setup_ga(run_config& rc, const fit_run& run, ga_state& st) {
   st.id = checkpoint::make_identity(rc, "ga", extra);
 }
 
-}  // namespace
+ga::generation_callback ga_progress_printer() {
+  return [](const ga::generation_report& e) {
+    if (e.replayed) return;
+    const double per = e.generation > 0 ? e.elapsed_s / (e.generation + 1) : e.elapsed_s;
+    const double eta = per * std::max(0, e.planned - e.generation);
+    char gt[48] = "";
+    if (e.gt_error >= 0) std::snprintf(gt, sizeof gt, "  GT error %.4g", e.gt_error);
+    char div[48] = "";
+    if (e.diverged > 0) std::snprintf(div, sizeof div, "  (%d cells diverged)", e.diverged);
+    const auto& t = e.times;
+    std::fprintf(stderr,
+                 "  gen %4d/%d  best %.5g  median %.5g%s  sim %.2f s  copy %.2f s  score %.2f s"
+                 "  comm %.3f s  select %.3f s  overlap %.2f  ETA %s%s\n",
+                 e.generation, e.planned, e.best, e.median, gt, t.simulate_s, t.copy_s, t.score_s,
+                 t.communicate_s, t.select_s, t.overlap_efficiency(), hms(eta).c_str(), div);
+  };
+}
 
 int run_ga_fit(run_config& rc, const fit_options& o) {
   const fit_run run = prepare_fit_run(rc, o);
@@ -323,23 +325,7 @@ int run_ga_fit(run_config& rc, const fit_options& o) {
   p.parallel = rc.parallel;
 
   ga::generation_callback progress;
-  if (!run.quiet) {
-    progress = [](const ga::generation_report& e) {
-      if (e.replayed) return;
-      const double per = e.generation > 0 ? e.elapsed_s / (e.generation + 1) : e.elapsed_s;
-      const double eta = per * std::max(0, e.planned - e.generation);
-      char gt[48] = "";
-      if (e.gt_error >= 0) std::snprintf(gt, sizeof gt, "  GT error %.4g", e.gt_error);
-      char div[48] = "";
-      if (e.diverged > 0) std::snprintf(div, sizeof div, "  (%d cells diverged)", e.diverged);
-      const auto& t = e.times;
-      std::fprintf(stderr,
-                   "  gen %4d/%d  best %.5g  median %.5g%s  sim %.2f s  copy %.2f s  score %.2f s"
-                   "  comm %.3f s  select %.3f s  overlap %.2f  ETA %s%s\n",
-                   e.generation, e.planned, e.best, e.median, gt, t.simulate_s, t.copy_s, t.score_s,
-                   t.communicate_s, t.select_s, t.overlap_efficiency(), hms(eta).c_str(), div);
-    };
-  }
+  if (!run.quiet) progress = ga_progress_printer();
   ga::ga_control control;
   control.resume = run.resume.empty() ? nullptr : &resumed;
   control.checkpoint_every = run.checkpoint_every;

@@ -72,7 +72,8 @@ int main(int argc, char** argv) {
       "the fit result (HDF5). Progress, one line per epoch, on stderr.");
   fit_cmd->add_option("config", fit.config, "TOML config with a [fit] section (docs/config.md)")
       ->required();
-  fit_cmd->add_option("--engine", fit.engine, "gradient (default: the config's fit.engine)");
+  fit_cmd->add_option("--engine", fit.engine,
+                      "gradient, ga or hybrid (default: the config's fit.engine)");
   fit_cmd->add_option("--set", fit.overrides,
                       "Override a config value: section.key=value (repeatable)");
   fit_cmd->add_option("--out", fit.out, "Output HDF5 file (default: fit.output, fit.h5)");
@@ -88,6 +89,34 @@ int main(int argc, char** argv) {
                    "Generations/evaluations between checkpoints (default: "
                    "fit.checkpoint_every, 10; 0: only on SIGTERM/SIGUSR1)")
       ->check(CLI::Range(0, 1000000000));
+
+  app::compare_options cmp;
+  auto* compare_cmd = cli.add_subcommand(
+      "compare",
+      "Fit one problem with the GA, the gradient engine and the hybrid (GA, then gradient\n"
+      "polish) on the same budget; print a table (simulations, wall time, final loss, GT\n"
+      "error), write compare.h5 and PNG plots (loss vs simulations and wall time, target vs\n"
+      "fitted traces). Without CONFIG runs the built-in problem (paper 000's toy).");
+  compare_cmd->add_option("config", cmp.config,
+                          "TOML config with a [fit] section and a trace target (synthetic or "
+                          "file)");
+  compare_cmd->add_option("--set", cmp.overrides,
+                          "Override a config value: section.key=value (repeatable)");
+  compare_cmd->add_option("--out-dir", cmp.out_dir, "Where compare.h5 and the PNGs go (.)");
+  compare_cmd
+      ->add_option("--budget", cmp.budget_simulations,
+                   "Single-cell simulations per engine (default: fit.max_simulations, else what "
+                   "the config's GA spends)")
+      ->check(CLI::PositiveNumber);
+  compare_cmd
+      ->add_option("--budget-seconds", cmp.budget_seconds,
+                   "Wall time per engine instead of a number of simulations")
+      ->check(CLI::PositiveNumber);
+  compare_cmd
+      ->add_option("--engines", cmp.engines, "Engines to run, comma-separated (ga,gradient,hybrid)")
+      ->delimiter(',');
+  compare_cmd->add_flag("!--no-plots", cmp.plots, "Write no PNG (only compare.h5)");
+  compare_cmd->add_flag("--quiet,-q", cmp.quiet, "No progress output");
 
   app::info_options info;
   auto* info_cmd = cli.add_subcommand(
@@ -154,6 +183,7 @@ int main(int argc, char** argv) {
   }
   fit.comm = world;
   sim.comm = world;
+  cmp.comm = world;
 
   int code = exit_usage;
   try {
@@ -171,6 +201,7 @@ int main(int argc, char** argv) {
       if (simulate->parsed()) code = app::run_simulate(sim);
       if (info_cmd->parsed()) code = app::run_info(info);
       if (fit_cmd->parsed()) code = app::run_fit(fit);
+      if (compare_cmd->parsed()) code = app::run_compare(cmp);
     }
   } catch (const peer_error& e) {
     code = e.exit_code();  // agreed across ranks and already reported
@@ -183,6 +214,7 @@ int main(int argc, char** argv) {
       world.reset();
       fit.comm.reset();
       sim.comm.reset();
+      cmp.comm.reset();
       comm::abort_world(code);
     }
     std::cerr << "cellfit: " << comm::describe(e) << "\n";

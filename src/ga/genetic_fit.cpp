@@ -573,6 +573,20 @@ ga_result run_genetic_fit(const ga_problem& p, const ga_settings& s,
       }
       const bool stop_now = res.stop_reason == "interrupted" ||
                             (g <= s.generations && (pending.stop || (stop && stop())));
+      // The budget: decided here on rank 0 and sent with the stop message. A replayed
+      // generation is inside the budget it was run with.
+      const bool replaying = resume && static_cast<std::size_t>(g) < resume->generations();
+      if (!stop_now && !replaying && g <= s.generations && g > 0) {
+        const std::size_t next = cma ? static_cast<std::size_t>(es->lambda()) : lambda;
+        const double cells = static_cast<double>(next * p.stimuli.size());
+        if ((s.max_simulations > 0 &&
+             static_cast<double>(res.simulations) + cells > s.max_simulations) ||
+            (s.max_wall_s > 0 && wall_offset + since(t_start) >= s.max_wall_s)) {
+          res.stop_reason = "budget";
+          msg = {static_cast<double>(stop_run), 0.0};
+          return;
+        }
+      }
       if (g > s.generations || stop_now) {
         if (stop_now) {
           res.stop_reason = "interrupted";

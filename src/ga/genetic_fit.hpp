@@ -68,6 +68,11 @@ struct ga_settings {
   double cmaes_sigma = 0.3;  // initial step, fraction of the unit cube
   std::uint64_t seed = 1;
   bool record_population = true;
+  // Budget (0: none): no generation starts that would take the single-cell simulations
+  // past max_simulations, nor after max_wall_s seconds; the run then ends with
+  // stop_reason "budget".
+  double max_simulations = 0;
+  double max_wall_s = 0;
 };
 
 struct ga_problem {
@@ -128,8 +133,9 @@ struct ga_result {
   std::vector<std::vector<ga_individual>> populations;
   std::size_t simulations = 0;  // single-cell simulations
   double wall_seconds = 0;
-  std::string stop_reason = "generations";  // "interrupted": stopped by a signal
-  int replayed = 0;                         // generations taken from control.resume
+  // "generations", "budget" (ga_settings.max_*), "interrupted" (a signal), "diverged"
+  std::string stop_reason = "generations";
+  int replayed = 0;  // generations taken from control.resume
   ga_log log;
   sched::plan plan;  // the last generation's
 };

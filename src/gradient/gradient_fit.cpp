@@ -77,6 +77,10 @@ class evaluator {
       r_.simulations = static_cast<std::size_t>(old->simulations[e]);
       ++r_.replayed;
     } else {
+      const double cost = static_cast<double>((with_gradient ? 2 : 1) * p_.stimuli.size());
+      if (s_.max_simulations > 0 && static_cast<double>(r_.simulations) + cost > s_.max_simulations)
+        throw stop_fit{"budget"};
+      if (over_time_) throw stop_fit{"budget"};
       comm_s = evaluate(x, phys, grad_x, with_gradient, loss, diverged, stop);
     }
 
@@ -160,10 +164,10 @@ class evaluator {
     plan_ = sched::make_plan(q, resources_);
     const std::vector<sched::block> mine = plan_.blocks_of(ctx_.rank());
 
-    // [stimulus][loss, diverged, grad_p[P]] then [rank][cells, kernel_s, stop]. Each entry
-    // has one contributing rank, so the sum is exact whatever the number of ranks.
-    const std::size_t W = 2 + P;
-    std::vector<double> table(S * W + R * 3, 0.0);
+    // [stimulus][loss, diverged, grad_p[P]] then [rank][cells, kernel_s, stop, over_time].
+    // Each entry has one contributing rank, so the sum is exact whatever the number of ranks.
+    const std::size_t W = 2 + P, RW = 4;
+    std::vector<double> table(S * W + R * RW, 0.0);
     comm::agree(ctx_, [&] {
       adjoint_options opt = s_.adjoint;
       opt.gradient = with_gradient;
@@ -198,10 +202,16 @@ class evaluator {
           }
         }
       }
-      double* mine_row = &table[S * W + static_cast<std::size_t>(ctx_.rank()) * 3];
+      double* mine_row = &table[S * W + static_cast<std::size_t>(ctx_.rank()) * RW];
       mine_row[0] = cells;
       mine_row[1] = kernel;
       mine_row[2] = control_.stop_requested && control_.stop_requested() ? 1 : 0;
+      mine_row[3] =
+          s_.max_wall_s > 0 &&
+                  wall_offset_ + std::chrono::duration<double>(clock_type::now() - t0_).count() >=
+                      s_.max_wall_s
+              ? 1
+              : 0;
     });
     const auto t_comm = clock_type::now();
     ctx_.sum(table);
@@ -223,9 +233,10 @@ class evaluator {
     if (diverged == static_cast<int>(S)) loss = std::numeric_limits<double>::quiet_NaN();
     stop = false;
     for (std::size_t r = 0; r < R; ++r) {
-      const double* t = &table[S * W + r * 3];
+      const double* t = &table[S * W + r * RW];
       if (t[0] > 0 && t[1] > 0) resources_[r].rate_cs = t[0] * cell_cost_ / t[1];
       stop = stop || t[2] != 0;
+      over_time_ = over_time_ || t[3] != 0;
     }
     r_.simulations += (with_gradient ? 2 : 1) * S;
     if (with_gradient) {
@@ -245,6 +256,7 @@ class evaluator {
   trace_loss loss_;
   clock_type::time_point t0_, last_;
   double wall_offset_ = 0;
+  bool over_time_ = false;  // max_wall_s reached on some rank (agreed in the reduction)
   double cell_cost_ = 1;
   std::vector<sched::rank_resources> resources_;
   sched::plan plan_;
@@ -399,7 +411,12 @@ fit_result run_gradient_fit(const fit_problem& p, const gradient_settings& s,
   if (s.epochs < 0) throw config_error("cellfit::gradient_fit: epochs must be >= 0");
   const auto t0 = clock_type::now();
   fit_result r;
-  r.initial = p.space->initial_values();
+  r.initial = p.initial.empty() ? p.space->initial_values() : p.initial;
+  if (r.initial.size() != p.space->size()) {
+    throw internal_error("cellfit::gradient_fit: the starting point has " +
+                         std::to_string(r.initial.size()) + " values, the space " +
+                         std::to_string(p.space->size()));
+  }
   if (!p.ground_truth.empty()) r.initial_gt_error = gt_error(r.initial, p.ground_truth);
   const std::vector<double> x0 = p.space->to_optimizer(r.initial);
   const int planned = s.optimizer == optimizer_kind::adam ? s.epochs + 1 : s.epochs;

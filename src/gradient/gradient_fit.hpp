@@ -47,6 +47,11 @@ struct gradient_settings {
   double early_stop = 0;
   int patience = 10;
   adjoint_options adjoint;
+  // Budget (0: none): no evaluation starts that would take the single-cell passes past
+  // max_simulations, nor after max_wall_s seconds (agreed over the ranks); the fit then
+  // ends with stop_reason "budget".
+  double max_simulations = 0;
+  double max_wall_s = 0;
 };
 
 struct fit_problem {
@@ -58,6 +63,9 @@ struct fit_problem {
   std::vector<double> ground_truth;  // physical [P]; empty when unknown
   comm::context_ptr comm;            // null: one process
   int device = -1;                   // this rank's node-local GPU (-1: host)
+  // The starting point, physical [P] (the same on every rank); empty: the parameters'
+  // initial values (parameter_space::initial_values).
+  std::vector<double> initial;
 };
 
 // Every evaluation of a fit, enough to replay it (see the header comment).
@@ -98,7 +106,7 @@ struct fit_result {
   // Traces at the best parameters [stimulus][site][sample] (rank 0).
   std::vector<double> best_voltage;
   std::size_t simulations = 0;  // single-cell forward and adjoint passes
-  std::string stop_reason;      // "epochs", "early_stop", "converged", "diverged", ...
+  std::string stop_reason;      // "epochs", "early_stop", "converged", "diverged", "budget", ...
   int checkpoint_every = 0, n_segments = 0;
   double peak_bytes = 0;
   double wall_seconds = 0;

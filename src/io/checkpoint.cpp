@@ -24,7 +24,10 @@ bool run_control(const std::string& line) {
                                "fit.ga.threads",
                                "parallel",
                                "fit.ensemble",
-                               "fit.engine"};
+                               "fit.engine",
+                               "fit.max_simulations",
+                               "fit.max_seconds",
+                               "fit.hybrid"};
   for (const char* k : keys) {
     const std::size_t n = std::strlen(k);
     if (line.compare(0, n, k) == 0 && (line.size() > n && (line[n] == ' ' || line[n] == '.')))

@@ -891,6 +891,18 @@ void build_fit(const toml::value& fv, run_config& rc) {
     gt.finish();
   }
   if (t.has("ga")) build_ga(t.get("ga"), rc);
+  if (t.has("hybrid")) {
+    table_reader ht(t.get("hybrid"), "fit.hybrid");
+    f.hybrid.polish = static_cast<int>(ht.integer("polish", f.hybrid.polish, 1, 1000000));
+    f.hybrid.ga_fraction = ht.number("ga_fraction", f.hybrid.ga_fraction, 0.0, 1.0);
+    if (!(f.hybrid.ga_fraction > 0 && f.hybrid.ga_fraction < 1))
+      fail(ht.at("ga_fraction"), "fit.hybrid.ga_fraction", "must lie strictly between 0 and 1");
+    ht.finish();
+  }
+  f.max_simulations = t.number("max_simulations", 0.0, 0.0, 1e18);
+  f.max_seconds = t.number("max_seconds", 0.0, 0.0, 1e12);
+  f.gradient.max_simulations = f.ga.algorithm.max_simulations = f.max_simulations;
+  f.gradient.max_wall_s = f.ga.algorithm.max_wall_s = f.max_seconds;
   f.checkpoint_every =
       static_cast<int>(t.integer("checkpoint_every", f.checkpoint_every, 0, 1000000000));
   f.checkpoint = t.string("checkpoint", f.checkpoint);

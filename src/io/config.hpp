@@ -10,6 +10,7 @@
 
 #include "ga/genetic_fit.hpp"
 #include "gradient/gradient_fit.hpp"
+#include "hybrid/hybrid_fit.hpp"
 #include "model/cell_model.hpp"
 #include "model/parameter_space.hpp"
 #include "sched/pipeline.hpp"
@@ -69,6 +70,10 @@ struct fit_settings {
   target_settings target;
   gradient_settings gradient;
   ga_fit_settings ga;
+  hybrid_settings hybrid;  // [fit.hybrid]
+  // A budget for any engine (0: none): single-cell simulations, and seconds of wall time
+  // (copied into gradient.max_* and ga.algorithm.max_*).
+  double max_simulations = 0, max_seconds = 0;
   std::string output = "fit.h5";
   // Checkpoints (docs/checkpoint.md): every N generations (GA) or evaluations (gradient),
   // and on SIGTERM/SIGUSR1; 0: only on a signal. File: default output + ".ckpt".
