@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# From a fresh Debian machine: install the dependencies, build, and run the main job on the
-# built-in default problem (ball-and-stick hh cell, 4 parameter sets x 6 current steps),
-# writing the traces to default_sim.h5.
+# From a fresh Debian machine: install the dependencies, build, and run the main job:
+# `cellfit compare` on its built-in problem (paper 000's toy), the GA, the gradient engine
+# and the hybrid on one budget; the table on stdout, compare.h5 and PNGs in compare/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
 mkdir -p build
 bash scripts/build.sh
-./build/src/cellfit simulate --out default_sim.h5
+./build/src/cellfit compare --out-dir compare

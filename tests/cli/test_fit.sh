@@ -101,7 +101,7 @@ expect 3 "not finite" -- "$cellfit" fit "$toy" --set 'fit.parameter.0.initial=na
 expect 3 "no \[fit\] section" -- "$cellfit" fit sim.toml --out bad.h5
 expect 3 "fit.gradient.optimizer: expected \"adam\" or \"lbfgsb\"" -- "$cellfit" fit "$toy" --set fit.gradient.optimizer=sgd --out bad.h5
 expect 5 "cannot open" -- "$cellfit" fit fromfile.toml --set fit.target.file=missing.h5 --out bad.h5
-expect 2 "not available" -- "$cellfit" fit "$toy" --engine hybrid --out bad.h5
+expect 2 "expected gradient, ga or hybrid" -- "$cellfit" fit "$toy" --engine annealing --out bad.h5
 expect 2 "" -- "$cellfit" fit
 expect 0 "config TEXT REQUIRED" -- "$cellfit" fit --help
 [[ -e bad.h5 ]] && { echo "FAIL: a refused fit wrote bad.h5"; fails=$((fails + 1)); }

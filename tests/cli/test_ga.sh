@@ -116,7 +116,7 @@ expect 3 "Step9: no stimulus of that name" -- "$cellfit" fit bpo.toml --set fit.
 printf '{"Step1": {"soma": {"AP_height": [1, 0]}}}' > zero_std.json
 expect 3 "std of AP_height must be > 0" -- "$cellfit" fit bpo.toml --set fit.target.features_file=zero_std.json --out kept.h5
 expect 3 "needs fit.ga.objective = \"features\"" -- "$cellfit" fit bpo.toml --set fit.ga.objective=mse --out kept.h5
-expect 2 "not available" -- "$cellfit" fit "$bas" --engine hybrid --out kept.h5
+expect 2 "expected gradient, ga or hybrid" -- "$cellfit" fit "$bas" --engine annealing --out kept.h5
 [[ $(cat kept.h5) == keep ]] || { echo "FAIL: kept.h5 was overwritten"; fails=$((fails + 1)); }
 ls ./*.tmp* 2> /dev/null && { echo "FAIL: temporary files left"; fails=$((fails + 1)); }
 

@@ -106,5 +106,20 @@ expect 0 "" -- "$cellfit" fit "$examples/16_ensemble_toy_conditions.toml" --set 
   --set 'simulation.record_sites=[5]' --set 'fit.ensemble.values=[[5]]' --out alone.h5 --quiet
 same ens.m2.h5 alone.m0.h5 "${grad_sets[@]}" || fails=$((fails + 1))
 
+# cellfit compare on 2 ranks: the three engines (the hybrid's GA and polishes included) find
+# the same points as on one process, bit for bit.
+cmp_args=(compare --budget 12000 --set fit.gradient.optimizer=lbfgsb --no-plots --quiet)
+expect 0 "" -- "$cellfit" "${cmp_args[@]}" --out-dir cmp1
+expect 0 "^hybrid +2 " -- run 2 "${cmp_args[@]}" --out-dir cmp2
+same cmp1/compare.h5 cmp2/compare.h5 /compare/ga/best/params /compare/gradient/best/params \
+  /compare/hybrid/best/params /compare/hybrid/history/loss /compare/table/simulations ||
+  fails=$((fails + 1))
+# The hybrid as a fit on 3 ranks equals one process.
+hy=(fit "$examples/14_ga_toy_mse.toml" --engine hybrid --set fit.ga.generations=4
+    --set fit.gradient.optimizer=lbfgsb --set fit.gradient.epochs=10 --quiet)
+expect 0 "" -- "$cellfit" "${hy[@]}" --out hy1.h5
+expect 0 "" -- run 3 "${hy[@]}" --out hy3.h5
+same hy1.h5 hy3.h5 /fit/best/params /fit/history/loss /fit/hybrid/starts || fails=$((fails + 1))
+
 echo "$fails failure(s)"
 exit $((fails > 0))
