@@ -17,6 +17,9 @@ for cfg in "$examples"/*.toml "$examples"/paper000/*.toml; do
     # Fit examples: a few epochs of the fit itself (the full runs are bench/paper000_tables.py).
     if grep -q '^engine = "ga"' "$cfg"; then
       few=(--set fit.ga.population=6 --set fit.ga.offspring=6 --set fit.ga.generations=1)
+    elif grep -q '^engine = "hybrid"' "$cfg"; then
+      few=(--set fit.ga.population=6 --set fit.ga.offspring=6 --set fit.ga.generations=1
+           --set fit.gradient.epochs=3)
     else
       few=(--set fit.gradient.epochs=3)
     fi
