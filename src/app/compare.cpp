@@ -297,24 +297,10 @@ int run_compare(const compare_options& o) {
   fit_problem fp;
   comm::agree(comm, [&] {
     setup_ga(rc, run, st);
-    fp.model = &rc.model;
-    fp.space = st.space.get();
-    fp.stimuli = rc.stimuli;
-    fp.settings = rc.settings;
-    fp.target = st.g.target_traces;
-    fp.ground_truth = st.g.truth;
-    fp.comm = ctx;
+    fp = trace_problem_of(rc, st, ctx);
   });
   const parameter_space& space = *st.space;
-  ga::ga_problem gp;
-  gp.model = &rc.model;
-  gp.space = &space;
-  gp.stimuli = rc.stimuli;
-  gp.settings = rc.settings;
-  gp.objectives = st.scorer.get();
-  gp.ground_truth = st.g.truth;
-  gp.comm = ctx;
-  gp.parallel = rc.parallel;
+  const ga::ga_problem gp = ga_problem_of(rc, st, ctx);
 
   // The budget: --budget-seconds, else --budget, else fit.max_seconds / fit.max_simulations,
   // else what the config's GA would spend.

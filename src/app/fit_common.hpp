@@ -87,6 +87,12 @@ struct ga_state {
 // and notes unless run.quiet. Throws config_error.
 void setup_ga(run_config& rc, const fit_run& run, ga_state& st);
 
+// The problem built by setup_ga as the GA sees it, and as the gradient engine does (the
+// target traces; empty for a features target), on the ranks of ctx. They point into rc and
+// st, which must outlive them.
+ga::ga_problem ga_problem_of(const run_config& rc, const ga_state& st, comm::context_ptr ctx);
+fit_problem trace_problem_of(const run_config& rc, const ga_state& st, comm::context_ptr ctx);
+
 // `cellfit fit --engine ga` (fit_ga.cpp); rc already loaded and checked for [fit].
 int run_ga_fit(run_config& rc, const fit_options& o);
 

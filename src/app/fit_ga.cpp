@@ -276,6 +276,31 @@ void setup_ga(run_config& rc, const fit_run& run, ga_state& st) {
   st.id = checkpoint::make_identity(rc, "ga", extra);
 }
 
+ga::ga_problem ga_problem_of(const run_config& rc, const ga_state& st, comm::context_ptr ctx) {
+  ga::ga_problem p;
+  p.model = &rc.model;
+  p.space = st.space.get();
+  p.stimuli = rc.stimuli;
+  p.settings = rc.settings;
+  p.objectives = st.scorer.get();
+  p.ground_truth = st.g.truth;
+  p.comm = std::move(ctx);
+  p.parallel = rc.parallel;
+  return p;
+}
+
+fit_problem trace_problem_of(const run_config& rc, const ga_state& st, comm::context_ptr ctx) {
+  fit_problem p;
+  p.model = &rc.model;
+  p.space = st.space.get();
+  p.stimuli = rc.stimuli;
+  p.settings = rc.settings;
+  p.target = st.g.target_traces;
+  p.ground_truth = st.g.truth;
+  p.comm = std::move(ctx);
+  return p;
+}
+
 ga::generation_callback ga_progress_printer() {
   return [](const ga::generation_report& e) {
     if (e.replayed) return;
@@ -314,15 +339,7 @@ int run_ga_fit(run_config& rc, const fit_options& o) {
     }
   });
 
-  ga::ga_problem p;
-  p.model = &rc.model;
-  p.space = &space;
-  p.stimuli = rc.stimuli;
-  p.settings = rc.settings;
-  p.objectives = &scorer;
-  p.ground_truth = g.truth;
-  p.comm = run.ctx;
-  p.parallel = rc.parallel;
+  const ga::ga_problem p = ga_problem_of(rc, st, run.ctx);
 
   ga::generation_callback progress;
   if (!run.quiet) progress = ga_progress_printer();

@@ -127,23 +127,9 @@ int run_hybrid_fit_command(run_config& rc, const fit_options& o) {
                          "\"features\" has none (use --engine ga)");
     }
     setup_ga(rc, run, st);
-    fp.model = &rc.model;
-    fp.space = st.space.get();
-    fp.stimuli = rc.stimuli;
-    fp.settings = rc.settings;
-    fp.target = st.g.target_traces;
-    fp.ground_truth = st.g.truth;
-    fp.comm = run.ctx;
+    fp = trace_problem_of(rc, st, run.ctx);
   });
-  ga::ga_problem gp;
-  gp.model = &rc.model;
-  gp.space = st.space.get();
-  gp.stimuli = rc.stimuli;
-  gp.settings = rc.settings;
-  gp.objectives = st.scorer.get();
-  gp.ground_truth = st.g.truth;
-  gp.comm = run.ctx;
-  gp.parallel = rc.parallel;
+  const ga::ga_problem gp = ga_problem_of(rc, st, run.ctx);
   const gradient_settings& grad = rc.fit.gradient;
   const hybrid_settings& hs = rc.fit.hybrid;
   if (!run.quiet) {
