@@ -409,6 +409,13 @@ fit_result run_gradient_fit(const fit_problem& p, const gradient_settings& s,
                             const epoch_callback& on_epoch, const gradient_control& control) {
   if (!p.model || !p.space) throw internal_error("cellfit::gradient_fit: incomplete problem");
   if (s.epochs < 0) throw config_error("cellfit::gradient_fit: epochs must be >= 0");
+  const double one_evaluation = 2.0 * static_cast<double>(p.stimuli.size());
+  if (s.max_simulations > 0 && s.max_simulations < one_evaluation) {
+    throw config_error("cellfit::gradient_fit: a budget of " + std::to_string(s.max_simulations) +
+                       " simulations is less than one evaluation (" +
+                       std::to_string(one_evaluation) +
+                       ": forward + adjoint per stimulus); raise fit.max_simulations");
+  }
   const auto t0 = clock_type::now();
   fit_result r;
   r.initial = p.initial.empty() ? p.space->initial_values() : p.initial;

@@ -98,6 +98,10 @@ assert f.attrs["stop_reason"] == "budget" and f.attrs["simulations"] <= 4000 + 1
 print("ok: fit.max_simulations", f.attrs["simulations"])
 PY
 
+expect 3 "less than one evaluation" -- "$cellfit" fit "$examples/11_toy_grad_all_all.toml" \
+  --set fit.max_simulations=150 --out budget_small.h5
+[[ -e budget_small.h5 ]] && { echo "FAIL: budget_small.h5 written"; fails=$((fails + 1)); }
+
 # Bad input: nothing written, distinct exit codes.
 expect 2 "unknown engine 'foo'" -- "$cellfit" compare --engines ga,foo --out-dir bad1
 expect 3 "fit.target.type = \"features\"" -- "$cellfit" compare \
