@@ -1,6 +1,7 @@
 // cellfit: fit biophysical multi-compartment neuron models to voltage data.
 // Entry point: parses the command line, runs a subcommand, maps errors to exit codes.
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -90,6 +91,17 @@ int main(int argc, char** argv) {
                    "fit.checkpoint_every, 10; 0: only on SIGTERM/SIGUSR1)")
       ->check(CLI::Range(0, 1000000000));
 
+  const CLI::Validator positive(
+      [](std::string& v) {
+        double x = 0;
+        try {
+          x = std::stod(v);
+        } catch (const std::exception&) {
+          return "expected a number, got '" + v + "'";
+        }
+        return std::isfinite(x) && x > 0 ? std::string() : "must be > 0, got " + v;
+      },
+      "> 0");
   app::compare_options cmp;
   auto* compare_cmd = cli.add_subcommand(
       "compare",
@@ -107,11 +119,11 @@ int main(int argc, char** argv) {
       ->add_option("--budget", cmp.budget_simulations,
                    "Single-cell simulations per engine (default: fit.max_simulations, else what "
                    "the config's GA spends)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive);
   compare_cmd
       ->add_option("--budget-seconds", cmp.budget_seconds,
                    "Wall time per engine instead of a number of simulations")
-      ->check(CLI::PositiveNumber);
+      ->check(positive);
   compare_cmd
       ->add_option("--engines", cmp.engines, "Engines to run, comma-separated (ga,gradient,hybrid)")
       ->delimiter(',');

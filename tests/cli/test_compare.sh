@@ -110,9 +110,13 @@ expect 3 "no \[fit\] section" -- "$cellfit" compare "$examples/01_ball_and_stick
   --out-dir bad3
 expect 3 "ga_fraction" -- "$cellfit" compare --set fit.hybrid.ga_fraction=1.5 --out-dir bad4
 expect 5 "" -- "$cellfit" compare --out-dir /proc/cellfit-compare
+expect 5 "cannot open 'missing.toml'" -- "$cellfit" compare missing.toml --out-dir bad5
+expect 2 "must be > 0, got -5" -- "$cellfit" compare --budget -5 --out-dir bad6
+expect 2 "must be > 0, got nan" -- "$cellfit" compare --budget-seconds nan --out-dir bad7
+expect 3 "not finite" -- "$cellfit" compare --set fit.max_simulations=nan --out-dir bad8
 expect 2 "not available with --engine hybrid" -- "$cellfit" fit "$examples/14_ga_toy_mse.toml" \
   --engine hybrid --resume x.ckpt
-for d in bad1 bad2 bad3 bad4; do
+for d in bad1 bad2 bad3 bad4 bad5 bad6 bad7 bad8; do
   if [[ -e $d/compare.h5 ]]; then echo "FAIL: $d/compare.h5 written"; fails=$((fails + 1)); fi
 done
 
