@@ -3,14 +3,14 @@
 // respect to every channel parameter of every compartment, for the simulator actually run.
 //
 // Step n of the forward kernel maps (V(n), s(n-1)) to (V(n+1), s(n)):
-//   s(n) = A(s(n-1), V(n), p)  (cnexp; s(0) = s(-1), the initial gates, at n = 0)
+//   s(n) = A(s(n-1), V(n), p, ions)  (cnexp; s(0) = s(-1), the initial states, at n = 0)
 //   V(n+1) = V(n) + M(n)^-1 r(n)
 // Walking the steps backwards, for step n:
 //   mu = M(n)^-1 lambda_V(n+1)          (Hines solve; M is symmetric)
-//   lambda_V(n)  = lambda_V(n+1) - L mu + sum_channels mu dF/dV,
+//   lambda_V(n)  = lambda_V(n+1) - L mu + sum_mechanisms mu dF/dV,
 //   lambda_s(n) += mu dF/ds,  grad_p += mu dF/dp,  with F = -a (i + g dv) per instance
-//   then through the gate map: lambda_V(n) += lambda_s . dA/dV, grad_p += lambda_s . dA/dp,
-//   lambda_s(n-1) = lambda_s . dA/ds(n-1).
+//   then through the state map: lambda_V(n) += lambda_s . dA/dV, grad_p += lambda_s . dA/dp,
+//   lambda_s(n-1) = lambda_s . dA/ds(n-1); at n = 0 through the INITIAL block's parameters.
 // The channel derivatives come from the channels' own code run on dual numbers
 // (kernels/dual.hpp): there is no second, hand-written derivative of any channel.
 //
@@ -29,6 +29,15 @@
 //
 // Lanes: as in the forward kernel, the lanes of a tile are the innermost loop, so the dual
 // arithmetic of the channel derivatives is vectorised across cells on a host.
+// Ions: a species whose values change during a run (concentrations written by a mechanism,
+// reversal potentials by Nernst, summed currents read by a mechanism) is part of the state:
+// its e, ci, co and isum rows are checkpointed and stored with the segments, and it has
+// adjoint variables. Within step n the forward order is: advance every mechanism in
+// catalogue order (a concentration written by one is seen by the ones after it), Nernst,
+// clear the summed currents, currents (summed per species). The backward step reverses
+// exactly that: currents (with the summed-current adjoint that step n+1's advances left),
+// Nernst, then the advances from the last mechanism to the first, restoring each written
+// concentration to the value the earlier mechanisms saw.
 
 #include <stdexcept>
 
@@ -39,25 +48,38 @@
 
 namespace cellfit {
 
+// The adjoint's per-mechanism storage.
+template <class Mechanism, class Real, class MemorySpace>
+struct mechanism_adjoint_views {
+  batch_view4<Real, MemorySpace> ckpt;  // [tile][segment][state * n + instance][lane]
+  batch_view4<Real, MemorySpace> seg;   // [tile][k = 0..K][row][lane]: s(n0 + k - 1)
+  batch_view4<Real, MemorySpace> grad;  // like the parameters: [tile][param][instance][lane]
+  batch_view3<Real, MemorySpace> lam;   // scratch [tile][state * n + instance][lane]
+};
+
+// A dynamic ion species' stored values (rows field * rows + row, fields e, ci, co, isum)
+// and adjoint variables; 0 rows for a species that does not change.
+template <class Real, class MemorySpace>
+struct ion_adjoint_views {
+  batch_view4<Real, MemorySpace> ckpt;  // [tile][segment][field * rows + row][lane]
+  batch_view4<Real, MemorySpace> seg;   // [tile][k = 0..K][field * rows + row][lane]
+  batch_view3<Real, MemorySpace> lam_e, lam_ci, lam_co, lam_isum;  // [tile][row][lane]
+};
+
+template <class Real, class MemorySpace>
+using adjoint_mechanisms = mechanism_set<mechanism_adjoint_views, Real, MemorySpace, catalogue>;
+
 template <class Real, class MemorySpace>
 struct adjoint_problem {
   forward_problem<Real, MemorySpace> f;
-  int checkpoint_every = 1;                // K: steps per segment
-  int n_segments = 1;                      // ceil(n_steps / K)
-  batch_view4<Real, MemorySpace> ckpt_v;   // [tile][segment][node][lane]: V(segment start)
-  batch_view4<Real, MemorySpace> ckpt_hh;  // [tile][segment][state * n + instance][lane]
-  batch_view4<Real, MemorySpace> ckpt_jk;
+  int checkpoint_every = 1;               // K: steps per segment
+  int n_segments = 1;                     // ceil(n_steps / K)
+  batch_view4<Real, MemorySpace> ckpt_v;  // [tile][segment][node][lane]: V(segment start)
   batch_view4<Real, MemorySpace> seg_v;   // [tile][k = 0..K][node][lane]: V(n0 + k)
-  batch_view4<Real, MemorySpace> seg_hh;  // [tile][k = 0..K][row][lane]: s(n0 + k - 1)
-  batch_view4<Real, MemorySpace> seg_jk;
-  batch_view4<Real, MemorySpace> seed;     // [tile][site][sample][lane]: dL/dV(sample)
-  batch_view4<Real, MemorySpace> grad_hh;  // like the parameters: [tile][param][instance][lane]
-  batch_view4<Real, MemorySpace> grad_pas;
-  batch_view4<Real, MemorySpace> grad_jk;
+  batch_view4<Real, MemorySpace> seed;    // [tile][site][sample][lane]: dL/dV(sample)
   batch_view3<Real, MemorySpace> lam_v;   // scratch [tile][node][lane]
-  batch_view3<Real, MemorySpace> lam_hh;  // scratch [tile][state * n + instance][lane]
-  batch_view3<Real, MemorySpace> lam_jk;
-  batch_view3<Real, MemorySpace> lam_tmp;  // scratch of stateless mechanisms
+  adjoint_mechanisms<Real, MemorySpace> mechs;
+  ion_adjoint_views<Real, MemorySpace> ions[n_ion_species];
 };
 
 namespace detail {
@@ -66,8 +88,7 @@ struct no_visit {
   KOKKOS_INLINE_FUNCTION void operator()(int) const {}
 };
 
-// Copies the gates of every instance (the live states, or one stored row) into another
-// view of rows; used for checkpoints and segment trajectories.
+// Copies rows of lanes between the live state and stored slots.
 template <int Lanes, class Src, class Dst>
 KOKKOS_FORCEINLINE_FUNCTION void copy_rows(int rows, Src const& src, Dst const& dst) {
   for (int q = 0; q < rows; ++q) {
@@ -78,198 +99,411 @@ KOKKOS_FORCEINLINE_FUNCTION void copy_rows(int rows, Src const& src, Dst const& 
   }
 }
 
+// The ion slots mechanism M reads, as a compact list (the dual directions of its inputs).
+template <class M>
+struct ion_inputs {
+  static constexpr int count = [] {
+    int c = 0;
+    for (int k = 0; k < M::n_ions; ++k) {
+      for (int q = 0; q < ion_slots; ++q) c += M::ions[k].reads(q) ? 1 : 0;
+    }
+    return c;
+  }();
+  // slot(i): the flat index ion_slots * k + q of the i-th input.
+  static constexpr int slot(int i) {
+    for (int k = 0; k < M::n_ions; ++k) {
+      for (int q = 0; q < ion_slots; ++q) {
+        if (M::ions[k].reads(q) && i-- == 0) return ion_slots * k + q;
+      }
+    }
+    return 0;
+  }
+};
+
 template <class Real, class MemorySpace, int Lanes>
 struct adjoint_functor {
   adjoint_problem<Real, MemorySpace> a;
   // The dual-number loops run over chunks of at most 8 lanes (one AVX-512 register of FP64).
   static constexpr int dual_chunk = Lanes < 8 ? Lanes : 8;
 
-  // Live states of a mechanism as rows state * n + instance.
-  template <class MV>
-  KOKKOS_FORCEINLINE_FUNCTION static int state_rows(MV const& mv) {
-    return MV::mechanism::n_states * mv.size();
-  }
-
-  // Stores (to_store) or restores the live V and gates of the tile from/to slot `k` of
-  // views [tile][slot][row][lane].
-  template <bool ToStore, class VV, class SH, class SJ>
-  KOKKOS_FORCEINLINE_FUNCTION void exchange(int tile, int k, VV const& vv, SH const& sh,
-                                            SJ const& sj) const {
-    const auto& f = a.f;
-    auto live_v = [&](int q) { return &f.v(tile, q, 0); };
-    auto slot_v = [&](int q) { return &vv(tile, k, q, 0); };
-    auto live_hh = [&](int q) {
-      const int ni = f.hh.size();
-      return &f.hh.states(tile, q / ni, q % ni, 0);
-    };
-    auto slot_hh = [&](int q) { return &sh(tile, k, q, 0); };
-    auto live_jk = [&](int q) {
-      const int ni = f.jk.size();
-      return &f.jk.states(tile, q / ni, q % ni, 0);
-    };
-    auto slot_jk = [&](int q) { return &sj(tile, k, q, 0); };
-    if constexpr (ToStore) {
-      copy_rows<Lanes>(f.n_nodes, live_v, slot_v);
-      copy_rows<Lanes>(state_rows(f.hh), live_hh, slot_hh);
-      copy_rows<Lanes>(state_rows(f.jk), live_jk, slot_jk);
-    } else {
-      copy_rows<Lanes>(f.n_nodes, slot_v, live_v);
-      copy_rows<Lanes>(state_rows(f.hh), slot_hh, live_hh);
-      copy_rows<Lanes>(state_rows(f.jk), slot_jk, live_jk);
+  // Pointer to field `field` (0 e, 1 ci, 2 co, 3 isum) of the live values of species s.
+  KOKKOS_FORCEINLINE_FUNCTION Real* live_ion(int s, int field, int tile, int r) const {
+    auto const& io = a.f.ions[s];
+    switch (field) {
+      case 0: return &io.e(tile, r, 0);
+      case 1: return &io.ci(tile, r, 0);
+      case 2: return &io.co(tile, r, 0);
+      default: return &io.isum(tile, r, 0);
     }
   }
 
-  // Diagonal contribution a g(V(n), s(n)) of every channel at its node; `k` is step n's
-  // index in the segment.
-  template <class MV, class SV>
-  KOKKOS_FORCEINLINE_FUNCTION void add_conductance(MV const& mv, SV const& seg_s, int tile,
-                                                   int k) const {
+  // Stores (ToStore) or restores the live V, states and dynamic ion values of the tile
+  // to/from slot `k` of the checkpoints (Ckpt) or of the segment.
+  template <bool ToStore, bool Ckpt>
+  KOKKOS_FORCEINLINE_FUNCTION void exchange(int tile, int k) const {
+    const auto& f = a.f;
+    auto const& vv = Ckpt ? a.ckpt_v : a.seg_v;
+    auto live_v = [&](int q) { return &f.v(tile, q, 0); };
+    auto slot_v = [&](int q) { return &vv(tile, k, q, 0); };
+    if constexpr (ToStore) {
+      copy_rows<Lanes>(f.n_nodes, live_v, slot_v);
+    } else {
+      copy_rows<Lanes>(f.n_nodes, slot_v, live_v);
+    }
+    f.mechs.for_each([&](auto const& mv) {
+      using M = typename std::decay_t<decltype(mv)>::mechanism;
+      if constexpr (M::n_states > 0) {
+        auto const& av = a.mechs.template get<M>();
+        auto const& sv = Ckpt ? av.ckpt : av.seg;
+        const int ni = mv.size();
+        auto live = [&](int q) { return &mv.states(tile, q / ni, q % ni, 0); };
+        auto slot = [&](int q) { return &sv(tile, k, q, 0); };
+        if constexpr (ToStore) {
+          copy_rows<Lanes>(M::n_states * ni, live, slot);
+        } else {
+          copy_rows<Lanes>(M::n_states * ni, slot, live);
+        }
+      }
+    });
+    for (int s = 0; s < n_ion_species; ++s) {
+      if (!f.ions[s].dynamic) continue;
+      auto const& sv = Ckpt ? a.ions[s].ckpt : a.ions[s].seg;
+      const int rows = f.ions[s].rows();
+      auto live = [&](int q) { return live_ion(s, q / rows, tile, q % rows); };
+      auto slot = [&](int q) { return &sv(tile, k, q, 0); };
+      if constexpr (ToStore) {
+        copy_rows<Lanes>(4 * rows, live, slot);
+      } else {
+        copy_rows<Lanes>(4 * rows, slot, live);
+      }
+    }
+  }
+
+  // Restores fields [f0, f1) of every dynamic species from segment slot k.
+  KOKKOS_FORCEINLINE_FUNCTION void restore_ions(int tile, int k, int f0, int f1) const {
+    for (int s = 0; s < n_ion_species; ++s) {
+      if (!a.f.ions[s].dynamic) continue;
+      const int rows = a.f.ions[s].rows();
+      for (int field = f0; field < f1; ++field) {
+        auto slot = [&](int q) { return &a.ions[s].seg(tile, k, field * rows + q, 0); };
+        auto live = [&](int q) { return live_ion(s, field, tile, q); };
+        copy_rows<Lanes>(rows, slot, live);
+      }
+    }
+  }
+
+  // Adjoint pointers of the ion inputs of instance j of M (null for a static species).
+  template <class M, class MV>
+  KOKKOS_FORCEINLINE_FUNCTION void ion_lambdas(MV const& mv, int tile, int j,
+                                               Real** lam_in, Real** lam_isum) const {
+    for (int i = 0; i < ion_inputs<M>::count; ++i) {
+      const int flat = ion_inputs<M>::slot(i);
+      const int k = flat / ion_slots, q = flat % ion_slots;
+      const int s = M::ions[k].species;
+      const int row = mv.ion_row(j, k);
+      auto const& la = a.ions[s];
+      if (!a.f.ions[s].dynamic) {
+        lam_in[i] = nullptr;
+      } else {
+        lam_in[i] = q == ion_e    ? &la.lam_e(tile, row, 0)
+                    : q == ion_ci ? &la.lam_ci(tile, row, 0)
+                    : q == ion_co ? &la.lam_co(tile, row, 0)
+                                  : &la.lam_isum(tile, row, 0);
+      }
+    }
+    for (int k = 0; k < M::n_ions; ++k) {
+      const int s = M::ions[k].species;
+      lam_isum[k] = M::ions[k].write_i && a.f.ions[s].accumulate
+                        ? &a.ions[s].lam_isum(tile, mv.ion_row(j, k), 0)
+                        : nullptr;
+    }
+  }
+
+  // Diagonal contribution a g(V(n), s(n)) of every mechanism at its node; `k` is step n's
+  // index in the segment. The live ions hold step n's values.
+  template <class MV>
+  KOKKOS_FORCEINLINE_FUNCTION void add_conductance(MV const& mv, int tile, int k) const {
     using M = typename MV::mechanism;
-    constexpr int ns = M::n_states > 0 ? M::n_states : 1;
-    const int ni = mv.size();
-    for (int j = 0; j < ni; ++j) {
+    constexpr int ns = at_least_one<M::n_states>;
+    constexpr int np = at_least_one<M::n_params>;
+    constexpr int ni = at_least_one<M::n_ions>;
+    constexpr int nc = at_least_one<M::n_constants>;
+    auto const& seg_s = a.mechs.template get<M>().seg;
+    Real cst[nc] = {};
+    for (int q = 0; q < M::n_constants; ++q) cst[q] = mv.constants(q);
+    const int n_inst = mv.size();
+    for (int j = 0; j < n_inst; ++j) {
       const int node = mv.nodes(j);
       const Real af = a.f.area_factor(node);
-      const Real* pp[M::n_params];
+      const Real* pp[np];
       const Real* sp[ns];
       for (int q = 0; q < M::n_params; ++q) pp[q] = &mv.params(tile, q, j, 0);
-      for (int q = 0; q < M::n_states; ++q) sp[q] = &seg_s(tile, k + 1, q * ni + j, 0);
+      for (int q = 0; q < M::n_states; ++q) sp[q] = &seg_s(tile, k + 1, q * n_inst + j, 0);
+      const ion_access<M, Real, MemorySpace> io(a.f.ions, mv, tile, j);
       const Real* const vv = &a.seg_v(tile, k, node, 0);
       Real* const dd = &a.f.d(tile, node, 0);
       CELLFIT_LANE_LOOP
       for (int l = 0; l < Lanes; ++l) {
-        Real par[M::n_params], st[ns];
+        Real par[np], st[ns], ion[ion_slots * ni], i_ion[ni];
         for (int q = 0; q < M::n_params; ++q) par[q] = pp[q][l];
         for (int q = 0; q < M::n_states; ++q) st[q] = sp[q][l];
+        io.gather(l, ion);
         Real g;
-        M::current(vv[l], par, st, g);
+        M::current(vv[l], par, cst, st, ion, i_ion, g);
         dd[l] += af * g;
       }
     }
   }
 
-  // mu dF/d(V, s, p) for F = -a (i + g dv) at step n (index k in the segment): into
-  // lambda_V, lambda_s and the gradient.
-  template <class MV, class SV, class LV, class GV>
-  KOKKOS_FORCEINLINE_FUNCTION void channel_adjoint(MV const& mv, SV const& seg_s, LV const& lam,
-                                                   GV const& grad, int tile, int k) const {
+  // Reverse of the current evaluation at step n (index k): mu dF/d(V, s, p, ions) with
+  // F = -a (i + g dv), plus lambda_isum . d i_ion / d(V, s, p, ions) for the species whose
+  // summed current a mechanism reads in step n+1.
+  template <class MV>
+  KOKKOS_FORCEINLINE_FUNCTION void channel_adjoint(MV const& mv, int tile, int k) const {
     using M = typename MV::mechanism;
-    constexpr int ns = M::n_states > 0 ? M::n_states : 1;
-    constexpr int nd = 1 + ns + M::n_params;
+    constexpr int ns = at_least_one<M::n_states>;
+    constexpr int np = at_least_one<M::n_params>;
+    constexpr int ni = at_least_one<M::n_ions>;
+    constexpr int nc = at_least_one<M::n_constants>;
+    constexpr int nin = ion_inputs<M>::count;
+    constexpr int nd = 1 + ns + M::n_params + nin;
     using D = dual<Real, nd>;
-    const int ni = mv.size();
-    for (int j = 0; j < ni; ++j) {
+    auto const& av = a.mechs.template get<M>();
+    Real cst[nc] = {};
+    for (int q = 0; q < M::n_constants; ++q) cst[q] = mv.constants(q);
+    const int n_inst = mv.size();
+    for (int j = 0; j < n_inst; ++j) {
       const int node = mv.nodes(j);
       const Real af = a.f.area_factor(node);
-      const Real* pp[M::n_params];
+      const Real* pp[np];
       const Real* sp[ns];
-      Real* gp[M::n_params];
+      Real* gp[np];
       Real* lp[ns];
+      Real* lin[nin > 0 ? nin : 1];
+      Real* lisum[ni];
       for (int q = 0; q < M::n_params; ++q) {
         pp[q] = &mv.params(tile, q, j, 0);
-        gp[q] = &grad(tile, q, j, 0);
+        gp[q] = &av.grad(tile, q, j, 0);
       }
       for (int q = 0; q < M::n_states; ++q) {
-        sp[q] = &seg_s(tile, k + 1, q * ni + j, 0);
-        lp[q] = &lam(tile, q * ni + j, 0);
+        sp[q] = &av.seg(tile, k + 1, q * n_inst + j, 0);
+        lp[q] = &av.lam(tile, q * n_inst + j, 0);
       }
+      ion_lambdas<M>(mv, tile, j, lin, lisum);
+      const ion_access<M, Real, MemorySpace> io(a.f.ions, mv, tile, j);
       for (int l0 = 0; l0 < Lanes; l0 += dual_chunk) {
         const Real* const v0p = &a.seg_v(tile, k, node, l0);
         const Real* const v1p = &a.seg_v(tile, k + 1, node, l0);
         const Real* const mup = &a.f.rhs(tile, node, l0);
         Real* const lvp = &a.lam_v(tile, node, l0);
-        if (l0 > 0) {
-          for (int q = 0; q < M::n_params; ++q) {
-            pp[q] += dual_chunk;
-            gp[q] += dual_chunk;
-          }
-          for (int q = 0; q < M::n_states; ++q) {
-            sp[q] += dual_chunk;
-            lp[q] += dual_chunk;
-          }
-        }
         CELLFIT_LANE_LOOP
         for (int l = 0; l < dual_chunk; ++l) {
+          const int lane = l0 + l;
           const Real mu = mup[l];
           const Real dv = v1p[l] - v0p[l];
           const D vd = D::variable(v0p[l], 0);
-          D st[ns], par[M::n_params];
-          for (int q = 0; q < M::n_states; ++q) st[q] = D::variable(sp[q][l], 1 + q);
-          for (int q = 0; q < M::n_params; ++q) par[q] = D::variable(pp[q][l], 1 + ns + q);
+          D st[ns], par[np], ion[ion_slots * ni], i_ion[ni];
+          for (int q = 0; q < M::n_states; ++q) st[q] = D::variable(sp[q][lane], 1 + q);
+          for (int q = 0; q < M::n_params; ++q) par[q] = D::variable(pp[q][lane], 1 + ns + q);
+          io.gather(lane, ion);
+          for (int q = 0; q < nin; ++q) {
+            const int flat = ion_inputs<M>::slot(q);
+            ion[flat] = D::variable(ion[flat].v, 1 + ns + M::n_params + q);
+          }
           D g;
-          const D i = M::current(vd, par, st, g);
+          const D i = M::current(vd, par, cst, st, ion, i_ion, g);
           const D F = -(D(af) * (i + g * D(dv)));
-          lvp[l] += mu * F.d[0];
-          for (int q = 0; q < M::n_states; ++q) lp[q][l] += mu * F.d[1 + q];
-          for (int q = 0; q < M::n_params; ++q) gp[q][l] += mu * F.d[1 + ns + q];
+          Real w[nd];
+          for (int q = 0; q < nd; ++q) w[q] = mu * F.d[q];
+          for (int kk = 0; kk < M::n_ions; ++kk) {
+            if (lisum[kk]) {
+              const Real li = lisum[kk][lane];
+              for (int q = 0; q < nd; ++q) w[q] += li * i_ion[kk].d[q];
+            }
+          }
+          lvp[l] += w[0];
+          for (int q = 0; q < M::n_states; ++q) lp[q][lane] += w[1 + q];
+          for (int q = 0; q < M::n_params; ++q) gp[q][lane] += w[1 + ns + q];
+          for (int q = 0; q < nin; ++q) {
+            if (lin[q]) lin[q][lane] += w[1 + ns + M::n_params + q];
+          }
         }
       }
     }
   }
 
-  // Through s(n) = A(s(n-1), V(n), p) (n >= 1; index k in the segment): lambda_s(n) ->
-  // lambda_s(n-1), lambda_V(n), grad.
-  template <class MV, class SV, class LV, class GV>
-  KOKKOS_FORCEINLINE_FUNCTION void gate_adjoint(MV const& mv, SV const& seg_s, LV const& lam,
-                                                GV const& grad, int tile, int k) const {
+  // Reverse of s(n) = A(s(n-1), V(n), p, ions) (n >= 1; index k in the segment):
+  // lambda_s(n) -> lambda_s(n-1), lambda_V(n), grad, and the ion inputs' adjoints. A
+  // written concentration first hands its adjoint to the state that holds it and is set
+  // back to the value the mechanisms before this one saw.
+  template <class MV>
+  KOKKOS_FORCEINLINE_FUNCTION void gate_adjoint(MV const& mv, int tile, int k) const {
     using M = typename MV::mechanism;
     if constexpr (M::n_states > 0) {
       constexpr int ns = M::n_states;
-      // Directions: V, the gates, and the parameters only where the gates read them
-      // (most gate maps depend on V and the gates alone: 4 directions instead of 10).
-      constexpr int np = M::gates_read_params ? M::n_params : 0;
-      constexpr int nd = 1 + ns + np;
+      constexpr int np = at_least_one<M::n_params>;
+      constexpr int ni = at_least_one<M::n_ions>;
+      constexpr int nc = at_least_one<M::n_constants>;
+      constexpr int nin = ion_inputs<M>::count;
+      // Directions: V, the states, the parameters only where the states read them (most
+      // gate maps depend on V and the gates alone), and the ion inputs.
+      constexpr int npd = M::gates_read_params ? M::n_params : 0;
+      constexpr int nd = 1 + ns + npd + nin;
       using D = dual<Real, nd>;
-      const int ni = mv.size();
-      const Real dt = a.f.dt_ms, q10 = a.f.q10_hh;
-      for (int j = 0; j < ni; ++j) {
+      auto const& av = a.mechs.template get<M>();
+      Real cst[nc] = {};
+      for (int q = 0; q < M::n_constants; ++q) cst[q] = mv.constants(q);
+      const Real dt = a.f.dt_ms;
+      const int n_inst = mv.size();
+      for (int j = 0; j < n_inst; ++j) {
         const int node = mv.nodes(j);
-        const Real* pp[M::n_params];
+        const Real* pp[np];
         const Real* sp[ns];
-        Real* gp[M::n_params];
+        Real* gp[np];
         Real* lp[ns];
+        Real* lin[nin > 0 ? nin : 1];
+        Real* lisum[ni];
         for (int q = 0; q < M::n_params; ++q) {
           pp[q] = &mv.params(tile, q, j, 0);
-          gp[q] = &grad(tile, q, j, 0);
+          gp[q] = &av.grad(tile, q, j, 0);
         }
         for (int q = 0; q < ns; ++q) {
-          sp[q] = &seg_s(tile, k, q * ni + j, 0);
-          lp[q] = &lam(tile, q * ni + j, 0);
+          sp[q] = &av.seg(tile, k, q * n_inst + j, 0);
+          lp[q] = &av.lam(tile, q * n_inst + j, 0);
+        }
+        ion_lambdas<M>(mv, tile, j, lin, lisum);
+        const ion_access<M, Real, MemorySpace> io(a.f.ions, mv, tile, j);
+        if constexpr (mechanism_writes_concentration<M>()) {
+          for (int kk = 0; kk < M::n_ions; ++kk) {
+            const int s = M::ions[kk].species;
+            const int row = mv.ion_row(j, kk);
+            const int rows = a.f.ions[s].rows();
+            auto const& la = a.ions[s];
+            for (int which = 0; which < 2; ++which) {
+              const int st_index =
+                  which == 0 ? M::ions[kk].write_ci_state : M::ions[kk].write_co_state;
+              if (st_index < 0) continue;
+              Real* const lc = which == 0 ? &la.lam_ci(tile, row, 0) : &la.lam_co(tile, row, 0);
+              Real* const live = which == 0 ? io.ci[kk] : io.co[kk];
+              const Real* const old = &la.seg(tile, k, (1 + which) * rows + row, 0);
+              for (int l = 0; l < Lanes; ++l) {
+                lp[st_index][l] += lc[l];
+                lc[l] = Real(0);
+                live[l] = old[l];
+              }
+            }
+          }
         }
         for (int l0 = 0; l0 < Lanes; l0 += dual_chunk) {
           const Real* const vp = &a.seg_v(tile, k, node, l0);
           Real* const lvp = &a.lam_v(tile, node, l0);
-          if (l0 > 0) {
-            for (int q = 0; q < M::n_params; ++q) {
-              pp[q] += dual_chunk;
-              gp[q] += dual_chunk;
-            }
-            for (int q = 0; q < ns; ++q) {
-              sp[q] += dual_chunk;
-              lp[q] += dual_chunk;
-            }
-          }
           CELLFIT_LANE_LOOP
           for (int l = 0; l < dual_chunk; ++l) {
+            const int lane = l0 + l;
             D vd = D::variable(vp[l], 0);
-            D st[ns], par[M::n_params];
-            for (int q = 0; q < ns; ++q) st[q] = D::variable(sp[q][l], 1 + q);
-            for (int q = 0; q < M::n_params; ++q)
-              par[q] = np > 0 ? D::variable(pp[q][l], (1 + ns + q) % nd) : D(pp[q][l]);
-            M::advance(vd, D(dt), D(q10), par, st);
-            Real lam_out[ns] = {};
-            Real lam_v = Real(0);
-            Real g_out[M::n_params] = {};
-            for (int r = 0; r < ns; ++r) {
-              const Real lr = lp[r][l];
-              lam_v += lr * st[r].d[0];
-              for (int q = 0; q < ns; ++q) lam_out[q] += lr * st[r].d[1 + q];
-              for (int q = 0; q < np; ++q) g_out[q] += lr * st[r].d[1 + ns + q];
+            D st[ns], par[np], ion[ion_slots * ni];
+            for (int q = 0; q < ns; ++q) st[q] = D::variable(sp[q][lane], 1 + q);
+            for (int q = 0; q < M::n_params; ++q) {
+              par[q] = npd > 0 ? D::variable(pp[q][lane], (1 + ns + q) % nd) : D(pp[q][lane]);
             }
-            lvp[l] += lam_v;
-            for (int q = 0; q < ns; ++q) lp[q][l] = lam_out[q];
-            for (int q = 0; q < np; ++q) gp[q][l] += g_out[q];
+            io.gather(lane, ion);
+            for (int q = 0; q < nin; ++q) {
+              const int flat = ion_inputs<M>::slot(q);
+              ion[flat] = D::variable(ion[flat].v, 1 + ns + npd + q);
+            }
+            M::advance(vd, D(dt), par, cst, st, ion);
+            Real w[nd] = {};
+            for (int r = 0; r < ns; ++r) {
+              const Real lr = lp[r][lane];
+              for (int q = 0; q < nd; ++q) w[q] += lr * st[r].d[q];
+            }
+            lvp[l] += w[0];
+            for (int q = 0; q < ns; ++q) lp[q][lane] = w[1 + q];
+            for (int q = 0; q < npd; ++q) gp[q][lane] += w[1 + ns + q];
+            for (int q = 0; q < nin; ++q) {
+              if (lin[q]) lin[q][lane] += w[1 + ns + npd + q];
+            }
           }
+        }
+      }
+    }
+  }
+
+  // Reverse of the initial states' dependence on the parameters (INITIAL blocks that read
+  // them): grad += lambda_s(0) . d init / dp.
+  template <class MV>
+  KOKKOS_FORCEINLINE_FUNCTION void init_adjoint(MV const& mv, int tile) const {
+    using M = typename MV::mechanism;
+    if constexpr (M::n_states > 0 && M::init_reads_params && M::n_params > 0) {
+      constexpr int ns = M::n_states;
+      constexpr int np = M::n_params;
+      constexpr int ni = at_least_one<M::n_ions>;
+      constexpr int nc = at_least_one<M::n_constants>;
+      using D = dual<Real, np>;
+      auto const& av = a.mechs.template get<M>();
+      Real cst[nc] = {};
+      for (int q = 0; q < M::n_constants; ++q) cst[q] = mv.constants(q);
+      const int n_inst = mv.size();
+      for (int j = 0; j < n_inst; ++j) {
+        const int node = mv.nodes(j);
+        const ion_access<M, Real, MemorySpace> io(a.f.ions, mv, tile, j);
+        for (int l = 0; l < Lanes; ++l) {
+          D par[np], st[ns], ion[ion_slots * ni];
+          for (int q = 0; q < np; ++q) par[q] = D::variable(mv.params(tile, q, j, l), q);
+          io.gather(l, ion);
+          for (int kk = 0; kk < M::n_ions; ++kk) {
+            if (M::ions[kk].write_ci_state >= 0) {
+              const int s = M::ions[kk].species;
+              st[M::ions[kk].write_ci_state] = D(a.f.ions[s].ci0(mv.ion_row(j, kk)));
+            }
+            if (M::ions[kk].write_co_state >= 0) {
+              const int s = M::ions[kk].species;
+              st[M::ions[kk].write_co_state] = D(a.f.ions[s].co0(mv.ion_row(j, kk)));
+            }
+          }
+          M::init(D(a.seg_v(tile, 0, node, l)), par, cst, st, ion);
+          for (int r = 0; r < ns; ++r) {
+            Real lr = av.lam(tile, r * n_inst + j, l);
+            // A written concentration's adjoint is still with the ion at step 0.
+            for (int kk = 0; kk < M::n_ions; ++kk) {
+              const int s = M::ions[kk].species;
+              if (!a.f.ions[s].dynamic) continue;
+              if (M::ions[kk].write_ci_state == r)
+                lr += a.ions[s].lam_ci(tile, mv.ion_row(j, kk), l);
+              if (M::ions[kk].write_co_state == r)
+                lr += a.ions[s].lam_co(tile, mv.ion_row(j, kk), l);
+            }
+            for (int q = 0; q < np; ++q) av.grad(tile, q, j, l) += lr * st[r].d[q];
+          }
+        }
+      }
+    }
+  }
+
+  // Reverse of Nernst at step n: lambda_e -> lambda_ci, lambda_co (live ions hold step n's
+  // concentrations); the summed-current adjoints of step n are consumed.
+  KOKKOS_FORCEINLINE_FUNCTION void ion_adjoint(int tile) const {
+    for (int s = 0; s < n_ion_species; ++s) {
+      auto const& io = a.f.ions[s];
+      if (!io.dynamic) continue;
+      auto const& la = a.ions[s];
+      const int rows = io.rows();
+      const Real f = io.nernst_mv;
+      for (int r = 0; r < rows; ++r) {
+        Real* const le = &la.lam_e(tile, r, 0);
+        Real* const lci = &la.lam_ci(tile, r, 0);
+        Real* const lco = &la.lam_co(tile, r, 0);
+        Real* const lis = &la.lam_isum(tile, r, 0);
+        const Real* const ci = &io.ci(tile, r, 0);
+        const Real* const co = &io.co(tile, r, 0);
+        for (int l = 0; l < Lanes; ++l) {
+          if (io.nernst) {
+            const Real ok = static_cast<Real>(ci[l] > Real(0) && co[l] > Real(0));
+            lci[l] -= ok * le[l] * f / ci[l];
+            lco[l] += ok * le[l] * f / co[l];
+            le[l] = Real(0);
+          }
+          lis[l] = Real(0);
         }
       }
     }
@@ -289,6 +523,8 @@ struct adjoint_functor {
         for (int l = 0; l < Lanes; ++l) lv[l] += sd[l];
       }
     }
+    // The ions as the currents of step n saw them.
+    if (f.ion_dynamics) restore_ions(tile, k + 1, 0, 4);
     // mu = M(n)^-1 lambda_V(n+1).
     for (int i = 0; i < nn; ++i) {
       const Real dc = f.d_const(i);
@@ -301,11 +537,9 @@ struct adjoint_functor {
         rr[l] = lv[l];
       }
     }
-    add_conductance(f.hh, a.seg_hh, tile, k);
-    add_conductance(f.pas, a.seg_hh, tile, k);  // pas has no states: seg unused
-    add_conductance(f.jk, a.seg_jk, tile, k);
+    f.mechs.for_each([&](auto const& mv) { add_conductance(mv, tile, k); });
     hines_solve<Lanes, Real, MemorySpace>(tile, nn, f.parent, f.g_axial, f.d, f.rhs, no_visit{});
-    // lambda_V(n) = lambda_V(n+1) - L mu + channel terms.
+    // lambda_V(n) = lambda_V(n+1) - L mu + mechanism terms.
     for (int i = 1; i < nn; ++i) {
       const int pi = f.parent(i);
       const Real g = f.g_axial(i);
@@ -320,12 +554,17 @@ struct adjoint_functor {
         lp[l] += flux;
       }
     }
-    channel_adjoint(f.hh, a.seg_hh, a.lam_hh, a.grad_hh, tile, k);
-    channel_adjoint(f.pas, a.seg_hh, a.lam_tmp, a.grad_pas, tile, k);
-    channel_adjoint(f.jk, a.seg_jk, a.lam_jk, a.grad_jk, tile, k);
+    f.mechs.for_each([&](auto const& mv) { channel_adjoint(mv, tile, k); });
+    if (f.ion_dynamics) ion_adjoint(tile);
     if (n >= 1) {
-      gate_adjoint(f.hh, a.seg_hh, a.lam_hh, a.grad_hh, tile, k);
-      gate_adjoint(f.jk, a.seg_jk, a.lam_jk, a.grad_jk, tile, k);
+      // The advances saw the reversal potentials and summed currents of step n-1.
+      if (f.ion_dynamics) {
+        restore_ions(tile, k, 0, 1);
+        restore_ions(tile, k, 3, 4);
+      }
+      f.mechs.for_each_reverse([&](auto const& mv) { gate_adjoint(mv, tile, k); });
+    } else {
+      f.mechs.for_each([&](auto const& mv) { init_adjoint(mv, tile); });
     }
   }
 
@@ -333,10 +572,10 @@ struct adjoint_functor {
   KOKKOS_FORCEINLINE_FUNCTION void run_segment(int tile, int n0, int n1, int* failed,
                                                bool record) const {
     forward_functor<Real, MemorySpace, Lanes> fwd{a.f};
-    exchange<true>(tile, 0, a.seg_v, a.seg_hh, a.seg_jk);
+    exchange<true, false>(tile, 0);
     for (int n = n0; n < n1; ++n) {
       fwd.step(tile, n, failed);
-      exchange<true>(tile, n - n0 + 1, a.seg_v, a.seg_hh, a.seg_jk);
+      exchange<true, false>(tile, n - n0 + 1);
       if (record && (n + 1) % a.f.record_every == 0) fwd.record(tile, (n + 1) / a.f.record_every);
     }
   }
@@ -353,7 +592,7 @@ struct adjoint_functor {
     for (int c = 0; c < a.n_segments; ++c) {
       const int n0 = c * K;
       const int n1 = n0 + K < f.n_steps ? n0 + K : f.n_steps;
-      exchange<true>(tile, c, a.ckpt_v, a.ckpt_hh, a.ckpt_jk);
+      exchange<true, true>(tile, c);
       if (c + 1 == a.n_segments) {
         run_segment(tile, n0, n1, failed, true);
       } else {
@@ -375,14 +614,21 @@ struct adjoint_functor {
   KOKKOS_FUNCTION void operator()(backward_tag, const int tile) const {
     const auto& f = a.f;
     const int K = a.checkpoint_every;
-    for (int i = 0; i < f.n_nodes; ++i) {
-      for (int l = 0; l < Lanes; ++l) a.lam_v(tile, i, l) = Real(0);
-    }
-    for (int q = 0; q < static_cast<int>(a.lam_hh.extent(1)); ++q) {
-      for (int l = 0; l < Lanes; ++l) a.lam_hh(tile, q, l) = Real(0);
-    }
-    for (int q = 0; q < static_cast<int>(a.lam_jk.extent(1)); ++q) {
-      for (int l = 0; l < Lanes; ++l) a.lam_jk(tile, q, l) = Real(0);
+    auto zero = [&](batch_view3<Real, MemorySpace> const& view) {
+      for (int q = 0; q < static_cast<int>(view.extent(1)); ++q) {
+        for (int l = 0; l < Lanes; ++l) view(tile, q, l) = Real(0);
+      }
+    };
+    zero(a.lam_v);
+    f.mechs.for_each([&](auto const& mv) {
+      using M = typename std::decay_t<decltype(mv)>::mechanism;
+      zero(a.mechs.template get<M>().lam);
+    });
+    for (int s = 0; s < n_ion_species; ++s) {
+      zero(a.ions[s].lam_e);
+      zero(a.ions[s].lam_ci);
+      zero(a.ions[s].lam_co);
+      zero(a.ions[s].lam_isum);
     }
     int failed[Lanes];
     for (int l = 0; l < Lanes; ++l) failed[l] = 0;
@@ -390,7 +636,7 @@ struct adjoint_functor {
       const int n0 = c * K;
       const int n1 = n0 + K < f.n_steps ? n0 + K : f.n_steps;
       if (c + 1 != a.n_segments) {
-        exchange<false>(tile, c, a.ckpt_v, a.ckpt_hh, a.ckpt_jk);
+        exchange<false, true>(tile, c);
         run_segment(tile, n0, n1, failed, false);
       }
       for (int n = n1 - 1; n >= n0; --n) backward_step(tile, n, n - n0);
@@ -425,8 +671,8 @@ void adjoint_forward(ExecutionSpace const& space, adjoint_problem<Real, MemorySp
 }
 
 // Backward pass: gradients of the loss whose derivatives with respect to the recorded
-// samples are in a.seed, accumulated into a.grad_* (zero them first). Precondition:
-// adjoint_forward ran on the same problem. Non-blocking.
+// samples are in a.seed, accumulated into the mechanisms' grad views (zero them first).
+// Precondition: adjoint_forward ran on the same problem. Non-blocking.
 template <int Lanes, class ExecutionSpace, class Real, class MemorySpace>
 void adjoint_backward(ExecutionSpace const& space, adjoint_problem<Real, MemorySpace> const& a) {
   using F = detail::adjoint_functor<Real, MemorySpace, Lanes>;

@@ -2,12 +2,16 @@
 // Batched forward simulation of one morphology for many independent cells.
 //
 // Scheme: NEURON's fixed step with secondorder = 0. Per step n (t_n -> t_n + dt):
-//   1. assemble the backward-Euler system for dv = V(n+1) - V(n) with each channel's current
-//      linearised at V(n) and the injected current evaluated at t_n + dt/2,
+//   1. assemble the backward-Euler system for dv = V(n+1) - V(n) with each mechanism's
+//      current linearised at V(n) and the injected current evaluated at t_n + dt/2,
 //   2. solve it with the Hines algorithm (parent index < child index: one elimination sweep
 //      towards the root, one substitution sweep away from it),
 //   3. V(n+1) = V(n) + dv,
-//   4. advance the gates by cnexp at V(n+1) (gates are staggered half a step, as in NEURON).
+//   4. advance the states by cnexp at V(n+1) (staggered half a step, as in NEURON), in
+//      catalogue order; a concentration a mechanism writes reaches the ion as soon as that
+//      mechanism has advanced. At the start of the next step the reversal potentials of the
+//      species with concentrations in use are recomputed by Nernst and the summed ion
+//      currents cleared (NEURON's ion_cur), before the currents of step n+1.
 // Rows are in current units (nA in cable mode, model units in point mode):
 //   (C_i/dt + a_i g_i + sum_j G_ij) dv_i - sum_j G_ij dv_j
 //       = -a_i i_ion,i(V) + sum_j G_ij (V_j - V_i) + I_ext,i
@@ -26,24 +30,42 @@
 #include <Kokkos_Core.hpp>
 
 #include "kernels/batch_layout.hpp"
-#include "kernels/channels/hh.hpp"
-#include "kernels/channels/jk.hpp"
-#include "kernels/channels/pas.hpp"
+#include "kernels/catalogue.hpp"
 #include "kernels/hines.hpp"
 #include "kernels/types.hpp"
 
 namespace cellfit {
 
-// One mechanism's instances: the nodes it sits on, and per instance and cell its
-// parameters and states.
+// One mechanism's instances: the nodes it sits on, for each of its ions the row of that
+// species' views at the node, its constants (globals, then derived), and per instance and
+// cell its parameters and states.
 template <class Mechanism, class Real, class MemorySpace>
 struct mechanism_views {
   using mechanism = Mechanism;
-  Kokkos::View<const int*, MemorySpace> nodes;  // [instance] -> node
-  batch_view4<Real, MemorySpace> params;        // [tile][param][instance][lane]
-  batch_view4<Real, MemorySpace> states;        // [tile][state][instance][lane]
+  Kokkos::View<const int*, MemorySpace> nodes;                             // [instance] -> node
+  Kokkos::View<const int**, Kokkos::LayoutRight, MemorySpace> ion_row;     // [instance][ion]
+  Kokkos::View<const Real*, MemorySpace> constants;                        // [n_constants]
+  batch_view4<Real, MemorySpace> params;  // [tile][param][instance][lane]
+  batch_view4<Real, MemorySpace> states;  // [tile][state][instance][lane]
   KOKKOS_INLINE_FUNCTION int size() const { return static_cast<int>(nodes.extent(0)); }
 };
+
+// One ion species at the nodes where it exists (rows): reversal potential, concentrations,
+// and the current density of the species summed over the node's mechanisms (NEURON's ica).
+// A species the model does not use has 0 rows.
+template <class Real, class MemorySpace>
+struct ion_views {
+  batch_view3<Real, MemorySpace> e, ci, co, isum;  // [tile][row][lane]
+  Kokkos::View<const Real*, MemorySpace> e0, ci0, co0;  // [row] values at initialisation
+  Real nernst_mv = 0;  // RT/(zF) in mV: e = nernst_mv ln(co/ci)
+  int nernst = 0;      // e recomputed from ci, co at initialisation and every step
+  int accumulate = 0;  // some mechanism reads isum: sum the species' currents every step
+  int dynamic = 0;     // changes during a run (nernst, a written concentration, or isum)
+  KOKKOS_INLINE_FUNCTION int rows() const { return static_cast<int>(e.extent(1)); }
+};
+
+template <class Real, class MemorySpace>
+using forward_mechanisms = mechanism_set<mechanism_views, Real, MemorySpace, catalogue>;
 
 // Everything the forward kernel reads and writes. Built on the host by the batch simulator
 // (src/sim); all views live in MemorySpace.
@@ -58,7 +80,10 @@ struct forward_problem {
   int n_samples = 0;  // n_steps / record_every + 1 (t = 0 included)
   Real dt_ms = 0;
   Real v_bound_mv = 0;
-  Real q10_hh = 1;
+  // Whether any ion species changes during a run: then each step advances every mechanism,
+  // updates the ions, and only then evaluates the currents (NEURON's nrn_state, ion_cur,
+  // nrn_cur); otherwise one fused pass per mechanism does both (same result, less traffic).
+  int ion_dynamics = 0;
 
   // Geometry (shared by all cells).
   Kokkos::View<const int*, MemorySpace> parent;        // [node], -1 for the root (node 0)
@@ -66,9 +91,8 @@ struct forward_problem {
   Kokkos::View<const Real*, MemorySpace> d_const;      // [node] C_i/dt + sum of G_ij
   Kokkos::View<const Real*, MemorySpace> area_factor;  // [node] density -> current
 
-  mechanism_views<channels::hh, Real, MemorySpace> hh;
-  mechanism_views<channels::pas, Real, MemorySpace> pas;
-  mechanism_views<channels::jk, Real, MemorySpace> jk;
+  forward_mechanisms<Real, MemorySpace> mechs;
+  ion_views<Real, MemorySpace> ions[n_ion_species];
 
   // Injected current, sampled at t_n + dt/2 for each step n: [stimulus][site][step].
   Kokkos::View<const int*, MemorySpace> inject_node;  // [site]
@@ -85,6 +109,72 @@ struct forward_problem {
 };
 
 namespace detail {
+
+template <int N>
+inline constexpr int at_least_one = N > 0 ? N : 1;
+
+// NEURON's nrn_nernst: e = (RT/zF) ln(co/ci), with its guards for non-positive
+// concentrations (+-1e6 mV), written as selects.
+template <class T>
+KOKKOS_FORCEINLINE_FUNCTION T nernst(T ci, T co, T factor_mv) {
+  const T ok_ci = kmath::select(ci > T(0), ci, T(1));
+  const T ok_co = kmath::select(co > T(0), co, T(1));
+  const T e = factor_mv * kmath::log(ok_co / ok_ci);
+  return kmath::select(ci > T(0), kmath::select(co > T(0), e, T(-1e6)), T(1e6));
+}
+
+// Pointers to the ion values one instance of M reads and writes, at its lane 0.
+template <class M, class Real, class MemorySpace>
+struct ion_access {
+  static constexpr int n = at_least_one<M::n_ions>;
+  Real* in[ion_slots * n] = {};  // the slots M reads, else null
+  Real* isum[n] = {};            // where its ion currents are summed, else null
+  Real* ci[n] = {};              // concentrations it writes, else null
+  Real* co[n] = {};
+
+  template <class IonArray, class MV>
+  KOKKOS_FORCEINLINE_FUNCTION ion_access(IonArray const& ions, MV const& mv, int tile, int j) {
+    for (int k = 0; k < M::n_ions; ++k) {
+      auto const& io = ions[M::ions[k].species];
+      const int row = mv.ion_row(j, k);
+      if (M::ions[k].read_e) in[ion_slots * k + ion_e] = &io.e(tile, row, 0);
+      if (M::ions[k].read_ci) in[ion_slots * k + ion_ci] = &io.ci(tile, row, 0);
+      if (M::ions[k].read_co) in[ion_slots * k + ion_co] = &io.co(tile, row, 0);
+      if (M::ions[k].read_i) in[ion_slots * k + ion_i] = &io.isum(tile, row, 0);
+      if (M::ions[k].write_i && io.accumulate) isum[k] = &io.isum(tile, row, 0);
+      if (M::ions[k].write_ci_state >= 0) ci[k] = &io.ci(tile, row, 0);
+      if (M::ions[k].write_co_state >= 0) co[k] = &io.co(tile, row, 0);
+    }
+  }
+
+  // The ion inputs of lane l, as value type T.
+  template <class T>
+  KOKKOS_FORCEINLINE_FUNCTION void gather(int l, T* ion) const {
+    for (int k = 0; k < M::n_ions; ++k) {
+      for (int q = 0; q < ion_slots; ++q) {
+        if (M::ions[k].reads(q)) {
+          ion[ion_slots * k + q] = T(in[ion_slots * k + q][l]);
+        } else {
+          ion[ion_slots * k + q] = T(0);
+        }
+      }
+    }
+  }
+
+  // The concentrations lane l's states now hold, written to the ion (after init/advance).
+  KOKKOS_FORCEINLINE_FUNCTION void write_concentrations(int l, const Real* st) const {
+    for (int k = 0; k < M::n_ions; ++k) {
+      if (M::ions[k].write_ci_state >= 0) ci[k][l] = st[M::ions[k].write_ci_state];
+      if (M::ions[k].write_co_state >= 0) co[k][l] = st[M::ions[k].write_co_state];
+    }
+  }
+
+  KOKKOS_FORCEINLINE_FUNCTION void add_currents(int l, const Real* i_ion) const {
+    for (int k = 0; k < M::n_ions; ++k) {
+      if (M::ions[k].write_i && isum[k]) isum[k][l] += i_ion[k];
+    }
+  }
+};
 
 template <class Real, class MemorySpace, int Lanes>
 struct forward_functor {
@@ -108,14 +198,21 @@ struct forward_functor {
     }
   };
 
-  // Gates of step n-1 advanced by cnexp at V(n) (if Advance; not at step 0, where the gates
-  // are fresh from initialisation), then the channel current and conductance at V(n) added
-  // to the system (if Currents). Both read the same states and V, so they share one pass:
-  // this is NEURON's nrn_state of step n-1 followed by nrn_cur of step n.
+  // States of step n-1 advanced by cnexp at V(n) (if Advance; not at step 0, where the
+  // states are fresh from initialisation), then the current and conductance at V(n) added
+  // to the system (if Currents). Both read the same states and V, so without ion dynamics
+  // they share one pass: NEURON's nrn_state of step n-1 followed by nrn_cur of step n.
   template <bool Advance, bool Currents, class MV>
   KOKKOS_FORCEINLINE_FUNCTION void channel_pass(MV const& mv, int tile) const {
     using M = typename MV::mechanism;
-    constexpr int n_states = M::n_states > 0 ? M::n_states : 1;
+    constexpr int ns = at_least_one<M::n_states>;
+    constexpr int np = at_least_one<M::n_params>;
+    constexpr int ni = at_least_one<M::n_ions>;
+    constexpr int nc = at_least_one<M::n_constants>;
+    if constexpr (Advance && !Currents && M::n_states == 0) return;
+    Real cst[nc] = {};
+    for (int k = 0; k < M::n_constants; ++k) cst[k] = mv.constants(k);
+    const Real dt = p.dt_ms;
     const int n = mv.size();
     for (int j = 0; j < n; ++j) {
       const int node = mv.nodes(j);
@@ -123,25 +220,31 @@ struct forward_functor {
       Real* const dd = &p.d(tile, node, 0);
       Real* const rr = &p.rhs(tile, node, 0);
       const Real af = p.area_factor(node);
-      const Real* pp[M::n_params];
-      Real* sp[n_states];
+      const Real* pp[np];
+      Real* sp[ns];
       for (int k = 0; k < M::n_params; ++k) pp[k] = &mv.params(tile, k, j, 0);
       for (int k = 0; k < M::n_states; ++k) sp[k] = &mv.states(tile, k, j, 0);
+      const ion_access<M, Real, MemorySpace> io(p.ions, mv, tile, j);
       CELLFIT_LANE_LOOP
       for (int l = 0; l < Lanes; ++l) {
-        Real par[M::n_params];
-        Real st[n_states];
+        Real par[np];
+        Real st[ns];
+        Real ion[ion_slots * ni];
         for (int k = 0; k < M::n_params; ++k) par[k] = pp[k][l];
         for (int k = 0; k < M::n_states; ++k) st[k] = sp[k][l];
-        if constexpr (Advance) {
-          M::advance(vv[l], p.dt_ms, p.q10_hh, par, st);
+        io.gather(l, ion);
+        if constexpr (Advance && M::n_states > 0) {
+          M::advance(vv[l], dt, par, cst, st, ion);
           for (int k = 0; k < M::n_states; ++k) sp[k][l] = st[k];
+          io.write_concentrations(l, st);
         }
         if constexpr (Currents) {
           Real g;
-          const Real i = M::current(vv[l], par, st, g);
+          Real i_ion[ni];
+          const Real i = M::current(vv[l], par, cst, st, ion, i_ion, g);
           rr[l] -= af * i;
           dd[l] += af * g;
+          io.add_currents(l, i_ion);
         }
       }
     }
@@ -157,6 +260,31 @@ struct forward_functor {
     }
   }
 
+  // NEURON's ion_cur: reversal potentials by Nernst where the species' concentrations are
+  // in use, and the summed currents cleared before the mechanisms add theirs.
+  KOKKOS_FORCEINLINE_FUNCTION void update_ions(int tile) const {
+    for (int s = 0; s < n_ion_species; ++s) {
+      auto const& io = p.ions[s];
+      const int rows = io.rows();
+      if (io.nernst) {
+        const Real f = io.nernst_mv;
+        for (int r = 0; r < rows; ++r) {
+          Real* const e = &io.e(tile, r, 0);
+          const Real* const ci = &io.ci(tile, r, 0);
+          const Real* const co = &io.co(tile, r, 0);
+          CELLFIT_LANE_LOOP
+          for (int l = 0; l < Lanes; ++l) e[l] = nernst(ci[l], co[l], f);
+        }
+      }
+      if (io.accumulate) {
+        for (int r = 0; r < rows; ++r) {
+          Real* const is = &io.isum(tile, r, 0);
+          for (int l = 0; l < Lanes; ++l) is[l] = Real(0);
+        }
+      }
+    }
+  }
+
   KOKKOS_FORCEINLINE_FUNCTION void record(int tile, int sample) const {
     const int n_sites = static_cast<int>(p.record_node.extent(0));
     for (int s = 0; s < n_sites; ++s) {
@@ -164,6 +292,11 @@ struct forward_functor {
       CELLFIT_LANE_LOOP
       for (int l = 0; l < Lanes; ++l) p.recorded(tile, s, sample, l) = vv[l];
     }
+  }
+
+  // Every mechanism's states advanced over one step at the current V (NEURON's nrn_state).
+  KOKKOS_FORCEINLINE_FUNCTION void advance_states(int tile) const {
+    p.mechs.for_each([&](auto const& mv) { channel_pass<true, false>(mv, tile); });
   }
 
   // One step n -> n+1 of every lane of the tile (see the scheme at the top of this file).
@@ -200,10 +333,14 @@ struct forward_functor {
         rp[l] -= flux;
       }
     }
-    // Gates to step n (advanced at V(n)), then channel currents and conductances at V(n).
-    advance_and_add_currents(p.hh, tile, step > 0);
-    advance_and_add_currents(p.pas, tile, step > 0);
-    advance_and_add_currents(p.jk, tile, step > 0);
+    // States to step n (advanced at V(n)), then currents and conductances at V(n).
+    if (p.ion_dynamics) {
+      if (step > 0) advance_states(tile);
+      update_ions(tile);
+      p.mechs.for_each([&](auto const& mv) { channel_pass<false, true>(mv, tile); });
+    } else {
+      p.mechs.for_each([&](auto const& mv) { advance_and_add_currents(mv, tile, step > 0); });
+    }
     // Electrode currents at t_n + dt/2.
     for (int s = 0; s < n_inject; ++s) {
       Real* const rr = &p.rhs(tile, p.inject_node(s), 0);
@@ -217,7 +354,7 @@ struct forward_functor {
     // |V| <= v_bound for every cell that has not failed.
     hines_solve<Lanes, Real, MemorySpace>(tile, n, p.parent, p.g_axial, p.d, p.rhs,
                                           add_dv{p, tile, lane_failed});
-    // 4. The gates are advanced at V(n+1) at the start of the next step (and after the loop).
+    // 4. The states are advanced at V(n+1) at the start of the next step (and after the loop).
   }
 
   KOKKOS_FUNCTION void operator()(const int tile) const {
@@ -232,11 +369,8 @@ struct forward_functor {
         if (lane_failed[l] && p.failed_step(cell) < 0) p.failed_step(cell) = n + 1;
       }
     }
-    // Leave the gates at the final time, so a later call continues the trajectory.
-    if (p.n_steps > 0) {
-      channel_pass<true, false>(p.hh, tile);
-      channel_pass<true, false>(p.jk, tile);
-    }
+    // Leave the states at the final time, so a later call continues the trajectory.
+    if (p.n_steps > 0) advance_states(tile);
   }
 };
 
@@ -248,21 +382,45 @@ struct init_functor {
   template <class MV>
   KOKKOS_FORCEINLINE_FUNCTION void init_mech(MV const& mv, int tile, int l) const {
     using M = typename MV::mechanism;
+    constexpr int ns = at_least_one<M::n_states>;
+    constexpr int np = at_least_one<M::n_params>;
+    constexpr int ni = at_least_one<M::n_ions>;
+    constexpr int nc = at_least_one<M::n_constants>;
+    Real cst[nc] = {};
+    for (int k = 0; k < M::n_constants; ++k) cst[k] = mv.constants(k);
     for (int j = 0; j < mv.size(); ++j) {
-      Real par[M::n_params];
-      Real st[M::n_states > 0 ? M::n_states : 1];
+      Real par[np];
+      Real st[ns] = {};
+      Real ion[ion_slots * ni];
       for (int k = 0; k < M::n_params; ++k) par[k] = mv.params(tile, k, j, l);
-      M::init(p.v(tile, mv.nodes(j), l), p.q10_hh, par, st);
+      const ion_access<M, Real, MemorySpace> io(p.ions, mv, tile, j);
+      io.gather(l, ion);
+      // A concentration state starts from the ion's value (NEURON copies the ion's cai into
+      // the state before the INITIAL block runs).
+      for (int k = 0; k < M::n_ions; ++k) {
+        if (M::ions[k].write_ci_state >= 0) st[M::ions[k].write_ci_state] = io.ci[k][l];
+        if (M::ions[k].write_co_state >= 0) st[M::ions[k].write_co_state] = io.co[k][l];
+      }
+      M::init(p.v(tile, mv.nodes(j), l), par, cst, st, ion);
       for (int k = 0; k < M::n_states; ++k) mv.states(tile, k, j, l) = st[k];
+      io.write_concentrations(l, st);
     }
   }
 
   KOKKOS_FUNCTION void operator()(const int cell) const {
     const int tile = cell / lanes;
     const int l = cell % lanes;
-    init_mech(p.hh, tile, l);
-    init_mech(p.pas, tile, l);
-    init_mech(p.jk, tile, l);
+    // NEURON's ion_init: concentrations, then reversal potentials where they are computed.
+    for (int s = 0; s < n_ion_species; ++s) {
+      auto const& io = p.ions[s];
+      for (int r = 0; r < io.rows(); ++r) {
+        io.ci(tile, r, l) = io.ci0(r);
+        io.co(tile, r, l) = io.co0(r);
+        io.e(tile, r, l) = io.nernst ? nernst(io.ci0(r), io.co0(r), io.nernst_mv) : io.e0(r);
+        io.isum(tile, r, l) = Real(0);
+      }
+    }
+    p.mechs.for_each([&](auto const& mv) { init_mech(mv, tile, l); });
     p.failed_step(cell) = -1;
   }
 };

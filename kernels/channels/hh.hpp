@@ -8,16 +8,20 @@
 // dt in ms. All functions are templated on the value type so that the adjoint can run them
 // on a dual-number type: they are the single definition of this channel.
 
+#include <cmath>
+
 #include <Kokkos_Core.hpp>
 
 // dual.hpp (which includes kmath.hpp): the channel templates must see kmath's dual-number
 // overloads at their definition, so the adjoint can run them on dual numbers.
 #include "kernels/dual.hpp"
+#include "kernels/mechanism.hpp"
 
 namespace cellfit::channels {
 
 struct hh {
   static constexpr const char* name = "hh";
+  static constexpr const char* source = "kernels/channels/hh.hpp (hand-written)";
   static constexpr int n_params = 6;
   static constexpr int n_states = 3;
   // Whether advance() reads the parameters; the adjoint differentiates the gate map with
@@ -30,6 +34,19 @@ struct hh {
                                                         "mV",    "mV",    "mV"};
   static constexpr double param_defaults[n_params] = {0.12, 0.036, 0.0003, -54.3, 50.0, -77.0};
   static constexpr const char* state_names[n_states] = {"m", "h", "n"};
+  static constexpr int n_globals = 0;
+  static constexpr const char* global_names[1] = {""};
+  static constexpr const char* global_units[1] = {""};
+  static constexpr double global_defaults[1] = {0.0};
+  // constants: q10 = 3^((celsius - 6.3)/10), once per run rather than in every rates().
+  static constexpr int n_constants = 1;
+  static constexpr int n_ions = 0;  // ena, ek are its own parameters (NEURON's hh reads the ions)
+  static constexpr ion_use ions[1] = {{-1, false, false, false, false, false, -1, -1}};
+  static constexpr bool init_reads_params = false;
+
+  static void constants(double celsius, const double* /*globals*/, double* out) {
+    out[0] = std::pow(3.0, (celsius - 6.3) / 10.0);
+  }
 
   // hh.mod's vtrap(x, y) = x / (exp(x / y) - 1), with its series guard near x = 0, given
   // e = exp(x / y). Both branches are evaluated and one selected (a branch-free lane loop).
@@ -70,18 +87,20 @@ struct hh {
   }
 
   // INITIAL block: gates at steady state.
-  template <class T>
-  KOKKOS_FORCEINLINE_FUNCTION static void init(T v, T q10, const T* /*p*/, T* s) {
+  template <class T, class C>
+  KOKKOS_FORCEINLINE_FUNCTION static void init(T v, const T* /*p*/, const C* c, T* s,
+                                               const T* /*ion*/) {
     T inf[3], rate[3];
-    rates(v, q10, inf, rate);
+    rates(v, T(c[0]), inf, rate);
     s[m] = inf[m];
     s[h] = inf[h];
     s[n] = inf[n];
   }
 
   // BREAKPOINT block: total ionic current density and its derivative with respect to v.
-  template <class T>
-  KOKKOS_FORCEINLINE_FUNCTION static T current(T v, const T* p, const T* s, T& didv) {
+  template <class T, class C>
+  KOKKOS_FORCEINLINE_FUNCTION static T current(T v, const T* p, const C* /*c*/, const T* s,
+                                               const T* /*ion*/, T* /*i_ion*/, T& didv) {
     const T gna = p[gnabar] * s[m] * s[m] * s[m] * s[h];
     const T n2 = s[n] * s[n];
     const T gk = p[gkbar] * n2 * n2;
@@ -90,10 +109,11 @@ struct hh {
   }
 
   // DERIVATIVE block integrated by cnexp over dt at the new membrane potential v.
-  template <class T>
-  KOKKOS_FORCEINLINE_FUNCTION static void advance(T v, T dt, T q10, const T* /*p*/, T* s) {
+  template <class T, class C>
+  KOKKOS_FORCEINLINE_FUNCTION static void advance(T v, T dt, const T* /*p*/, const C* c, T* s,
+                                                  const T* /*ion*/) {
     T inf[3], rate[3];
-    rates(v, q10, inf, rate);
+    rates(v, T(c[0]), inf, rate);
     s[m] = s[m] + (T(1) - kmath::exp_nonpositive(-dt * rate[m])) * (inf[m] - s[m]);
     s[h] = s[h] + (T(1) - kmath::exp_nonpositive(-dt * rate[h])) * (inf[h] - s[h]);
     s[n] = s[n] + (T(1) - kmath::exp_nonpositive(-dt * rate[n])) * (inf[n] - s[n]);

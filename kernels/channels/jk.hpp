@@ -10,11 +10,13 @@
 // dual.hpp (which includes kmath.hpp): the channel templates must see kmath's dual-number
 // overloads at their definition, so the adjoint can run them on dual numbers.
 #include "kernels/dual.hpp"
+#include "kernels/mechanism.hpp"
 
 namespace cellfit::channels {
 
 struct jk {
   static constexpr const char* name = "jk";
+  static constexpr const char* source = "kernels/channels/jk.hpp (hand-written)";
   static constexpr int n_params = 6;
   static constexpr int n_states = 3;
   // Whether advance() reads the parameters; the adjoint differentiates the gate map with
@@ -27,6 +29,16 @@ struct jk {
   static constexpr double param_defaults[n_params] = {100.0, 45.0, 1.0 / 37.0, -74.0, 90.0, -80.0};
   static constexpr const char* state_names[n_states] = {"m", "h", "n"};
   static constexpr double v_shift = 49.2;
+  static constexpr int n_globals = 0;
+  static constexpr const char* global_names[1] = {""};
+  static constexpr const char* global_units[1] = {""};
+  static constexpr double global_defaults[1] = {0.0};
+  static constexpr int n_constants = 0;
+  static constexpr int n_ions = 0;
+  static constexpr ion_use ions[1] = {{-1, false, false, false, false, false, -1, -1}};
+  static constexpr bool init_reads_params = false;
+
+  static void constants(double /*celsius*/, const double* /*globals*/, double* /*out*/) {}
 
   // Steady state of each gate and its rate 1/tau (1/ms); see hh::rates.
   template <class T>
@@ -51,8 +63,8 @@ struct jk {
     rate[n] = T(2) * sum;
   }
 
-  template <class T>
-  KOKKOS_FORCEINLINE_FUNCTION static void init(T v, T, const T*, T* s) {
+  template <class T, class C>
+  KOKKOS_FORCEINLINE_FUNCTION static void init(T v, const T*, const C*, T* s, const T*) {
     T inf[3], rate[3];
     rates(v, inf, rate);
     s[m] = inf[m];
@@ -60,8 +72,9 @@ struct jk {
     s[n] = inf[n];
   }
 
-  template <class T>
-  KOKKOS_FORCEINLINE_FUNCTION static T current(T v, const T* p, const T* s, T& didv) {
+  template <class T, class C>
+  KOKKOS_FORCEINLINE_FUNCTION static T current(T v, const T* p, const C*, const T* s, const T*,
+                                               T*, T& didv) {
     const T vs = v + T(v_shift);
     const T gna = p[gnabar] * s[m] * s[m] * s[h];
     const T gk = p[gkbar] * s[n];
@@ -69,8 +82,9 @@ struct jk {
     return gna * (vs - p[ena]) + gk * (vs - p[ek]) + p[gl] * (vs - p[el]);
   }
 
-  template <class T>
-  KOKKOS_FORCEINLINE_FUNCTION static void advance(T v, T dt, T, const T*, T* s) {
+  template <class T, class C>
+  KOKKOS_FORCEINLINE_FUNCTION static void advance(T v, T dt, const T*, const C*, T* s,
+                                                  const T*) {
     T inf[3], rate[3];
     rates(v, inf, rate);
     s[m] = s[m] + (T(1) - kmath::exp_nonpositive(-dt * rate[m])) * (inf[m] - s[m]);

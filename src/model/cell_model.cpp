@@ -2,11 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "common/error.hpp"
-#include "kernels/channels/hh.hpp"
-#include "kernels/channels/jk.hpp"
-#include "kernels/channels/pas.hpp"
+#include "kernels/catalogue.hpp"
 
 namespace cellfit {
 
@@ -16,13 +15,38 @@ template <class M>
 mechanism_info describe() {
   mechanism_info info;
   info.name = M::name;
+  info.source = M::source;
   for (int k = 0; k < M::n_params; ++k) {
     info.param_names.emplace_back(M::param_names[k]);
     info.param_units.emplace_back(M::param_units[k]);
     info.defaults.push_back(M::param_defaults[k]);
   }
+  for (int k = 0; k < M::n_globals; ++k) {
+    info.global_names.emplace_back(M::global_names[k]);
+    info.global_units.emplace_back(M::global_units[k]);
+    info.global_defaults.push_back(M::global_defaults[k]);
+  }
+  for (int k = 0; k < M::n_states; ++k) info.state_names.emplace_back(M::state_names[k]);
+  for (int k = 0; k < M::n_ions; ++k) {
+    const ion_use& u = M::ions[k];
+    ion_use_info i;
+    i.species = ion_species_table[u.species].name;
+    i.read_e = u.read_e;
+    i.read_ci = u.read_ci;
+    i.read_co = u.read_co;
+    i.read_i = u.read_i;
+    i.write_i = u.write_i;
+    i.write_ci = u.write_ci_state >= 0;
+    i.write_co = u.write_co_state >= 0;
+    info.ions.push_back(i);
+  }
   info.n_states = M::n_states;
   return info;
+}
+
+template <class... M>
+std::vector<mechanism_info> describe_all(type_list<M...>) {
+  return {describe<M>()...};
 }
 
 }  // namespace
@@ -32,10 +56,20 @@ int mechanism_info::param_index(const std::string& p) const {
   return it == param_names.end() ? -1 : static_cast<int>(it - param_names.begin());
 }
 
+int mechanism_info::global_index(const std::string& g) const {
+  const auto it = std::find(global_names.begin(), global_names.end(), g);
+  return it == global_names.end() ? -1 : static_cast<int>(it - global_names.begin());
+}
+
 const std::vector<mechanism_info>& mechanism_catalogue() {
-  static const std::vector<mechanism_info> catalogue = {
-      describe<channels::hh>(), describe<channels::pas>(), describe<channels::jk>()};
-  return catalogue;
+  static const std::vector<mechanism_info> all = describe_all(catalogue{});
+  return all;
+}
+
+std::string catalogue_names() {
+  std::string out;
+  for (const auto& m : mechanism_catalogue()) out += (out.empty() ? "" : ", ") + m.name;
+  return out;
 }
 
 const mechanism_info* find_mechanism(const std::string& name) {

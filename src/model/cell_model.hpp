@@ -11,26 +11,53 @@
 
 namespace cellfit {
 
-// Static description of a channel of the kernel library (kernels/channels/).
+// How a mechanism uses one ion species (the catalogue's kernels/mechanism.hpp ion_use).
+struct ion_use_info {
+  std::string species;
+  bool read_e = false, read_ci = false, read_co = false, read_i = false, write_i = false;
+  bool write_ci = false, write_co = false;
+};
+
+// Static description of a mechanism of the catalogue (kernels/catalogue.hpp).
 struct mechanism_info {
   std::string name;
+  std::string source;  // the .mod file it was generated from, or the hand-written header
   std::vector<std::string> param_names;
   std::vector<std::string> param_units;
   std::vector<double> defaults;
+  std::vector<std::string> global_names;
+  std::vector<std::string> global_units;
+  std::vector<double> global_defaults;
+  std::vector<std::string> state_names;
+  std::vector<ion_use_info> ions;
   int n_states = 0;
-  int param_index(const std::string& p) const;  // -1 if unknown
+  int param_index(const std::string& p) const;   // -1 if unknown
+  int global_index(const std::string& g) const;  // -1 if unknown
 };
 
-// hh, pas, jk, in the order the kernels expect them.
+// Every mechanism of the catalogue, in the order the kernels run them.
 const std::vector<mechanism_info>& mechanism_catalogue();
 const mechanism_info* find_mechanism(const std::string& name);
+// "hh, pas, jk, ..." for messages.
+std::string catalogue_names();
 
 struct mechanism_placement {
   std::string name;
   std::vector<int> compartments;            // where it is inserted, ascending
   std::vector<std::vector<double>> params;  // [param][instance] default values
+  std::vector<double> globals;              // [global] one value for the model
 };
 
+// An ion species' settings: reversal potential and concentrations, each a default with
+// per-region values applied in order, and how e is found. NEURON's rules by default
+// (style "auto"): e is computed by Nernst from the concentrations at initialisation and
+// every step when some mechanism reads or writes a concentration of the species, and is a
+// fixed value otherwise; "nernst" and "fixed" force one or the other.
+struct ion_settings {
+  std::string species;
+  std::string style = "auto";
+  std::vector<std::pair<std::string, double>> e_mv, ci_mm, co_mm;  // (region, value)
+};
 struct cell_model {
   morphology morph;
   cable_geometry geom;
@@ -38,6 +65,7 @@ struct cell_model {
   double celsius = 6.3;
   double v_init_mv = -65.0;
   std::vector<mechanism_placement> mechanisms;  // at most one per catalogue entry
+  std::vector<ion_settings> ions;               // species given in the config
 
   const mechanism_placement* placement(const std::string& name) const;
 };

@@ -12,22 +12,35 @@
 
 #include "kernels/forward.hpp"
 #include "model/cell_model.hpp"
+#include "model/ion_layout.hpp"
 #include "sim/batch_simulator.hpp"
 #include "stimulus/stimulus.hpp"
 
 namespace cellfit::detail {
 
+template <class Real, class Mem>
+Kokkos::View<const Real*, Mem> upload(const std::string& label, const std::vector<double>& v) {
+  Kokkos::View<Real*, Mem> out(label, v.size());
+  auto h = Kokkos::create_mirror_view(out);
+  for (std::size_t k = 0; k < v.size(); ++k) h(k) = static_cast<Real>(v[k]);
+  Kokkos::deep_copy(out, h);
+  return out;
+}
+
+// One mechanism's views: where it sits, its ion rows, constants, and every cell's
+// parameters (padding lanes repeat the last cell so that they compute finite, ignored
+// values).
 template <class Mechanism, class Real, class Mem>
-mechanism_views<Mechanism, Real, Mem> make_mechanism(
-    const cell_model& model,
-    const std::vector<std::vector<std::vector<std::vector<double>>>>& values, std::size_t n_stimuli,
-    int n_tiles, int lanes, std::size_t n_cells) {
-  mechanism_views<Mechanism, Real, Mem> mv;
+void make_mechanism(mechanism_views<Mechanism, Real, Mem>& mv, const cell_model& model,
+                    const std::vector<ion_layout>& ions,
+                    const std::vector<std::vector<std::vector<std::vector<double>>>>& values,
+                    std::size_t n_stimuli, int n_tiles, int lanes, std::size_t n_cells) {
+  using M = Mechanism;
   std::size_t mi = 0;
-  while (mi < model.mechanisms.size() && model.mechanisms[mi].name != Mechanism::name) ++mi;
+  while (mi < model.mechanisms.size() && model.mechanisms[mi].name != M::name) ++mi;
   const bool present = mi < model.mechanisms.size();
   const std::size_t n = present ? model.mechanisms[mi].compartments.size() : 0;
-  const std::string label = std::string("cellfit::sim::") + Mechanism::name;
+  const std::string label = std::string("cellfit::sim::") + M::name;
   Kokkos::View<int*, Mem> nodes(label + "::nodes", n);
   auto nodes_h = Kokkos::create_mirror_view(nodes);
   for (std::size_t j = 0; j < n; ++j) {
@@ -35,19 +48,36 @@ mechanism_views<Mechanism, Real, Mem> make_mechanism(
   }
   Kokkos::deep_copy(nodes, nodes_h);
   mv.nodes = nodes;
-  mv.params = batch_view4<Real, Mem>(label + "::params", n_tiles, Mechanism::n_params, n, lanes);
+  constexpr int ni = M::n_ions > 0 ? M::n_ions : 1;
+  Kokkos::View<int**, Kokkos::LayoutRight, Mem> rows(label + "::ion_row", n, ni);
+  auto rows_h = Kokkos::create_mirror_view(rows);
+  for (std::size_t j = 0; j < n; ++j) {
+    for (int k = 0; k < ni; ++k) {
+      rows_h(j, k) = k < M::n_ions
+                         ? ions[static_cast<std::size_t>(M::ions[k].species)].row_of(nodes_h(j))
+                         : 0;
+    }
+  }
+  Kokkos::deep_copy(rows, rows_h);
+  mv.ion_row = rows;
+  std::vector<double> globals(M::global_defaults, M::global_defaults + M::n_globals);
+  if (present && !model.mechanisms[mi].globals.empty()) globals = model.mechanisms[mi].globals;
+  std::vector<double> constants(static_cast<std::size_t>(M::n_constants > 0 ? M::n_constants : 1));
+  M::constants(model.celsius, globals.data(), constants.data());
+  constants.resize(static_cast<std::size_t>(M::n_constants));
+  mv.constants = upload<Real, Mem>(label + "::constants", constants);
+  mv.params = batch_view4<Real, Mem>(label + "::params", n_tiles, M::n_params, n, lanes);
   mv.states = batch_view4<Real, Mem>(label + "::states", n_tiles,
-                                     Mechanism::n_states > 0 ? Mechanism::n_states : 1, n, lanes);
+                                     M::n_states > 0 ? M::n_states : 1, n, lanes);
   if (present) {
     auto ph = Kokkos::create_mirror_view(mv.params);
     const std::size_t padded = static_cast<std::size_t>(n_tiles) * static_cast<std::size_t>(lanes);
     for (std::size_t c = 0; c < padded; ++c) {
-      // Padding lanes repeat the last cell so that they compute finite, ignored values.
       const std::size_t cell = std::min(c, n_cells - 1);
       const auto& v = values[cell / n_stimuli][mi];
       const int tile = static_cast<int>(c / static_cast<std::size_t>(lanes));
       const int lane = static_cast<int>(c % static_cast<std::size_t>(lanes));
-      for (int k = 0; k < Mechanism::n_params; ++k) {
+      for (int k = 0; k < M::n_params; ++k) {
         for (std::size_t j = 0; j < n; ++j) {
           ph(tile, k, j, lane) = static_cast<Real>(v[static_cast<std::size_t>(k)][j]);
         }
@@ -55,7 +85,31 @@ mechanism_views<Mechanism, Real, Mem> make_mechanism(
     }
     Kokkos::deep_copy(mv.params, ph);
   }
-  return mv;
+}
+
+// The ion species' views and flags (their values are set by initialize_states).
+template <class Real, class Mem>
+void make_ions(forward_problem<Real, Mem>& p, const std::vector<ion_layout>& ions, int n_tiles,
+               int lanes) {
+  p.ion_dynamics = 0;
+  for (int s = 0; s < n_ion_species; ++s) {
+    const ion_layout& il = ions[static_cast<std::size_t>(s)];
+    auto& io = p.ions[s];
+    const std::string label = std::string("cellfit::sim::ion_") + ion_species_table[s].name;
+    const std::size_t rows = il.nodes.size();
+    io.e = batch_view3<Real, Mem>(label + "::e", n_tiles, rows, lanes);
+    io.ci = batch_view3<Real, Mem>(label + "::ci", n_tiles, rows, lanes);
+    io.co = batch_view3<Real, Mem>(label + "::co", n_tiles, rows, lanes);
+    io.isum = batch_view3<Real, Mem>(label + "::isum", n_tiles, rows, lanes);
+    io.e0 = upload<Real, Mem>(label + "::e0", il.e0_mv);
+    io.ci0 = upload<Real, Mem>(label + "::ci0", il.ci0_mm);
+    io.co0 = upload<Real, Mem>(label + "::co0", il.co0_mm);
+    io.nernst_mv = static_cast<Real>(il.nernst_mv);
+    io.nernst = il.nernst ? 1 : 0;
+    io.accumulate = il.accumulate ? 1 : 0;
+    io.dynamic = il.dynamic ? 1 : 0;
+    if (il.dynamic) p.ion_dynamics = 1;
+  }
 }
 
 // Precondition: settings validated (simulate_batch does it). State: V = v_init, gates not
@@ -82,7 +136,6 @@ forward_problem<Real, device_memory> build_forward_problem(const cell_model& mod
   p.n_samples = s.n_samples();
   p.dt_ms = static_cast<Real>(s.dt_ms);
   p.v_bound_mv = static_cast<Real>(s.v_bound_mv);
-  p.q10_hh = static_cast<Real>(std::pow(3.0, (model.celsius - 6.3) / 10.0));
 
   // Geometry: capacitance, area factor and the constant part of the diagonal.
   {
@@ -134,9 +187,11 @@ forward_problem<Real, device_memory> build_forward_problem(const cell_model& mod
   std::vector<std::vector<std::vector<std::vector<double>>>> values;
   values.reserve(sets.size());
   for (const auto& set : sets) values.push_back(resolve_parameters(model, set));
-  p.hh = make_mechanism<channels::hh, Real, mem>(model, values, n_stim, n_tiles, lanes, n_cells);
-  p.pas = make_mechanism<channels::pas, Real, mem>(model, values, n_stim, n_tiles, lanes, n_cells);
-  p.jk = make_mechanism<channels::jk, Real, mem>(model, values, n_stim, n_tiles, lanes, n_cells);
+  const std::vector<ion_layout> ions = layout_ions(model);
+  make_ions(p, ions, n_tiles, lanes);
+  p.mechs.for_each_host([&](auto& mv) {
+    make_mechanism(mv, model, ions, values, n_stim, n_tiles, lanes, n_cells);
+  });
 
   // Stimuli sampled at step midpoints.
   {

@@ -11,6 +11,7 @@
 
 #include "common/error.hpp"
 #include "kernels/adjoint.hpp"
+#include "model/ion_layout.hpp"
 #include "sim/forward_setup.hpp"
 
 namespace cellfit {
@@ -34,22 +35,6 @@ std::size_t state_rows(const cell_model& model) {
     rows += static_cast<std::size_t>(find_mechanism(pl.name)->n_states) * pl.compartments.size();
   }
   return rows;
-}
-
-template <class MV>
-batch_view4<double, device_memory> zeros_like_params(MV const& mv, const std::string& label) {
-  return batch_view4<double, device_memory>(label, mv.params.extent(0), mv.params.extent(1),
-                                            mv.params.extent(2), mv.params.extent(3));
-}
-
-// [tile][slots][state rows of the mechanism][lane]
-template <class MV>
-batch_view4<double, device_memory> state_slots(MV const& mv, int slots, const std::string& label) {
-  using M = typename MV::mechanism;
-  const std::size_t rows = static_cast<std::size_t>(M::n_states) * mv.nodes.extent(0);
-  return batch_view4<double, device_memory>(Kokkos::view_alloc(label, Kokkos::WithoutInitializing),
-                                            mv.params.extent(0), static_cast<std::size_t>(slots),
-                                            rows, mv.params.extent(3));
 }
 
 template <class V>
@@ -76,22 +61,44 @@ gradient_result run(const cell_model& model, const std::vector<parameter_set>& s
   };
   a.ckpt_v = batch_view4<double, mem>(noinit("cellfit::gradient::ckpt_v"), n_tiles, a.n_segments,
                                       n_nodes, Lanes);
-  a.ckpt_hh = state_slots(a.f.hh, a.n_segments, "cellfit::gradient::ckpt_hh");
-  a.ckpt_jk = state_slots(a.f.jk, a.n_segments, "cellfit::gradient::ckpt_jk");
   a.seg_v =
       batch_view4<double, mem>(noinit("cellfit::gradient::seg_v"), n_tiles, K + 1, n_nodes, Lanes);
-  a.seg_hh = state_slots(a.f.hh, K + 1, "cellfit::gradient::seg_hh");
-  a.seg_jk = state_slots(a.f.jk, K + 1, "cellfit::gradient::seg_jk");
-  a.grad_hh = zeros_like_params(a.f.hh, "cellfit::gradient::grad_hh");
-  a.grad_pas = zeros_like_params(a.f.pas, "cellfit::gradient::grad_pas");
-  a.grad_jk = zeros_like_params(a.f.jk, "cellfit::gradient::grad_jk");
   a.lam_v = batch_view3<double, mem>("cellfit::gradient::lam_v", n_tiles, n_nodes, Lanes);
-  a.lam_hh =
-      batch_view3<double, mem>("cellfit::gradient::lam_hh", n_tiles, a.seg_hh.extent(2), Lanes);
-  a.lam_jk =
-      batch_view3<double, mem>("cellfit::gradient::lam_jk", n_tiles, a.seg_jk.extent(2), Lanes);
-  a.lam_tmp = batch_view3<double, mem>("cellfit::gradient::lam_tmp", n_tiles, 1, Lanes);
   a.seed = batch_view4<double, mem>("cellfit::gradient::seed", n_tiles, n_sites, n_samples, Lanes);
+  double trajectory = bytes_of(a.ckpt_v) + bytes_of(a.seg_v);
+  double other = bytes_of(a.lam_v) + 2 * bytes_of(a.seed);
+  a.f.mechs.for_each_host([&](auto& mv) {
+    using M = typename std::decay_t<decltype(mv)>::mechanism;
+    auto& av = a.mechs.template get<M>();
+    const std::string label = std::string("cellfit::gradient::") + M::name;
+    const std::size_t rows = static_cast<std::size_t>(M::n_states) * mv.nodes.extent(0);
+    av.ckpt = batch_view4<double, mem>(noinit((label + "::ckpt").c_str()), n_tiles, a.n_segments,
+                                       rows, Lanes);
+    av.seg = batch_view4<double, mem>(noinit((label + "::seg").c_str()), n_tiles, K + 1, rows,
+                                      Lanes);
+    av.grad = batch_view4<double, mem>(label + "::grad", mv.params.extent(0), mv.params.extent(1),
+                                       mv.params.extent(2), mv.params.extent(3));
+    av.lam = batch_view3<double, mem>(label + "::lam", n_tiles, rows, Lanes);
+    trajectory += bytes_of(av.ckpt) + bytes_of(av.seg);
+    other += bytes_of(mv.params) + bytes_of(mv.states) + 3 * bytes_of(av.grad) + bytes_of(av.lam);
+  });
+  for (int s_ = 0; s_ < n_ion_species; ++s_) {
+    const auto& io = a.f.ions[s_];
+    auto& ia = a.ions[s_];
+    const std::string label = std::string("cellfit::gradient::ion_") + ion_species_table[s_].name;
+    const std::size_t rows = io.dynamic ? static_cast<std::size_t>(io.rows()) : 0;
+    ia.ckpt = batch_view4<double, mem>(noinit((label + "::ckpt").c_str()), n_tiles, a.n_segments,
+                                       4 * rows, Lanes);
+    ia.seg = batch_view4<double, mem>(noinit((label + "::seg").c_str()), n_tiles, K + 1, 4 * rows,
+                                      Lanes);
+    ia.lam_e = batch_view3<double, mem>(label + "::lam_e", n_tiles, rows, Lanes);
+    ia.lam_ci = batch_view3<double, mem>(label + "::lam_ci", n_tiles, rows, Lanes);
+    ia.lam_co = batch_view3<double, mem>(label + "::lam_co", n_tiles, rows, Lanes);
+    ia.lam_isum = batch_view3<double, mem>(label + "::lam_isum", n_tiles, rows, Lanes);
+    trajectory += bytes_of(ia.ckpt) + bytes_of(ia.seg);
+    other += 4 * bytes_of(ia.lam_e) + bytes_of(io.e) + bytes_of(io.ci) + bytes_of(io.co) +
+             bytes_of(io.isum);
+  }
 
   gradient_result r;
   r.n_cells = n_cells;
@@ -99,13 +106,9 @@ gradient_result run(const cell_model& model, const std::vector<parameter_set>& s
   r.n_samples = n_samples;
   r.checkpoint_every = K;
   r.n_segments = a.n_segments;
-  r.trajectory_bytes = bytes_of(a.ckpt_v) + bytes_of(a.ckpt_hh) + bytes_of(a.ckpt_jk) +
-                       bytes_of(a.seg_v) + bytes_of(a.seg_hh) + bytes_of(a.seg_jk);
-  r.peak_bytes = r.trajectory_bytes + bytes_of(a.f.v) + bytes_of(a.f.d) + bytes_of(a.f.rhs) +
-                 bytes_of(a.f.recorded) + bytes_of(a.f.i_ext) + bytes_of(a.f.hh.params) +
-                 bytes_of(a.f.hh.states) + bytes_of(a.f.jk.params) + bytes_of(a.f.jk.states) +
-                 bytes_of(a.f.pas.params) + 3 * bytes_of(a.grad_hh) + 3 * bytes_of(a.grad_jk) +
-                 bytes_of(a.lam_v) + bytes_of(a.lam_hh) + bytes_of(a.lam_jk) + 2 * bytes_of(a.seed);
+  r.trajectory_bytes = trajectory;
+  r.peak_bytes = r.trajectory_bytes + other + bytes_of(a.f.v) + bytes_of(a.f.d) +
+                 bytes_of(a.f.rhs) + bytes_of(a.f.recorded) + bytes_of(a.f.i_ext);
 
   device_space exec;
   initialize_states(exec, a.f);
@@ -155,23 +158,28 @@ gradient_result run(const cell_model& model, const std::vector<parameter_set>& s
   exec.fence();
   r.backward_seconds = seconds_since(t_bwd);
 
-  auto g_hh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), a.grad_hh);
-  auto g_pas = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), a.grad_pas);
-  auto g_jk = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), a.grad_jk);
-  r.grad.resize(n_cells);
-  for (std::size_t c = 0; c < n_cells; ++c) {
-    const bool ok = r.failed_step[c] < 0;
-    for (const auto& pl : model.mechanisms) {
-      const auto& g = pl.name == "hh" ? g_hh : (pl.name == "pas" ? g_pas : g_jk);
-      std::vector<std::vector<double>> per_param(g.extent(1),
-                                                 std::vector<double>(pl.compartments.size()));
-      for (std::size_t k = 0; k < g.extent(1); ++k) {
-        for (std::size_t j = 0; j < pl.compartments.size(); ++j)
+  // Gradients per mechanism of the model, in model.mechanisms order.
+  r.grad.assign(n_cells, {});
+  for (auto& g : r.grad) g.resize(model.mechanisms.size());
+  a.f.mechs.for_each_host([&](auto& mv) {
+    using M = typename std::decay_t<decltype(mv)>::mechanism;
+    std::size_t mi = 0;
+    while (mi < model.mechanisms.size() && model.mechanisms[mi].name != M::name) ++mi;
+    if (mi == model.mechanisms.size()) return;
+    auto g = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(),
+                                                 a.mechs.template get<M>().grad);
+    const std::size_t n_inst = model.mechanisms[mi].compartments.size();
+    for (std::size_t c = 0; c < n_cells; ++c) {
+      const bool ok = r.failed_step[c] < 0;
+      std::vector<std::vector<double>> per_param(static_cast<std::size_t>(M::n_params),
+                                                 std::vector<double>(n_inst));
+      for (std::size_t k = 0; k < per_param.size(); ++k) {
+        for (std::size_t j = 0; j < n_inst; ++j)
           per_param[k][j] = ok ? g(c / Lanes, k, j, c % Lanes) : 0.0;
       }
-      r.grad[c].push_back(std::move(per_param));
+      r.grad[c][mi] = std::move(per_param);
     }
-  }
+  });
   return r;
 }
 
@@ -179,7 +187,11 @@ gradient_result run(const cell_model& model, const std::vector<parameter_set>& s
 
 double adjoint_trajectory_bytes_per_cell(const cell_model& model, const simulation_settings& s,
                                          int K) {
-  const double rows = static_cast<double>(model.geom.n_nodes() + state_rows(model));
+  double ion_rows = 0;
+  for (const auto& io : layout_ions(model)) {
+    if (io.dynamic) ion_rows += 4.0 * static_cast<double>(io.nodes.size());
+  }
+  const double rows = static_cast<double>(model.geom.n_nodes() + state_rows(model)) + ion_rows;
   const int n_steps = s.n_steps();
   const double segments = std::ceil(static_cast<double>(n_steps) / K);
   return 8.0 * rows * (segments + K + 1.0);
