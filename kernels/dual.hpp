@@ -64,6 +64,23 @@ CELLFIT_DUAL_T KOKKOS_INLINE_FUNCTION bool operator<(const CELLFIT_DUAL& a, cons
 CELLFIT_DUAL_T KOKKOS_INLINE_FUNCTION bool operator>(const CELLFIT_DUAL& a, const CELLFIT_DUAL& b) {
   return a.v > b.v;
 }
+CELLFIT_DUAL_T KOKKOS_INLINE_FUNCTION bool operator<=(const CELLFIT_DUAL& a,
+                                                       const CELLFIT_DUAL& b) {
+  return a.v <= b.v;
+}
+CELLFIT_DUAL_T KOKKOS_INLINE_FUNCTION bool operator>=(const CELLFIT_DUAL& a,
+                                                       const CELLFIT_DUAL& b) {
+  return a.v >= b.v;
+}
+// Exact comparisons of values: NMODL's `if (v == c)` guards compare the value only.
+CELLFIT_DUAL_T KOKKOS_INLINE_FUNCTION bool operator==(const CELLFIT_DUAL& a,
+                                                       const CELLFIT_DUAL& b) {
+  return a.v == b.v;
+}
+CELLFIT_DUAL_T KOKKOS_INLINE_FUNCTION bool operator!=(const CELLFIT_DUAL& a,
+                                                       const CELLFIT_DUAL& b) {
+  return a.v != b.v;
+}
 
 namespace kmath {
 
@@ -89,6 +106,15 @@ CELLFIT_DUAL_T KOKKOS_INLINE_FUNCTION CELLFIT_DUAL exp_nonpositive(const CELLFIT
 }
 CELLFIT_DUAL_T KOKKOS_INLINE_FUNCTION CELLFIT_DUAL log(const CELLFIT_DUAL& a) {
   return chain(a, log(a.v), Real(1) / a.v);
+}
+CELLFIT_DUAL_T KOKKOS_INLINE_FUNCTION CELLFIT_DUAL sqrt(const CELLFIT_DUAL& a) {
+  const Real r = sqrt(a.v);
+  return chain(a, r, Real(0.5) / r);
+}
+// a^b = exp(b ln a) for a > 0 (NMODL's ^ and pow() with a non-integer or variable exponent).
+CELLFIT_DUAL_T KOKKOS_INLINE_FUNCTION CELLFIT_DUAL pow(const CELLFIT_DUAL& a,
+                                                       const CELLFIT_DUAL& b) {
+  return exp(b * log(a));
 }
 // Component-wise selects: a select of whole structs becomes a select of addresses, which
 // stops GCC from vectorising the lane loop around it.

@@ -237,4 +237,14 @@ KOKKOS_FORCEINLINE_FUNCTION float log(float x) {
 #endif
 }
 
+// Square root (the hardware instruction vectorises).
+KOKKOS_FORCEINLINE_FUNCTION double sqrt(double x) { return std::sqrt(x); }
+KOKKOS_FORCEINLINE_FUNCTION float sqrt(float x) { return std::sqrt(x); }
+
+// a^b = exp(b ln a) for a > 0: NMODL's ^ and pow() with a non-integer or variable exponent.
+template <class Real>
+KOKKOS_FORCEINLINE_FUNCTION Real pow(Real a, Real b) {
+  return exp(b * log(a));
+}
+
 }  // namespace cellfit::kmath

@@ -13,6 +13,7 @@
 #include "common/error.hpp"
 #include "common/rng.hpp"
 #include "features/feature_library.hpp"
+#include "model/ion_layout.hpp"
 
 namespace cellfit {
 
@@ -387,7 +388,21 @@ void build_model(table_reader& t, cell_model& m, const std::string& source) {
         const auto resolved = resolve_parameters(m, set);
         m.mechanisms.back().params = resolved.back();
       }
+      // GLOBALs: one number for the model.
+      m.mechanisms.back().globals = info.global_defaults;
+      for (std::size_t k = 0; k < info.global_names.size(); ++k) {
+        const std::string& gn = info.global_names[k];
+        if (!ot.has(gn)) continue;
+        m.mechanisms.back().globals[k] = table_reader::as_number(ot.get(gn), ot.key_name(gn));
+      }
       ot.finish();
+    }
+    // A mechanism the catalogue does not have: say which ones it has.
+    for (const auto& [key, value] : mv.as_table()) {
+      if (!find_mechanism(key)) {
+        fail(value, "model.mechanisms." + key,
+             "unknown mechanism (the catalogue: " + catalogue_names() + ")");
+      }
     }
     mt.finish();
   } else {
@@ -398,6 +413,60 @@ void build_model(table_reader& t, cell_model& m, const std::string& source) {
     for (int c = 0; c < m.geom.n_compartments(); ++c) pl.compartments.push_back(c);
     for (double d : info.defaults) pl.params.emplace_back(pl.compartments.size(), d);
     m.mechanisms.push_back(pl);
+  }
+  // Ions: [model.ions.<species>] e, ci, co (a number, or a table region -> number) and style.
+  if (t.has("ions")) {
+    const toml::value& iv = t.get("ions");
+    table_reader it(iv, "model.ions");
+    for (const auto& [species, one] : iv.as_table()) {
+      it.get(species);
+      table_reader st(one, "model.ions." + species);
+      ion_settings is;
+      is.species = species;
+      if (ion_species_index(species) < 0) {
+        fail(one, "model.ions." + species,
+             "no mechanism of the catalogue uses this ion species");
+      }
+      is.style = st.string("style", "auto");
+      if (is.style != "auto" && is.style != "nernst" && is.style != "fixed") {
+        fail(st.get("style"), st.key_name("style"),
+             "expected \"auto\", \"nernst\" or \"fixed\", got \"" + is.style + "\"");
+      }
+      for (const auto& [key, dst] :
+           std::initializer_list<std::pair<const char*, std::vector<std::pair<std::string, double>>*>>{
+               {"e", &is.e_mv}, {"ci", &is.ci_mm}, {"co", &is.co_mm}}) {
+        if (!st.has(key)) continue;
+        const toml::value& kv = st.get(key);
+        if (kv.is_table()) {
+          table_reader kt(kv, st.key_name(key));
+          for (const auto& [region, val] : kv.as_table()) {
+            kt.get(region);
+            try {
+              compartments_in_region(m.geom, region);
+            } catch (const config_error& e) {
+              fail(val, kt.key_name(region), e.what());
+            }
+            dst->emplace_back(region, table_reader::as_number(val, kt.key_name(region)));
+          }
+          kt.finish();
+        } else {
+          dst->emplace_back("all", table_reader::as_number(kv, st.key_name(key)));
+        }
+        if (std::string(key) != "e") {
+          for (const auto& rv : *dst) {
+            if (!(rv.second > 0)) fail(kv, st.key_name(key), "a concentration must be > 0 mM");
+          }
+        }
+      }
+      st.finish();
+      m.ions.push_back(is);
+    }
+    it.finish();
+  }
+  try {
+    layout_ions(m);  // two writers of one concentration, ions without values
+  } catch (const config_error& e) {
+    fail(t.at("mechanisms"), "model.mechanisms", e.what());
   }
   t.finish();
 }

@@ -112,7 +112,7 @@ void check_mechanism(double v, std::uint64_t seed) {
                      : in <= np              ? p[in - 1]
                      : in <= np + ns         ? s[in - 1 - np]
                                              : ion[in - 1 - np - ns];
-    const double h = 1e-6 * (std::fabs(x) > 1e-3 ? std::fabs(x) : 1.0);
+    const double h = 1e-6 * (std::fabs(x) > 0 ? std::fabs(x) : 1.0);
     double plus[ns1], minus[ns1], ip_ion[nions1], im_ion[nions1];
     const double ip = evaluate(in, h, plus, ip_ion), im = evaluate(in, -h, minus, im_ion);
     const double fd_i = (ip - im) / (2 * h);

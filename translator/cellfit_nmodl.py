@@ -1,0 +1,929 @@
+#!/usr/bin/env python3
+"""cellfit's NMODL translator: turns .mod files into the catalogue's mechanism headers.
+
+A short pipeline whose stages can be tested alone:
+  parse    NEURON's own NMODL front end (the `neuron` wheel's neuron.nmodl: parser, symbol
+           table, inliner); a syntax error becomes `file:line: message`,
+  check    refuses the constructs cellfit does not support, naming file and line,
+  analyse  the NEURON block (SUFFIX, USEION, NONSPECIFIC_CURRENT, RANGE, GLOBAL), UNITS
+           constants, PARAMETER / ASSIGNED / STATE, and the INITIAL, BREAKPOINT and
+           DERIVATIVE blocks with every PROCEDURE and FUNCTION inlined,
+  emit     one header per mechanism in the form of kernels/mechanism.hpp: value-type
+           templated (the adjoint runs it on dual numbers), branch-free (IF/ELSE become
+           selects of both branches), device-callable; plus catalogue.hpp, which lists them
+           in NEURON's mechanism order.
+
+Semantics follow NEURON 9 (nocmodl) with usetable = 0: TABLE statements are ignored and
+rates are evaluated exactly; cnexp updates a state linear in itself as
+x = x + (1 - exp(dt A)) (-B/A... ) in nocmodl's form x + (1 - exp(dt a)) (-b/a - x) for
+x' = a x + b; the conductance is d(current)/dv, symbolically when the current is linear in v
+and otherwise NEURON's (I(v + 0.001) - I(v)) / 0.001.
+
+Usage: cellfit_nmodl.py --out DIR FILE.mod ...   (writes DIR/cellfit_generated/*.hpp)
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast as pyast
+import contextlib
+import io
+import math
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+
+# NEURON 9's unit constants (nrnunits.lib, 2018 CODATA), as nocmodl substitutes them.
+UNIT_FACTORS = {
+    ("faraday", "coulombs"): 96485.33212331001,
+    ("faraday", "coulomb"): 96485.33212331001,
+    ("faraday", "kilocoulombs"): 96.48533212331002,
+    ("k-mole", "joule/degc"): 8.31446261815324,
+    ("k-mole", "joule/kelvin"): 8.31446261815324,
+    ("pi", "1"): math.pi,
+}
+KNOWN_SPECIES = {"na": 1, "k": 1, "ca": 2}
+FUNCTIONS = {"exp": "kmath::exp", "log": "kmath::log", "fabs": "kmath::abs",
+             "sqrt": "kmath::sqrt", "pow": None}
+CXX_RESERVED = {"v", "p", "c", "s", "ion", "dt", "i_ion", "g", "T", "C", "i", "auto", "int",
+                "double", "float", "const", "return", "if", "else", "for", "while", "new",
+                "delete", "default", "switch", "case", "char", "long", "short", "this",
+                "template", "class", "struct", "union", "enum", "static", "kmath", "select"}
+
+
+class TranslationError(Exception):
+    """A refusal or error, formatted `file:line: message`."""
+
+
+@dataclass
+class IonUse:
+    species: str
+    valence: int
+    reads: set = field(default_factory=set)   # subset of {"e", "ci", "co", "i"}
+    write_i: bool = False
+    write_ci_state: int = -1
+    write_co_state: int = -1
+
+    def names(self):
+        n = self.species
+        return {"e": "e" + n, "ci": n + "i", "co": n + "o", "i": "i" + n}
+
+
+@dataclass
+class Mechanism:
+    name: str
+    path: str
+    params: list = field(default_factory=list)    # (name, default, unit) RANGE
+    globals: list = field(default_factory=list)   # (name, default, unit)
+    states: list = field(default_factory=list)
+    assigned: list = field(default_factory=list)
+    ions: list = field(default_factory=list)      # IonUse
+    nonspecific: list = field(default_factory=list)
+    constants: dict = field(default_factory=dict)  # name -> value (UNITS, CONSTANT)
+    initial: object = None
+    breakpoint: list = field(default_factory=list)  # statements after SOLVE
+    derivative: object = None
+    method: str = ""
+    writes_conc: bool = False
+
+
+def _nmodl():
+    # Importing neuron prints a banner on some systems; keep stdout clean.
+    with contextlib.redirect_stdout(io.StringIO()):
+        from neuron import nmodl  # noqa: F401
+        from neuron.nmodl import NmodlDriver, ast, symtab, to_nmodl, visitor
+    return NmodlDriver, ast, symtab, to_nmodl, visitor
+
+
+def _line_of(text: str, pattern: str) -> int:
+    m = re.search(pattern, text, re.MULTILINE)
+    return text.count("\n", 0, m.start()) + 1 if m else 1
+
+
+# ---------------------------------------------------------------------------- parse, check
+
+def parse(path: str, text: str | None = None):
+    """The nmodl AST of a .mod file (PROCEDUREs and FUNCTIONs not yet inlined)."""
+    NmodlDriver, _, _, _, _ = _nmodl()
+    if text is None:
+        try:
+            with open(path, encoding="utf-8", errors="strict") as f:
+                text = f.read()
+        except (OSError, UnicodeDecodeError) as e:
+            raise TranslationError(f"{path}:1: cannot read: {e}") from None
+    # TABLE statements are ignored (exact evaluation, NEURON with usetable = 0); removed
+    # before parsing, line breaks kept, so the inliner sees plain PROCEDUREs.
+    source = re.sub(r"^([ \t]*)TABLE\b[^\n]*", r"\1", text, flags=re.MULTILINE)
+    try:
+        program = NmodlDriver().parse_string(source)
+    except RuntimeError as e:
+        msg = str(e)
+        m = re.search(r"Location\s*:\s*(\d+)", msg)
+        line = m.group(1) if m else "1"
+        first = msg.splitlines()[0].replace("NMODL Parser Error : ", "") if msg else "syntax error"
+        raise TranslationError(f"{path}:{line}: {first}") from None
+    return program, text
+
+
+UNSUPPORTED = [
+    (r"^\s*KINETIC\b", "KINETIC"), (r"^\s*NET_RECEIVE\b", "NET_RECEIVE"),
+    (r"^\s*VERBATIM\b", "VERBATIM"), (r"\bPOINT_PROCESS\b", "POINT_PROCESS"),
+    (r"\bARTIFICIAL_CELL\b", "ARTIFICIAL_CELL"), (r"^\s*LINEAR\b", "LINEAR"),
+    (r"^\s*NONLINEAR\b", "NONLINEAR"), (r"^\s*DISCRETE\b", "DISCRETE"),
+    (r"^\s*PARTIAL\b", "PARTIAL"), (r"\bPOINTER\b", "POINTER"),
+    (r"\bBBCOREPOINTER\b", "BBCOREPOINTER"), (r"\bELECTRODE_CURRENT\b", "ELECTRODE_CURRENT"),
+    (r"^\s*FUNCTION_TABLE\b", "FUNCTION_TABLE"), (r"^\s*NET_RECEIVE\b", "NET_RECEIVE"),
+    (r"^\s*(BEFORE|AFTER)\b", "BEFORE/AFTER"), (r"^\s*CONSTRUCTOR\b", "CONSTRUCTOR"),
+    (r"^\s*DESTRUCTOR\b", "DESTRUCTOR"), (r"\bWATCH\b", "WATCH"), (r"\bFROM\s+\w+\s*=", "FROM loop"),
+    (r"^\s*WHILE\b", "WHILE"), (r"\bEXTERNAL\b", "EXTERNAL"), (r"\bRANDOM\b", "RANDOM"),
+]
+
+
+def check(path: str, text: str):
+    """Refuses constructs cellfit does not support (first one found, by line)."""
+    # Comments and VERBATIM/COMMENT bodies must not trigger the search except VERBATIM itself.
+    stripped = re.sub(r":[^\n]*", "", text)
+    stripped = re.sub(r"COMMENT.*?ENDCOMMENT", lambda m: "\n" * m.group(0).count("\n"),
+                      stripped, flags=re.S)
+    found = []
+    for pattern, what in UNSUPPORTED:
+        m = re.search(pattern, stripped, re.MULTILINE)
+        if m:
+            found.append((stripped.count("\n", 0, m.start()) + 1, what))
+    if found:
+        line, what = min(found)
+        raise TranslationError(f"{path}:{line}: {what}: construct not supported")
+
+
+# ---------------------------------------------------------------------------- analyse
+
+def _unit(node, to_nmodl) -> str:
+    if node is None:
+        return ""
+    u = to_nmodl(node).strip()
+    return u[1:-1].strip() if u.startswith("(") else u
+
+
+def _number(node, to_nmodl) -> float:
+    return float(to_nmodl(node))
+
+
+def analyse(path: str, program, text: str) -> Mechanism:
+    _, ast, symtab, to_nmodl, visitor = _nmodl()
+    L = visitor.AstLookupVisitor()
+    name = None
+    ranges, globals_, nonspec = set(), set(), []
+    uses = []
+    nb = L.lookup(program, ast.AstNodeType.NEURON_BLOCK)
+    if not nb:
+        raise TranslationError(f"{path}:1: no NEURON block")
+    for st in nb[0].statement_block.statements:
+        kind = st.get_node_type_name()
+        src = to_nmodl(st)
+        if kind == "Suffix":
+            name = to_nmodl(st.name)
+        elif kind == "Useion":
+            sp = to_nmodl(st.name)
+            val = KNOWN_SPECIES.get(sp)
+            if st.valence is not None:
+                val = int(round(float(to_nmodl(st.valence).split()[-1])))
+            if val is None:
+                line = _line_of(text, r"USEION\s+" + sp)
+                raise TranslationError(f"{path}:{line}: ion '{sp}' needs a VALENCE")
+            u = IonUse(sp, val)
+            u._reads = [to_nmodl(r) for r in st.readlist]
+            u._writes = [to_nmodl(w) for w in st.writelist]
+            uses.append(u)
+        elif kind == "Nonspecific":
+            nonspec += [to_nmodl(v) for v in st.currents] if hasattr(st, "currents") else \
+                re.findall(r"\w+", src.replace("NONSPECIFIC_CURRENT", ""))
+        elif kind == "Range":
+            ranges |= {to_nmodl(v) for v in st.variables}
+        elif kind == "Global":
+            globals_ |= {to_nmodl(v) for v in st.variables}
+    if not name:
+        raise TranslationError(f"{path}:1: NEURON block without SUFFIX")
+    mech = Mechanism(name=name, path=path)
+    mech.nonspecific = nonspec
+
+    # UNITS constants and CONSTANT blocks.
+    for fd in L.lookup(program, ast.AstNodeType.FACTOR_DEF):
+        fname = to_nmodl(fd.name)
+        if fd.value is not None:
+            mech.constants[fname] = float(to_nmodl(fd.value))
+            continue
+        key = (_unit(fd.unit1, to_nmodl).lower(), _unit(fd.unit2, to_nmodl).lower())
+        if key not in UNIT_FACTORS:
+            line = _line_of(text, r"\b" + fname + r"\s*=")
+            raise TranslationError(f"{path}:{line}: unit constant {fname} = ({key[0]}) "
+                                   f"({key[1]}) not supported")
+        mech.constants[fname] = UNIT_FACTORS[key]
+    for cs in L.lookup(program, ast.AstNodeType.CONSTANT_VAR):
+        mech.constants[to_nmodl(cs.name)] = float(to_nmodl(cs.value))
+
+    states = [to_nmodl(d.name) for b in L.lookup(program, ast.AstNodeType.STATE_BLOCK)
+              for d in b.definitions]
+    assigned = [to_nmodl(d.name) for b in L.lookup(program, ast.AstNodeType.ASSIGNED_BLOCK)
+                for d in b.definitions]
+    ion_names = set()
+    for u in uses:
+        ion_names |= set(u.names().values())
+    special = {"v", "celsius", "dt", "t", "area", "diam"}
+    for pa in L.lookup(program, ast.AstNodeType.PARAM_ASSIGN):
+        pname = to_nmodl(pa.name)
+        if pname in special or pname in ion_names:
+            continue
+        default = float(to_nmodl(pa.value)) if pa.value is not None else 0.0
+        entry = (pname, default, _unit(pa.unit, to_nmodl))
+        if pname in ranges and pname not in globals_:
+            mech.params.append(entry)
+        else:
+            mech.globals.append(entry)
+    mech.states = states
+
+    for u in uses:
+        n = u.names()
+        for r in u._reads:
+            slot = [k for k, v in n.items() if v == r]
+            if not slot:
+                raise TranslationError(f"{path}:{_line_of(text, 'USEION')}: cannot READ {r}")
+            if slot[0] in ("ci", "co") and r in states:
+                continue  # the mechanism's own concentration state
+            u.reads.add(slot[0])
+        for w in u._writes:
+            slot = [k for k, v in n.items() if v == w]
+            if not slot:
+                raise TranslationError(f"{path}:{_line_of(text, 'USEION')}: cannot WRITE {w}")
+            if slot[0] == "i":
+                u.write_i = True
+            elif slot[0] in ("ci", "co"):
+                if w not in states:
+                    raise TranslationError(
+                        f"{path}:{_line_of(text, 'USEION')}: WRITE {w}: a written "
+                        "concentration must be a STATE of the mechanism")
+                idx = states.index(w)
+                if slot[0] == "ci":
+                    u.write_ci_state = idx
+                else:
+                    u.write_co_state = idx
+                mech.writes_conc = True
+            else:
+                raise TranslationError(f"{path}:{_line_of(text, 'WRITE')}: WRITE {w}: writing "
+                                       "a reversal potential: construct not supported")
+    mech.ions = uses
+    reserved_ion_names = ion_names | {"v", "celsius", "dt"}
+    mech.assigned = [a for a in assigned if a not in reserved_ion_names and a not in states]
+    if any(a == "t" for a in assigned):
+        pass
+
+    # Inline PROCEDUREs and FUNCTIONs into the blocks.
+    symtab.SymtabVisitor().visit_program(program)
+    visitor.InlineVisitor().visit_program(program)
+
+    ib = L.lookup(program, ast.AstNodeType.INITIAL_BLOCK)
+    mech.initial = ib[0].statement_block if ib else None
+    bb = L.lookup(program, ast.AstNodeType.BREAKPOINT_BLOCK)
+    if not bb:
+        raise TranslationError(f"{path}:1: no BREAKPOINT block")
+    solve_name = None
+    for st in bb[0].statement_block.statements:
+        kind = st.get_node_type_name()
+        if kind == "ExpressionStatement" and st.expression.get_node_type_name() == "SolveBlock":
+            st = st.expression
+            kind = "SolveBlock"
+        if kind == "SolveBlock":
+            solve_name = to_nmodl(st.block_name)
+            mech.method = to_nmodl(st.method) if st.method is not None else "cnexp"
+            if mech.method not in ("cnexp", "derivimplicit", "euler"):
+                line = _line_of(text, r"METHOD\s+" + mech.method)
+                raise TranslationError(f"{path}:{line}: METHOD {mech.method}: construct not "
+                                       "supported")
+        else:
+            mech.breakpoint.append(st)
+    if solve_name:
+        for db in L.lookup(program, ast.AstNodeType.DERIVATIVE_BLOCK):
+            if to_nmodl(db.name) == solve_name:
+                mech.derivative = db.statement_block
+        if mech.derivative is None:
+            raise TranslationError(f"{path}:{_line_of(text, 'SOLVE')}: SOLVE {solve_name}: no "
+                                   "DERIVATIVE block of that name (KINETIC is not supported)")
+    return mech
+
+
+# ---------------------------------------------------------------------------- emit
+
+class Emitter:
+    """C++ for one mechanism's blocks. `env` maps NMODL names to C++ expressions."""
+
+    def __init__(self, mech: Mechanism):
+        _, self.ast, _, self.to_nmodl, _ = _nmodl()
+        self.m = mech
+        self.counter = 0
+        self.base = {"v": "v", "dt": "dt"}
+        ng = len(mech.globals)
+        self.base["celsius"] = f"T(c[{ng}])"
+        for k, (n, _, _) in enumerate(mech.params):
+            self.base[n] = f"p[{k}]"
+        for k, (n, _, _) in enumerate(mech.globals):
+            self.base[n] = f"T(c[{k}])"
+        for k, n in enumerate(mech.states):
+            self.base[n] = f"s[{k}]"
+        for k, u in enumerate(mech.ions):
+            names = u.names()
+            slot = {"e": 0, "ci": 1, "co": 2, "i": 3}
+            for key, nm in names.items():
+                if key in u.reads:
+                    self.base[nm] = f"ion[{4 * k + slot[key]}]"
+
+    def local_name(self, n: str) -> str:
+        return n + "_" if n in CXX_RESERVED else n
+
+    # -- expressions
+    def expr(self, node_or_text, env) -> str:
+        text = node_or_text if isinstance(node_or_text, str) else self.to_nmodl(node_or_text)
+        t = text.replace("^", "**").replace("&&", " and ").replace("||", " or ")
+        t = re.sub(r"!(?!=)", " not ", t)
+        try:
+            tree = pyast.parse(t.strip(), mode="eval")
+        except SyntaxError:
+            raise TranslationError(f"{self.m.path}:1: cannot translate expression '{text}'")
+        return self._e(tree.body, env)
+
+    def _const(self, node, env):
+        """The value of a node without variables (folded at translation time), or None."""
+        if isinstance(node, pyast.Constant):
+            return float(node.value)
+        if isinstance(node, pyast.Name) and node.id in self.m.constants and node.id not in env:
+            return self.m.constants[node.id]
+        if isinstance(node, pyast.UnaryOp) and isinstance(node.op, pyast.USub):
+            x = self._const(node.operand, env)
+            return None if x is None else -x
+        if isinstance(node, pyast.BinOp):
+            a, b = self._const(node.left, env), self._const(node.right, env)
+            if a is None or b is None:
+                return None
+            try:
+                if isinstance(node.op, pyast.Add): return a + b
+                if isinstance(node.op, pyast.Sub): return a - b
+                if isinstance(node.op, pyast.Mult): return a * b
+                if isinstance(node.op, pyast.Div): return a / b
+                if isinstance(node.op, pyast.Pow): return math.pow(a, b)
+            except (ZeroDivisionError, ValueError, OverflowError):
+                return None
+        if isinstance(node, pyast.Call) and isinstance(node.func, pyast.Name):
+            args = [self._const(a, env) for a in node.args]
+            if any(a is None for a in args):
+                return None
+            f = {"exp": math.exp, "log": math.log, "fabs": math.fabs, "sqrt": math.sqrt,
+                 "pow": math.pow}.get(node.func.id)
+            try:
+                return f(*args) if f else None
+            except (ValueError, OverflowError):
+                return None
+        return None
+
+    def _e(self, node, env) -> str:
+        c = self._const(node, env)
+        if c is not None and not isinstance(node, pyast.Name) or (
+                isinstance(node, pyast.Name) and node.id in self.m.constants and node.id not in env):
+            return f"T({c!r})"
+        if isinstance(node, pyast.Name):
+            n = node.id
+            if n in env:
+                return env[n]
+            if n in self.base:
+                return self.base[n]
+            raise TranslationError(f"{self.m.path}:1: unknown name '{n}'")
+        if isinstance(node, pyast.BinOp):
+            a = self._e(node.left, env)
+            if isinstance(node.op, pyast.Pow):
+                ex = self._const(node.right, env)
+                if ex is not None and float(ex).is_integer() and 1 <= ex <= 8:
+                    return "(" + " * ".join([a] * int(ex)) + ")"
+                return f"kmath::pow({a}, {self._e(node.right, env)})"
+            b = self._e(node.right, env)
+            op = {pyast.Add: "+", pyast.Sub: "-", pyast.Mult: "*", pyast.Div: "/"}.get(type(node.op))
+            if op is None:
+                raise TranslationError(f"{self.m.path}:1: operator not supported")
+            return f"({a} {op} {b})"
+        if isinstance(node, pyast.UnaryOp):
+            if isinstance(node.op, pyast.USub):
+                return f"(-{self._e(node.operand, env)})"
+            if isinstance(node.op, pyast.UAdd):
+                return self._e(node.operand, env)
+            if isinstance(node.op, pyast.Not):
+                return f"(!{self._e(node.operand, env)})"
+        if isinstance(node, pyast.Compare):
+            ops = {pyast.Eq: "==", pyast.NotEq: "!=", pyast.Lt: "<", pyast.Gt: ">",
+                   pyast.LtE: "<=", pyast.GtE: ">="}
+            parts = []
+            left = node.left
+            for op, right in zip(node.ops, node.comparators):
+                parts.append(f"({self._e(left, env)} {ops[type(op)]} {self._e(right, env)})")
+                left = right
+            return "(" + " && ".join(parts) + ")"
+        if isinstance(node, pyast.BoolOp):
+            op = " && " if isinstance(node.op, pyast.And) else " || "
+            return "(" + op.join(self._e(v, env) for v in node.values) + ")"
+        if isinstance(node, pyast.Call) and isinstance(node.func, pyast.Name):
+            f = node.func.id
+            if f not in FUNCTIONS:
+                line = _line_of(getattr(self, "m_text", ""), r"\b" + f + r"\s*\(")
+                raise TranslationError(f"{self.m.path}:{line}: function {f}() not supported")
+            args = [self._e(a, env) for a in node.args]
+            if f == "pow":
+                return self._e(pyast.BinOp(node.args[0], pyast.Pow(), node.args[1]), env)
+            return f"{FUNCTIONS[f]}({', '.join(args)})"
+        raise TranslationError(f"{self.m.path}:1: expression not supported: {pyast.dump(node)}")
+
+    # -- statements
+    def assigned_in(self, block) -> list:
+        """Names assigned anywhere inside a statement block (for IF/ELSE selects)."""
+        out = []
+        for st in block.statements:
+            kind = st.get_node_type_name()
+            if kind == "ExpressionStatement" and \
+                    st.expression.get_node_type_name() == "StatementBlock":
+                st, kind = st.expression, "StatementBlock"
+            if kind == "ExpressionStatement":
+                e = st.expression
+                if e.get_node_type_name() == "BinaryExpression" and e.op.eval() == "=":
+                    n = self.to_nmodl(e.lhs)
+                    if n not in out:
+                        out.append(n)
+            elif kind == "IfStatement":
+                for n in self.if_assigned(st):
+                    if n not in out:
+                        out.append(n)
+            elif kind == "StatementBlock":
+                for n in self.assigned_in(st):
+                    if n not in out:
+                        out.append(n)
+        return out
+
+    def if_assigned(self, st):
+        names = self.assigned_in(st.statement_block)
+        for ei in st.elseifs:
+            names += [n for n in self.assigned_in(ei.statement_block) if n not in names]
+        if st.elses is not None:
+            names += [n for n in self.assigned_in(st.elses.statement_block) if n not in names]
+        return names
+
+    def block(self, block, env, out, indent, diff_handler=None, locals_declared=None):
+        pad = "  " * indent
+        env = dict(env)
+        for st in block.statements:
+            kind = st.get_node_type_name()
+            if kind == "ExpressionStatement" and \
+                    st.expression.get_node_type_name() == "StatementBlock":
+                st, kind = st.expression, "StatementBlock"  # an inlined PROCEDURE body
+            if kind == "LocalListStatement":
+                for var in st.variables:
+                    n = self.to_nmodl(var)
+                    cn = self.local_name(n) + f"_{self.counter}"
+                    self.counter += 1
+                    env[n] = cn
+                    out.append(f"{pad}T {cn} = T(0);")
+                    out.append(f"{pad}(void){cn};")
+            elif kind == "ExpressionStatement":
+                e = st.expression
+                ek = e.get_node_type_name()
+                if ek == "DiffEqExpression":
+                    if diff_handler is None:
+                        raise TranslationError(f"{self.m.path}:1: a differential equation "
+                                               "outside a DERIVATIVE block")
+                    diff_handler(e.expression, env, out, pad)
+                elif ek == "BinaryExpression" and e.op.eval() == "=":
+                    n = self.to_nmodl(e.lhs)
+                    target = env.get(n) or self.base.get(n)
+                    if target is None:
+                        raise TranslationError(f"{self.m.path}:1: assignment to unknown '{n}'")
+                    if target.startswith("T(c[") or target.startswith("p[") or target.startswith("ion["):
+                        line = _line_of(self.text, r"\b" + n + r"\s*=")
+                        raise TranslationError(f"{self.m.path}:{line}: assignment to parameter "
+                                               f"or ion value '{n}': construct not supported")
+                    out.append(f"{pad}{target} = {self.expr(e.rhs, env)};")
+                elif ek == "FunctionCall":
+                    raise TranslationError(f"{self.m.path}:1: call of {self.to_nmodl(e)} "
+                                           "not inlined: construct not supported")
+                else:
+                    raise TranslationError(f"{self.m.path}:1: statement not supported: "
+                                           f"{self.to_nmodl(st)}")
+            elif kind == "IfStatement":
+                self.if_statement(st, env, out, indent, diff_handler)
+            elif kind == "StatementBlock":
+                out.append(f"{pad}{{")
+                self.block(st, env, out, indent + 1, diff_handler)
+                out.append(f"{pad}}}")
+            elif kind in ("TableStatement", "UnitState", "LineComment", "BlockComment",
+                          "ProtectStatement", "MutexLock", "MutexUnlock", "Verbatim"):
+                if kind == "Verbatim":
+                    raise TranslationError(f"{self.m.path}:1: VERBATIM: construct not supported")
+                continue  # TABLE: exact evaluation (NEURON with usetable = 0)
+            elif kind == "SolveBlock":
+                raise TranslationError(f"{self.m.path}:1: SOLVE outside BREAKPOINT")
+            else:
+                raise TranslationError(f"{self.m.path}:1: {kind}: construct not supported")
+
+    def if_statement(self, st, env, out, indent, diff_handler):
+        """IF/ELSE IF/ELSE as both branches computed and the results selected."""
+        pad = "  " * indent
+        names = self.if_assigned(st)
+        k = self.counter
+        self.counter += 1
+        cond = self.expr(st.condition, env)
+        out.append(f"{pad}{{  // IF {self.to_nmodl(st.condition)}")
+        out.append(f"{pad}  const bool cond{k} = {cond};")
+        branches = [(st.statement_block, "then")]
+        rest = list(st.elseifs)
+        if rest:
+            # ELSE IF chains: the else branch is a nested IF.
+            class _Nested:
+                pass
+            nested = _Nested()
+            first = rest[0]
+            nested.condition = first.condition
+            nested.statement_block = first.statement_block
+            nested.elseifs = rest[1:]
+            nested.elses = st.elses
+            branches.append((nested, "else_if"))
+        elif st.elses is not None:
+            branches.append((st.elses.statement_block, "else"))
+        else:
+            branches.append((None, "else"))
+        results = []
+        for b, tag in branches:
+            benv = dict(env)
+            copies = []
+            for n in names:
+                cur = env.get(n) or self.base.get(n)
+                if cur is None:
+                    continue
+                cn = f"{self.local_name(n)}_{tag}{k}"
+                copies.append((n, cn))
+                out.append(f"{pad}  T {cn} = {cur};")
+                benv[n] = cn
+            if tag == "else_if":
+                out.append(f"{pad}  {{")
+                self.if_statement(b, benv, out, indent + 2, diff_handler)
+                out.append(f"{pad}  }}")
+            elif b is not None:
+                out.append(f"{pad}  {{")
+                self.block(b, benv, out, indent + 2, diff_handler)
+                out.append(f"{pad}  }}")
+            results.append(dict(copies))
+        for n in names:
+            cur = env.get(n) or self.base.get(n)
+            if cur is None:
+                continue
+            t, e = results[0].get(n, cur), results[1].get(n, cur)
+            out.append(f"{pad}  {cur} = kmath::select(cond{k}, {t}, {e});")
+        out.append(f"{pad}}}")
+
+
+def _sympy_linear(expr_text: str, var: str):
+    """(a, b) with expr = a var + b, as NMODL-syntax strings, or None if not linear."""
+    import sympy as sp
+    t = expr_text.replace("^", "**")
+    names = set(re.findall(r"[A-Za-z_]\w*", t)) - {"exp", "log", "fabs", "sqrt", "pow"}
+    syms = {n: sp.Symbol(n) for n in names}
+    funcs = {"exp": sp.exp, "log": sp.log, "fabs": sp.Abs, "sqrt": sp.sqrt, "pow": sp.Pow}
+    e = sp.sympify(t, locals={**syms, **funcs})
+    x = syms[var]
+    a = sp.diff(e, x)
+    if sp.simplify(sp.diff(a, x)) != 0:
+        return None
+    b = e.subs(x, 0)
+    return str(a), str(b)
+
+
+def emit(mech: Mechanism, text: str) -> str:
+    em = Emitter(mech)
+    em.text = text
+    em.m_text = text
+    m = mech
+    n_params, n_globals, n_states = len(m.params), len(m.globals), len(m.states)
+
+    def declare_assigned(out, skip=()):
+        env = {}
+        for a in m.assigned:
+            if a in skip:
+                continue
+            cn = em.local_name(a)
+            env[a] = cn
+            # Values a block computes but does not use (a time constant in INITIAL) are
+            # dead code the compiler removes; (void) keeps -Wunused-but-set quiet.
+            out.append(f"    T {cn} = T(0);")
+            out.append(f"    (void){cn};")
+        return env
+
+    # INITIAL
+    init = []
+    env = declare_assigned(init)
+    if m.initial is not None:
+        em.block(m.initial, env, init, 2)
+
+    # DERIVATIVE with the integration method.
+    adv = []
+    env = declare_assigned(adv)
+
+    def diff(node, env, out, pad):
+        # node: `x' = f`
+        lhs = em.to_nmodl(node.lhs)
+        x = lhs.rstrip("'")
+        f_text = em.to_nmodl(node.rhs)
+        if x not in m.states:
+            raise TranslationError(f"{m.path}:{_line_of(text, re.escape(lhs))}: {lhs}: not a STATE")
+        xs = em.base[x]
+        # Substitute the C++ names only at emission: keep f in NMODL names.
+        if m.method == "euler":
+            out.append(f"{pad}{xs} = {xs} + dt * {em.expr(f_text, env)};")
+            return
+        lin = _sympy_linear(f_text, x)
+        if lin is None:
+            raise TranslationError(f"{m.path}:{_line_of(text, re.escape(lhs))}: {lhs} = "
+                                   f"{f_text}: not linear in {x} (cnexp needs a linear "
+                                   "equation): construct not supported")
+        a, b = lin
+        if a == "0":
+            out.append(f"{pad}{xs} = {xs} + dt * ({em.expr(b, env)});")
+        elif m.method == "cnexp":
+            # nocmodl's form: x = x + (1 - exp(dt a)) (-b/a - x).
+            out.append(f"{pad}{{")
+            out.append(f"{pad}  const T a_ = {em.expr(a, env)};")
+            out.append(f"{pad}  const T b_ = {em.expr(b, env)};")
+            out.append(f"{pad}  {xs} = {xs} + (T(1) - kmath::exp(dt * a_)) * (-b_ / a_ - {xs});")
+            out.append(f"{pad}}}")
+        else:  # derivimplicit on a linear equation: one exact backward-Euler step
+            out.append(f"{pad}{xs} = ({xs} + dt * ({em.expr(b, env)})) / "
+                       f"(T(1) - dt * ({em.expr(a, env)}));")
+
+    if m.derivative is not None:
+        em.block(m.derivative, env, adv, 2, diff_handler=diff)
+
+    # BREAKPOINT (after SOLVE): currents.
+    currents = []
+    for k, u in enumerate(m.ions):
+        if u.write_i:
+            currents.append((u.names()["i"], k))
+    for n in m.nonspecific:
+        currents.append((n, -1))
+    bp = []
+    env = declare_assigned(bp, skip=[c for c, _ in currents])
+    for c, _ in currents:
+        cn = em.local_name(c)
+        env[c] = cn
+        bp.append(f"    T {cn} = T(0);")
+
+    class _Block:
+        def __init__(self, statements):
+            self.statements = statements
+    em.block(_Block(m.breakpoint), env, bp, 2)
+    total = " + ".join(em.local_name(c) for c, _ in currents) or "T(0)"
+    for c, k in currents:
+        if k >= 0:
+            bp.append(f"    i_ion[{k}] = {em.local_name(c)};")
+    bp.append(f"    return {total};")
+
+    # Linear in v (straight-line BREAKPOINT, current = g (v - ...)): g analytically.
+    analytic = None
+    try:
+        import sympy as sp
+        subs = {}
+        ok = True
+        for st in m.breakpoint:
+            if st.get_node_type_name() != "ExpressionStatement":
+                ok = False
+                break
+            e = st.expression
+            if e.get_node_type_name() != "BinaryExpression" or e.op.eval() != "=":
+                ok = False
+                break
+            lhs = em.to_nmodl(e.lhs)
+            rhs = em.to_nmodl(e.rhs).replace("^", "**")
+            names = set(re.findall(r"[A-Za-z_]\w*", rhs)) - {"exp", "log", "fabs", "sqrt", "pow"}
+            loc = {n: subs.get(n, sp.Symbol(n)) for n in names}
+            subs[lhs] = sp.sympify(rhs, locals={**loc, "exp": sp.exp, "log": sp.log})
+        if ok and currents:
+            tot = sum(subs.get(c, 0) for c, _ in currents)
+            vsym = sp.Symbol("v")
+            gexpr = sp.diff(tot, vsym)
+            if gexpr.free_symbols.isdisjoint({vsym}) and sp.simplify(sp.diff(gexpr, vsym)) == 0:
+                analytic = str(gexpr)
+    except Exception:  # noqa: BLE001 - fall back to NEURON's finite difference
+        analytic = None
+
+    init, bp, adv = _drop_unused(init), _drop_unused(bp), _drop_unused(adv)
+    ni = max(1, len(m.ions))
+    lines = []
+    w = lines.append
+    guard = re.sub(r"\W", "_", m.name)
+    w("#pragma once")
+    w(f"// Generated by cellfit's NMODL translator from {os.path.basename(m.path)}: do not edit.")
+    w(f"// Source: {m.path}")
+    w("#include <cmath>")
+    w("")
+    w("#include <Kokkos_Core.hpp>")
+    w("")
+    w('#include "kernels/dual.hpp"')
+    w('#include "kernels/mechanism.hpp"')
+    w("")
+    w("namespace cellfit::mechanisms {")
+    w("")
+    w(f"struct {guard} {{")
+    w(f'  static constexpr const char* name = "{m.name}";')
+    w(f'  static constexpr const char* source = "{m.path}";')
+
+    def arr(typ, nm, vals, quote=True):
+        if not vals:
+            vals_s = '""' if quote else "0.0"
+        else:
+            vals_s = ", ".join((f'"{v}"' if quote else repr(float(v))) for v in vals)
+        w(f"  static constexpr {typ} {nm}[{max(1, len(vals))}] = {{{vals_s}}};")
+    w(f"  static constexpr int n_params = {n_params};")
+    arr("const char*", "param_names", [p[0] for p in m.params])
+    arr("const char*", "param_units", [p[2] for p in m.params])
+    arr("double", "param_defaults", [p[1] for p in m.params], quote=False)
+    w(f"  static constexpr int n_globals = {n_globals};")
+    arr("const char*", "global_names", [p[0] for p in m.globals])
+    arr("const char*", "global_units", [p[2] for p in m.globals])
+    arr("double", "global_defaults", [p[1] for p in m.globals], quote=False)
+    w(f"  static constexpr int n_constants = {n_globals + 1};  // the globals, then celsius")
+    w(f"  static constexpr int n_states = {n_states};")
+    arr("const char*", "state_names", m.states)
+    w(f"  static constexpr int n_ions = {len(m.ions)};")
+    ion_inits = []
+    for u in m.ions:
+        ion_inits.append("{" + f"CELLFIT_ION_{u.species.upper()}, {str('e' in u.reads).lower()}, "
+                         f"{str('ci' in u.reads).lower()}, {str('co' in u.reads).lower()}, "
+                         f"{str('i' in u.reads).lower()}, {str(u.write_i).lower()}, "
+                         f"{u.write_ci_state}, {u.write_co_state}" + "}")
+    if not ion_inits:
+        ion_inits = ["{-1, false, false, false, false, false, -1, -1}"]
+    w(f"  static constexpr ion_use ions[{ni}] = {{{', '.join(ion_inits)}}};")
+    param_names = {p[0] for p in m.params}
+
+    def reads_params(block_lines):
+        return any(re.search(r"\bp\[\d+\]", ln) for ln in block_lines)
+    w(f"  static constexpr bool gates_read_params = {str(reads_params(adv)).lower()};")
+    w(f"  static constexpr bool init_reads_params = {str(reads_params(init)).lower()};")
+    w("")
+    w("  static void constants(double celsius, const double* globals, double* out) {")
+    if n_globals:
+        w(f"    for (int k = 0; k < {n_globals}; ++k) out[k] = globals[k];")
+    else:
+        w("    (void)globals;")
+    w(f"    out[{n_globals}] = celsius;")
+    w("  }")
+    w("")
+    w("  // INITIAL")
+    w("  template <class T, class C>")
+    w("  KOKKOS_FORCEINLINE_FUNCTION static void init(T v, const T* p, const C* c, T* s,")
+    w("                                               const T* ion) {")
+    w("    (void)v; (void)p; (void)c; (void)s; (void)ion;")
+    lines.extend(init)
+    w("  }")
+    w("")
+    w("  // BREAKPOINT, after SOLVE: the current density at v; i_ion[k] the part of ion k.")
+    w("  template <class T, class C>")
+    w("  KOKKOS_FORCEINLINE_FUNCTION static T breakpoint(T v, const T* p, const C* c, const T* s,")
+    w("                                                  const T* ion, T* i_ion) {")
+    w("    (void)v; (void)p; (void)c; (void)s; (void)ion; (void)i_ion;")
+    lines.extend(bp)
+    w("  }")
+    w("")
+    w("  template <class T, class C>")
+    w("  KOKKOS_FORCEINLINE_FUNCTION static T current(T v, const T* p, const C* c, const T* s,")
+    w("                                               const T* ion, T* i_ion, T& g) {")
+    if analytic is not None:
+        w("    // The current is linear in v: g is its slope, d(current)/dv.")
+        genv = {}
+        for a in m.assigned:
+            genv[a] = None
+        gx = em.expr(analytic, {})
+        w(f"    g = {gx};")
+        w("    return breakpoint(v, p, c, s, ion, i_ion);")
+    else:
+        w("    // NEURON's conductance: (I(v + 0.001) - I(v)) / 0.001.")
+        w(f"    T i_hi[{ni}];")
+        w("    const T hi = breakpoint(v + T(0.001), p, c, s, ion, i_hi);")
+        w("    const T lo = breakpoint(v, p, c, s, ion, i_ion);")
+        w("    g = (hi - lo) / T(0.001);")
+        w("    return lo;")
+    w("  }")
+    w("")
+    w(f"  // DERIVATIVE, integrated over dt by {m.method or 'nothing (no SOLVE)'}.")
+    w("  template <class T, class C>")
+    w("  KOKKOS_FORCEINLINE_FUNCTION static void advance(T v, T dt, const T* p, const C* c, T* s,")
+    w("                                                  const T* ion) {")
+    w("    (void)v; (void)dt; (void)p; (void)c; (void)s; (void)ion;")
+    lines.extend(adv)
+    w("  }")
+    w("};")
+    w("")
+    w("}  // namespace cellfit::mechanisms")
+    return "\n".join(lines) + "\n"
+
+
+def cxx_name(name: str) -> str:
+    return re.sub(r"\W", "_", name)
+
+
+def _drop_unused(lines):
+    """Removes `T x = T(0);` declarations of names the other lines never mention."""
+    out = []
+    for k, ln in enumerate(lines):
+        m = re.match(r"\s*(?:T (\w+) = T\(0\)|\(void\)(\w+));$", ln)
+        if m:
+            name = m.group(1) or m.group(2)
+            rest = [r for r in lines if not re.match(
+                r"\s*(?:T " + name + r" = T\(0\)|\(void\)" + name + r");$", r)]
+            if not any(re.search(r"\b" + name + r"\b", r) for r in rest):
+                continue
+        out.append(ln)
+    return out
+
+
+def registration_order(mechs):
+    """NEURON's mechanism order: concentration writers in reverse registration order, then
+    the others in registration order (nrnivmodl registers the files sorted by name)."""
+    by_file = sorted(mechs, key=lambda m: os.path.basename(m.path))
+    writers = [m for m in by_file if m.writes_conc]
+    others = [m for m in by_file if not m.writes_conc]
+    return list(reversed(writers)) + others
+
+
+def emit_catalogue(mechs) -> str:
+    species = list(KNOWN_SPECIES)
+    valences = dict(KNOWN_SPECIES)
+    for m in mechs:
+        for u in m.ions:
+            if u.species not in species:
+                species.append(u.species)
+                valences[u.species] = u.valence
+    lines = ["#pragma once",
+             "// Generated by cellfit's NMODL translator: the mechanisms compiled from .mod files,",
+             "// in NEURON's mechanism order. Do not edit."]
+    for k, s in enumerate(species):
+        lines.append(f"#define CELLFIT_ION_{s.upper()} {k}")
+    for m in mechs:
+        lines.append('#include "cellfit_generated/' + cxx_name(m.name) + '.hpp"')
+    names = "".join(", ::cellfit::mechanisms::" + cxx_name(m.name) for m in mechs)
+    lines.append(f"#define CELLFIT_GENERATED_MECHANISMS {names}")
+    extra = "".join(f', {{"{s}", {valences[s]}, 1.0, 1.0, 0.0}}' for s in species[3:])
+    lines.append(f"#define CELLFIT_GENERATED_ION_SPECIES {extra}")
+    return "\n".join(lines) + "\n"
+
+
+def translate(path: str) -> tuple[Mechanism, str]:
+    program, text = parse(path)
+    check(path, text)
+    mech = analyse(path, program, text)
+    return mech, text
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", required=True, help="output folder (cellfit_generated/ goes in it)")
+    ap.add_argument("mod", nargs="*", help=".mod files")
+    args = ap.parse_args(argv)
+    outdir = os.path.join(args.out, "cellfit_generated")
+    os.makedirs(outdir, exist_ok=True)
+    mechs, texts, seen = [], {}, {}
+    try:
+        for path in args.mod:
+            mech, text = translate(path)
+            if mech.name in seen:
+                raise TranslationError(f"{path}:1: SUFFIX {mech.name} is already defined by "
+                                       f"{seen[mech.name]}")
+            if mech.name in ("hh", "pas", "jk"):
+                raise TranslationError(f"{path}:1: SUFFIX {mech.name} is a hand-written "
+                                       "mechanism of cellfit; choose another suffix")
+            seen[mech.name] = path
+            mechs.append(mech)
+            texts[mech.name] = text
+        ordered = registration_order(mechs)
+        files = {}
+        for m in ordered:
+            files[re.sub(r"\W", "_", m.name) + ".hpp"] = emit(m, texts[m.name])
+        files["catalogue.hpp"] = emit_catalogue(ordered)
+    except TranslationError as e:
+        print(f"cellfit::nmodl: {e}", file=sys.stderr)
+        return 2
+    for name, content in files.items():
+        path = os.path.join(outdir, name)
+        old = None
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                old = f.read()
+        if old != content:  # leave unchanged headers alone (no needless rebuilds)
+            tmp = path + ".tmp"
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(content)
+            os.replace(tmp, path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
