@@ -57,6 +57,7 @@ struct info_options {
   double max_compartment_um = 0;
   double ra = 35.4;
   std::string swc_out;
+  bool mechanisms = false;  // list the catalogue instead
 };
 int run_info(const info_options& o);
 

@@ -4,11 +4,57 @@
 #include "app/commands.hpp"
 #include "common/error.hpp"
 #include "model/cable_geometry.hpp"
+#include "model/cell_model.hpp"
 #include "model/morphology.hpp"
 
 namespace cellfit::app {
 
+namespace {
+
+int print_catalogue() {
+  for (const auto& m : mechanism_catalogue()) {
+    std::printf("%s  (%s)\n", m.name.c_str(), m.source.c_str());
+    for (std::size_t k = 0; k < m.param_names.size(); ++k) {
+      std::printf("  RANGE   %-16s %-10s default %g\n", m.param_names[k].c_str(),
+                  m.param_units[k].empty() ? "1" : m.param_units[k].c_str(), m.defaults[k]);
+    }
+    for (std::size_t k = 0; k < m.global_names.size(); ++k) {
+      std::printf("  GLOBAL  %-16s %-10s default %g\n", m.global_names[k].c_str(),
+                  m.global_units[k].empty() ? "1" : m.global_units[k].c_str(),
+                  m.global_defaults[k]);
+    }
+    if (!m.state_names.empty()) {
+      std::printf("  STATE  ");
+      for (const auto& st : m.state_names) std::printf(" %s", st.c_str());
+      std::printf("\n");
+    }
+    for (const auto& io : m.ions) {
+      const std::string& sp = io.species;
+      std::string reads, writes;
+      auto add = [](std::string& list, const std::string& what) {
+        list += (list.empty() ? "" : ", ") + what;
+      };
+      if (io.read_e) add(reads, "e" + sp);
+      if (io.read_ci) add(reads, sp + "i");
+      if (io.read_co) add(reads, sp + "o");
+      if (io.read_i) add(reads, "i" + sp);
+      if (io.write_i) add(writes, "i" + sp);
+      if (io.write_ci) add(writes, sp + "i");
+      if (io.write_co) add(writes, sp + "o");
+      std::printf("  ION     %-4s READ %s%s%s\n", sp.c_str(), reads.empty() ? "-" : reads.c_str(),
+                  writes.empty() ? "" : "  WRITE ", writes.c_str());
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
 int run_info(const info_options& o) {
+  if (o.mechanisms) return print_catalogue();
+  if (o.morphology.empty()) {
+    throw usage_error("cellfit::info: give a MORPHOLOGY, or --mechanisms for the catalogue");
+  }
   if (o.nseg < 0) throw usage_error("cellfit::info: --nseg must be >= 0");
   if (!(o.max_compartment_um >= 0))
     throw usage_error("cellfit::info: --max-compartment-um must be >= 0");

@@ -132,11 +132,14 @@ int main(int argc, char** argv) {
 
   app::info_options info;
   auto* info_cmd = cli.add_subcommand(
-      "info", "Describe a morphology: sections, compartments, total area, regions.");
-  info_cmd
-      ->add_option("morphology", info.morphology,
-                   "SWC file or builtin:ball_and_stick|chain6|tree184|random_tree:N[:SEED]")
-      ->required();
+      "info",
+      "Describe a morphology (sections, compartments, total area, regions), or with\n"
+      "--mechanisms the mechanism catalogue.");
+  info_cmd->add_option("morphology", info.morphology,
+                       "SWC file or builtin:ball_and_stick|chain6|tree184|random_tree:N[:SEED]");
+  info_cmd->add_flag("--mechanisms", info.mechanisms,
+                     "List the mechanism catalogue: parameters (units, defaults), GLOBALs, "
+                     "states, ions read and written");
   info_cmd->add_option("--nseg", info.nseg, "Segments per section (default: the morphology's)");
   info_cmd->add_option("--max-compartment-um", info.max_compartment_um,
                        "Split sections into compartments no longer than this");
