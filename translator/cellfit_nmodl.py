@@ -336,6 +336,66 @@ class Emitter:
                 if key in u.reads:
                     self.base[nm] = f"ion[{4 * k + slot[key]}]"
 
+        # Values derived from celsius, GLOBALs and constants alone (hh's q10): computed once
+        # per run on the host into the constants array (C++ host expressions, in order).
+        self.derived = []
+        self.host = False
+        self.in_branch = 0
+        self.assign_counts = {}
+
+    def count_assignments(self, block):
+        """How often each name is assigned in a function body (hoisting needs exactly once)."""
+        counts = {}
+
+        def walk(b):
+            for st in b.statements:
+                kind = st.get_node_type_name()
+                if kind == "ExpressionStatement" and \
+                        st.expression.get_node_type_name() == "StatementBlock":
+                    walk(st.expression)
+                elif kind == "StatementBlock":
+                    walk(st)
+                elif kind == "ExpressionStatement":
+                    e = st.expression
+                    if e.get_node_type_name() == "BinaryExpression" and e.op.eval() == "=":
+                        n = self.to_nmodl(e.lhs)
+                        counts[n] = counts.get(n, 0) + 1
+                elif kind == "IfStatement":
+                    walk(st.statement_block)
+                    for ei in st.elseifs:
+                        walk(ei.statement_block)
+                    if st.elses is not None:
+                        walk(st.elses.statement_block)
+        walk(block)
+        return counts
+
+    def hoistable(self, rhs_text, env) -> bool:
+        """Whether an expression depends on celsius, GLOBALs and constants only (and on at
+        least one of the first two: plain constants are folded anyway)."""
+        t = rhs_text.replace("^", "**")
+        try:
+            tree = pyast.parse(t.strip(), mode="eval")
+        except SyntaxError:
+            return False
+        runtime = False
+        for node in pyast.walk(tree):
+            if isinstance(node, pyast.Call):
+                if not isinstance(node.func, pyast.Name) or node.func.id not in FUNCTIONS:
+                    return False
+            elif isinstance(node, pyast.Name):
+                n = node.id
+                if n in FUNCTIONS:
+                    continue
+                if n in self.m.constants and n not in env:
+                    continue
+                cur = env.get(n) or self.base.get(n)
+                if cur is None or not re.fullmatch(r"T\(c\[\d+\]\)", cur):
+                    return False
+                runtime = True
+            elif isinstance(node, (pyast.Compare, pyast.BoolOp)):
+                return False
+        return runtime
+
     def local_name(self, n: str) -> str:
         return n + "_" if n in CXX_RESERVED else n
 
@@ -387,20 +447,23 @@ class Emitter:
         c = self._const(node, env)
         if c is not None and not isinstance(node, pyast.Name) or (
                 isinstance(node, pyast.Name) and node.id in self.m.constants and node.id not in env):
-            return f"T({c!r})"
+            return repr(c) if self.host else f"T({c!r})"
         if isinstance(node, pyast.Name):
             n = node.id
-            if n in env:
-                return env[n]
-            if n in self.base:
-                return self.base[n]
-            raise TranslationError(f"{self.m.path}:1: unknown name '{n}'")
+            found = env.get(n) or self.base.get(n)
+            if found is None:
+                raise TranslationError(f"{self.m.path}:1: unknown name '{n}'")
+            if self.host:  # constants are out[k] in the host function that computes them
+                return re.sub(r"T\(c\[(\d+)\]\)", r"out[\1]", found)
+            return found
         if isinstance(node, pyast.BinOp):
             a = self._e(node.left, env)
             if isinstance(node.op, pyast.Pow):
                 ex = self._const(node.right, env)
                 if ex is not None and float(ex).is_integer() and 1 <= ex <= 8:
                     return "(" + " * ".join([a] * int(ex)) + ")"
+                if self.host:
+                    return f"std::pow({a}, {self._e(node.right, env)})"
                 return f"kmath::pow({a}, {self._e(node.right, env)})"
             b = self._e(node.right, env)
             op = {pyast.Add: "+", pyast.Sub: "-", pyast.Mult: "*", pyast.Div: "/"}.get(type(node.op))
@@ -434,6 +497,8 @@ class Emitter:
             args = [self._e(a, env) for a in node.args]
             if f == "pow":
                 return self._e(pyast.BinOp(node.args[0], pyast.Pow(), node.args[1]), env)
+            if self.host:
+                return f"std::{'fabs' if f == 'fabs' else f}({', '.join(args)})"
             return f"{FUNCTIONS[f]}({', '.join(args)})"
         raise TranslationError(f"{self.m.path}:1: expression not supported: {pyast.dump(node)}")
 
@@ -503,7 +568,21 @@ class Emitter:
                         line = _line_of(self.text, r"\b" + n + r"\s*=")
                         raise TranslationError(f"{self.m.path}:{line}: assignment to parameter "
                                                f"or ion value '{n}': construct not supported")
-                    out.append(f"{pad}{target} = {self.expr(e.rhs, env)};")
+                    rhs_text = self.to_nmodl(e.rhs)
+                    if (not self.in_branch and self.assign_counts.get(n, 0) == 1 and
+                            not target.startswith("s[") and self.hoistable(rhs_text, env)):
+                        self.host = True
+                        try:
+                            host = self.expr(rhs_text, env)
+                        finally:
+                            self.host = False
+                        if host not in self.derived:
+                            self.derived.append(host)
+                        slot = len(self.m.globals) + 1 + self.derived.index(host)
+                        env[n] = f"T(c[{slot}])"
+                        out.append(f"{pad}// {n} = {rhs_text}: constants[{slot}], once per run")
+                        continue
+                    out.append(f"{pad}{target} = {self.expr(rhs_text, env)};")
                 elif ek == "FunctionCall":
                     raise TranslationError(f"{self.m.path}:1: call of {self.to_nmodl(e)} "
                                            "not inlined: construct not supported")
@@ -564,6 +643,7 @@ class Emitter:
                 copies.append((n, cn))
                 out.append(f"{pad}  T {cn} = {cur};")
                 benv[n] = cn
+            self.in_branch += 1
             if tag == "else_if":
                 out.append(f"{pad}  {{")
                 self.if_statement(b, benv, out, indent + 2, diff_handler)
@@ -572,6 +652,7 @@ class Emitter:
                 out.append(f"{pad}  {{")
                 self.block(b, benv, out, indent + 2, diff_handler)
                 out.append(f"{pad}  }}")
+            self.in_branch -= 1
             results.append(dict(copies))
         for n in names:
             cur = env.get(n) or self.base.get(n)
@@ -622,6 +703,7 @@ def emit(mech: Mechanism, text: str) -> str:
     init = []
     env = declare_assigned(init)
     if m.initial is not None:
+        em.assign_counts = em.count_assignments(m.initial)
         em.block(m.initial, env, init, 2)
 
     # DERIVATIVE with the integration method.
@@ -660,6 +742,7 @@ def emit(mech: Mechanism, text: str) -> str:
                        f"(T(1) - dt * ({em.expr(a, env)}));")
 
     if m.derivative is not None:
+        em.assign_counts = em.count_assignments(m.derivative)
         em.block(m.derivative, env, adv, 2, diff_handler=diff)
 
     # BREAKPOINT (after SOLVE): currents.
@@ -679,6 +762,7 @@ def emit(mech: Mechanism, text: str) -> str:
     class _Block:
         def __init__(self, statements):
             self.statements = statements
+    em.assign_counts = em.count_assignments(_Block(m.breakpoint))
     em.block(_Block(m.breakpoint), env, bp, 2)
     total = " + ".join(em.local_name(c) for c, _ in currents) or "T(0)"
     for c, k in currents:
@@ -749,7 +833,8 @@ def emit(mech: Mechanism, text: str) -> str:
     arr("const char*", "global_names", [p[0] for p in m.globals])
     arr("const char*", "global_units", [p[2] for p in m.globals])
     arr("double", "global_defaults", [p[1] for p in m.globals], quote=False)
-    w(f"  static constexpr int n_constants = {n_globals + 1};  // the globals, then celsius")
+    w(f"  static constexpr int n_constants = {n_globals + 1 + len(em.derived)};"
+      "  // the globals, celsius, derived values")
     w(f"  static constexpr int n_states = {n_states};")
     arr("const char*", "state_names", m.states)
     w(f"  static constexpr int n_ions = {len(m.ions)};")
@@ -775,6 +860,8 @@ def emit(mech: Mechanism, text: str) -> str:
     else:
         w("    (void)globals;")
     w(f"    out[{n_globals}] = celsius;")
+    for k, host in enumerate(em.derived):
+        w(f"    out[{n_globals + 1 + k}] = {host};")
     w("  }")
     w("")
     w("  // INITIAL")
