@@ -449,6 +449,10 @@ void build_model(table_reader& t, cell_model& m, const std::string& source) {
             dst->emplace_back(region, table_reader::as_number(val, kt.key_name(region)));
           }
           kt.finish();
+          // Broad regions first, so that a specific one overrides them ("all", "dend", ...).
+          std::stable_sort(dst->begin(), dst->end(), [](const auto& a, const auto& b) {
+            return scope_rank(a.first) < scope_rank(b.first);
+          });
         } else {
           dst->emplace_back("all", table_reader::as_number(kv, st.key_name(key)));
         }

@@ -27,6 +27,20 @@ expect 3 "not finite" -- "$cellfit" simulate nan.toml --out b.h5
 expect 3 "simulation.dt_mss" -- "$cellfit" simulate --set simulation.dt_mss=0.1 --out b.h5
 expect 2 "section.key=value" -- "$cellfit" simulate --set simulation --out b.h5
 
+# The mechanism catalogue and ions: unknown names are refused naming the catalogue/keys.
+printf '[model.mechanisms.NaTs2t]\nregions = "soma"\n' > unknown_mech.toml
+expect 3 "unknown_mech.toml:1: model.mechanisms.NaTs2t: unknown mechanism .the catalogue: hh, pas, jk, CaDynamics_E2" -- "$cellfit" simulate unknown_mech.toml --out b.h5
+printf '[model.mechanisms.SK_E2]\nregions = "soma"\nzTau = 2.0\nzTua = 1.0\n' > unknown_global.toml
+expect 3 "unknown_global.toml:4: model.mechanisms.SK_E2.zTua: unknown key" -- "$cellfit" simulate unknown_global.toml --out b.h5
+printf '[model.mechanisms.CaDynamics_E2]\nregions = "soma"\n[model.ions.ca]\nci = -1.0\n' > bad_conc.toml
+expect 3 "model.ions.ca.ci: a concentration must be > 0 mM" -- "$cellfit" simulate bad_conc.toml --out b.h5
+printf '[model.mechanisms.Ca_HVA]\nregions = "soma"\n[model.ions.ca]\nstyle = "ghk"\n' > bad_style.toml
+expect 3 "model.ions.ca.style: expected \"auto\", \"nernst\" or \"fixed\"" -- "$cellfit" simulate bad_style.toml --out b.h5
+printf '[model.ions.xx]\ne = 1.0\n' > bad_ion.toml
+expect 3 "model.ions.xx: no mechanism of the catalogue uses this ion species" -- "$cellfit" simulate bad_ion.toml --out b.h5
+expect 0 "SK_E2" -- "$cellfit" info --mechanisms
+expect 2 "give a MORPHOLOGY, or --mechanisms" -- "$cellfit" info
+
 printf '1 1 0 0 0 5 -1\n2 3 10 0 0 1 1\n3 3 20 0 0 1 9\n' > bad_parent.swc
 printf '[model]\nmorphology = "bad_parent.swc"\n' > bad_swc.toml
 expect 4 "bad_parent.swc:3: sample 3: unknown parent id 9" -- "$cellfit" simulate bad_swc.toml --out b.h5

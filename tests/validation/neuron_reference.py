@@ -1,15 +1,22 @@
 """Runs NEURON on the model of a cellfit simulate output and compares the traces.
 
 The NEURON side is built independently of cellfit's geometry code: SWC files through
-NEURON's own Import3d, the ball-and-stick from 3-D points, the config's `hh` and `pas`
-placements and parameter values per region (`hh` in its table-free form, usetable_hh = 0;
-`hh` everywhere when the config names no mechanism), cm per region, celsius, Ra, and IClamp
-electrodes from the config's step stimuli.
-Compartments are matched by the 3-D position of their centres.
+NEURON's own Import3d, the ball-and-stick from 3-D points. Every mechanism of the config's
+`[model.mechanisms]` is inserted by region (`hh` everywhere when the config names none),
+every RANGE parameter set per region (`seg.<param>_<mech>`, a number or a table region ->
+number, broadest first), every GLOBAL once (`h.<name>_<mech>`); `[model.ions.<ion>]` e, ci,
+co (a number or a table, broadest first, as for parameters) and style; cm per
+region, celsius, Ra, nseg; IClamp electrodes from the config's step stimuli. Mechanisms
+other than NEURON's built-in hh and pas come from `--mechlib PATH/libnrnmech.so`
+(the same .mod files compiled by nrnivmodl). TABLEs are switched off (usetable_<mech> = 0):
+cellfit evaluates rate functions exactly. The config's `hh` is NEURON's hh (its `ena`/`ek`
+are the na/k ions' reversal potentials); `jk` has no NEURON counterpart.
+Compartments are matched by the 3-D position of their centres, and their regions checked.
 
-usage: neuron_reference.py CONFIG.toml CELLFIT_OUTPUT.h5 [--swc FILE] [--spike-tol 0.1]
-       [--rms-tol 1.0]
-Prints one line per stimulus and exits 1 if a tolerance is exceeded.
+usage: neuron_reference.py CONFIG.toml CELLFIT_OUTPUT.h5 [--swc FILE] [--mechlib LIB]
+       [--spike-tol 0.1] [--rms-tol 1.0] [--save NEURON_TRACES.npy]
+Prints one line per stimulus (and per site when at most 8 are recorded) and exits 1 if a
+tolerance is exceeded at any recorded site.
 """
 import argparse
 import math
@@ -61,14 +68,38 @@ def spike_times(t, v, thr=-20.0):
     return t[up] + (thr - v[up]) / (v[up + 1] - v[up]) * (t[up + 1] - t[up])
 
 
+def mechanism_names(mech, vartype):
+    """NEURON's names (`<name>_<mech>`) of a mechanism's RANGE PARAMETERs (1) or GLOBALs (-1)."""
+    ms = h.MechanismStandard(mech, vartype)
+    name = h.ref("")
+    out = []
+    for i in range(int(ms.count())):
+        ms.name(name, i)
+        out.append(name[0])
+    return out
+
+
+def ion_style(sec, ion):
+    """(c_style, cinit, e_style, einit, eadvance) of an ion in a section."""
+    st = int(h.ion_style(f"{ion}_ion", sec=sec))
+    return st & 3, (st >> 2) & 1, (st >> 3) & 3, (st >> 5) & 1, (st >> 6) & 1
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("config")
     ap.add_argument("output")
     ap.add_argument("--swc")
+    ap.add_argument("--mechlib", action="append", default=[],
+                    help="an nrnivmodl libnrnmech.so (may be repeated)")
     ap.add_argument("--spike-tol", type=float, default=0.1)
     ap.add_argument("--rms-tol", type=float, default=1.0)
+    ap.add_argument("--save", help="write NEURON's traces ([stimulus][site][sample]) to this .npy file")
     args = ap.parse_args()
+
+    for lib in args.mechlib:
+        if not h.nrn_load_dll(lib):
+            sys.exit(f"neuron_reference: cannot load {lib}")
 
     with open(args.config, "rb") as f:
         cfg = tomllib.load(f)
@@ -81,14 +112,14 @@ def main():
         volt = f["/traces/voltage"][...]
         sites = f["/traces/sites"][...]
         centres = f["/model/compartments/centre_um"][...]
+        cf_regions = [r.decode() if isinstance(r, bytes) else str(r)
+                      for r in f["/model/compartments/region"][...]]
         n_stim = int(f.attrs["n_stimuli"])
         if int(f.attrs["n_parameter_sets"]) != 1:
             sys.exit("neuron_reference: expects one parameter set")
 
     secs = build_cell(model.get("morphology"), args.swc)
     h.celsius = model.get("celsius", 6.3)
-    if hasattr(h, "usetable_hh"):
-        h.usetable_hh = 0
 
     def region_of(sec):
         name = sec.name().split(".")[-1]
@@ -112,15 +143,44 @@ def main():
         return value.get(region, out)
 
     mechanisms = model.get("mechanisms", {"hh": {"regions": "all"}})
-    for mech in mechanisms:
-        if mech not in ("hh", "pas"):
-            sys.exit(f"neuron_reference: mechanism {mech} is not supported here")
-    segs, seg_centres = [], []
+    # Which config key is which NEURON variable: RANGE PARAMETERs per segment, GLOBALs once.
+    ranges, globals_ = {}, {}
+    for mech, spec in mechanisms.items():
+        if mech == "jk":
+            sys.exit("neuron_reference: jk (paper 000's point model) has no NEURON counterpart")
+        try:
+            rnames = mechanism_names(mech, 1)
+            gnames = mechanism_names(mech, -1)
+        except RuntimeError:
+            sys.exit(f"neuron_reference: NEURON has no mechanism {mech}"
+                     " (compile its .mod file with nrnivmodl and pass --mechlib)")
+        for key, value in spec.items():
+            if key == "regions":
+                continue
+            full = f"{key}_{mech}"
+            if mech == "hh" and key in ("ena", "ek"):
+                ranges[(mech, key)] = key  # cellfit's hh parameters; NEURON's ion reversal potentials
+            elif full in rnames:
+                ranges[(mech, key)] = full
+            elif full in gnames:
+                if isinstance(value, dict):
+                    values = set(value.values())
+                    if len(values) != 1:
+                        sys.exit(f"neuron_reference: {mech}.{key} is a GLOBAL: one value per model")
+                    value = values.pop()
+                globals_[full] = value
+            else:
+                sys.exit(f"neuron_reference: {mech} has no RANGE parameter or GLOBAL {key} in NEURON")
+    ions = model.get("ions", {})
+
+    segs, seg_centres, seg_regions = [], [], []
+    ion_values = []  # (segment, attribute, value): restored before every run
     for sec in secs:
         region = region_of(sec)
-        # cellfit's nseg rule: model.nseg for all, then odd ceil(L / max_compartment_um).
-        if isinstance(model.get("nseg", 0), int) and model.get("nseg", 0) > 0:
-            sec.nseg = model["nseg"]
+        # cellfit's nseg rule: model.nseg (a number or per region), then odd ceil(L / max_compartment_um).
+        nseg = region_value(model.get("nseg", 0), region, 0)
+        if nseg > 0:
+            sec.nseg = int(nseg)
         if model.get("max_compartment_um", 0) > 0:
             k = math.ceil(sec.L / model["max_compartment_um"])
             k += 1 - k % 2
@@ -132,16 +192,40 @@ def main():
                 continue
             sec.insert(mech)
             for key, value in spec.items():
-                if key == "regions":
+                name = ranges.get((mech, key))
+                if name is None:
                     continue
-                name = {"hh": {"gnabar": "gnabar_hh", "gkbar": "gkbar_hh", "gl": "gl_hh", "el": "el_hh",
-                               "ena": "ena", "ek": "ek"},
-                        "pas": {"g": "g_pas", "e": "e_pas"}}[mech][key]
                 for seg in sec:
                     setattr(seg, name, region_value(value, region, None))
+        for ion, spec in ions.items():
+            if not h.ismembrane(f"{ion}_ion", sec=sec):
+                continue
+            c_style, cinit, e_style, einit, eadvance = ion_style(sec, ion)
+            style = spec.get("style", "auto")
+            if style == "nernst":
+                e_style, einit, eadvance = 2, 1, 1
+            elif style == "fixed":
+                e_style, einit, eadvance = 1, 0, 0
+            for key, attr in (("ci", f"{ion}i"), ("co", f"{ion}o")):
+                if key in spec:
+                    # The config's concentrations, not the ion's global initial ones: set before
+                    # every run, so finitialize must not reset them.
+                    cinit = 0
+                    for seg in sec:
+                        ion_values.append((seg, attr, region_value(spec[key], region, getattr(seg, attr))))
+            h.ion_style(f"{ion}_ion", c_style, e_style, einit, eadvance, cinit, sec=sec)
+            if "e" in spec:
+                for seg in sec:
+                    ion_values.append((seg, f"e{ion}", region_value(spec["e"], region, getattr(seg, f"e{ion}"))))
         for seg in sec:
             segs.append(seg)
             seg_centres.append(segment_centre(sec, seg.x))
+            seg_regions.append(region)
+    for name, value in globals_.items():
+        setattr(h, name, value)
+    for mech in mechanisms:
+        if hasattr(h, f"usetable_{mech}"):
+            setattr(h, f"usetable_{mech}", 0)
     seg_centres = np.array(seg_centres)
     if len(segs) != len(centres):
         sys.exit(f"neuron_reference: NEURON has {len(segs)} segments, cellfit {len(centres)}")
@@ -154,6 +238,10 @@ def main():
         match.append(k)
     if len(set(match)) != len(match):
         sys.exit("neuron_reference: compartment matching is not one to one")
+    for c, k in enumerate(match):
+        if cf_regions[c] != seg_regions[k]:
+            sys.exit(f"neuron_reference: compartment {c} is {cf_regions[c]} in cellfit, "
+                     f"{seg_regions[k]} in NEURON")
 
     # Stimuli in the config's order, expanded like cellfit expands them.
     stims = []
@@ -166,13 +254,18 @@ def main():
     if len(stims) != n_stim:
         sys.exit(f"neuron_reference: {len(stims)} stimuli in the config, {n_stim} in the output")
 
+    def site_indices(site):
+        if isinstance(site, str):
+            return [c for c, r in enumerate(cf_regions) if in_regions(r, site)]
+        return [site if site >= 0 else len(centres) + site]
+
     worst_rms, worst_abs, worst_spike, ok = 0.0, 0.0, 0.0, True
-    n = len(centres)
+    per_site = len(sites) <= 8
+    saved = []
     for si, (site_list, amp, delay, dur) in enumerate(stims):
         clamps = []
-        for site in site_list:
-            k = match[site if site >= 0 else n + site]
-            ic = h.IClamp(segs[k])
+        for c in sorted({c for site in site_list for c in site_indices(site)}):
+            ic = h.IClamp(segs[match[c]])
             ic.amp, ic.delay, ic.dur = amp, delay, dur
             clamps.append(ic)
         recs = []
@@ -182,11 +275,16 @@ def main():
             recs.append(vec)
         tvec = h.Vector()
         tvec.record(h._ref_t)
+        for seg, attr, value in ion_values:
+            setattr(seg, attr, value)
         h.dt = dt
         h.steps_per_ms = 1.0 / dt
         h.finitialize(model.get("v_init", -65.0))
         h.continuerun(tstop)
         t = np.array(tvec)
+        if args.save:
+            saved.append([np.array(vec) for vec in recs])
+        s_rms, s_abs, s_spike, lines = 0.0, 0.0, 0.0, []
         for j, vec in enumerate(recs):
             vn = np.array(vec)
             vc = volt[si, j, :]
@@ -194,24 +292,31 @@ def main():
                 sys.exit(f"neuron_reference: {len(vn)} NEURON samples, {len(vc)} cellfit samples")
             diff = vc - vn
             rms = math.sqrt(float(np.mean(diff * diff)))
-            worst_rms = max(worst_rms, rms)
-            worst_abs = max(worst_abs, float(np.max(np.abs(diff))))
+            dmax = float(np.max(np.abs(diff)))
+            s_rms, s_abs = max(s_rms, rms), max(s_abs, dmax)
             sn, sc = spike_times(t, vn), spike_times(t, vc)
+            shift = float(np.max(np.abs(sn - sc))) if len(sn) == len(sc) and len(sn) else 0.0
+            s_spike = max(s_spike, shift)
+            bad = rms > args.rms_tol or shift > args.spike_tol or len(sn) != len(sc)
+            ok &= not bad
             if len(sn) != len(sc):
                 print(f"stimulus {si} site {sites[j]}: {len(sc)} spikes in cellfit, {len(sn)} in NEURON")
-                ok = False
-                continue
-            if len(sn):
-                worst_spike = max(worst_spike, float(np.max(np.abs(sn - sc))))
-            if rms > args.rms_tol:
-                ok = False
+            if per_site:
+                lines.append(f"  site {sites[j]:4d} ({cf_regions[sites[j]]:6s}): spikes {len(sn):3d}, "
+                             f"RMS {rms:.3e} mV, max |dV| {dmax:.3e} mV, spike shift {shift:.3e} ms"
+                             + ("  FAIL" if bad else ""))
+        worst_rms, worst_abs, worst_spike = max(worst_rms, s_rms), max(worst_abs, s_abs), max(worst_spike, s_spike)
         print(f"stimulus {si}: amp {amp:g} at {site_list}: spikes {len(spike_times(t, np.array(recs[0])))}"
-              f" (first site)")
+              f" (first site); RMS {s_rms:.3e} mV, max |dV| {s_abs:.3e} mV, spike shift {s_spike:.3e} ms")
+        for line in lines:
+            print(line)
         del clamps
     print(f"worst RMS difference {worst_rms:.3e} mV, worst |dV| {worst_abs:.3e} mV, "
           f"worst spike-time difference {worst_spike:.3e} ms over {len(stims)} stimuli x {len(sites)} sites")
     if worst_spike > args.spike_tol:
         ok = False
+    if args.save:
+        np.save(args.save, np.array(saved))
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

@@ -4,6 +4,8 @@
 # the 0.1 ms / 1 mV acceptance level: both simulators run the same discretisation, so in
 # FP64 they agree to rounding (about 1e-10 mV), and any drift in geometry, scheme or
 # channel shows. The FP32 kernels are checked against the same NEURON run.
+# Then the L5PC channel set by region (mechanisms/l5pc, translated by cellfit; in NEURON the
+# same .mod files compiled here by nrnivmodl) on the branched cell and tree184, 1000 ms.
 # usage: test_neuron.sh CELLFIT_BINARY VALIDATION_DIR
 set -euo pipefail
 cellfit=$(realpath "$1")
@@ -105,4 +107,109 @@ e = -65.0" "[-1, 7]" || status=1
 # Single precision: rounding differences grow through spikes; still far inside the
 # acceptance level (measured: ~1e-3 mV RMS, ~1e-4 ms spike times).
 run_case tree184_fp32 "$work/tree184.swc" "" "[100, -1]" fp32 "--rms-tol 0.02 --spike-tol 0.005" || status=1
+
+# The Blue Brain L5PC distribution by region (BluePyOpt's l5pc release densities; gIhbar
+# constant), pas everywhere, celsius 34, ena 50, ek -85, cm 2 in the dendrites, Ra 100;
+# GLOBALs and calcium concentrations given explicitly (their defaults) so that those paths
+# are exercised. Somatic steps (one subthreshold), 1000 ms, recorded at the soma, the axon's
+# far end, a basal and an apical tip. Acceptance: spike times within 0.01 ms and RMS under
+# 0.01 mV at every site; measured ~1e-10..1e-8 mV RMS, growing spike by spike with the
+# model's own sensitivity (NEURON against itself with the amplitude changed by one ulp
+# differs as much).
+command -v nrnivmodl > /dev/null || { echo "test_neuron: nrnivmodl (from the neuron wheel) is required" >&2; exit 1; }
+mkdir mods
+cp "$here/../../mechanisms/l5pc/"*.mod mods/
+(cd mods && nrnivmodl > nrnivmodl.log 2>&1) || { cat mods/nrnivmodl.log; exit 1; }
+mechlib=$(find "$work" -name libnrnmech.so | head -1)
+[ -n "$mechlib" ] || { echo "test_neuron: nrnivmodl made no libnrnmech.so" >&2; exit 1; }
+
+run_l5pc_case() {
+  local name=$1 morph=$2 extra=$3 sites=$4 amplitudes=$5
+  cat > "$name.toml" <<TOML
+[model]
+morphology = "$morph"
+$extra
+celsius = 34.0
+ra = 100.0
+cm = { default = 1.0, dend = 2.0 }
+v_init = -65.0
+[model.mechanisms.pas]
+regions = "all"
+g = 3e-5
+e = -75.0
+[model.mechanisms.NaTs2_t]
+regions = ["soma", "apical"]
+gNaTs2_tbar = { soma = 0.983955, apical = 0.026145 }
+[model.mechanisms.NaTa_t]
+regions = "axon"
+gNaTa_tbar = 3.137968
+[model.mechanisms.Nap_Et2]
+regions = "axon"
+gNap_Et2bar = 0.006827
+[model.mechanisms.K_Pst]
+regions = "axon"
+gK_Pstbar = 0.973538
+[model.mechanisms.K_Tst]
+regions = "axon"
+gK_Tstbar = 0.089259
+[model.mechanisms.SKv3_1]
+regions = ["soma", "axon", "apical"]
+gSKv3_1bar = { soma = 0.303472, axon = 1.021945, apical = 0.004226 }
+[model.mechanisms.SK_E2]
+regions = ["soma", "axon"]
+gSK_E2bar = { soma = 0.008407, axon = 0.007104 }
+zTau = 1.0
+[model.mechanisms.Ca_HVA]
+regions = ["soma", "axon"]
+gCa_HVAbar = { soma = 0.000994, axon = 0.00099 }
+[model.mechanisms.Ca_LVAst]
+regions = ["soma", "axon"]
+gCa_LVAstbar = { soma = 0.000333, axon = 0.008752 }
+[model.mechanisms.CaDynamics_E2]
+regions = ["soma", "axon"]
+gamma = { soma = 0.000609, axon = 0.00291 }
+decay = { soma = 210.485291, axon = 287.198731 }
+[model.mechanisms.Im]
+regions = "apical"
+gImbar = 0.000143
+[model.mechanisms.Ih]
+regions = ["soma", "basal", "apical"]
+gIhbar = 8e-5
+ehcn = -45.0
+[model.ions.na]
+e = 50.0
+[model.ions.k]
+e = -85.0
+[model.ions.ca]
+ci = 5e-5
+co = 2.0
+[simulation]
+dt_ms = 0.025
+t_stop_ms = 1000.0
+record_sites = $sites
+[[stimulus]]
+type = "step"
+sites = [0]
+amplitudes = $amplitudes
+delay_ms = 100.0
+duration_ms = 700.0
+TOML
+  "$cellfit" simulate "$name.toml" --out "$name.h5" --quiet > /dev/null
+  echo "== $name"
+  # The recording sites are where they are meant to be.
+  python3 -c "import h5py, sys
+f = h5py.File(sys.argv[1], 'r')
+got = [f['/model/compartments/region'][k].decode() for k in f['/traces/sites'][...]]
+sys.exit(0 if got == ['soma', 'axon', 'basal', 'apical'] else f'{sys.argv[1]}: sites in {got}')" "$name.h5"
+  python3 "$here/neuron_reference.py" "$name.toml" "$name.h5" --mechlib "$mechlib" \
+    --rms-tol 0.01 --spike-tol 0.01 2>&1 | grep -v -i -E "display|graphics"
+}
+
+# branched (max 20 um): 0 soma, 21 axon's far end, 26 basal tip, 37 apical tip.
+run_l5pc_case l5pc_branched "$work/branched.swc" "max_compartment_um = 20.0" "[0, 21, 26, 37]" \
+  "[0.05, 0.1, 0.2, 0.4]" || status=1
+# tree184 with a 21-segment axon: 0 soma, 21 axon's far end, 190 and 200 the farthest basal
+# and apical compartments.
+run_l5pc_case l5pc_tree184 "$work/tree184.swc" "nseg = { axon = 21 }" "[0, 21, 190, 200]" \
+  "[0.1, 0.3, 1.0, 2.0]" || status=1
 exit $status
