@@ -29,15 +29,18 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
 fi
 
-# Python peers: NEURON (validation, benchmarks), eFEL (feature validation), DEAP and
-# BluePyOpt (selection validation and benchmark), h5py and numpy (reading results),
-# matplotlib (the PNG plots of `cellfit compare` and bench/plot_scaling.py).
+# Python peers: NEURON (its NMODL front end is the mechanism translator's parser, at build
+# time; validation, benchmarks), sympy (the translator's cnexp solutions), eFEL (feature
+# validation), DEAP and BluePyOpt (selection validation and benchmark), h5py and numpy
+# (reading results), matplotlib (the PNG plots of `cellfit compare` and
+# bench/plot_scaling.py), pytest (the translator's unit tests).
 py_missing=$(python3 - <<'PY'
 import importlib.util
 print(" ".join(m for m, mod in (("neuron", "neuron"), ("efel", "efel"), ("deap", "deap"),
                                      ("bluepyopt", "bluepyopt"),
                                      ("h5py", "h5py"), ("numpy", "numpy"),
-                                     ("matplotlib", "matplotlib"))
+                                     ("matplotlib", "matplotlib"), ("sympy", "sympy"),
+                                     ("pytest", "pytest"))
                if importlib.util.find_spec(mod) is None))
 PY
 )
