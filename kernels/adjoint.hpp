@@ -496,13 +496,14 @@ struct adjoint_functor {
         Real* const lis = &la.lam_isum(tile, r, 0);
         const Real* const ci = &io.ci(tile, r, 0);
         const Real* const co = &io.co(tile, r, 0);
+        const bool follows = io.nernst && io.nernst_at(r);
         for (int l = 0; l < Lanes; ++l) {
-          if (io.nernst) {
+          if (follows) {
             const Real ok = static_cast<Real>(ci[l] > Real(0) && co[l] > Real(0));
             lci[l] -= ok * le[l] * f / ci[l];
             lco[l] += ok * le[l] * f / co[l];
-            le[l] = Real(0);
           }
+          le[l] = Real(0);  // a fixed e carries nothing further back
           lis[l] = Real(0);
         }
       }

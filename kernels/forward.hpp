@@ -57,8 +57,9 @@ template <class Real, class MemorySpace>
 struct ion_views {
   batch_view3<Real, MemorySpace> e, ci, co, isum;  // [tile][row][lane]
   Kokkos::View<const Real*, MemorySpace> e0, ci0, co0;  // [row] values at initialisation
+  Kokkos::View<const int*, MemorySpace> nernst_at;  // [row] e follows ci, co there (else e0)
   Real nernst_mv = 0;  // RT/(zF) in mV: e = nernst_mv ln(co/ci)
-  int nernst = 0;      // e recomputed from ci, co at initialisation and every step
+  int nernst = 0;      // at some row: e recomputed at initialisation and every step
   int accumulate = 0;  // some mechanism reads isum: sum the species' currents every step
   int dynamic = 0;     // changes during a run (nernst, a written concentration, or isum)
   KOKKOS_INLINE_FUNCTION int rows() const { return static_cast<int>(e.extent(1)); }
@@ -269,6 +270,7 @@ struct forward_functor {
       if (io.nernst) {
         const Real f = io.nernst_mv;
         for (int r = 0; r < rows; ++r) {
+          if (!io.nernst_at(r)) continue;
           Real* const e = &io.e(tile, r, 0);
           const Real* const ci = &io.ci(tile, r, 0);
           const Real* const co = &io.co(tile, r, 0);
@@ -416,7 +418,8 @@ struct init_functor {
       for (int r = 0; r < io.rows(); ++r) {
         io.ci(tile, r, l) = io.ci0(r);
         io.co(tile, r, l) = io.co0(r);
-        io.e(tile, r, l) = io.nernst ? nernst(io.ci0(r), io.co0(r), io.nernst_mv) : io.e0(r);
+        io.e(tile, r, l) =
+            io.nernst_at(r) ? nernst(io.ci0(r), io.co0(r), io.nernst_mv) : io.e0(r);
         io.isum(tile, r, l) = Real(0);
       }
     }

@@ -23,16 +23,21 @@ int ion_species_index(const std::string& name) {
 
 std::vector<ion_layout> layout_ions(const cell_model& m) {
   std::vector<ion_layout> out(static_cast<std::size_t>(n_ion_species));
-  std::vector<bool> conc_used(out.size(), false), values_given(out.size(), false);
-  std::vector<std::vector<std::string>> writers_at(out.size());  // per row, filled below
+  std::vector<bool> values_given(out.size(), false);
+  // Nodes where a mechanism reads or writes a concentration of the species: NEURON's ion
+  // style there computes e by Nernst; elsewhere e is a fixed value (decided per section in
+  // NEURON, per node here: mechanisms are inserted per compartment).
+  std::vector<std::vector<int>> conc_nodes(out.size());
   for (const auto& pl : m.mechanisms) {
     const mechanism_info* info = find_mechanism(pl.name);
     for (const auto& use : info->ions) {
       const auto s = static_cast<std::size_t>(ion_species_index(use.species));
+      const bool conc = use.read_ci || use.read_co || use.write_ci || use.write_co;
       for (int c : pl.compartments) {
-        out[s].nodes.push_back(m.geom.node_of[static_cast<std::size_t>(c)]);
+        const int node = m.geom.node_of[static_cast<std::size_t>(c)];
+        out[s].nodes.push_back(node);
+        if (conc) conc_nodes[s].push_back(node);
       }
-      if (use.read_ci || use.read_co || use.write_ci || use.write_co) conc_used[s] = true;
       if (use.read_i) out[s].accumulate = true;
       if (use.write_ci || use.write_co) out[s].written = true;
     }
@@ -47,7 +52,8 @@ std::vector<ion_layout> layout_ions(const cell_model& m) {
     io.co0_mm.assign(io.nodes.size(), sp.co0_mm);
     // NEURON's nrn_nernst: ktf = 1000 R (celsius + 273.15) / F, e = ktf / z ln(co/ci).
     io.nernst_mv = ((1000.0 * gas_constant) * (m.celsius + 273.15)) / faraday_constant / sp.valence;
-    io.nernst = conc_used[s];
+    io.nernst_at.assign(io.nodes.size(), 0);
+    for (int node : conc_nodes[s]) io.nernst_at[static_cast<std::size_t>(io.row_of(node))] = 1;
   }
   // Two writers of one concentration at the same compartment.
   for (std::size_t s = 0; s < out.size(); ++s) {
@@ -95,8 +101,11 @@ std::vector<ion_layout> layout_ions(const cell_model& m) {
     apply(is.e_mv, io.e0_mv);
     apply(is.ci_mm, io.ci0_mm);
     apply(is.co_mm, io.co0_mm);
-    if (is.style == "nernst") io.nernst = true;
-    if (is.style == "fixed") io.nernst = false;
+    if (is.style == "nernst") io.nernst_at.assign(io.nodes.size(), 1);
+    if (is.style == "fixed") io.nernst_at.assign(io.nodes.size(), 0);
+  }
+  for (auto& io : out) {
+    io.nernst = std::find(io.nernst_at.begin(), io.nernst_at.end(), 1) != io.nernst_at.end();
   }
   for (std::size_t s = 3; s < out.size(); ++s) {  // beyond na, k, ca: no meaningful default
     if (!out[s].nodes.empty() && !values_given[s] && !out[s].written) {

@@ -12,7 +12,8 @@ namespace cellfit {
 struct ion_layout {
   std::vector<int> nodes;  // rows: the nodes where the species exists, ascending
   std::vector<double> e0_mv, ci0_mm, co0_mm;  // [row] values at initialisation
-  bool nernst = false;      // e from ci, co at initialisation and every step
+  std::vector<char> nernst_at;  // [row] e from ci, co at initialisation and every step there
+  bool nernst = false;          // at some row
   bool accumulate = false;  // some mechanism reads the summed current
   bool written = false;     // some mechanism writes a concentration
   bool dynamic = false;     // any of the three: the values change during a run

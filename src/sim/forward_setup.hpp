@@ -104,6 +104,13 @@ void make_ions(forward_problem<Real, Mem>& p, const std::vector<ion_layout>& ion
     io.e0 = upload<Real, Mem>(label + "::e0", il.e0_mv);
     io.ci0 = upload<Real, Mem>(label + "::ci0", il.ci0_mm);
     io.co0 = upload<Real, Mem>(label + "::co0", il.co0_mm);
+    {
+      Kokkos::View<int*, Mem> at(label + "::nernst_at", rows);
+      auto at_h = Kokkos::create_mirror_view(at);
+      for (std::size_t r = 0; r < rows; ++r) at_h(r) = il.nernst_at[r];
+      Kokkos::deep_copy(at, at_h);
+      io.nernst_at = at;
+    }
     io.nernst_mv = static_cast<Real>(il.nernst_mv);
     io.nernst = il.nernst ? 1 : 0;
     io.accumulate = il.accumulate ? 1 : 0;

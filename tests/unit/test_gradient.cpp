@@ -186,8 +186,8 @@ regions = ["soma", "axon"]
 gamma = { soma = 0.000609, axon = 0.00291 }
 decay = { soma = 210.485291, axon = 287.198731 }
 [model.mechanisms.Ca_HVA]
-regions = ["soma", "axon"]
-gCa_HVAbar = { soma = 0.000994, axon = 0.00099 }
+regions = ["soma", "axon", "apical"]
+gCa_HVAbar = { soma = 0.000994, axon = 0.00099, apical = 0.000555 }
 [model.mechanisms.Ca_LVAst]
 regions = ["soma", "axon"]
 gCa_LVAstbar = { soma = 0.000333, axon = 0.008752 }

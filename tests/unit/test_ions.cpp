@@ -42,6 +42,16 @@ TEST(ions, exist_where_their_mechanisms_are_and_follow_neurons_nernst_rules) {
   const double ktf = 1000.0 * 8.31446261815324 * (34.0 + 273.15) / 96485.33212331001;
   EXPECT_NEAR(ca2.nernst_mv * std::log(2.0 / 5e-5), ktf / 2 * std::log(2.0 / 5e-5), 1e-12);
 
+  // Per compartment, as NEURON decides per section: Ca_HVA on the dendrite without
+  // CaDynamics_E2 there keeps the fixed eca; the soma, where cai is written, follows Nernst.
+  l = cellfit::layout_ions(model_of(
+      "[model.mechanisms.Ca_HVA]\nregions = \"all\"\n[model.mechanisms.CaDynamics_E2]\n"
+      "regions = \"soma\"\n"));
+  const auto& ca3 = species(l, "ca");
+  ASSERT_EQ(ca3.nodes.size(), 6u);
+  EXPECT_EQ(ca3.nernst_at[0], 1);
+  for (std::size_t r = 1; r < 6; ++r) EXPECT_EQ(ca3.nernst_at[r], 0) << r;
+
   // style = "fixed" keeps e; values per region from the config.
   l = cellfit::layout_ions(model_of(
       "[model.mechanisms.NaTs2_t]\nregions = \"all\"\n[model.ions.na]\ne = { all = 50.0, "

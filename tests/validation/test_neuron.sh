@@ -160,8 +160,10 @@ regions = ["soma", "axon"]
 gSK_E2bar = { soma = 0.008407, axon = 0.007104 }
 zTau = 1.0
 [model.mechanisms.Ca_HVA]
-regions = ["soma", "axon"]
-gCa_HVAbar = { soma = 0.000994, axon = 0.00099 }
+# also on the apical tree, without CaDynamics_E2 there (as in Hay et al.'s full model):
+# eca stays fixed there while it follows Nernst at the soma and axon
+regions = ["soma", "axon", "apical"]
+gCa_HVAbar = { soma = 0.000994, axon = 0.00099, apical = 0.000555 }
 [model.mechanisms.Ca_LVAst]
 regions = ["soma", "axon"]
 gCa_LVAstbar = { soma = 0.000333, axon = 0.008752 }
