@@ -89,16 +89,30 @@ class Mechanism:
 
 
 def _nmodl():
-    # Importing neuron prints a banner on some systems; keep stdout clean.
+    # Importing neuron prints a banner on some systems and, without a display, a warning on
+    # stderr from C; -nogui silences the latter, the redirect the former.
+    os.environ.setdefault("NEURON_MODULE_OPTIONS", "-nogui")
     with contextlib.redirect_stdout(io.StringIO()):
         from neuron import nmodl  # noqa: F401
         from neuron.nmodl import NmodlDriver, ast, symtab, to_nmodl, visitor
     return NmodlDriver, ast, symtab, to_nmodl, visitor
 
 
-def _line_of(text: str, pattern: str) -> int:
-    m = re.search(pattern, text, re.MULTILINE)
-    return text.count("\n", 0, m.start()) + 1 if m else 1
+def _strip_comments(text: str) -> str:
+    """The text with `: ...` comments and COMMENT blocks blanked, line breaks kept."""
+    out = re.sub(r"COMMENT.*?ENDCOMMENT", lambda m: "\n" * m.group(0).count("\n"), text,
+                 flags=re.S)
+    return re.sub(r":[^\n]*", "", out)
+
+
+def _line_of(text: str, pattern: str, last: bool = False) -> int:
+    """Line (1-based) of the first (or last) match of `pattern` outside comments, else 1."""
+    stripped = _strip_comments(text)
+    matches = list(re.finditer(pattern, stripped, re.MULTILINE))
+    if not matches:
+        return 1
+    m = matches[-1] if last else matches[0]
+    return stripped.count("\n", 0, m.start()) + 1
 
 
 # ---------------------------------------------------------------------------- parse, check
@@ -114,7 +128,8 @@ def parse(path: str, text: str | None = None):
             raise TranslationError(f"{path}:1: cannot read: {e}") from None
     # TABLE statements are ignored (exact evaluation, NEURON with usetable = 0); removed
     # before parsing, line breaks kept, so the inliner sees plain PROCEDUREs.
-    source = re.sub(r"^([ \t]*)TABLE\b[^\n]*", r"\1", text, flags=re.MULTILINE)
+    source = re.sub(r"\bTABLE\b[\s\S]*?\bWITH\s+[^\s}]+",
+                    lambda m: "\n" * m.group(0).count("\n"), _strip_comments(text))
     try:
         program = NmodlDriver().parse_string(source)
     except RuntimeError as e:
@@ -269,7 +284,8 @@ def analyse(path: str, program, text: str) -> Mechanism:
                     u.write_co_state = idx
                 mech.writes_conc = True
             else:
-                raise TranslationError(f"{path}:{_line_of(text, 'WRITE')}: WRITE {w}: writing "
+                line = _line_of(text, r"USEION[^\n]*WRITE[^\n]*\b" + re.escape(w) + r"\b")
+                raise TranslationError(f"{path}:{line}: WRITE {w}: writing "
                                        "a reversal potential: construct not supported")
     mech.ions = uses
     reserved_ion_names = ion_names | {"v", "celsius", "dt"}
@@ -342,6 +358,7 @@ class Emitter:
         self.host = False
         self.in_branch = 0
         self.assign_counts = {}
+        self.written = set()  # ASSIGNED names set so far in the function being emitted
 
     def count_assignments(self, block):
         """How often each name is assigned in a function body (hoisting needs exactly once)."""
@@ -452,9 +469,16 @@ class Emitter:
             n = node.id
             found = env.get(n) or self.base.get(n)
             if found is None:
-                raise TranslationError(f"{self.m.path}:1: unknown name '{n}'")
+                line = _line_of(getattr(self, "text", ""), r"=[^\n]*\b" + re.escape(n) + r"\b")
+                raise TranslationError(f"{self.m.path}:{line}: unknown name '{n}'")
             if self.host:  # constants are out[k] in the host function that computes them
                 return re.sub(r"T\(c\[(\d+)\]\)", r"out[\1]", found)
+            if n in self.m.assigned and found == self.local_name(n) and n not in self.written:
+                line = _line_of(getattr(self, "text", ""), r"=[^\n]*\b" + re.escape(n) + r"\b")
+                raise TranslationError(
+                    f"{self.m.path}:{line}: ASSIGNED {n} is read before this block sets it "
+                    "(cellfit keeps no ASSIGNED values from one block to the next): "
+                    "construct not supported")
             return found
         if isinstance(node, pyast.BinOp):
             a = self._e(node.left, env)
@@ -565,7 +589,7 @@ class Emitter:
                     if target is None:
                         raise TranslationError(f"{self.m.path}:1: assignment to unknown '{n}'")
                     if target.startswith("T(c[") or target.startswith("p[") or target.startswith("ion["):
-                        line = _line_of(self.text, r"\b" + n + r"\s*=")
+                        line = _line_of(self.text, r"^\s*" + re.escape(n) + r"\s*=", last=True)
                         raise TranslationError(f"{self.m.path}:{line}: assignment to parameter "
                                                f"or ion value '{n}': construct not supported")
                     rhs_text = self.to_nmodl(e.rhs)
@@ -583,6 +607,7 @@ class Emitter:
                         out.append(f"{pad}// {n} = {rhs_text}: constants[{slot}], once per run")
                         continue
                     out.append(f"{pad}{target} = {self.expr(rhs_text, env)};")
+                    self.written.add(n)
                 elif ek == "FunctionCall":
                     raise TranslationError(f"{self.m.path}:1: call of {self.to_nmodl(e)} "
                                            "not inlined: construct not supported")
@@ -663,20 +688,53 @@ class Emitter:
         out.append(f"{pad}}}")
 
 
+_SYMPY_FUNCS = ("exp", "log", "fabs", "sqrt", "pow")
+
+
+def _to_sympy(text: str, known=None):
+    """An NMODL expression as sympy, every name a symbol prefixed s__ (so that names such
+    as gamma, E or S are not sympy's), `known` substituting earlier assignments."""
+    import sympy as sp
+    t = text.replace("^", "**")
+    t = re.sub(r"\b([A-Za-z_]\w*)\b(?!\s*\()", r"s__\1", t)
+    names = set(re.findall(r"\bs__\w+", t))
+    loc = {n: (known or {}).get(n[3:], sp.Symbol(n)) for n in names}
+    funcs = {"exp": sp.exp, "log": sp.log, "fabs": sp.Abs, "sqrt": sp.sqrt, "pow": sp.Pow}
+    for f in re.findall(r"\b([A-Za-z_]\w*)\s*\(", t):
+        if f not in funcs:
+            raise ValueError(f"function {f}")
+    return sp.sympify(t, locals={**loc, **funcs})
+
+
+def _from_sympy(expr) -> str:
+    """Back to NMODL syntax (fabs, not Abs; e and pi as numbers; names unprefixed)."""
+    from sympy.printing.str import StrPrinter
+
+    class _Printer(StrPrinter):
+        def _print_Exp1(self, e):
+            return repr(math.e)
+
+        def _print_Pi(self, e):
+            return repr(math.pi)
+
+        def _print_Abs(self, e):
+            return f"fabs({self._print(e.args[0])})"
+
+        def _print_Symbol(self, e):
+            return e.name[3:] if e.name.startswith("s__") else e.name
+    return _Printer().doprint(expr)
+
+
 def _sympy_linear(expr_text: str, var: str):
     """(a, b) with expr = a var + b, as NMODL-syntax strings, or None if not linear."""
     import sympy as sp
-    t = expr_text.replace("^", "**")
-    names = set(re.findall(r"[A-Za-z_]\w*", t)) - {"exp", "log", "fabs", "sqrt", "pow"}
-    syms = {n: sp.Symbol(n) for n in names}
-    funcs = {"exp": sp.exp, "log": sp.log, "fabs": sp.Abs, "sqrt": sp.sqrt, "pow": sp.Pow}
-    e = sp.sympify(t, locals={**syms, **funcs})
-    x = syms[var]
+    e = _to_sympy(expr_text)
+    x = sp.Symbol("s__" + var)
     a = sp.diff(e, x)
     if sp.simplify(sp.diff(a, x)) != 0:
         return None
     b = e.subs(x, 0)
-    return str(a), str(b)
+    return _from_sympy(a), _from_sympy(b)
 
 
 def emit(mech: Mechanism, text: str) -> str:
@@ -704,31 +762,49 @@ def emit(mech: Mechanism, text: str) -> str:
     env = declare_assigned(init)
     if m.initial is not None:
         em.assign_counts = em.count_assignments(m.initial)
+        em.written = set()
         em.block(m.initial, env, init, 2)
 
     # DERIVATIVE with the integration method.
     adv = []
     env = declare_assigned(adv)
 
+    with_equation = set(re.findall(r"(\w+)'\s*=", em.to_nmodl(m.derivative))) \
+        if m.derivative is not None else set()
+    pending = []  # euler: every derivative from the old states, then every update
+
     def diff(node, env, out, pad):
         # node: `x' = f`
         lhs = em.to_nmodl(node.lhs)
         x = lhs.rstrip("'")
         f_text = em.to_nmodl(node.rhs)
+        line = _line_of(text, r"^\s*" + re.escape(x) + r"'\s*=")
         if x not in m.states:
-            raise TranslationError(f"{m.path}:{_line_of(text, re.escape(lhs))}: {lhs}: not a STATE")
+            raise TranslationError(f"{m.path}:{line}: {lhs}: not a STATE")
         xs = em.base[x]
-        # Substitute the C++ names only at emission: keep f in NMODL names.
         if m.method == "euler":
-            out.append(f"{pad}{xs} = {xs} + dt * {em.expr(f_text, env)};")
+            # NEURON's euler: x(n+1) = x(n) + dt f(x(n)) for all equations at once.
+            k = m.states.index(x)
+            out.append(f"{pad}d_state{k} = {em.expr(f_text, env)};")
+            pending.append(f"    {xs} = {xs} + dt * d_state{k};")
             return
-        lin = _sympy_linear(f_text, x)
+        others = (set(re.findall(r"[A-Za-z_]\w*", f_text)) & with_equation) - {x}
+        if m.method == "derivimplicit" and others:
+            raise TranslationError(f"{m.path}:{line}: {lhs} = {f_text}: coupled to "
+                                   f"{', '.join(sorted(others))} under derivimplicit (NEURON "
+                                   "solves the system together): construct not supported")
+        try:
+            lin = _sympy_linear(f_text, x)
+        except ValueError as e:
+            raise TranslationError(f"{m.path}:{line}: {lhs} = {f_text}: {e} not supported") \
+                from None
         if lin is None:
-            raise TranslationError(f"{m.path}:{_line_of(text, re.escape(lhs))}: {lhs} = "
-                                   f"{f_text}: not linear in {x} (cnexp needs a linear "
+            raise TranslationError(f"{m.path}:{line}: {lhs} = "
+                                   f"{f_text}: not linear in {x} ({m.method} needs a linear "
                                    "equation): construct not supported")
         a, b = lin
         if a == "0":
+            # No x on the right: nocmodl emits forward Euler.
             out.append(f"{pad}{xs} = {xs} + dt * ({em.expr(b, env)});")
         elif m.method == "cnexp":
             # nocmodl's form: x = x + (1 - exp(dt a)) (-b/a - x).
@@ -737,13 +813,18 @@ def emit(mech: Mechanism, text: str) -> str:
             out.append(f"{pad}  const T b_ = {em.expr(b, env)};")
             out.append(f"{pad}  {xs} = {xs} + (T(1) - kmath::exp(dt * a_)) * (-b_ / a_ - {xs});")
             out.append(f"{pad}}}")
-        else:  # derivimplicit on a linear equation: one exact backward-Euler step
+        else:  # derivimplicit on a linear equation: its exact backward-Euler step
             out.append(f"{pad}{xs} = ({xs} + dt * ({em.expr(b, env)})) / "
                        f"(T(1) - dt * ({em.expr(a, env)}));")
 
     if m.derivative is not None:
+        if m.method == "euler":
+            for k in range(len(m.states)):
+                adv.append(f"    T d_state{k} = T(0);")
         em.assign_counts = em.count_assignments(m.derivative)
+        em.written = set()
         em.block(m.derivative, env, adv, 2, diff_handler=diff)
+        adv.extend(pending)
 
     # BREAKPOINT (after SOLVE): currents.
     currents = []
@@ -763,6 +844,7 @@ def emit(mech: Mechanism, text: str) -> str:
         def __init__(self, statements):
             self.statements = statements
     em.assign_counts = em.count_assignments(_Block(m.breakpoint))
+    em.written = set()
     em.block(_Block(m.breakpoint), env, bp, 2)
     total = " + ".join(em.local_name(c) for c, _ in currents) or "T(0)"
     for c, k in currents:
@@ -784,18 +866,14 @@ def emit(mech: Mechanism, text: str) -> str:
             if e.get_node_type_name() != "BinaryExpression" or e.op.eval() != "=":
                 ok = False
                 break
-            lhs = em.to_nmodl(e.lhs)
-            rhs = em.to_nmodl(e.rhs).replace("^", "**")
-            names = set(re.findall(r"[A-Za-z_]\w*", rhs)) - {"exp", "log", "fabs", "sqrt", "pow"}
-            loc = {n: subs.get(n, sp.Symbol(n)) for n in names}
-            subs[lhs] = sp.sympify(rhs, locals={**loc, "exp": sp.exp, "log": sp.log})
+            subs[em.to_nmodl(e.lhs)] = _to_sympy(em.to_nmodl(e.rhs), subs)
         if ok and currents:
             tot = sum(subs.get(c, 0) for c, _ in currents)
-            vsym = sp.Symbol("v")
+            vsym = sp.Symbol("s__v")
             gexpr = sp.diff(tot, vsym)
-            if gexpr.free_symbols.isdisjoint({vsym}) and sp.simplify(sp.diff(gexpr, vsym)) == 0:
-                analytic = str(gexpr)
-    except Exception:  # noqa: BLE001 - fall back to NEURON's finite difference
+            if vsym not in gexpr.free_symbols and sp.simplify(sp.diff(gexpr, vsym)) == 0:
+                analytic = em.expr(_from_sympy(gexpr), {})
+    except Exception:  # noqa: BLE001 - anything unusual: NEURON's finite difference
         analytic = None
 
     init, bp, adv = _drop_unused(init), _drop_unused(bp), _drop_unused(adv)
@@ -885,11 +963,7 @@ def emit(mech: Mechanism, text: str) -> str:
     w("                                               const T* ion, T* i_ion, T& g) {")
     if analytic is not None:
         w("    // The current is linear in v: g is its slope, d(current)/dv.")
-        genv = {}
-        for a in m.assigned:
-            genv[a] = None
-        gx = em.expr(analytic, {})
-        w(f"    g = {gx};")
+        w(f"    g = {analytic};")
         w("    return breakpoint(v, p, c, s, ion, i_ion);")
     else:
         w("    // NEURON's conductance: (I(v + 0.001) - I(v)) / 0.001.")
@@ -982,8 +1056,8 @@ def main(argv=None) -> int:
         for path in args.mod:
             mech, text = translate(path)
             if mech.name in seen:
-                raise TranslationError(f"{path}:1: SUFFIX {mech.name} is already defined by "
-                                       f"{seen[mech.name]}")
+                raise TranslationError(f"{path}:{_line_of(text, r'SUFFIX')}: SUFFIX {mech.name} "
+                                       f"is already defined by {seen[mech.name]}")
             if mech.name in ("hh", "pas", "jk"):
                 raise TranslationError(f"{path}:1: SUFFIX {mech.name} is a hand-written "
                                        "mechanism of cellfit; choose another suffix")

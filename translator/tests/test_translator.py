@@ -8,8 +8,8 @@ project's kernels/ headers, Kokkos) that calls the generated init / current / ad
 doubles; the results are compared with the same equations evaluated here in Python
 (relative tolerance 1e-12).
 
-Tests marked xfail(strict=True) document translator bugs found by these tests; the reason
-names the input, what NEURON 9 does and what the translator does.
+Where the translator's semantics were checked against NEURON 9 (nrnivmodl), the expected
+values say so.
 
 Run: python3 -m pytest -q translator/tests   (CTest: translator_unit)
 """
@@ -774,10 +774,6 @@ def test_derivative_block_differential_equations(tmp_path):
     assert adv.index("s[0] = s[0] +") < adv.index("s[1] = s[1] +")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an equation whose right-hand side does not "
-                   "contain its own state (h' = 0.25, cai' = -k*ica) crashes: _sympy_linear "
-                   "does syms[var] -> KeyError (a Python traceback, exit code 1, not a "
-                   "file:line: message); emit's 'x + dt b' branch for a == 0 is never reached")
 @pytest.mark.parametrize("rhs", ["0.25", "0.25*m"])
 def test_equation_without_its_own_state(tmp_path, rhs):
     f = write(tmp_path, "d0.mod", f"""
@@ -881,10 +877,6 @@ def test_table_ignored(tmp_path, built):
                      if "Source" not in ln and "source" not in ln]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: parse() strips only the first line of a TABLE "
-                   "statement (regex on the TABLE line); a TABLE continued on the next line, "
-                   "which NEURON's own parser accepts, leaves 'FROM -100 TO 100 WITH 200' "
-                   "behind: 'syntax error, unexpected -, expecting NAME'")
 def test_table_spanning_two_lines_ignored(tmp_path):
     f = write(tmp_path, "tab2.mod", """
         NEURON {
@@ -1028,11 +1020,6 @@ def _compile_single(tmp_path, text, name):
     return Driver(tmp_path / "driver", out, {m.name: m})
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: METHOD euler updates the states one after "
-                   "another (x2 sees the new x1); NEURON's euler_thread computes every "
-                   "derivative first, then x += dt x'. x1' = -2 x1, x2' = 3 x1 "
-                   "from (1, 0), dt 0.1: NEURON 9 (nrnivmodl) gives x2 = 0.3, the "
-                   "translator 0.24")
 def test_euler_coupled_states_simultaneous(tmp_path):
     text = TB_EULER2.replace("METHODNAME", "euler").replace(
         "x1' = -x1 + 2*x2", "x1' = -2*x1").replace("x2' = x1 - 3*x2", "x2' = 3*x1")
@@ -1041,29 +1028,15 @@ def test_euler_coupled_states_simultaneous(tmp_path):
     assert_close(res["states"], [0.8, 0.3])  # NEURON 9.0.2: 0.8, 0.30000000000000004
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: METHOD derivimplicit solves each linear "
-                   "equation alone, in order (one Gauss-Seidel sweep); NEURON's Newton "
-                   "solves the coupled system: x1' = -x1 + 2 x2, x2' = x1 - 3 x2 from (1, 0), "
-                   "dt 0.1: NEURON 9 (nrnivmodl) 0.92199, 0.07092; translator 0.90909, "
-                   "0.06993. Coupling is not refused either")
-def test_derivimplicit_coupled_linear_system(tmp_path):
-    drv = _compile_single(tmp_path, TB_EULER2.replace("METHODNAME", "derivimplicit"), "eu2")
-    res = drv.call("eu2", "advance", -65.0, dt=0.1, states=[1.0, 0.0])
-    dt = 0.1
-    a, b, c, d = 1 + dt, -2 * dt, -dt, 1 + 3 * dt
-    det = a * d - b * c
-    # NEURON 9.0.2: 0.9219858156028369, 0.07092198581560284
-    assert_close(res["states"], [d / det, -c / det], rtol=1e-9)
+def test_derivimplicit_coupled_system_is_refused(tmp_path):
+    # NEURON solves coupled derivimplicit equations together (Newton on the system); the
+    # translator solves linear equations one at a time, so it refuses coupled ones.
+    f = write(tmp_path, "eu2.mod", TB_EULER2.replace("METHODNAME", "derivimplicit"))
+    with pytest.raises(cn.TranslationError) as e:
+        translate_emit(f)
+    assert str(e.value).startswith(f"{f}:13: x1' = -x1+2*x2: coupled to x2 under derivimplicit")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an ASSIGNED variable is a fresh T(0) in each "
-                   "generated function; NEURON keeps its value between blocks. BREAKPOINT "
-                   "i = g*minf*(v - 10)*exp(v/50) with minf set only in INITIAL (0.25): "
-                   "NEURON 9 keeps minf = 0.25 (checked with nrnivmodl), the translator "
-                   "computes i = 0 silently (neither the value nor a refusal). When the "
-                   "current is linear in v the same file is refused instead, as "
-                   "\"file:1: unknown name 'minf'\" (the analytic g is emitted without the "
-                   "ASSIGNED names)")
 def test_assigned_read_in_breakpoint_but_set_elsewhere(tmp_path):
     text = """
         NEURON {
@@ -1093,9 +1066,6 @@ def test_assigned_read_in_breakpoint_but_set_elsewhere(tmp_path):
     assert close(res["i"], 0.001 * 0.25 * (-65 - 10) * math.exp(-65 / 50))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: cnexp coefficients are printed by sympy and "
-                   "re-parsed: fabs(k) becomes Abs(k) ('function Abs() not supported') and "
-                   "exp(1) becomes E (\"unknown name 'E'\"), both reported at line 1")
 @pytest.mark.parametrize("rhs", ["-fabs(kk)*x + 1", "-x + exp(1)"])
 def test_cnexp_coefficients_with_fabs_or_exp_of_constant(tmp_path, rhs):
     f = write(tmp_path, "fa.mod", f"""
@@ -1303,8 +1273,8 @@ def test_refusal_duplicate_suffix_across_files(tmp_path, capsys):
     b = write(tmp_path, "b.mod", NEURON_LEAK.replace("SUFFIXNAME", "dup"))
     rc, err, headers = run_main(capsys, tmp_path / "out", [a, b])
     assert rc == 2
-    # line 1: the NEURON block with the SUFFIX opens the file
-    assert err == [f"cellfit::nmodl: {b}:1: SUFFIX dup is already defined by {a}"]
+    # line 2: the SUFFIX statement of the second file
+    assert err == [f"cellfit::nmodl: {b}:2: SUFFIX dup is already defined by {a}"]
     assert headers == []
 
 
@@ -1318,11 +1288,6 @@ def test_refusal_suffix_of_hand_written_mechanism(tmp_path, capsys, suffix):
     assert headers == []
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: refusal lines found by the first textual match "
-                   "in the whole file (comments included) or fixed at 1: a state's equation "
-                   "named in a comment, the second of two USEION ... WRITE lines, a parameter "
-                   "assigned in BREAKPOINT (reported at its PARAMETER line), an unknown name "
-                   "(always line 1), a duplicate SUFFIX (always line 1)")
 @pytest.mark.parametrize("case", ["equation_in_comment", "second_write", "assigned_parameter",
                                   "unknown_name", "duplicate_suffix_line"])
 def test_refusal_reports_the_offending_line(tmp_path, capsys, case):
@@ -1403,11 +1368,6 @@ def test_cli_refusal_exit_code_message_no_header(tmp_path):
     assert list((tmp_path / "out" / "cellfit_generated").glob("*")) == []
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: importing neuron without DISPLAY (CI, ctest, the "
-                   "build) prints 'Warning: no DISPLAY environment variable.' and '--No "
-                   "graphics will be displayed.' on stderr (C level; _nmodl() only redirects "
-                   "Python's stdout), so a refusal gives 3 lines on stderr, not 1; setting "
-                   "NEURON_MODULE_OPTIONS=-nogui before the import would avoid it")
 def test_cli_refusal_one_line_on_stderr_without_display(tmp_path):
     f = write(tmp_path, "rk.mod", REFUSALS["kinetic"][0])
     r = run_cli(tmp_path / "out", [f], nogui=False)
