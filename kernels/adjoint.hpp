@@ -105,7 +105,7 @@ struct ion_inputs {
   static constexpr int count = [] {
     int c = 0;
     for (int k = 0; k < M::n_ions; ++k) {
-      for (int q = 0; q < ion_slots; ++q) c += M::ions[k].reads(q) ? 1 : 0;
+      for (int q = 0; q < ion_slots; ++q) c += M::ion(k).reads(q) ? 1 : 0;
     }
     return c;
   }();
@@ -113,7 +113,7 @@ struct ion_inputs {
   static constexpr int slot(int i) {
     for (int k = 0; k < M::n_ions; ++k) {
       for (int q = 0; q < ion_slots; ++q) {
-        if (M::ions[k].reads(q) && i-- == 0) return ion_slots * k + q;
+        if (M::ion(k).reads(q) && i-- == 0) return ion_slots * k + q;
       }
     }
     return 0;
@@ -199,7 +199,7 @@ struct adjoint_functor {
     for (int i = 0; i < ion_inputs<M>::count; ++i) {
       const int flat = ion_inputs<M>::slot(i);
       const int k = flat / ion_slots, q = flat % ion_slots;
-      const int s = M::ions[k].species;
+      const int s = M::ion(k).species;
       const int row = mv.ion_row(j, k);
       auto const& la = a.ions[s];
       if (!a.f.ions[s].dynamic) {
@@ -212,8 +212,8 @@ struct adjoint_functor {
       }
     }
     for (int k = 0; k < M::n_ions; ++k) {
-      const int s = M::ions[k].species;
-      lam_isum[k] = M::ions[k].write_i && a.f.ions[s].accumulate
+      const int s = M::ion(k).species;
+      lam_isum[k] = M::ion(k).write_i && a.f.ions[s].accumulate
                         ? &a.ions[s].lam_isum(tile, mv.ion_row(j, k), 0)
                         : nullptr;
     }
@@ -375,13 +375,13 @@ struct adjoint_functor {
         const ion_access<M, Real, MemorySpace> io(a.f.ions, mv, tile, j);
         if constexpr (mechanism_writes_concentration<M>()) {
           for (int kk = 0; kk < M::n_ions; ++kk) {
-            const int s = M::ions[kk].species;
+            const int s = M::ion(kk).species;
             const int row = mv.ion_row(j, kk);
             const int rows = a.f.ions[s].rows();
             auto const& la = a.ions[s];
             for (int which = 0; which < 2; ++which) {
               const int st_index =
-                  which == 0 ? M::ions[kk].write_ci_state : M::ions[kk].write_co_state;
+                  which == 0 ? M::ion(kk).write_ci_state : M::ion(kk).write_co_state;
               if (st_index < 0) continue;
               Real* const lc = which == 0 ? &la.lam_ci(tile, row, 0) : &la.lam_co(tile, row, 0);
               Real* const live = which == 0 ? io.ci[kk] : io.co[kk];
@@ -452,13 +452,13 @@ struct adjoint_functor {
           for (int q = 0; q < np; ++q) par[q] = D::variable(mv.params(tile, q, j, l), q);
           io.gather(l, ion);
           for (int kk = 0; kk < M::n_ions; ++kk) {
-            if (M::ions[kk].write_ci_state >= 0) {
-              const int s = M::ions[kk].species;
-              st[M::ions[kk].write_ci_state] = D(a.f.ions[s].ci0(mv.ion_row(j, kk)));
+            if (M::ion(kk).write_ci_state >= 0) {
+              const int s = M::ion(kk).species;
+              st[M::ion(kk).write_ci_state] = D(a.f.ions[s].ci0(mv.ion_row(j, kk)));
             }
-            if (M::ions[kk].write_co_state >= 0) {
-              const int s = M::ions[kk].species;
-              st[M::ions[kk].write_co_state] = D(a.f.ions[s].co0(mv.ion_row(j, kk)));
+            if (M::ion(kk).write_co_state >= 0) {
+              const int s = M::ion(kk).species;
+              st[M::ion(kk).write_co_state] = D(a.f.ions[s].co0(mv.ion_row(j, kk)));
             }
           }
           M::init(D(a.seg_v(tile, 0, node, l)), par, cst, st, ion);
@@ -466,11 +466,11 @@ struct adjoint_functor {
             Real lr = av.lam(tile, r * n_inst + j, l);
             // A written concentration's adjoint is still with the ion at step 0.
             for (int kk = 0; kk < M::n_ions; ++kk) {
-              const int s = M::ions[kk].species;
+              const int s = M::ion(kk).species;
               if (!a.f.ions[s].dynamic) continue;
-              if (M::ions[kk].write_ci_state == r)
+              if (M::ion(kk).write_ci_state == r)
                 lr += a.ions[s].lam_ci(tile, mv.ion_row(j, kk), l);
-              if (M::ions[kk].write_co_state == r)
+              if (M::ion(kk).write_co_state == r)
                 lr += a.ions[s].lam_co(tile, mv.ion_row(j, kk), l);
             }
             for (int q = 0; q < np; ++q) av.grad(tile, q, j, l) += lr * st[r].d[q];

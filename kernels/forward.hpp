@@ -136,15 +136,15 @@ struct ion_access {
   template <class IonArray, class MV>
   KOKKOS_FORCEINLINE_FUNCTION ion_access(IonArray const& ions, MV const& mv, int tile, int j) {
     for (int k = 0; k < M::n_ions; ++k) {
-      auto const& io = ions[M::ions[k].species];
+      auto const& io = ions[M::ion(k).species];
       const int row = mv.ion_row(j, k);
-      if (M::ions[k].read_e) in[ion_slots * k + ion_e] = &io.e(tile, row, 0);
-      if (M::ions[k].read_ci) in[ion_slots * k + ion_ci] = &io.ci(tile, row, 0);
-      if (M::ions[k].read_co) in[ion_slots * k + ion_co] = &io.co(tile, row, 0);
-      if (M::ions[k].read_i) in[ion_slots * k + ion_i] = &io.isum(tile, row, 0);
-      if (M::ions[k].write_i && io.accumulate) isum[k] = &io.isum(tile, row, 0);
-      if (M::ions[k].write_ci_state >= 0) ci[k] = &io.ci(tile, row, 0);
-      if (M::ions[k].write_co_state >= 0) co[k] = &io.co(tile, row, 0);
+      if (M::ion(k).read_e) in[ion_slots * k + ion_e] = &io.e(tile, row, 0);
+      if (M::ion(k).read_ci) in[ion_slots * k + ion_ci] = &io.ci(tile, row, 0);
+      if (M::ion(k).read_co) in[ion_slots * k + ion_co] = &io.co(tile, row, 0);
+      if (M::ion(k).read_i) in[ion_slots * k + ion_i] = &io.isum(tile, row, 0);
+      if (M::ion(k).write_i && io.accumulate) isum[k] = &io.isum(tile, row, 0);
+      if (M::ion(k).write_ci_state >= 0) ci[k] = &io.ci(tile, row, 0);
+      if (M::ion(k).write_co_state >= 0) co[k] = &io.co(tile, row, 0);
     }
   }
 
@@ -153,7 +153,7 @@ struct ion_access {
   KOKKOS_FORCEINLINE_FUNCTION void gather(int l, T* ion) const {
     for (int k = 0; k < M::n_ions; ++k) {
       for (int q = 0; q < ion_slots; ++q) {
-        if (M::ions[k].reads(q)) {
+        if (M::ion(k).reads(q)) {
           ion[ion_slots * k + q] = T(in[ion_slots * k + q][l]);
         } else {
           ion[ion_slots * k + q] = T(0);
@@ -165,14 +165,14 @@ struct ion_access {
   // The concentrations lane l's states now hold, written to the ion (after init/advance).
   KOKKOS_FORCEINLINE_FUNCTION void write_concentrations(int l, const Real* st) const {
     for (int k = 0; k < M::n_ions; ++k) {
-      if (M::ions[k].write_ci_state >= 0) ci[k][l] = st[M::ions[k].write_ci_state];
-      if (M::ions[k].write_co_state >= 0) co[k][l] = st[M::ions[k].write_co_state];
+      if (M::ion(k).write_ci_state >= 0) ci[k][l] = st[M::ion(k).write_ci_state];
+      if (M::ion(k).write_co_state >= 0) co[k][l] = st[M::ion(k).write_co_state];
     }
   }
 
   KOKKOS_FORCEINLINE_FUNCTION void add_currents(int l, const Real* i_ion) const {
     for (int k = 0; k < M::n_ions; ++k) {
-      if (M::ions[k].write_i && isum[k]) isum[k][l] += i_ion[k];
+      if (M::ion(k).write_i && isum[k]) isum[k][l] += i_ion[k];
     }
   }
 };
@@ -400,8 +400,8 @@ struct init_functor {
       // A concentration state starts from the ion's value (NEURON copies the ion's cai into
       // the state before the INITIAL block runs).
       for (int k = 0; k < M::n_ions; ++k) {
-        if (M::ions[k].write_ci_state >= 0) st[M::ions[k].write_ci_state] = io.ci[k][l];
-        if (M::ions[k].write_co_state >= 0) st[M::ions[k].write_co_state] = io.co[k][l];
+        if (M::ion(k).write_ci_state >= 0) st[M::ion(k).write_ci_state] = io.ci[k][l];
+        if (M::ion(k).write_co_state >= 0) st[M::ion(k).write_co_state] = io.co[k][l];
       }
       M::init(p.v(tile, mv.nodes(j), l), par, cst, st, ion);
       for (int k = 0; k < M::n_states; ++k) mv.states(tile, k, j, l) = st[k];

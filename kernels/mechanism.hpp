@@ -12,8 +12,9 @@
 //   units/defaults: GLOBAL values, one per model (settable in the config, not fitted);
 //   n_constants >= n_globals: the constants array the functions read (the globals first,
 //   then values the mechanism derives from celsius and the globals once per run, on the
-//   host, in `constants`); n_states, state_names: STATE variables; n_ions and ions[]: the
-//   ion species it uses (ion_use below); gates_read_params / init_reads_params: whether
+//   host, in `constants`); n_states, state_names: STATE variables; n_ions and ion(k): the
+//   ion species it uses (ion_use below; a constexpr function rather than an array, so that
+//   device code can read it); gates_read_params / init_reads_params: whether
 //   advance() / init() read the parameters (the adjoint skips those directions if not).
 //
 // Functions, for any value type T (a real type, or dual<Real, N> in the adjoint), constants
@@ -42,7 +43,7 @@ struct ion_use {
   bool write_i;
   int write_ci_state, write_co_state;
 
-  constexpr bool reads(int slot) const {
+  KOKKOS_INLINE_FUNCTION constexpr bool reads(int slot) const {
     return slot == ion_e ? read_e : slot == ion_ci ? read_ci : slot == ion_co ? read_co : read_i;
   }
 };
@@ -58,7 +59,7 @@ struct ion_species_info {
 template <class M>
 constexpr bool mechanism_reads_ion_slot(int slot) {
   for (int k = 0; k < M::n_ions; ++k) {
-    if (M::ions[k].reads(slot)) return true;
+    if (M::ion(k).reads(slot)) return true;
   }
   return false;
 }
@@ -67,7 +68,7 @@ constexpr bool mechanism_reads_ion_slot(int slot) {
 template <class M>
 constexpr bool mechanism_writes_concentration() {
   for (int k = 0; k < M::n_ions; ++k) {
-    if (M::ions[k].write_ci_state >= 0 || M::ions[k].write_co_state >= 0) return true;
+    if (M::ion(k).write_ci_state >= 0 || M::ion(k).write_co_state >= 0) return true;
   }
   return false;
 }

@@ -924,7 +924,10 @@ def emit(mech: Mechanism, text: str) -> str:
                          f"{u.write_ci_state}, {u.write_co_state}" + "}")
     if not ion_inits:
         ion_inits = ["{-1, false, false, false, false, false, -1, -1}"]
-    w(f"  static constexpr ion_use ions[{ni}] = {{{', '.join(ion_inits)}}};")
+    w("  KOKKOS_INLINE_FUNCTION static constexpr ion_use ion(int k) {")
+    w(f"    constexpr ion_use uses[{ni}] = {{{', '.join(ion_inits)}}};")
+    w("    return uses[k];")
+    w("  }")
     param_names = {p[0] for p in m.params}
 
     def reads_params(block_lines):

@@ -41,7 +41,9 @@ struct hh {
   // constants: q10 = 3^((celsius - 6.3)/10), once per run rather than in every rates().
   static constexpr int n_constants = 1;
   static constexpr int n_ions = 0;  // ena, ek are its own parameters (NEURON's hh reads the ions)
-  static constexpr ion_use ions[1] = {{-1, false, false, false, false, false, -1, -1}};
+  KOKKOS_INLINE_FUNCTION static constexpr ion_use ion(int) {
+    return {-1, false, false, false, false, false, -1, -1};
+  }
   static constexpr bool init_reads_params = false;
 
   static void constants(double celsius, const double* /*globals*/, double* out) {

@@ -27,7 +27,9 @@ struct pas {
   static constexpr double global_defaults[1] = {0.0};
   static constexpr int n_constants = 0;
   static constexpr int n_ions = 0;
-  static constexpr ion_use ions[1] = {{-1, false, false, false, false, false, -1, -1}};
+  KOKKOS_INLINE_FUNCTION static constexpr ion_use ion(int) {
+    return {-1, false, false, false, false, false, -1, -1};
+  }
 
   static void constants(double /*celsius*/, const double* /*globals*/, double* /*out*/) {}
 

@@ -28,7 +28,7 @@ mechanism_info describe() {
   }
   for (int k = 0; k < M::n_states; ++k) info.state_names.emplace_back(M::state_names[k]);
   for (int k = 0; k < M::n_ions; ++k) {
-    const ion_use& u = M::ions[k];
+    const ion_use u = M::ion(k);
     ion_use_info i;
     i.species = ion_species_table[u.species].name;
     i.read_e = u.read_e;

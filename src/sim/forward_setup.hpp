@@ -54,7 +54,7 @@ void make_mechanism(mechanism_views<Mechanism, Real, Mem>& mv, const cell_model&
   for (std::size_t j = 0; j < n; ++j) {
     for (int k = 0; k < ni; ++k) {
       rows_h(j, k) = k < M::n_ions
-                         ? ions[static_cast<std::size_t>(M::ions[k].species)].row_of(nodes_h(j))
+                         ? ions[static_cast<std::size_t>(M::ion(k).species)].row_of(nodes_h(j))
                          : 0;
     }
   }

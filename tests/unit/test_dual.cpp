@@ -36,17 +36,17 @@ void check_mechanism(double v, std::uint64_t seed) {
   for (int k = 0; k < np; ++k) p[k] = M::param_defaults[k] * u(gen);
   for (int k = 0; k < ns; ++k) s[k] = s01(gen);
   for (int k = 0; k < M::n_ions; ++k) {
-    const auto& sp = cellfit::ion_species_table[M::ions[k].species];
+    const auto& sp = cellfit::ion_species_table[M::ion(k).species];
     ion[ion_slots * k + cellfit::ion_e] = sp.e0_mv * u(gen);
     ion[ion_slots * k + cellfit::ion_ci] = sp.ci0_mm * u(gen);
     ion[ion_slots * k + cellfit::ion_co] = sp.co0_mm * u(gen);
     ion[ion_slots * k + cellfit::ion_i] = 1e-3 * (u(gen) - 1.0);
   }
   for (int k = 0; k < M::n_ions; ++k) {  // a concentration state near the ion's own scale
-    if (M::ions[k].write_ci_state >= 0)
-      s[M::ions[k].write_ci_state] = ion[ion_slots * k + cellfit::ion_ci];
-    if (M::ions[k].write_co_state >= 0)
-      s[M::ions[k].write_co_state] = ion[ion_slots * k + cellfit::ion_co];
+    if (M::ion(k).write_ci_state >= 0)
+      s[M::ion(k).write_ci_state] = ion[ion_slots * k + cellfit::ion_ci];
+    if (M::ion(k).write_co_state >= 0)
+      s[M::ion(k).write_co_state] = ion[ion_slots * k + cellfit::ion_co];
   }
   double c[M::n_constants > 0 ? M::n_constants : 1] = {};
   M::constants(34.0, M::global_defaults, c);
@@ -97,13 +97,13 @@ void check_mechanism(double v, std::uint64_t seed) {
       }
     }
     for (int q = 0; q < nion; ++q) {
-      if (!M::ions[q / ion_slots].reads(q % ion_slots)) {
+      if (!M::ion(q / ion_slots).reads(q % ion_slots)) {
         EXPECT_EQ(sd[k].d[1 + np + ns + q], 0.0) << M::name << " state reads ion slot " << q;
       }
     }
   }
   for (int q = 0; q < nion; ++q) {
-    if (!M::ions[q / ion_slots].reads(q % ion_slots)) {
+    if (!M::ion(q / ion_slots).reads(q % ion_slots)) {
       EXPECT_EQ(i_dual.d[1 + np + ns + q], 0.0) << M::name << " current reads ion slot " << q;
     }
   }

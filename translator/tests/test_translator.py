@@ -394,7 +394,7 @@ int run(int argc, char** argv) {
                 M::gates_read_params ? "true" : "false", M::init_reads_params ? "true" : "false");
     std::printf("\"ions\": [");
     for (int k = 0; k < M::n_ions; ++k) {
-      const cellfit::ion_use& u = M::ions[k];
+      const cellfit::ion_use u = M::ion(k);
       std::printf("%s{\"species\": %d, \"read_e\": %d, \"read_ci\": %d, \"read_co\": %d, "
                   "\"read_i\": %d, \"write_i\": %d, \"write_ci_state\": %d, "
                   "\"write_co_state\": %d}", k ? ", " : "", u.species, u.read_e, u.read_ci,
