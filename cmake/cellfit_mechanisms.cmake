@@ -42,5 +42,8 @@ execute_process(
           --out "${_cellfit_gen_dir}" ${_cellfit_mod_files}
   RESULT_VARIABLE _cellfit_tr_rc ERROR_VARIABLE _cellfit_tr_err OUTPUT_QUIET)
 if(NOT _cellfit_tr_rc EQUAL 0)
-  message(FATAL_ERROR "${_cellfit_tr_err}")
+  # NOTICE prints the translator's `file:line: message` as it is (FATAL_ERROR re-wraps text).
+  string(STRIP "${_cellfit_tr_err}" _cellfit_tr_err)
+  message(NOTICE "${_cellfit_tr_err}")
+  message(FATAL_ERROR "cellfit: a mechanism file was refused (see the line above)")
 endif()
