@@ -4,10 +4,13 @@
 //
 // Problems (batch 100 cells each): paper 000's toy (jk on chain6, 100 random_steps
 // stimuli, 5 ms at dt 0.1), its 184-compartment test cell (jk on tree184 in point mode,
-// stimulated at every 18th compartment, all recorded) and the hh cable tree184 (50 ms at
-// dt 0.025, a somatic step, 4 sites recorded: long trajectories). Forward = the forward
-// kernel of `cellfit simulate`; gradient = forward pass + backward pass of the adjoint
-// (setup and the host loss excluded from both). Prints a table and writes CSV.
+// stimulated at every 18th compartment, all recorded), the hh cable tree184 (50 ms at
+// dt 0.025, a somatic step, 4 sites recorded: long trajectories) and the same cable with the
+// L5PC channel set translated from NMODL (bench/mechanism_sets.hpp: 12 mechanisms by
+// region, calcium dynamics, celsius 34; 50 ms at dt 0.025, a 1 nA somatic step that makes
+// it fire, 4 sites recorded). Forward = the forward kernel of `cellfit simulate`; gradient =
+// forward pass + backward pass of the adjoint (setup and the host loss excluded from both).
+// Prints a table and writes CSV; --problems picks some.
 
 #include <algorithm>
 #include <array>
@@ -16,6 +19,7 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -26,6 +30,7 @@
 
 #include "bench_info.hpp"
 #include "io/config.hpp"
+#include "mechanism_sets.hpp"
 #include "sim/batch_simulator.hpp"
 #include "sim/gradient.hpp"
 
@@ -35,9 +40,33 @@ using cellfit::bench::cpu_model;
 using cellfit::bench::run_command;
 
 struct problem {
-  const char* name;
-  const char* toml;
+  std::string name;
+  std::string toml;
 };
+
+// The L5PC set on tree184: 100 parameter sets drawn around the set's conductances (one
+// factor per compartment), 50 ms.
+std::string l5pc_tree184_toml() {
+  std::ostringstream t;
+  t << cellfit::bench::model_toml("l5pc", "builtin:tree184") << R"(
+[simulation]
+dt_ms = 0.025
+t_stop_ms = 50.0
+record_sites = [0, 50, 100, -1]
+[batch]
+parameter_sets = 100
+vary = ["NaTs2_t.gNaTs2_tbar", "SKv3_1.gSKv3_1bar", "Ih.gIhbar"]
+per_compartment = true
+seed = 7
+[[stimulus]]
+type = "step"
+sites = "soma"
+amplitude = 1.0
+delay_ms = 5.0
+duration_ms = 40.0
+)";
+  return t.str();
+}
 
 const problem problems[] = {
     {"toy_jk_chain6", R"(
@@ -90,6 +119,7 @@ amplitude = 0.3
 delay_ms = 5.0
 duration_ms = 40.0
 )"},
+    {"l5pc_tree184_50ms", l5pc_tree184_toml()},
 };
 
 template <class F>
@@ -104,12 +134,18 @@ double best_of(int repeats, F&& f) {
 int main(int argc, char** argv) {
   CLI::App app{"cellfit gradient cost: (forward + adjoint) / forward, batch of 100 cells"};
   std::string csv = "adjoint_cost.csv";
+  std::string which;
   int repeats = 3;
   bool smoke = false;
   app.add_option("--csv", csv, "CSV output");
   app.add_option("--repeats", repeats, "best of this many runs per timing")
       ->check(CLI::PositiveNumber);
-  app.add_flag("--smoke", smoke, "tiny run for CTest (toy problem, one repeat)");
+  app.add_option("--problems", which,
+                 "comma-separated subset of toy_jk_chain6, test_jk_tree184, hh_tree184_50ms, "
+                 "l5pc_tree184_50ms (default: all)");
+  app.add_flag("--smoke", smoke,
+               "tiny run for CTest (toy problem, and l5pc_tree184 for 1 ms and 10 cells; one "
+               "repeat)");
   CLI11_PARSE(app, argc, argv);
   if (smoke) repeats = 1;
 
@@ -118,19 +154,27 @@ int main(int argc, char** argv) {
   gethostname(host, sizeof host);
   const std::string commit =
       run_command("git -C '" CELLFIT_SOURCE_DIR "' rev-parse --short HEAD 2>/dev/null");
-  std::printf("# adjoint_cost: machine %s (%s), commit %s, Kokkos %s, %d thread(s), best of %d\n",
-              host, cpu_model().c_str(), commit.empty() ? "unknown" : commit.c_str(),
-              Kokkos::DefaultExecutionSpace::name(), Kokkos::DefaultExecutionSpace().concurrency(),
-              repeats);
+  std::printf(
+      "# adjoint_cost: machine %s (%s), commit %s, Kokkos %s, %d thread(s), best of %d, load %s\n",
+      host, cpu_model().c_str(), commit.empty() ? "unknown" : commit.c_str(),
+      Kokkos::DefaultExecutionSpace::name(), Kokkos::DefaultExecutionSpace().concurrency(), repeats,
+      cellfit::bench::load_average().c_str());
   std::printf("%-17s %5s %6s %6s %10s %10s %10s %8s %6s %12s\n", "problem", "cells", "steps", "K",
               "forward_s", "adj_fwd_s", "adj_bwd_s", "ratio", "segs", "traj_MB");
   std::ofstream out(csv);
   out << "problem,cells,steps,checkpoint_every,segments,forward_s,adjoint_forward_s,"
          "adjoint_backward_s,ratio,trajectory_bytes,peak_bytes,machine,commit\n";
   for (const auto& p : problems) {
-    if (smoke && std::string(p.name) != "toy_jk_chain6") continue;
+    if (smoke && p.name != "toy_jk_chain6" && p.name != "l5pc_tree184_50ms") continue;
+    if (!which.empty() && ("," + which + ",").find("," + p.name + ",") == std::string::npos) {
+      continue;
+    }
     auto rc = cellfit::parse_config(p.toml, p.name, {});
-    if (smoke) rc.stimuli.resize(10);
+    if (smoke && p.name == "toy_jk_chain6") rc.stimuli.resize(10);
+    if (smoke && p.name == "l5pc_tree184_50ms") {
+      rc.sets.resize(10);
+      rc.settings.t_stop_ms = 1.0;
+    }
     const std::size_t cells = rc.sets.size() * rc.stimuli.size();
     const auto fwd = cellfit::simulate_batch(rc.model, rc.sets, rc.stimuli, rc.settings);
     const double t_fwd = best_of(repeats, [&] {
@@ -154,8 +198,8 @@ int main(int argc, char** argv) {
         }
       }
       const double ratio = (af + ab) / t_fwd;
-      std::printf("%-17s %5zu %6d %6d %10.4f %10.4f %10.4f %7.2fx %6d %12.2f\n", p.name, cells,
-                  n_steps, K, t_fwd, af, ab, ratio, g.n_segments, g.trajectory_bytes / 1e6);
+      std::printf("%-17s %5zu %6d %6d %10.4f %10.4f %10.4f %7.2fx %6d %12.2f\n", p.name.c_str(),
+                  cells, n_steps, K, t_fwd, af, ab, ratio, g.n_segments, g.trajectory_bytes / 1e6);
       out << p.name << ',' << cells << ',' << n_steps << ',' << K << ',' << g.n_segments << ','
           << t_fwd << ',' << af << ',' << ab << ',' << ratio << ',' << g.trajectory_bytes << ','
           << g.peak_bytes << ",\"" << host << "\"," << commit << '\n';

@@ -1,6 +1,6 @@
 #pragma once
-// What every benchmark prints about where it ran: the CPU model and the output of a shell
-// command (the git commit), for the table header and the CSV.
+// What every benchmark prints about where it ran: the CPU model, the load average and the
+// output of a shell command (the git commit), for the table header and the CSV.
 
 #include <array>
 #include <cstdio>
@@ -27,6 +27,15 @@ inline std::string cpu_model() {
     if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
   }
   return "unknown";
+}
+
+// The 1-, 5- and 15-minute load averages ("2.10 1.95 1.60"), to show how busy the machine
+// was during a timing run.
+inline std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  if (!(in >> a >> b >> c)) return "unknown";
+  return a + " " + b + " " + c;
 }
 
 }  // namespace cellfit::bench

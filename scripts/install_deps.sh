@@ -33,14 +33,15 @@ fi
 # time; validation, benchmarks), sympy (the translator's cnexp solutions), eFEL (feature
 # validation), DEAP and BluePyOpt (selection validation and benchmark), h5py and numpy
 # (reading results), matplotlib (the PNG plots of `cellfit compare` and
-# bench/plot_scaling.py), pytest (the translator's unit tests).
+# bench/plot_scaling.py), pytest (the translator's unit tests), Arbor (the L5PC mechanisms
+# against Arbor's bbp catalogue, tests/validation/arbor_l5pc_mechanisms.py).
 py_missing=$(python3 - <<'PY'
 import importlib.util
 print(" ".join(m for m, mod in (("neuron", "neuron"), ("efel", "efel"), ("deap", "deap"),
                                      ("bluepyopt", "bluepyopt"),
                                      ("h5py", "h5py"), ("numpy", "numpy"),
                                      ("matplotlib", "matplotlib"), ("sympy", "sympy"),
-                                     ("pytest", "pytest"))
+                                     ("pytest", "pytest"), ("arbor", "arbor"))
                if importlib.util.find_spec(mod) is None))
 PY
 )
