@@ -230,7 +230,10 @@ class evaluator {
       loss += row[0];
       for (std::size_t i = 0; i < P; ++i) grad_p[i] += row[2 + i];
     }
-    if (diverged == static_cast<int>(S)) loss = std::numeric_limits<double>::quiet_NaN();
+    // A stimulus that diverged has no loss to add: leaving it out would reward the optimiser
+    // for driving cells into divergence. The evaluation counts as infinitely bad instead, so
+    // it is never the best point and the optimisers step back from it (run_adam, run_lbfgsb).
+    if (diverged > 0) loss = std::numeric_limits<double>::infinity();
     stop = false;
     for (std::size_t r = 0; r < R; ++r) {
       const double* t = &table[S * W + r * RW];
@@ -271,31 +274,67 @@ bool early_stop(const fit_history& h, const gradient_settings& s) {
          (before - now) <= s.early_stop * std::fabs(before);
 }
 
+// The step-size backoff after a rejected step: halve the step, at most this many times in a
+// fit (2^-10: a thousand times shorter steps than asked for means the optimiser is stuck at
+// the edge of the region where the cells run).
+constexpr int max_backoffs = 10;
+
 void run_adam(evaluator& f, const parameter_space& space, const gradient_settings& s,
               std::vector<double> x, fit_result& r) {
   const std::vector<double> lo = space.x_lower(), hi = space.x_upper();
   std::vector<double> m(x.size(), 0.0), v(x.size(), 0.0), g;
+  // The last accepted point (every cell ran there), its gradient and Adam's moments there.
+  std::vector<double> x_ok, g_ok, m_ok, v_ok;
+  int steps = 0, backoffs = 0;
+  double scale = 1;
+  auto step_from = [&](const std::vector<double>& from) {
+    const double b1t = 1 - std::pow(s.beta1, steps + 1), b2t = 1 - std::pow(s.beta2, steps + 1);
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      m[i] = s.beta1 * m_ok[i] + (1 - s.beta1) * g_ok[i];
+      v[i] = s.beta2 * v_ok[i] + (1 - s.beta2) * g_ok[i] * g_ok[i];
+      const double step = scale * s.lr * (m[i] / b1t) / (std::sqrt(v[i] / b2t) + s.epsilon);
+      x[i] = std::clamp(from[i] - step, lo[i], hi[i]);  // projected onto the bounds
+    }
+  };
   r.stop_reason = "epochs";
   for (int t = 0; t <= s.epochs; ++t) {
     const double loss = f(x, g, t < s.epochs);  // the last point needs no gradient
     if (!std::isfinite(loss)) {
-      r.stop_reason = "diverged";
-      return;
+      // Some cell diverged: reject the step, go back to the last accepted point and try a
+      // step half as long. At the starting point there is nothing to go back to.
+      if (x_ok.empty()) {
+        r.stop_reason = "diverged";
+        return;
+      }
+      if (t == s.epochs) return;
+      if (++backoffs > max_backoffs) {
+        r.stop_reason = "step_backoff";
+        return;
+      }
+      scale *= 0.5;
+      step_from(x_ok);
+      continue;
     }
     if (t == s.epochs) return;
     if (early_stop(r.history, s)) {
       r.stop_reason = "early_stop";
       return;
     }
-    const double b1t = 1 - std::pow(s.beta1, t + 1), b2t = 1 - std::pow(s.beta2, t + 1);
-    for (std::size_t i = 0; i < x.size(); ++i) {
-      m[i] = s.beta1 * m[i] + (1 - s.beta1) * g[i];
-      v[i] = s.beta2 * v[i] + (1 - s.beta2) * g[i] * g[i];
-      const double step = s.lr * (m[i] / b1t) / (std::sqrt(v[i] / b2t) + s.epsilon);
-      x[i] = std::clamp(x[i] - step, lo[i], hi[i]);  // projected onto the bounds
-    }
+    x_ok = x;
+    g_ok = g;
+    m_ok = m;
+    v_ok = v;
+    step_from(x_ok);
+    ++steps;
   }
 }
+
+// Thrown from the L-BFGS-B objective at a point where some cell diverged: the solver is
+// restarted from the best point with a shorter first step (LBFGS++'s line search cannot take
+// an infinite function value).
+struct rejected_step {
+  double distance;  // from the restart point, in optimiser coordinates
+};
 
 void run_lbfgsb(evaluator& f, const parameter_space& space, const gradient_settings& s,
                 const std::vector<double>& x0, fit_result& r) {
@@ -316,33 +355,64 @@ void run_lbfgsb(evaluator& f, const parameter_space& space, const gradient_setti
   param.epsilon = 1e-10;
   param.epsilon_rel = 1e-10;
   param.max_linesearch = 40;
-  LBFGSpp::LBFGSBSolver<double> solver(param);
   std::vector<double> xv(n), gv;
   // The evaluation budget: the line search may take several evaluations per iteration.
   const int max_evals = 3 * s.epochs + 1;
+  // The best point so far (every cell ran there) with its loss and gradient: a restart begins
+  // there without evaluating it again.
+  vec best_x, best_g;
+  double best_loss = std::numeric_limits<double>::infinity();
+  bool restarted = false;
   auto objective = [&](const vec& xe, vec& ge) {
+    if (restarted && xe == best_x) {
+      ge = best_g;
+      return best_loss;
+    }
     if (f.iterations() >= max_evals) throw stop_fit{"evaluations"};
     for (std::size_t i = 0; i < n; ++i) xv[i] = xe[static_cast<Eigen::Index>(i)];
     const double loss = f(xv, gv);
-    if (!std::isfinite(loss)) throw stop_fit{"diverged"};
+    if (!std::isfinite(loss)) {
+      if (best_x.size() == 0) throw stop_fit{"diverged"};
+      throw rejected_step{(xe - best_x).norm()};
+    }
     for (std::size_t i = 0; i < n; ++i) ge[static_cast<Eigen::Index>(i)] = gv[i];
+    if (loss < best_loss) {
+      best_loss = loss;
+      best_x = xe;
+      best_g = ge;
+    }
     if (early_stop(r.history, s)) throw stop_fit{"early_stop"};
     return loss;
   };
-  double fx = 0;
-  try {
-    const int k = solver.minimize(objective, x, fx, lb, ub);
-    r.stop_reason = k >= s.epochs ? "epochs" : "converged";
-  } catch (const stop_fit& e) {
-    r.stop_reason = e.reason;
-  } catch (const error&) {
-    throw;  // bad input, a failed rank: not the optimiser's business
-  } catch (const internal_error&) {
-    throw;
-  } catch (const std::exception& e) {
-    // LBFGS++ ends a failed line search with an exception (the same on every rank: it sees
-    // the same numbers); the best point is kept.
-    r.stop_reason = std::string("lbfgsb: ") + e.what();
+  for (int backoffs = 0;; ++backoffs) {
+    LBFGSpp::LBFGSBSolver<double> solver(param);
+    double fx = 0;
+    try {
+      const int k = solver.minimize(objective, x, fx, lb, ub);
+      r.stop_reason = k >= s.epochs ? "epochs" : "converged";
+    } catch (const rejected_step& e) {
+      // Restart at the best point; the solver's first step there has unit length (its first
+      // direction is normalised), so capping the step caps the distance.
+      if (backoffs >= max_backoffs) {
+        r.stop_reason = "step_backoff";
+        return;
+      }
+      param.max_step = 0.5 * e.distance;
+      x = best_x;
+      restarted = true;
+      continue;
+    } catch (const stop_fit& e) {
+      r.stop_reason = e.reason;
+    } catch (const error&) {
+      throw;  // bad input, a failed rank: not the optimiser's business
+    } catch (const internal_error&) {
+      throw;
+    } catch (const std::exception& e) {
+      // LBFGS++ ends a failed line search with an exception (the same on every rank: it sees
+      // the same numbers); the best point is kept.
+      r.stop_reason = std::string("lbfgsb: ") + e.what();
+    }
+    return;
   }
 }
 
