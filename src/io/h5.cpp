@@ -1,7 +1,13 @@
 #include "io/h5.hpp"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <numeric>
@@ -30,6 +36,13 @@ hid_t check_id(hid_t id, const std::string& file, const std::string& what) {
 
 void check(herr_t status, const std::string& file, const std::string& what) {
   if (status < 0) fail(file, what);
+}
+
+// A write that failed: the system's reason (a full disk, a quota) when there is one.
+void check_write(herr_t status, const std::string& file, const std::string& what) {
+  if (status >= 0) return;
+  const int err = errno;
+  fail(file, err != 0 ? what + " (" + std::strerror(err) + ")" : what);
 }
 
 std::vector<hsize_t> to_hsize(const std::vector<std::size_t>& dims) {
@@ -83,9 +96,14 @@ handle::~handle() {
 }
 
 file file::create(const std::string& path) {
+  errno = 0;
   const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  if (id < 0) fail(path, "cannot create file");
-  return file(handle(id, H5Fclose), path);
+  if (id < 0) {
+    const int err = errno;
+    fail(path, err != 0 ? std::string("cannot create file (") + std::strerror(err) + ")"
+                        : std::string("cannot create file"));
+  }
+  return file(handle(id, H5Fclose), path, true);
 }
 
 file file::open_read(const std::string& path) {
@@ -97,7 +115,7 @@ file file::open_read(const std::string& path) {
   if (H5Fis_hdf5(path.c_str()) <= 0) fail(path, "not an HDF5 file");
   const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   if (id < 0) fail(path, "cannot open HDF5 file");
-  return file(handle(id, H5Fclose), path);
+  return file(handle(id, H5Fclose), path, false);
 }
 
 bool file::exists(const std::string& object) const {
@@ -125,8 +143,9 @@ void file::write_numeric(const std::string& name, const void* data, std::size_t 
                      path_, "cannot create dataset " + name),
             H5Dclose);
   if (size > 0) {
-    check(H5Dwrite(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), path_,
-          "cannot write dataset " + name);
+    errno = 0;
+    check_write(H5Dwrite(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), path_,
+                "cannot write dataset " + name);
   }
 }
 
@@ -152,8 +171,9 @@ void file::write(const std::string& name, const std::vector<std::string>& data) 
   std::vector<const char*> ptrs;
   for (const auto& s : data) ptrs.push_back(s.c_str());
   if (!data.empty()) {
-    check(H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), path_,
-          "cannot write dataset " + name);
+    errno = 0;
+    check_write(H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), path_,
+                "cannot write dataset " + name);
   }
 }
 
@@ -277,9 +297,53 @@ std::string file::read_attribute_string(const std::string& object, const std::st
 
 void file::flush() { check(H5Fflush(h_.get(), H5F_SCOPE_GLOBAL), path_, "H5Fflush"); }
 
+// HDF5 1.10 cannot close a file whose final flush fails: H5Fclose frees the file but keeps
+// its identifier, and the library's exit handler closes it again (SIGSEGV after the error
+// was reported). Pointing the file's descriptor at an anonymous in-memory file first lets
+// the close write its metadata somewhere that cannot be full. Only for files being thrown
+// away (a failed write): what it writes is discarded.
+void file::divert_writes() noexcept {
+  void* vfd = nullptr;
+  if (H5Fget_vfd_handle(h_.get(), H5P_DEFAULT, &vfd) < 0 || vfd == nullptr) return;
+  const int fd = *static_cast<int*>(vfd);  // the sec2 driver's descriptor
+  const int mem = ::memfd_create("cellfit-discarded-hdf5", 0);
+  if (mem < 0) return;
+  ::dup2(mem, fd);
+  ::close(mem);
+}
+
+file::~file() {
+  if (writable_ && h_.get() >= 0) divert_writes();
+}
+
 void file::close() {
-  flush();
-  check(h_.release(), path_, "closing the file failed (disk full?)");
+  // Reserve the file's blocks before the final flush: HDF5 1.10 cannot recover from a flush
+  // that fails (the close fails too, and the exit handler crashes on the half-closed file),
+  // so a full disk must show up here, where the file can still be thrown away cleanly.
+  // Metadata written by the flush lies below the allocated end (filesize); the margin covers
+  // what the flush itself may still allocate. File systems without fallocate skip this.
+  void* vfd = nullptr;
+  hsize_t size = 0;
+  if (H5Fget_vfd_handle(h_.get(), H5P_DEFAULT, &vfd) >= 0 && vfd != nullptr &&
+      H5Fget_filesize(h_.get(), &size) >= 0) {
+    const int fd = *static_cast<int*>(vfd);
+    constexpr off_t margin = 64 << 10;
+    if (::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(size) + margin) != 0 &&
+        (errno == ENOSPC || errno == EDQUOT || errno == EFBIG)) {
+      const int err = errno;
+      divert_writes();
+      h_.release();
+      fail(path_, std::string("cannot write the file (") + std::strerror(err) + ")");
+    }
+  }
+  errno = 0;
+  if (H5Fflush(h_.get(), H5F_SCOPE_GLOBAL) < 0) {
+    const int err = errno;
+    divert_writes();
+    h_.release();
+    fail(path_, std::string("cannot write the file (") + std::strerror(err ? err : EIO) + ")");
+  }
+  if (h_.release() < 0) fail(path_, "closing the file failed (disk full?)");
 }
 
 namespace {
@@ -292,8 +356,52 @@ void untrack_temp() { signals::set_pending_temp(nullptr); }
 
 }  // namespace
 
+std::string follow_links(const std::string& path) {
+  std::string p = path;
+  for (int hops = 0; hops < 40; ++hops) {  // 40: the kernel's own limit (ELOOP)
+    struct stat st {};
+    if (::lstat(p.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return p;
+    std::vector<char> buf(static_cast<std::size_t>(st.st_size > 0 ? st.st_size : 4095) + 1);
+    const ssize_t n = ::readlink(p.c_str(), buf.data(), buf.size());
+    if (n <= 0 || static_cast<std::size_t>(n) >= buf.size()) return p;
+    const std::string target(buf.data(), static_cast<std::size_t>(n));
+    const auto slash = p.rfind('/');
+    p = target.front() == '/' || slash == std::string::npos ? target
+                                                            : p.substr(0, slash + 1) + target;
+  }
+  return p;
+}
+
+int remove_stale_temporaries(const std::string& path) {
+  const std::string real = follow_links(path);
+  const auto slash = real.rfind('/');
+  const std::string dir = slash == std::string::npos ? "./" : real.substr(0, slash + 1);
+  const std::string base = slash == std::string::npos ? real : real.substr(slash + 1);
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return 0;
+  int removed = 0;
+  for (const dirent* e = ::readdir(d); e != nullptr; e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    std::string pid;
+    for (const char* tag : {".tmp.probe.", ".tmp."}) {
+      const std::string prefix = base + tag;
+      if (name.size() > prefix.size() && name.compare(0, prefix.size(), prefix) == 0) {
+        pid = name.substr(prefix.size());
+        break;
+      }
+    }
+    if (pid.empty() || pid.size() > 9 || pid.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    const long id = std::stol(pid);
+    if (id <= 0 || ::kill(static_cast<pid_t>(id), 0) == 0 || errno != ESRCH) continue;
+    if (std::remove((dir + name).c_str()) == 0) ++removed;
+  }
+  ::closedir(d);
+  return removed;
+}
+
 atomic_output::atomic_output(std::string path)
-    : path_(std::move(path)), temp_(path_ + ".tmp." + std::to_string(::getpid())) {
+    : path_(follow_links(path)), temp_(path_ + ".tmp." + std::to_string(::getpid())) {
   track_temp(temp_);
 }
 
@@ -304,7 +412,8 @@ atomic_output::~atomic_output() {
 
 void atomic_output::commit() {
   if (std::rename(temp_.c_str(), path_.c_str()) != 0) {
-    throw io_error("cellfit::h5: cannot rename " + temp_ + " to " + path_);
+    throw io_error("cellfit::h5: cannot rename " + temp_ + " to " + path_ + " (" +
+                   std::strerror(errno) + ")");
   }
   done_ = true;
   untrack_temp();

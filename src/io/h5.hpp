@@ -34,6 +34,12 @@ class handle {
 class file {
  public:
   static file create(const std::string& path);  // truncates
+  file(file&&) noexcept = default;
+  file& operator=(file&&) = delete;
+  // A file created for writing and not closed (an exception on the way): its writes are
+  // diverted to memory before HDF5 closes it (see divert_writes()), so a full disk cannot
+  // make the close fail; the temporary is removed by its atomic_output.
+  ~file();
   static file open_read(const std::string& path);
 
   const std::string& path() const { return path_; }
@@ -64,17 +70,31 @@ class file {
   void close();
 
  private:
-  file(handle h, std::string path) : h_(std::move(h)), path_(std::move(path)) {}
+  file(handle h, std::string path, bool writable)
+      : h_(std::move(h)), path_(std::move(path)), writable_(writable) {}
+  void divert_writes() noexcept;
   handle open_dataset(const std::string& name) const;
   void write_numeric(const std::string& name, const void* data, std::size_t size,
                      const std::vector<std::size_t>& dims, hid_t file_type, hid_t mem_type);
   handle h_;
   std::string path_;
+  bool writable_ = false;
 };
+
+// The file a path names once symbolic links are followed (the path itself when it is not a
+// link, or when a link cannot be read). Outputs are written there, so that a link stays a
+// link and the file it points to is replaced.
+std::string follow_links(const std::string& path);
+
+// Removes temporaries that an earlier, killed cellfit left beside `path`: "<path>.tmp.<pid>"
+// (atomic_output) and "<path>.tmp.probe.<pid>" (the CLI's writability probe) whose process
+// no longer runs on this host. Only names cellfit itself makes; returns how many it removed.
+int remove_stale_temporaries(const std::string& path);
 
 // Writes to "<path>.tmp.<pid>" and renames onto `path` in commit(): a killed job never
 // leaves a half-written file under the final name, and an existing file is only replaced
-// by a complete one. The temporary is removed if commit() is never reached.
+// by a complete one. The temporary is removed if commit() is never reached. A `path` that
+// is a symbolic link is followed (follow_links).
 class atomic_output {
  public:
   explicit atomic_output(std::string path);
