@@ -364,10 +364,22 @@ int run_ga_fit(run_config& rc, const fit_options& o) {
     const simulation_result bv =
         simulate_batch(rc.model, {space.to_set(best.params)}, rc.stimuli, rc.settings);
     r.simulations += bv.n_cells;
-    write_ga_fit(run.out, rc, space, r, g, scorer, bv.voltage, st.id, comm);
+    write_or_save_state(
+        run, o, [&] { write_ga_fit(run.out, rc, space, r, g, scorer, bv.voltage, st.id, comm); },
+        [&] { checkpoint::save(run.checkpoint, st.id, r.log); });
   });
   remove_checkpoint(run);
-  if (!run.root) return exit_ok;
+  // Every simulated cell diverged: the hall of fame holds penalties only (exit 6, as
+  // `cellfit simulate` does). Counted on rank 0, which holds the history.
+  std::vector<double> all_diverged = {0.0};
+  if (run.root) {
+    std::size_t cells = 0, failed = 0;
+    for (std::size_t n : r.log.evaluated) cells += n * rc.stimuli.size();
+    for (int d : r.history.diverged) failed += static_cast<std::size_t>(d);
+    all_diverged[0] = cells > 0 && failed >= cells ? 1.0 : 0.0;
+  }
+  comm.broadcast(all_diverged, 0);
+  if (!run.root) return all_diverged[0] != 0 ? exit_diverged : exit_ok;
 
   const ga::ga_individual& best = r.hall_of_fame.front();
   const auto& h = r.history;
@@ -404,6 +416,13 @@ int run_ga_fit(run_config& rc, const fit_options& o) {
               })->params;
     }
     print_gt_table(space, start, best.params, g.truth, "gen 0 best");
+  }
+  if (all_diverged[0] != 0) {
+    std::fprintf(stderr,
+                 "cellfit fit: every simulated cell diverged: no individual was scored "
+                 "(result written to %s)\n",
+                 run.out.c_str());
+    return exit_diverged;
   }
   return exit_ok;
 }
