@@ -139,8 +139,9 @@ epoch_callback epoch_progress_printer() {
     const double eta = per * std::max(0, e.planned - 1 - e.iteration);
     char gt[48] = "";
     if (e.gt_error >= 0) std::snprintf(gt, sizeof gt, "  GT error %.4g", e.gt_error);
-    char div[48] = "";
-    if (e.diverged > 0) std::snprintf(div, sizeof div, "  (%d cells diverged)", e.diverged);
+    char div[64] = "";
+    if (e.diverged > 0)
+      std::snprintf(div, sizeof div, "  (%d cells diverged: step rejected)", e.diverged);
     std::fprintf(stderr, "  epoch %4d/%d  loss %.5g  normalized %.5g%s  %.3f s/epoch  ETA %s%s\n",
                  e.iteration, e.planned - 1, e.loss, e.normalized_loss, gt, e.epoch_seconds,
                  hms(eta).c_str(), div);
@@ -161,7 +162,7 @@ fit_run prepare_fit_run(const run_config& rc, const fit_options& o) {
   comm::agree(*r.ctx, [&] {
     if (!r.root) return;
     check_writable(r.out, "fit");
-    check_writable(r.checkpoint, "fit");
+    check_writable(r.checkpoint, "fit", "checkpoint");
     if (r.checkpoint == r.out) {
       throw usage_error("cellfit::fit: the checkpoint file is the output file (" + r.out +
                         "): give --checkpoint another name");
@@ -206,16 +207,44 @@ void remove_checkpoint(const fit_run& r) {
   if (r.root) std::remove(r.checkpoint.c_str());
 }
 
-void print_interrupted(const fit_run& r, const std::string& what, const fit_options& o) {
-  if (!r.root) return;
+namespace {
+
+std::string resume_command(const fit_run& r, const fit_options& o) {
   std::string cmd = "cellfit fit " + o.config;
   for (const auto& x : o.overrides) cmd += " --set " + x;
   if (!o.engine.empty()) cmd += " --engine " + o.engine;
   if (!o.out.empty()) cmd += " --out " + o.out;
+  return cmd + " --resume " + r.checkpoint;
+}
+
+}  // namespace
+
+void write_or_save_state(const fit_run& r, const fit_options& o,
+                         const std::function<void()>& write_result,
+                         const std::function<void()>& save_checkpoint) {
+  if (!r.root) return;
+  try {
+    write_result();
+  } catch (const io_error& e) {
+    std::string what = e.what();
+    try {
+      save_checkpoint();
+      what += "; the fit's state is saved in " + r.checkpoint +
+              ": free space and continue with: " + resume_command(r, o);
+    } catch (const error& c) {
+      what += "; saving the fit's state failed too (" + std::string(c.what()) + ")";
+    }
+    throw io_error(what);
+  }
+}
+
+void print_interrupted(const fit_run& r, const std::string& what, const fit_options& o) {
+  if (!r.root) return;
+  const std::string cmd = resume_command(r, o);
   std::fprintf(stderr,
                "cellfit fit: stopped by a signal after %s; checkpoint written to %s\n"
-               "  continue with: %s --resume %s\n",
-               what.c_str(), r.checkpoint.c_str(), cmd.c_str(), r.checkpoint.c_str());
+               "  continue with: %s\n",
+               what.c_str(), r.checkpoint.c_str(), cmd.c_str());
 }
 
 namespace {
@@ -285,6 +314,28 @@ void write_fit(const std::string& path, const run_config& rc, const parameter_sp
 
 }  // namespace
 
+std::string check_fit_config(const run_config& rc, const fit_options& o) {
+  const std::string engine = o.engine.empty() ? rc.fit.engine : o.engine;
+  if (engine != "gradient" && engine != "ga" && engine != "hybrid") {
+    throw usage_error("cellfit::fit: --engine " + engine + ": expected gradient, ga or hybrid");
+  }
+  if (!rc.fit.present) {
+    throw config_error("cellfit::fit: " + rc.source +
+                       " has no [fit] section (parameters to fit, target, optimiser)");
+  }
+  if (rc.has_batch) {
+    throw config_error("cellfit::fit: " + rc.source +
+                       ": [batch] does not apply to fit (the optimiser chooses the parameters)");
+  }
+  if (engine != "ga" && rc.settings.prec != precision::fp64) {
+    throw config_error("cellfit::fit: " + rc.source +
+                       ": the gradient engine runs in fp64 (simulation.precision)");
+  }
+  // The parameters against the model (mechanism, scope, bounds, initial values).
+  const parameter_space space(rc.model, rc.fit.parameters);
+  return engine;
+}
+
 int run_fit(const fit_options& o) {
   const comm::context_ptr ctx = o.comm ? o.comm : comm::make_local_context();
   run_config rc;
@@ -292,22 +343,7 @@ int run_fit(const fit_options& o) {
   // Setup errors (config, files) are the same on every rank: agreed, printed once.
   comm::agree(*ctx, [&] {
     rc = load_config(o.config, o.overrides);
-    engine = o.engine.empty() ? rc.fit.engine : o.engine;
-    if (engine != "gradient" && engine != "ga" && engine != "hybrid") {
-      throw usage_error("cellfit::fit: --engine " + engine + ": expected gradient, ga or hybrid");
-    }
-    if (!rc.fit.present) {
-      throw config_error("cellfit::fit: " + rc.source +
-                         " has no [fit] section (parameters to fit, target, optimiser)");
-    }
-    if (rc.has_batch) {
-      throw config_error("cellfit::fit: " + rc.source +
-                         ": [batch] does not apply to fit (the optimiser chooses the parameters)");
-    }
-    if (engine != "ga" && rc.settings.prec != precision::fp64) {
-      throw config_error("cellfit::fit: " + rc.source +
-                         ": the gradient engine runs in fp64 (simulation.precision)");
-    }
+    engine = check_fit_config(rc, o);
   });
   if (rc.fit.ensemble.present && o.member < 0) return run_ensemble(rc, o);
   if (engine == "ga") return run_ga_fit(rc, o);
@@ -372,7 +408,9 @@ int run_fit(const fit_options& o) {
     return exit_interrupted;
   }
   comm::agree(comm, [&] {
-    if (run.root) write_fit(run.out, rc, space, r, p.target, p.ground_truth, g, id, comm);
+    write_or_save_state(
+        run, o, [&] { write_fit(run.out, rc, space, r, p.target, p.ground_truth, g, id, comm); },
+        [&] { checkpoint::save(run.checkpoint, id, r.log); });
   });
   remove_checkpoint(run);
   if (!run.root) return std::isfinite(r.best_loss) ? exit_ok : exit_diverged;

@@ -1,6 +1,7 @@
 #pragma once
 // Pieces shared by the engines' `cellfit fit` drivers (fit.cpp: gradient, fit_ga.cpp: GA).
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -58,8 +59,19 @@ void write_plan(h5::file& f, const sched::plan& p, const comm::context& ctx);
 // no longer needed (rank 0).
 void remove_checkpoint(const fit_run& r);
 
+// The checks of a fit's config that need no simulation (engine, [fit], precision, the
+// parameters against the model); returns the engine. Throws cellfit::error.
+std::string check_fit_config(const run_config& rc, const fit_options& o);
+
 // The line printed when a signal stopped the fit (rank 0).
 void print_interrupted(const fit_run& r, const std::string& what, const fit_options& o);
+
+// Runs write_result (rank 0); if it fails with an I/O error (a full disk, a vanished
+// directory), runs save_checkpoint so that the fit can be resumed instead of lost, and throws
+// the I/O error extended by where the state went and the command that continues it.
+void write_or_save_state(const fit_run& r, const fit_options& o,
+                         const std::function<void()>& write_result,
+                         const std::function<void()>& save_checkpoint);
 
 // The progress lines of `cellfit fit` on stderr (rank 0).
 epoch_callback epoch_progress_printer();
