@@ -51,14 +51,44 @@ int run_ensemble(const run_config& rc, const fit_options& o) {
                  members, e.vary.c_str(), e.values.front().c_str(), world->size(),
                  world->size() == 1 ? "" : "s", groups, groups == 1 ? "" : "s");
   }
-  std::vector<double> codes(static_cast<std::size_t>(members), 0.0);
-  for (int m = color; m < members; m += groups) {
+  auto member_options = [&](int m) {
     fit_options mo = o;
     mo.comm = group;
     mo.member = m;
     mo.out = member_output(out, m);
     mo.quiet = o.quiet || color != 0;
     mo.overrides.push_back(e.vary + "=" + e.values[static_cast<std::size_t>(m)]);
+    return mo;
+  };
+  // Every member's config and outputs are checked before any member runs: a bad value must
+  // not be found after the others have spent their time and written their files.
+  comm::agree(*world, [&] {
+    for (int m = 0; m < members; ++m) {
+      const fit_options mo = member_options(m);
+      try {
+        const run_config mrc = load_config(mo.config, mo.overrides);
+        check_fit_config(mrc, mo);
+        if (world->rank() == 0) {
+          check_writable(mo.out, "fit");
+          check_writable(mo.checkpoint.empty() ? mo.out + ".ckpt" : mo.checkpoint, "fit",
+                         "checkpoint");
+        }
+      } catch (const error& x) {
+        const std::string why = x.what();
+        const std::string text = "cellfit::fit: ensemble member " + std::to_string(m) + " (" +
+                                 e.vary + " = " + e.values[static_cast<std::size_t>(m)] +
+                                 "): " + why + "; no member was run";
+        if (dynamic_cast<const config_error*>(&x)) throw config_error(text);
+        if (dynamic_cast<const io_error*>(&x)) throw io_error(text);
+        if (dynamic_cast<const usage_error*>(&x)) throw usage_error(text);
+        if (dynamic_cast<const morphology_error*>(&x)) throw morphology_error(text);
+        throw error(text);
+      }
+    }
+  });
+  std::vector<double> codes(static_cast<std::size_t>(members), 0.0);
+  for (int m = color; m < members; m += groups) {
+    const fit_options mo = member_options(m);
     int code = exit_ok;
     try {
       code = run_fit(mo);
