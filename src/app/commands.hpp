@@ -48,8 +48,11 @@ int run_compare(const compare_options& o);
 // The built-in problem of `cellfit compare` (paper 000's toy) as TOML text.
 const char* compare_config_text();
 
-// Throws io_error unless `out` names a file that can be created (checked before long runs).
-void check_writable(const std::string& out, const std::string& command);
+// Throws io_error unless `out` names a file that can be created (checked before long runs),
+// naming it by its role ("output", "checkpoint"); removes stale temporaries of it that a
+// killed run left (h5::remove_stale_temporaries).
+void check_writable(const std::string& out, const std::string& command,
+                    const char* role = "output");
 
 struct info_options {
   std::string morphology;

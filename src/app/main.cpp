@@ -55,6 +55,10 @@ int main(int argc, char** argv) {
   cli.require_subcommand(1);
   cli.set_version_flag("--version", "cellfit 0.1.0");
 
+  // A file name given as "" would otherwise read as "not given" and fall back to the default.
+  const CLI::Validator file_name(
+      [](std::string& v) { return v.empty() ? std::string("an empty file name") : std::string(); },
+      "FILE");
   app::simulate_options sim;
   auto* simulate = cli.add_subcommand(
       "simulate",
@@ -63,7 +67,8 @@ int main(int argc, char** argv) {
   simulate->add_option("config", sim.config, "TOML config (docs/config.md)");
   simulate->add_option("--set", sim.overrides,
                        "Override a config value: section.key=value (repeatable)");
-  simulate->add_option("--out", sim.out, "Output HDF5 file (default: output.file, sim.h5)");
+  simulate->add_option("--out", sim.out, "Output HDF5 file (default: output.file, sim.h5)")
+      ->check(file_name);
   simulate->add_flag("--quiet,-q", sim.quiet, "No progress output");
 
   app::fit_options fit;
@@ -77,14 +82,19 @@ int main(int argc, char** argv) {
                       "gradient, ga or hybrid (default: the config's fit.engine)");
   fit_cmd->add_option("--set", fit.overrides,
                       "Override a config value: section.key=value (repeatable)");
-  fit_cmd->add_option("--out", fit.out, "Output HDF5 file (default: fit.output, fit.h5)");
+  fit_cmd->add_option("--out", fit.out, "Output HDF5 file (default: fit.output, fit.h5)")
+      ->check(file_name);
   fit_cmd->add_flag("--quiet,-q", fit.quiet, "No progress output");
-  fit_cmd->add_option("--resume", fit.resume,
-                      "Continue from a checkpoint (or a finished fit's output, to run more\n"
-                      "generations/epochs); the result is that of an uninterrupted run, on any\n"
-                      "number of ranks");
-  fit_cmd->add_option("--checkpoint", fit.checkpoint,
-                      "Checkpoint file (default: fit.checkpoint, else OUT.ckpt)");
+  fit_cmd
+      ->add_option("--resume", fit.resume,
+                   "Continue from a checkpoint (or a finished fit's output, to run more\n"
+                   "generations/epochs); the result is that of an uninterrupted run, on any\n"
+                   "number of ranks")
+      ->check(file_name);
+  fit_cmd
+      ->add_option("--checkpoint", fit.checkpoint,
+                   "Checkpoint file (default: fit.checkpoint, else OUT.ckpt)")
+      ->check(file_name);
   fit_cmd
       ->add_option("--checkpoint-every", fit.checkpoint_every,
                    "Generations/evaluations between checkpoints (default: "
@@ -114,7 +124,8 @@ int main(int argc, char** argv) {
                           "file)");
   compare_cmd->add_option("--set", cmp.overrides,
                           "Override a config value: section.key=value (repeatable)");
-  compare_cmd->add_option("--out-dir", cmp.out_dir, "Where compare.h5 and the PNGs go (.)");
+  compare_cmd->add_option("--out-dir", cmp.out_dir, "Where compare.h5 and the PNGs go (.)")
+      ->check(file_name);
   compare_cmd
       ->add_option("--budget", cmp.budget_simulations,
                    "Single-cell simulations per engine (default: fit.max_simulations, else what "
@@ -144,8 +155,10 @@ int main(int argc, char** argv) {
   info_cmd->add_option("--max-compartment-um", info.max_compartment_um,
                        "Split sections into compartments no longer than this");
   info_cmd->add_option("--ra", info.ra, "Axial resistivity, ohm cm (default 35.4)");
-  info_cmd->add_option("--export-swc", info.swc_out,
-                       "Also write the morphology as SWC (three-point soma) to this file");
+  info_cmd
+      ->add_option("--export-swc", info.swc_out,
+                   "Also write the morphology as SWC (three-point soma) to this file")
+      ->check(file_name);
 
   app::features_options feat;
   auto* features_cmd = cli.add_subcommand(
@@ -169,7 +182,8 @@ int main(int argc, char** argv) {
   features_cmd->add_option("--threshold", feat.threshold_mv, "Spike threshold, mV (-20)");
   features_cmd->add_option("--derivative-threshold", feat.derivative_threshold,
                            "dV/dt threshold for AP onsets, mV/ms (10)");
-  features_cmd->add_option("--out", feat.out, "Also write the features to this HDF5 file");
+  features_cmd->add_option("--out", feat.out, "Also write the features to this HDF5 file")
+      ->check(file_name);
   features_cmd->add_option("--threads", feat.threads, "Host threads (0: all cores)");
 
   auto* config_cmd =

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 
 #include "app/commands.hpp"
@@ -109,18 +110,27 @@ void write_traces(const std::string& path, const run_config& rc, const simulatio
 
 }  // namespace
 
-void check_writable(const std::string& out, const std::string& command) {
+void check_writable(const std::string& out, const std::string& command, const char* role) {
+  if (out.empty())
+    throw usage_error("cellfit::" + command + ": the " + role + " file name is empty");
+  const std::string real = h5::follow_links(out);
   struct stat st {};
-  if (out.empty() || out.back() == '/' || (::stat(out.c_str(), &st) == 0 && S_ISDIR(st.st_mode))) {
-    throw io_error("cellfit::" + command + ": output '" + out +
+  if (real.back() == '/' || (::stat(real.c_str(), &st) == 0 && S_ISDIR(st.st_mode))) {
+    throw io_error("cellfit::" + command + ": " + role + " '" + out +
                    "' is a directory, not a file name");
   }
-  const std::string probe = out + ".tmp.probe." + std::to_string(::getpid());
+  const int stale = h5::remove_stale_temporaries(out);
+  if (stale > 0) {
+    std::fprintf(stderr, "cellfit %s: removed %d temporar%s left beside %s by a killed run\n",
+                 command.c_str(), stale, stale == 1 ? "y" : "ies", out.c_str());
+  }
+  const std::string probe = real + ".tmp.probe." + std::to_string(::getpid());
   if (FILE* f = std::fopen(probe.c_str(), "wb")) {
     std::fclose(f);
     std::remove(probe.c_str());
   } else {
-    throw io_error("cellfit::" + command + ": cannot write to '" + out + "'");
+    throw io_error("cellfit::" + command + ": cannot write the " + role + " '" + out +
+                   "': " + std::strerror(errno));
   }
 }
 
