@@ -429,8 +429,11 @@ int run_fit(const fit_options& o) {
   if (comm.size() > 1) std::printf("%s", r.plan.summary().c_str());
   if (!p.ground_truth.empty()) print_gt_table(space, r.initial, r.best, p.ground_truth);
   if (!std::isfinite(r.best_loss)) {
-    std::fprintf(stderr, "cellfit fit: every evaluation diverged (result written to %s)\n",
-                 run.out.c_str());
+    std::fprintf(stderr,
+                 "cellfit fit: %d of %zu cells diverge at the starting point (|V| > "
+                 "simulation.v_bound_mv or NaN); no point to fit from: change the initial values "
+                 "(result written to %s)\n",
+                 h.diverged.empty() ? 0 : h.diverged.front(), p.stimuli.size(), run.out.c_str());
     return exit_diverged;
   }
   return exit_ok;

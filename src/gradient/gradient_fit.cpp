@@ -274,6 +274,9 @@ bool early_stop(const fit_history& h, const gradient_settings& s) {
          (before - now) <= s.early_stop * std::fabs(before);
 }
 
+// The evaluation budget of L-BFGS-B: the line search may take several per iteration.
+int lbfgsb_max_evaluations(int epochs) { return 3 * epochs + 1; }
+
 // The step-size backoff after a rejected step: halve the step, at most this many times in a
 // fit (2^-10: a thousand times shorter steps than asked for means the optimiser is stuck at
 // the edge of the region where the cells run).
@@ -356,8 +359,7 @@ void run_lbfgsb(evaluator& f, const parameter_space& space, const gradient_setti
   param.epsilon_rel = 1e-10;
   param.max_linesearch = 40;
   std::vector<double> xv(n), gv;
-  // The evaluation budget: the line search may take several evaluations per iteration.
-  const int max_evals = 3 * s.epochs + 1;
+  const int max_evals = lbfgsb_max_evaluations(s.epochs);
   // The best point so far (every cell ran there) with its loss and gradient: a restart begins
   // there without evaluating it again.
   vec best_x, best_g;
@@ -496,7 +498,10 @@ fit_result run_gradient_fit(const fit_problem& p, const gradient_settings& s,
   }
   if (!p.ground_truth.empty()) r.initial_gt_error = gt_error(r.initial, p.ground_truth);
   const std::vector<double> x0 = p.space->to_optimizer(r.initial);
-  const int planned = s.optimizer == optimizer_kind::adam ? s.epochs + 1 : s.epochs;
+  // Evaluations at most: Adam one per epoch and the last point; L-BFGS-B's line search may
+  // take several per iteration (run_lbfgsb's budget).
+  const int planned =
+      s.optimizer == optimizer_kind::adam ? s.epochs + 1 : lbfgsb_max_evaluations(s.epochs);
   const comm::context_ptr ctx_owner = p.comm ? p.comm : comm::make_local_context();
   const comm::context& ctx = *ctx_owner;
   if (control.resume && control.resume->n_params != p.space->size()) {
