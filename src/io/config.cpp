@@ -281,51 +281,104 @@ void build_model(table_reader& t, cell_model& m, const std::string& source) {
     fail(t.at("mode"), "model.mode", m.morph.source + " is a point model (no geometry)");
   }
   m.morph.point_model = mode == "point";
-  discretization_options opt;
-  // nseg: a number for every section, or a table of region -> number.
-  if (t.has("nseg") && t.get("nseg").is_table()) {
-    const toml::value& nv = t.get("nseg");
-    table_reader nt(nv, "model.nseg");
-    for (const auto& [name, r] :
-         std::initializer_list<std::pair<const char*, region>>{{"soma", region::soma},
-                                                               {"axon", region::axon},
-                                                               {"basal", region::basal},
-                                                               {"apical", region::apical},
-                                                               {"other", region::other}}) {
-      if (nt.has(name)) opt.nseg_by_region[r] = static_cast<int>(nt.integer(name, 1, 1, max_nseg));
-    }
-    nt.finish();
-  } else {
-    opt.nseg = static_cast<int>(t.integer("nseg", 0, 0, max_nseg));
-  }
-  opt.max_compartment_um = t.number("max_compartment_um", 0.0, 0.0, 1e9);
-  opt.ra_ohm_cm = t.positive("ra", 35.4);
-  opt.axial_weight = t.positive("axial_weight", 0.5);
-  m.geom = discretize(m.morph, opt);
-  const bool point = m.geom.point_model;
-  m.celsius = t.number("celsius", 6.3);
-  m.v_init_mv = t.number("v_init", point ? -60.0 : -65.0, -200.0, 200.0);
-
-  // cm: a number, or a table of region -> number with an optional "default".
+  // cm: a number, or a table of region -> number with an optional "default" (broad names
+  // first, then the specific ones). Read before discretising: the d_lambda rule needs it.
+  const bool point = m.morph.point_model;
   const double cm_default = point ? 0.45 : 1.0;
-  m.cm.assign(static_cast<std::size_t>(m.geom.n_compartments()), cm_default);
+  std::map<region, double> cm_of;
+  for (region r : {region::soma, region::axon, region::basal, region::apical, region::other})
+    cm_of[r] = cm_default;
   if (t.has("cm")) {
     const toml::value& cv = t.get("cm");
     if (cv.is_table()) {
       table_reader ct(cv, "model.cm");
       const double def = positive(cv, "model.cm.default", ct.number("default", cm_default));
-      std::fill(m.cm.begin(), m.cm.end(), def);
-      for (const char* r : {"dend", "soma", "axon", "basal", "apical", "other"}) {  // broad first
-        if (!ct.has(r)) continue;
-        const double val = positive(cv, std::string("model.cm.") + r, ct.number(r, def));
-        for (int c : compartments_in_region(m.geom, r)) m.cm[static_cast<std::size_t>(c)] = val;
+      for (auto& [r, value] : cm_of) value = def;
+      for (const char* name : {"dend", "soma", "axon", "basal", "apical", "other"}) {
+        if (!ct.has(name)) continue;
+        const double val = positive(cv, std::string("model.cm.") + name, ct.number(name, def));
+        for (auto& [r, value] : cm_of)
+          if (section_list_contains(name, r)) value = val;
       }
       ct.finish();
     } else {
       const double val = positive(cv, "model.cm", table_reader::as_number(cv, "model.cm"));
-      std::fill(m.cm.begin(), m.cm.end(), val);
+      for (auto& [r, value] : cm_of) value = val;
     }
   }
+
+  discretization_options opt;
+  // nseg: a number for every section, or a table of section lists (region names, BluePyOpt's
+  // list names) and section names -> number; the most specific entry wins.
+  if (t.has("nseg") && t.get("nseg").is_table()) {
+    const toml::value& nv = t.get("nseg");
+    for (const auto& [key, value] : nv.as_table()) {
+      const std::string name = "model.nseg." + key;
+      if (!value.is_integer()) fail(value, name, "expected an integer");
+      const long long n = value.as_integer();
+      if (n < 1 || n > max_nseg)
+        fail(value, name,
+             "must be in [1, " + std::to_string(max_nseg) + "], got " + std::to_string(n));
+      if (section_list_rank(key) >= 0) {
+        opt.nseg_by_list[key] = static_cast<int>(n);
+        continue;
+      }
+      const auto& secs = m.morph.sections;
+      if (std::none_of(secs.begin(), secs.end(), [&](const section& x) { return x.name == key; })) {
+        fail(value, name,
+             "no section list or section '" + key + "' in " + m.morph.source +
+                 " (lists: allsect, alldend, somatic, axonal, basal, apical, other; sections " +
+                 secs.front().name + " .. " + secs.back().name + ")");
+      }
+      opt.nseg_by_section[key] = static_cast<int>(n);
+    }
+  } else {
+    opt.nseg = static_cast<int>(t.integer("nseg", 0, 0, max_nseg));
+  }
+  const std::string rule = t.string("nseg_rule", "fixed");
+  if (rule == "fixed") {
+    opt.rule = nseg_rule::fixed;
+  } else if (rule == "d_lambda") {
+    opt.rule = nseg_rule::d_lambda;
+  } else if (rule == "bluepyopt") {
+    opt.rule = nseg_rule::bluepyopt;
+  } else if (rule == "max_length") {
+    opt.rule = nseg_rule::max_length;
+  } else {
+    fail(t.at("nseg_rule"), "model.nseg_rule",
+         "expected \"fixed\", \"d_lambda\", \"bluepyopt\" or \"max_length\", got \"" + rule + "\"");
+  }
+  if (opt.rule != nseg_rule::fixed && opt.nseg > 0) {
+    fail(t.at("nseg"), "model.nseg",
+         "a number for every section and nseg_rule = \"" + rule +
+             "\" contradict each other: give one, or a table of explicit exceptions");
+  }
+  auto only_with = [&](const char* key, nseg_rule r) {
+    if (t.has(key) && opt.rule != r)
+      fail(t.at(key), std::string("model.") + key, "applies only with a different nseg_rule");
+  };
+  only_with("d_lambda", nseg_rule::d_lambda);
+  only_with("d_lambda_freq_hz", nseg_rule::d_lambda);
+  only_with("nseg_length_um", nseg_rule::bluepyopt);
+  only_with("max_length_um", nseg_rule::max_length);
+  opt.d_lambda = t.number("d_lambda", 0.1, 0.0, 1e3, true);
+  opt.d_lambda_freq_hz = t.number("d_lambda_freq_hz", 100.0, 0.0, 1e9, true);
+  opt.nseg_length_um = t.number("nseg_length_um", 40.0, 0.0, 1e9, true);
+  if (opt.rule == nseg_rule::max_length) {
+    if (!t.has("max_length_um"))
+      fail(t.at("nseg_rule"), "model.nseg_rule", "\"max_length\" needs model.max_length_um");
+    opt.max_length_um = t.number("max_length_um", 1.0, 0.0, 1e9, true);
+  }
+  opt.cm_uf_cm2 = cm_of;
+  opt.max_compartment_um = t.number("max_compartment_um", 0.0, 0.0, 1e9);
+  opt.ra_ohm_cm = t.positive("ra", 35.4);
+  opt.axial_weight = t.positive("axial_weight", 0.5);
+  m.geom = discretize(m.morph, opt);
+  m.celsius = t.number("celsius", 6.3);
+  m.v_init_mv = t.number("v_init", point ? -60.0 : -65.0, -200.0, 200.0);
+  m.cm.resize(static_cast<std::size_t>(m.geom.n_compartments()));
+  for (int c = 0; c < m.geom.n_compartments(); ++c)
+    m.cm[static_cast<std::size_t>(c)] = cm_of[m.geom.region_of[static_cast<std::size_t>(c)]];
 
   // Mechanisms: [model.mechanisms.<name>] with `regions` and parameter defaults.
   if (t.has("mechanisms")) {
@@ -424,16 +477,15 @@ void build_model(table_reader& t, cell_model& m, const std::string& source) {
       ion_settings is;
       is.species = species;
       if (ion_species_index(species) < 0) {
-        fail(one, "model.ions." + species,
-             "no mechanism of the catalogue uses this ion species");
+        fail(one, "model.ions." + species, "no mechanism of the catalogue uses this ion species");
       }
       is.style = st.string("style", "auto");
       if (is.style != "auto" && is.style != "nernst" && is.style != "fixed") {
         fail(st.get("style"), st.key_name("style"),
              "expected \"auto\", \"nernst\" or \"fixed\", got \"" + is.style + "\"");
       }
-      for (const auto& [key, dst] :
-           std::initializer_list<std::pair<const char*, std::vector<std::pair<std::string, double>>*>>{
+      for (const auto& [key, dst] : std::initializer_list<
+               std::pair<const char*, std::vector<std::pair<std::string, double>>*>>{
                {"e", &is.e_mv}, {"ci", &is.ci_mm}, {"co", &is.co_mm}}) {
         if (!st.has(key)) continue;
         const toml::value& kv = st.get(key);

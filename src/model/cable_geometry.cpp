@@ -88,27 +88,95 @@ segment_geometry integrate_section(const section& s, int nseg, double ra) {
   return g;
 }
 
+int checked_nseg(double want, const section& s, const char* rule) {
+  if (!(want <= max_nseg)) {
+    throw config_error(std::string("cellfit::config: ") + rule + " gives section " + s.name +
+                       " more than " + std::to_string(max_nseg) + " segments");
+  }
+  return std::max(1, static_cast<int>(want));
+}
+
+}  // namespace
+
+int section_list_rank(const std::string& list) {
+  if (list == "all" || list == "allsect") return 0;
+  if (list == "dend" || list == "alldend") return 1;
+  if (list == "soma" || list == "somatic" || list == "axon" || list == "axonal" ||
+      list == "basal" || list == "apical" || list == "other")
+    return 2;
+  return -1;
+}
+
+bool section_list_contains(const std::string& list, region r) {
+  if (list == "all" || list == "allsect") return true;
+  if (list == "dend" || list == "alldend") return r == region::basal || r == region::apical;
+  if (list == "somatic") return r == region::soma;
+  if (list == "axonal") return r == region::axon;
+  return list == region_name(r);
+}
+
+double lambda_f_um(const section& s, double freq_hz, double ra_ohm_cm, double cm_uf_cm2) {
+  constexpr double pi = 3.14159265358979323846;
+  if (cm_uf_cm2 == 0) return 1e10;
+  // The section's length in units of lambda, integrated over its 3-D points (NEURON's arc3d
+  // accumulates in double and stores float, as section points are stored).
+  double lam = 0, arc = 0;
+  for (std::size_t i = 1; i < s.points.size(); ++i) {
+    const point3d& a = s.points[i - 1];
+    const point3d& b = s.points[i];
+    const double next =
+        static_cast<float>(arc + std::sqrt((b.x - a.x) * (b.x - a.x) + (b.y - a.y) * (b.y - a.y) +
+                                           (b.z - a.z) * (b.z - a.z)));
+    lam += (next - arc) / std::sqrt(a.diam + b.diam);
+    arc = next;
+  }
+  lam *= std::sqrt(2.0) * 1e-5 * std::sqrt(4 * pi * freq_hz * ra_ohm_cm * cm_uf_cm2);
+  return s.length_um() / lam;
+}
+
 int choose_nseg(const section& s, const discretization_options& opt) {
   if (opt.nseg > max_nseg)
     throw config_error("cellfit::config: nseg above " + std::to_string(max_nseg));
+  const double L = s.length_um();
   int n = opt.nseg > 0 ? opt.nseg : s.nseg;
-  const auto by_region = opt.nseg_by_region.find(s.type);
-  if (by_region != opt.nseg_by_region.end() && by_region->second > 0) n = by_region->second;
-  if (opt.max_compartment_um > 0) {
-    const double want = std::ceil(s.length_um() / opt.max_compartment_um);
-    if (!(want <= max_nseg)) {
-      throw config_error(
-          "cellfit::config: model.max_compartment_um = " + std::to_string(opt.max_compartment_um) +
-          " gives section " + s.name + " more than " + std::to_string(max_nseg) + " compartments");
+  switch (opt.rule) {
+    case nseg_rule::fixed:
+      break;
+    case nseg_rule::d_lambda: {
+      double cm = 1.0;
+      if (const auto it = opt.cm_uf_cm2.find(s.type); it != opt.cm_uf_cm2.end()) cm = it->second;
+      const double lambda = lambda_f_um(s, opt.d_lambda_freq_hz, opt.ra_ohm_cm, cm);
+      // NEURON's CellBuilder: nseg = int((L/(d_lambda*lambda_f(freq)) + .999)/2)*2 + 1
+      n = checked_nseg(std::floor((L / (opt.d_lambda * lambda) + 0.999) / 2) * 2 + 1, s,
+                       "model.nseg_rule = \"d_lambda\"");
+      break;
     }
-    int k = static_cast<int>(want);
+    case nseg_rule::bluepyopt:
+      n = checked_nseg(1 + 2 * std::floor(L / opt.nseg_length_um), s,
+                       "model.nseg_rule = \"bluepyopt\"");
+      break;
+    case nseg_rule::max_length:
+      n = checked_nseg(std::ceil(L / opt.max_length_um), s, "model.max_length_um");
+      break;
+  }
+  // Explicit values: the most specific list, then the section's own name.
+  int rank = -1;
+  for (const auto& [list, value] : opt.nseg_by_list) {
+    const int r = section_list_rank(list);
+    if (r > rank && section_list_contains(list, s.type)) {
+      rank = r;
+      n = value;
+    }
+  }
+  if (const auto it = opt.nseg_by_section.find(s.name); it != opt.nseg_by_section.end())
+    n = it->second;
+  if (opt.max_compartment_um > 0) {
+    int k = checked_nseg(std::ceil(L / opt.max_compartment_um), s, "model.max_compartment_um");
     if (k % 2 == 0) ++k;
     n = std::max(n, k);
   }
   return std::max(n, 1);
 }
-
-}  // namespace
 
 cable_geometry discretize(const morphology& m, const discretization_options& opt) {
   if (m.sections.empty())

@@ -21,13 +21,45 @@ namespace cellfit {
 // The most segments one section may have (refused beyond, rather than overflowing).
 constexpr int max_nseg = 100000;
 
-struct discretization_options {
-  int nseg = 0;                   // > 0: every section gets this nseg
-  std::map<region, int> nseg_by_region;  // > 0: sections of that region get this nseg
-  double max_compartment_um = 0;  // > 0: nseg = max(nseg, odd ceil(L / max))
-  double ra_ohm_cm = 35.4;        // axial resistivity (cable models)
-  double axial_weight = 0.5;      // conductance between neighbours (point models)
+// How a section's nseg is chosen when no explicit value names it (model.nseg_rule).
+enum class nseg_rule {
+  fixed,       // the morphology's nseg (1 for files), or `nseg` for every section
+  d_lambda,    // NEURON's d_lambda rule (CellBuilder): odd nseg with segments no longer than
+               // d_lambda times the AC length constant at d_lambda_freq_hz
+  bluepyopt,   // BluePyOpt's 1 + 2 int(L / nseg_length_um)
+  max_length,  // NEURON's plain ceil(L / max_length_um)
 };
+
+struct discretization_options {
+  int nseg = 0;  // > 0: every section gets this nseg (nseg_rule fixed)
+  // Explicit nseg by section list (region names and BluePyOpt's list names, see
+  // section_list_rank) and by section name ("apic[3]"); the most specific entry wins and
+  // overrides the rule.
+  std::map<std::string, int> nseg_by_list;
+  std::map<std::string, int> nseg_by_section;
+  nseg_rule rule = nseg_rule::fixed;
+  double d_lambda = 0.1, d_lambda_freq_hz = 100;  // nseg_rule d_lambda
+  double nseg_length_um = 40;                     // nseg_rule bluepyopt
+  double max_length_um = 0;                       // nseg_rule max_length
+  std::map<region, double> cm_uf_cm2;  // membrane capacitance per region (d_lambda); 1 if absent
+  double max_compartment_um = 0;       // > 0: nseg = max(nseg, odd ceil(L / max))
+  double ra_ohm_cm = 35.4;             // axial resistivity (cable models)
+  double axial_weight = 0.5;           // conductance between neighbours (point models)
+};
+
+// Whether a section list name covers a region, and how specific the name is (for
+// precedence: allsect 0, alldend/dend 1, one region 2), or -1 for an unknown name. Lists:
+// all/allsect, alldend/dend (basal and apical), soma/somatic, axon/axonal, basal, apical,
+// other (BluePyOpt's names beside cellfit's region names).
+int section_list_rank(const std::string& list);
+bool section_list_contains(const std::string& list, region r);
+
+// NEURON's lambda_f(freq): the AC length constant (um) of a section at freq_hz, from its 3-D
+// points (stdlib.hoc), for axial resistivity ra_ohm_cm and capacitance cm_uf_cm2.
+double lambda_f_um(const section& s, double freq_hz, double ra_ohm_cm, double cm_uf_cm2);
+
+// The nseg a section gets under `opt` (explicit entries, the rule, max_compartment_um).
+int choose_nseg(const section& s, const discretization_options& opt);
 
 struct cable_geometry {
   bool point_model = false;

@@ -157,18 +157,21 @@ e = -65.0
 }
 
 TEST(config, nseg_by_region_and_point_mode) {
-  const auto a = cellfit::parse_config("[model]\nmorphology = \"builtin:tree184\"\nnseg = {soma = 3, apical = 3}\n",
-                                       "run.toml", {});
+  const auto a = cellfit::parse_config(
+      "[model]\nmorphology = \"builtin:tree184\"\nnseg = {soma = 3, apical = 3}\n", "run.toml", {});
   EXPECT_EQ(a.model.geom.n_compartments(), 184 + 2 + 81 * 2);
   const auto b = cellfit::parse_config(
-      "[model]\nmorphology = \"builtin:tree184\"\nmode = \"point\"\naxial_weight = 0.01\n", "run.toml", {});
+      "[model]\nmorphology = \"builtin:tree184\"\nmode = \"point\"\naxial_weight = 0.01\n",
+      "run.toml", {});
   EXPECT_TRUE(b.model.geom.point_model);
   EXPECT_EQ(b.model.geom.n_nodes(), 184);  // no junction nodes in point models
   EXPECT_EQ(b.model.mechanisms[0].name, "jk");
   EXPECT_DOUBLE_EQ(b.model.geom.g_axial[5], 0.01);
-  EXPECT_NE(config_refusal("[model]\nmorphology = \"builtin:chain6\"\nmode = \"cable\"\n").find("point model"),
+  EXPECT_NE(config_refusal("[model]\nmorphology = \"builtin:chain6\"\nmode = \"cable\"\n")
+                .find("point model"),
             std::string::npos);
-  EXPECT_NE(config_refusal("[model]\nmode = \"sphere\"\n").find("run.toml:2: model.mode"), std::string::npos);
+  EXPECT_NE(config_refusal("[model]\nmode = \"sphere\"\n").find("run.toml:2: model.mode"),
+            std::string::npos);
 }
 
 TEST(config, missing_files) {
@@ -176,6 +179,66 @@ TEST(config, missing_files) {
   EXPECT_THROW(
       cellfit::parse_config("[model]\nmorphology = \"/nonexistent.swc\"\n", "run.toml", {}),
       cellfit::io_error);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(config, nseg_rules_lists_and_section_names) {
+  // tree184: soma, axon, 101 basal, 81 apical sections. BluePyOpt's lists and a section
+  // name; the most specific entry wins.
+  const auto a = cellfit::parse_config(
+      "[model]\nmorphology = \"builtin:tree184\"\n"
+      "nseg = {allsect = 3, alldend = 5, apical = 1, \"dend[4]\" = 7}\n",
+      "run.toml", {});
+  const auto& g = a.model.geom;
+  const auto& secs = a.model.morph.sections;
+  for (std::size_t s = 0; s < secs.size(); ++s) {
+    const int want = secs[s].name == "dend[4]"                 ? 7
+                     : secs[s].type == cellfit::region::apical ? 1
+                     : secs[s].type == cellfit::region::basal  ? 5
+                                                               : 3;
+    EXPECT_EQ(g.nseg[s], want) << secs[s].name;
+  }
+  // BluePyOpt's rule: 1 + 2 int(L / 40); the ball-and-stick dendrite is 500 um, the soma 20.
+  const auto b = cellfit::parse_config("[model]\nnseg_rule = \"bluepyopt\"\n", "run.toml", {});
+  EXPECT_EQ(b.model.geom.nseg[0], 1);
+  EXPECT_EQ(b.model.geom.nseg[1], 1 + 2 * 12);
+  // NEURON's plain ceil(L / max): even counts stay even.
+  const auto c = cellfit::parse_config(
+      "[model]\nnseg_rule = \"max_length\"\nmax_length_um = 50.0\n", "run.toml", {});
+  EXPECT_EQ(c.model.geom.nseg[1], 10);
+  // d_lambda: more segments at a higher frequency, always odd.
+  const auto d1 = cellfit::parse_config("[model]\nnseg_rule = \"d_lambda\"\n", "run.toml", {});
+  const auto d2 = cellfit::parse_config(
+      "[model]\nnseg_rule = \"d_lambda\"\nd_lambda_freq_hz = 10000.0\ncm = 2.0\n", "run.toml", {});
+  EXPECT_EQ(d1.model.geom.nseg[1] % 2, 1);
+  EXPECT_EQ(d2.model.geom.nseg[1] % 2, 1);
+  EXPECT_GT(d2.model.geom.nseg[1], d1.model.geom.nseg[1]);
+}
+
+TEST(config, nseg_rule_errors_name_the_key) {
+  EXPECT_NE(config_refusal("[model]\nnseg = {\"dend[99]\" = 3}\n")
+                .find("run.toml:2: model.nseg.dend[99]: no section list or section 'dend[99]'"),
+            std::string::npos);
+  EXPECT_NE(config_refusal("[model]\nnseg = {\"dend[99]\" = 3}\n").find("soma[0] .. dend[0]"),
+            std::string::npos);
+  EXPECT_NE(
+      config_refusal("[model]\nnseg = {axonal = 0}\n").find("model.nseg.axonal: must be in [1"),
+      std::string::npos);
+  EXPECT_NE(config_refusal("[model]\nnseg = 3\nnseg_rule = \"d_lambda\"\n").find("contradict"),
+            std::string::npos);
+  EXPECT_NE(
+      config_refusal("[model]\nnseg_rule = \"max_length\"\n").find("needs model.max_length_um"),
+      std::string::npos);
+  EXPECT_NE(config_refusal("[model]\nnseg_rule = \"lambda\"\n").find("run.toml:2: model.nseg_rule"),
+            std::string::npos);
+  EXPECT_NE(config_refusal("[model]\nd_lambda = 0.1\n").find("model.d_lambda: applies only"),
+            std::string::npos);
+  EXPECT_NE(
+      config_refusal("[model]\nnseg_rule = \"d_lambda\"\nd_lambda = 0.0\n").find("must be in (0"),
+      std::string::npos);
 }
 
 }  // namespace

@@ -177,16 +177,40 @@ def main():
     ion_values = []  # (segment, attribute, value): restored before every run
     for sec in secs:
         region = region_of(sec)
-        # cellfit's nseg rule: model.nseg (a number or per region), then odd ceil(L / max_compartment_um).
-        nseg = region_value(model.get("nseg", 0), region, 0)
-        if nseg > 0:
-            sec.nseg = int(nseg)
+        sec.Ra = model.get("ra", 35.4)
+        sec.cm = region_value(model.get("cm", 1.0), region, 1.0)
+        # The nseg rules as a NEURON user writes them: the CellBuilder's d_lambda rule with
+        # NEURON's own lambda_f, BluePyOpt's 1 + 2 int(L/40), a plain ceil(L / max); then
+        # model.nseg (a number, or section lists, most specific first), then cellfit's
+        # odd ceil(L / max_compartment_um).
+        rule = model.get("nseg_rule", "fixed")
+        if rule == "d_lambda":
+            lam = h.lambda_f(model.get("d_lambda_freq_hz", 100.0), sec=sec)
+            sec.nseg = int((sec.L / (model.get("d_lambda", 0.1) * lam) + 0.999) / 2) * 2 + 1
+        elif rule == "bluepyopt":
+            sec.nseg = 1 + 2 * int(sec.L / model.get("nseg_length_um", 40.0))
+        elif rule == "max_length":
+            sec.nseg = math.ceil(sec.L / model["max_length_um"])
+        nseg_spec = model.get("nseg", 0)
+        if isinstance(nseg_spec, dict):
+            lists = {"allsect": 0, "all": 0, "alldend": 1, "dend": 1, "somatic": 2, "axonal": 2}
+            covers = {"somatic": "soma", "axonal": "axon"}
+            best = -1
+            for key, value in nseg_spec.items():
+                rank = lists.get(key, 2)
+                name = covers.get(key, key)
+                hit = (rank == 0 or (rank == 1 and region in ("basal", "apical"))
+                       or name == region)
+                if hit and rank > best:
+                    best, nseg = rank, value
+            if best >= 0:
+                sec.nseg = int(nseg)
+        elif nseg_spec > 0:
+            sec.nseg = int(nseg_spec)
         if model.get("max_compartment_um", 0) > 0:
             k = math.ceil(sec.L / model["max_compartment_um"])
             k += 1 - k % 2
             sec.nseg = max(sec.nseg, k)
-        sec.Ra = model.get("ra", 35.4)
-        sec.cm = region_value(model.get("cm", 1.0), region, 1.0)
         for mech, spec in mechanisms.items():
             if not in_regions(region, spec.get("regions", "all")):
                 continue

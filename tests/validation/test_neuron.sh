@@ -104,6 +104,20 @@ gnabar = {soma = 0.12, axon = 0.3}
 regions = \"dend\"
 g = 0.0002
 e = -65.0" "[-1, 7]" || status=1
+# Discretisation rules, applied in NEURON as a NEURON user would (CellBuilder's d_lambda rule
+# with NEURON's lambda_f, BluePyOpt's 1 + 2 int(L/40), ceil(L / max)), with explicit nseg
+# per section list overriding the rule.
+run_case d_lambda "$work/branched.swc" "nseg_rule = \"d_lambda\"
+d_lambda = 0.02
+d_lambda_freq_hz = 1000.0
+ra = 100.0
+cm = {default = 1.0, dend = 2.0}" "[-1, 7]" || status=1
+run_case nseg_bluepyopt "$work/tree184.swc" "nseg_rule = \"bluepyopt\"
+nseg_length_um = 10.0
+nseg = {somatic = 3, axonal = 5}" "[100, -1]" || status=1
+run_case nseg_max_length "$work/branched.swc" "nseg_rule = \"max_length\"
+max_length_um = 7.3
+nseg = {alldend = 2, apical = 4}" "[-1, 7]" || status=1
 # Single precision: rounding differences grow through spikes; still far inside the
 # acceptance level (measured: ~1e-3 mV RMS, ~1e-4 ms spike times).
 run_case tree184_fp32 "$work/tree184.swc" "" "[100, -1]" fp32 "--rms-tol 0.02 --spike-tol 0.005" || status=1
