@@ -55,6 +55,8 @@ void write_model(h5::file& f, const cell_model& m) {
   f.write("/model/compartments/x", x, {n});
   f.write("/model/compartments/area_um2", area, {n});
   f.write("/model/compartments/centre_um", centre, {n, 3});
+  f.write("/model/compartments/distance_um",
+          g.distance_um.size() == n ? g.distance_um : path_distances_um(m.morph, g), {n});
   f.write("/model/compartments/cm", cm, {n});
   f.write("/model/compartments/parent", parent, {n});
   f.attribute("/model/compartments/section", "morphology", m.morph.source);

@@ -284,7 +284,32 @@ cable_geometry discretize(const morphology& m, const discretization_options& opt
                              1.0 / sg.r_right[static_cast<std::size_t>(nseg) - 1], si, 1.0);
     }
   }
+  g.distance_um = path_distances_um(m, g);
   return g;
+}
+
+std::vector<double> path_distances_um(const morphology& m, const cable_geometry& g) {
+  const std::size_t nsec = m.sections.size();
+  // The distance of each section's 0 end from the root section's middle (NEURON's
+  // distance() with the origin at soma[0](0.5)), parents first (parent < child).
+  std::vector<double> start(nsec, 0.0), length(nsec, 0.0);
+  for (std::size_t s = 0; s < nsec; ++s) {
+    const section& sec = m.sections[s];
+    length[s] = m.point_model ? 0.0 : sec.length_um();
+    if (s == 0 || sec.parent < 0) continue;
+    const std::size_t p = static_cast<std::size_t>(sec.parent);
+    start[s] =
+        p == 0 ? std::fabs(sec.parent_x - 0.5) * length[0] : start[p] + sec.parent_x * length[p];
+  }
+  std::vector<double> out(static_cast<std::size_t>(g.n_compartments()));
+  for (int c = 0; c < g.n_compartments(); ++c) {
+    const int node = g.node_of[static_cast<std::size_t>(c)];
+    const std::size_t s = static_cast<std::size_t>(g.section_of[static_cast<std::size_t>(node)]);
+    const double x = g.x[static_cast<std::size_t>(node)];
+    out[static_cast<std::size_t>(c)] =
+        s == 0 ? std::fabs(x - 0.5) * length[0] : start[s] + x * length[s];
+  }
+  return out;
 }
 
 std::vector<int> compartments_in_region(const cable_geometry& g, const std::string& name) {

@@ -72,6 +72,7 @@ struct cable_geometry {
   std::vector<int> node_of;         // [compartment] node index
   std::vector<region> region_of;    // [compartment]
   std::vector<int> nseg;            // [section]
+  std::vector<double> distance_um;  // [compartment] path distance from the root's middle
   double total_area_um2 = 0;
 
   int n_nodes() const { return static_cast<int>(parent.size()); }
@@ -79,6 +80,10 @@ struct cable_geometry {
 };
 
 cable_geometry discretize(const morphology& m, const discretization_options& opt);
+
+// Path distance (um) of every compartment from the middle of the root section (soma[0](0.5),
+// NEURON's distance() origin as BluePyOpt sets it), along the sections; 0 in point models.
+std::vector<double> path_distances_um(const morphology& m, const cable_geometry& g);
 
 // Compartment indices of a region name ("all", "soma", "axon", "basal", "apical", "dend" =
 // basal and apical). Throws config_error for an unknown name.

@@ -266,6 +266,15 @@ def main():
         if cf_regions[c] != seg_regions[k]:
             sys.exit(f"neuron_reference: compartment {c} is {cf_regions[c]} in cellfit, "
                      f"{seg_regions[k]} in NEURON")
+    # Path distances from soma[0](0.5), NEURON's distance() (BluePyOpt's origin).
+    with h5py.File(args.output, "r") as f:
+        cf_distance = f["model/compartments/distance_um"][:]
+    origin = secs[0](0.5)
+    worst_distance = max(abs(h.distance(origin, segs[k]) - cf_distance[c])
+                         / max(1.0, h.distance(origin, segs[k])) for c, k in enumerate(match))
+    print(f"path distance from soma[0](0.5): worst relative difference {worst_distance:.3e}")
+    if worst_distance > 1e-6:
+        sys.exit("neuron_reference: path distances differ from NEURON's distance()")
 
     # Stimuli in the config's order, expanded like cellfit expands them.
     stims = []
