@@ -98,6 +98,29 @@ def _nmodl():
     return NmodlDriver, ast, symtab, to_nmodl, visitor
 
 
+@contextlib.contextmanager
+def _quiet_front_end():
+    """File descriptors 1 and 2 to /dev/null while NEURON's C++ front end runs: its lexer
+    prints some errors (an unterminated string, VERBATIM or unit) with printf/std::cout
+    besides raising, and the translator's only output is its one-line message."""
+    import ctypes
+    libc = ctypes.CDLL(None)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        yield
+    finally:
+        libc.fflush(None)  # what C stdio still buffers goes to /dev/null too
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved + [null]:
+            os.close(fd)
+
+
 def _strip_comments(text: str) -> str:
     """The text with `: ...` comments and COMMENT blocks blanked, line breaks kept."""
     out = re.sub(r"COMMENT.*?ENDCOMMENT", lambda m: "\n" * m.group(0).count("\n"), text,
@@ -131,7 +154,8 @@ def parse(path: str, text: str | None = None):
     source = re.sub(r"\bTABLE\b[\s\S]*?\bWITH\s+[^\s}]+",
                     lambda m: "\n" * m.group(0).count("\n"), _strip_comments(text))
     try:
-        program = NmodlDriver().parse_string(source)
+        with _quiet_front_end():
+            program = NmodlDriver().parse_string(source)
     except RuntimeError as e:
         msg = str(e)
         m = re.search(r"Location\s*:\s*(\d+)", msg)

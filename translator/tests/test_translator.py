@@ -16,6 +16,7 @@ Run: python3 -m pytest -q translator/tests   (CTest: translator_unit)
 
 from __future__ import annotations
 
+import ctypes
 import glob
 import json
 import math
@@ -1405,3 +1406,25 @@ def test_builtin_files_translate_together(tmp_path, capsys):
     cat = (tmp_path / "out" / "cellfit_generated" / "catalogue.hpp").read_text()
     first = [ln for ln in cat.splitlines() if ln.startswith("#include")][0]
     assert first.endswith("/CaDynamics_E2.hpp\"")  # the concentration writer first
+
+
+# ---------------------------------------------------------------------------- malformed input
+# Inputs that once crashed the translator, hung it, or gave a message without the right line
+# (found by fuzzing the .mod reader). Each must now be refused with one line
+# `file:line: message`.
+
+
+@pytest.mark.parametrize("tail", ['BREAKPOINT {\n  printf("unterminated\n',
+                                  "UNITS {\n  (mV) = (millivolt\n",
+                                  "VERBATIM\n  never closed\n"])
+def test_front_end_prints_nothing(tmp_path, capfd, tail):
+    """NEURON's lexer printed `ERROR: Unterminated string`, `While parsing unit, closing
+    parenthesis not found` and `Unexpected end of file in COPY_MODE!` on stdout (from C++,
+    besides raising): the translator's only output is its one line."""
+    f = tmp_path / "quiet.mod"
+    f.write_text("NEURON {\n  SUFFIX quiet\n}\n" + tail)
+    rc = cn.main(["--out", str(tmp_path / "out"), str(f)])
+    ctypes.CDLL(None).fflush(None)  # what C's stdio still buffers
+    cap = capfd.readouterr()
+    assert rc == 2 and cap.out == ""
+    assert len(cap.err.splitlines()) == 1 and cap.err.startswith(f"cellfit::nmodl: {f}:")
