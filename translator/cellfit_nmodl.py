@@ -128,14 +128,33 @@ def _strip_comments(text: str) -> str:
     return re.sub(r":[^\n]*", "", out)
 
 
-def _line_of(text: str, pattern: str, last: bool = False) -> int:
-    """Line (1-based) of the first (or last) match of `pattern` outside comments, else 1."""
+def _short(src: str, limit: int = 100) -> str:
+    """NMODL code quoted in a message: one line, at most `limit` characters."""
+    one = " ".join(src.split())
+    return one if len(one) <= limit else one[:limit - 3] + "..."
+
+
+def _line_of(text: str, pattern: str, last: bool = False, default: int = 1) -> int:
+    """Line (1-based) of the first (or last) match of `pattern` outside comments, else
+    `default`."""
     stripped = _strip_comments(text)
     matches = list(re.finditer(pattern, stripped, re.MULTILINE))
     if not matches:
-        return 1
+        return default
     m = matches[-1] if last else matches[0]
     return stripped.count("\n", 0, m.start()) + 1
+
+
+def _line_of_source(text: str, src: str, default: int = 1) -> int:
+    """Line of the first place where NMODL code `src` (as the front end prints it back:
+    other spacing, upper-case keywords) starts in the file, else `default`."""
+    lines = src.strip().splitlines()
+    toks = re.findall(r"\w+|[^\w\s]", lines[0])[:12] if lines else []
+    if not toks:
+        return default
+    pattern = r"\s*".join(r"\b" + re.escape(t) + r"\b" if re.match(r"\w", t) else re.escape(t)
+                          for t in toks)
+    return _line_of(text, "(?i)" + pattern, default=default)
 
 
 # ---------------------------------------------------------------------------- parse, check
@@ -145,10 +164,17 @@ def parse(path: str, text: str | None = None):
     NmodlDriver, _, _, _, _ = _nmodl()
     if text is None:
         try:
-            with open(path, encoding="utf-8", errors="strict") as f:
-                text = f.read()
-        except (OSError, UnicodeDecodeError) as e:
-            raise TranslationError(f"{path}:1: cannot read: {e}") from None
+            with open(path, "rb") as f:
+                raw = f.read()
+        except OSError as e:
+            raise TranslationError(f"{path}:1: cannot read: {e.strerror or e}") from None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = len(re.findall(rb"\r\n|\r|\n", raw[:e.start])) + 1
+            raise TranslationError(f"{path}:{line}: not UTF-8 text (byte "
+                                   f"0x{raw[e.start]:02x})") from None
+        text = text.replace("\r\n", "\n").replace("\r", "\n")  # as open() in text mode
     # TABLE statements are ignored (exact evaluation, NEURON with usetable = 0); removed
     # before parsing, line breaks kept, so the inliner sees plain PROCEDUREs.
     source = re.sub(r"\bTABLE\b[\s\S]*?\bWITH\s+[^\s}]+",
@@ -160,22 +186,26 @@ def parse(path: str, text: str | None = None):
         msg = str(e)
         m = re.search(r"Location\s*:\s*(\d+)", msg)
         line = m.group(1) if m else "1"
+        tok = re.search(r"no token matched for (\S+)", msg)  # the lexer gives no location
+        if not m and tok:
+            line = str(_line_of(text, re.escape(tok.group(1))))
         first = msg.splitlines()[0].replace("NMODL Parser Error : ", "") if msg else "syntax error"
         raise TranslationError(f"{path}:{line}: {first}") from None
     return program, text
 
 
 UNSUPPORTED = [
-    (r"^\s*KINETIC\b", "KINETIC"), (r"^\s*NET_RECEIVE\b", "NET_RECEIVE"),
-    (r"^\s*VERBATIM\b", "VERBATIM"), (r"\bPOINT_PROCESS\b", "POINT_PROCESS"),
-    (r"\bARTIFICIAL_CELL\b", "ARTIFICIAL_CELL"), (r"^\s*LINEAR\b", "LINEAR"),
-    (r"^\s*NONLINEAR\b", "NONLINEAR"), (r"^\s*DISCRETE\b", "DISCRETE"),
-    (r"^\s*PARTIAL\b", "PARTIAL"), (r"\bPOINTER\b", "POINTER"),
+    (r"^[ \t]*KINETIC\b", "KINETIC"), (r"^[ \t]*NET_RECEIVE\b", "NET_RECEIVE"),
+    (r"^[ \t]*VERBATIM\b", "VERBATIM"), (r"\bPOINT_PROCESS\b", "POINT_PROCESS"),
+    (r"\bARTIFICIAL_CELL\b", "ARTIFICIAL_CELL"), (r"^[ \t]*LINEAR\b", "LINEAR"),
+    (r"^[ \t]*NONLINEAR\b", "NONLINEAR"), (r"^[ \t]*DISCRETE\b", "DISCRETE"),
+    (r"^[ \t]*PARTIAL\b", "PARTIAL"), (r"\bPOINTER\b", "POINTER"),
     (r"\bBBCOREPOINTER\b", "BBCOREPOINTER"), (r"\bELECTRODE_CURRENT\b", "ELECTRODE_CURRENT"),
-    (r"^\s*FUNCTION_TABLE\b", "FUNCTION_TABLE"), (r"^\s*NET_RECEIVE\b", "NET_RECEIVE"),
-    (r"^\s*(BEFORE|AFTER)\b", "BEFORE/AFTER"), (r"^\s*CONSTRUCTOR\b", "CONSTRUCTOR"),
-    (r"^\s*DESTRUCTOR\b", "DESTRUCTOR"), (r"\bWATCH\b", "WATCH"), (r"\bFROM\s+\w+\s*=", "FROM loop"),
-    (r"^\s*WHILE\b", "WHILE"), (r"\bEXTERNAL\b", "EXTERNAL"), (r"\bRANDOM\b", "RANDOM"),
+    (r"^[ \t]*FUNCTION_TABLE\b", "FUNCTION_TABLE"), (r"^[ \t]*NET_RECEIVE\b", "NET_RECEIVE"),
+    (r"^[ \t]*(BEFORE|AFTER)\b", "BEFORE/AFTER"), (r"^[ \t]*CONSTRUCTOR\b", "CONSTRUCTOR"),
+    (r"^[ \t]*DESTRUCTOR\b", "DESTRUCTOR"), (r"\bWATCH\b", "WATCH"),
+    (r"\bFROM\s+\w+\s*=", "FROM loop"),
+    (r"^[ \t]*WHILE\b", "WHILE"), (r"\bEXTERNAL\b", "EXTERNAL"), (r"\bRANDOM\b", "RANDOM"),
 ]
 
 
@@ -242,7 +272,8 @@ def analyse(path: str, program, text: str) -> Mechanism:
         elif kind == "Global":
             globals_ |= {to_nmodl(v) for v in st.variables}
     if not name:
-        raise TranslationError(f"{path}:1: NEURON block without SUFFIX")
+        line = _line_of(text, r"^[ \t]*NEURON\b")
+        raise TranslationError(f"{path}:{line}: NEURON block without SUFFIX")
     mech = Mechanism(name=name, path=path)
     mech.nonspecific = nonspec
 
@@ -286,20 +317,25 @@ def analyse(path: str, program, text: str) -> Mechanism:
         for r in u._reads:
             slot = [k for k, v in n.items() if v == r]
             if not slot:
-                raise TranslationError(f"{path}:{_line_of(text, 'USEION')}: cannot READ {r}")
+                line = _line_of(text, r"USEION\s+" + re.escape(u.species) + r"\b[^\n]*\b" +
+                                re.escape(r) + r"\b")
+                raise TranslationError(f"{path}:{line}: cannot READ {r}")
             if slot[0] in ("ci", "co") and r in states:
                 continue  # the mechanism's own concentration state
             u.reads.add(slot[0])
         for w in u._writes:
             slot = [k for k, v in n.items() if v == w]
             if not slot:
-                raise TranslationError(f"{path}:{_line_of(text, 'USEION')}: cannot WRITE {w}")
+                line = _line_of(text, r"USEION\s+" + re.escape(u.species) + r"\b[^\n]*\b" +
+                                re.escape(w) + r"\b")
+                raise TranslationError(f"{path}:{line}: cannot WRITE {w}")
             if slot[0] == "i":
                 u.write_i = True
             elif slot[0] in ("ci", "co"):
                 if w not in states:
+                    line = _line_of(text, r"USEION[^\n]*WRITE[^\n]*\b" + re.escape(w))
                     raise TranslationError(
-                        f"{path}:{_line_of(text, 'USEION')}: WRITE {w}: a written "
+                        f"{path}:{line}: WRITE {w}: a written "
                         "concentration must be a STATE of the mechanism")
                 idx = states.index(w)
                 if slot[0] == "ci":
@@ -346,7 +382,8 @@ def analyse(path: str, program, text: str) -> Mechanism:
             if to_nmodl(db.name) == solve_name:
                 mech.derivative = db.statement_block
         if mech.derivative is None:
-            raise TranslationError(f"{path}:{_line_of(text, 'SOLVE')}: SOLVE {solve_name}: no "
+            line = _line_of(text, r"\bSOLVE\s+" + re.escape(solve_name) + r"\b")
+            raise TranslationError(f"{path}:{line}: SOLVE {solve_name}: no "
                                    "DERIVATIVE block of that name (KINETIC is not supported)")
     return mech
 
@@ -383,6 +420,7 @@ class Emitter:
         self.in_branch = 0
         self.assign_counts = {}
         self.written = set()  # ASSIGNED names set so far in the function being emitted
+        self.stmt = None      # the statement being translated (for the line of an error)
 
     def count_assignments(self, block):
         """How often each name is assigned in a function body (hoisting needs exactly once)."""
@@ -437,6 +475,23 @@ class Emitter:
                 return False
         return runtime
 
+    def line(self, default: int = 1) -> int:
+        """Line of the statement being translated (its first appearance), else `default`."""
+        if self.stmt is None:
+            return default
+        return _line_of_source(getattr(self, "text", ""), self.to_nmodl(self.stmt), default)
+
+    def name_line(self, n: str) -> int:
+        """Line where name n is used: the statement being translated if it shows n, else
+        the first assignment that reads n, else its first appearance."""
+        text = getattr(self, "text", "")
+        word = r"\b" + re.escape(n) + r"\b"
+        line = self.line() if self.stmt is not None else 0
+        lines = _strip_comments(text).split("\n")
+        if line and re.search(word, lines[line - 1]):
+            return line
+        return _line_of(text, r"=[^\n]*" + word, default=0) or _line_of(text, word)
+
     def local_name(self, n: str) -> str:
         return n + "_" if n in CXX_RESERVED else n
 
@@ -448,7 +503,8 @@ class Emitter:
         try:
             tree = pyast.parse(t.strip(), mode="eval")
         except SyntaxError:
-            raise TranslationError(f"{self.m.path}:1: cannot translate expression '{text}'")
+            raise TranslationError(f"{self.m.path}:{self.line()}: cannot translate expression "
+                                   f"'{_short(text)}'") from None
         return self._e(tree.body, env)
 
     def _const(self, node, env):
@@ -493,14 +549,18 @@ class Emitter:
             n = node.id
             found = env.get(n) or self.base.get(n)
             if found is None:
-                line = _line_of(getattr(self, "text", ""), r"=[^\n]*\b" + re.escape(n) + r"\b")
-                raise TranslationError(f"{self.m.path}:{line}: unknown name '{n}'")
+                # NEURON's inliner renames what it inlines (rates -> rates_in_1)
+                shown = n
+                if not re.search(r"\b" + re.escape(n) + r"\b", getattr(self, "text", "")):
+                    shown = re.sub(r"_in_\d+$", "", n)
+                raise TranslationError(f"{self.m.path}:{self.name_line(shown)}: unknown name "
+                                       f"'{shown}'")
             if self.host:  # constants are out[k] in the host function that computes them
                 return re.sub(r"T\(c\[(\d+)\]\)", r"out[\1]", found)
             if n in self.m.assigned and found == self.local_name(n) and n not in self.written:
-                line = _line_of(getattr(self, "text", ""), r"=[^\n]*\b" + re.escape(n) + r"\b")
                 raise TranslationError(
-                    f"{self.m.path}:{line}: ASSIGNED {n} is read before this block sets it "
+                    f"{self.m.path}:{self.name_line(n)}: ASSIGNED {n} is read before this "
+                    "block sets it "
                     "(cellfit keeps no ASSIGNED values from one block to the next): "
                     "construct not supported")
             return found
@@ -516,7 +576,7 @@ class Emitter:
             b = self._e(node.right, env)
             op = {pyast.Add: "+", pyast.Sub: "-", pyast.Mult: "*", pyast.Div: "/"}.get(type(node.op))
             if op is None:
-                raise TranslationError(f"{self.m.path}:1: operator not supported")
+                raise TranslationError(f"{self.m.path}:{self.line()}: operator not supported")
             return f"({a} {op} {b})"
         if isinstance(node, pyast.UnaryOp):
             if isinstance(node.op, pyast.USub):
@@ -548,7 +608,8 @@ class Emitter:
             if self.host:
                 return f"std::{'fabs' if f == 'fabs' else f}({', '.join(args)})"
             return f"{FUNCTIONS[f]}({', '.join(args)})"
-        raise TranslationError(f"{self.m.path}:1: expression not supported: {pyast.dump(node)}")
+        raise TranslationError(f"{self.m.path}:{self.line()}: expression not supported: "
+                               f"{pyast.dump(node)}")
 
     # -- statements
     def assigned_in(self, block) -> list:
@@ -591,6 +652,8 @@ class Emitter:
             if kind == "ExpressionStatement" and \
                     st.expression.get_node_type_name() == "StatementBlock":
                 st, kind = st.expression, "StatementBlock"  # an inlined PROCEDURE body
+            if kind != "StatementBlock":
+                self.stmt = st
             if kind == "LocalListStatement":
                 for var in st.variables:
                     n = self.to_nmodl(var)
@@ -604,16 +667,18 @@ class Emitter:
                 ek = e.get_node_type_name()
                 if ek == "DiffEqExpression":
                     if diff_handler is None:
-                        raise TranslationError(f"{self.m.path}:1: a differential equation "
-                                               "outside a DERIVATIVE block")
+                        raise TranslationError(f"{self.m.path}:{self.line()}: a differential "
+                                               "equation outside a DERIVATIVE block")
                     diff_handler(e.expression, env, out, pad)
                 elif ek == "BinaryExpression" and e.op.eval() == "=":
                     n = self.to_nmodl(e.lhs)
                     target = env.get(n) or self.base.get(n)
                     if target is None:
-                        raise TranslationError(f"{self.m.path}:1: assignment to unknown '{n}'")
+                        raise TranslationError(f"{self.m.path}:{self.line()}: assignment to "
+                                               f"unknown '{n}'")
                     if target.startswith("T(c[") or target.startswith("p[") or target.startswith("ion["):
-                        line = _line_of(self.text, r"^\s*" + re.escape(n) + r"\s*=", last=True)
+                        line = self.line(default=0) or \
+                            _line_of(self.text, r"^[ \t]*" + re.escape(n) + r"\s*=", last=True)
                         raise TranslationError(f"{self.m.path}:{line}: assignment to parameter "
                                                f"or ion value '{n}': construct not supported")
                     rhs_text = self.to_nmodl(e.rhs)
@@ -633,11 +698,12 @@ class Emitter:
                     out.append(f"{pad}{target} = {self.expr(rhs_text, env)};")
                     self.written.add(n)
                 elif ek == "FunctionCall":
-                    raise TranslationError(f"{self.m.path}:1: call of {self.to_nmodl(e)} "
-                                           "not inlined: construct not supported")
+                    raise TranslationError(f"{self.m.path}:{self.line()}: call of "
+                                           f"{_short(self.to_nmodl(e))} not inlined: construct "
+                                           "not supported")
                 else:
-                    raise TranslationError(f"{self.m.path}:1: statement not supported: "
-                                           f"{self.to_nmodl(st)}")
+                    raise TranslationError(f"{self.m.path}:{self.line()}: statement not supported: "
+                                           f"{_short(self.to_nmodl(st))}")
             elif kind == "IfStatement":
                 self.if_statement(st, env, out, indent, diff_handler)
             elif kind == "StatementBlock":
@@ -647,12 +713,14 @@ class Emitter:
             elif kind in ("TableStatement", "UnitState", "LineComment", "BlockComment",
                           "ProtectStatement", "MutexLock", "MutexUnlock", "Verbatim"):
                 if kind == "Verbatim":
-                    raise TranslationError(f"{self.m.path}:1: VERBATIM: construct not supported")
+                    raise TranslationError(f"{self.m.path}:{self.line()}: VERBATIM: construct "
+                                           "not supported")
                 continue  # TABLE: exact evaluation (NEURON with usetable = 0)
             elif kind == "SolveBlock":
-                raise TranslationError(f"{self.m.path}:1: SOLVE outside BREAKPOINT")
+                raise TranslationError(f"{self.m.path}:{self.line()}: SOLVE outside BREAKPOINT")
             else:
-                raise TranslationError(f"{self.m.path}:1: {kind}: construct not supported")
+                raise TranslationError(f"{self.m.path}:{self.line()}: {kind}: construct not "
+                                       "supported")
 
     def if_statement(self, st, env, out, indent, diff_handler):
         """IF/ELSE IF/ELSE as both branches computed and the results selected."""
@@ -802,7 +870,7 @@ def emit(mech: Mechanism, text: str) -> str:
         lhs = em.to_nmodl(node.lhs)
         x = lhs.rstrip("'")
         f_text = em.to_nmodl(node.rhs)
-        line = _line_of(text, r"^\s*" + re.escape(x) + r"'\s*=")
+        line = _line_of(text, r"^[ \t]*" + re.escape(x) + r"'\s*=")
         if x not in m.states:
             raise TranslationError(f"{m.path}:{line}: {lhs}: not a STATE")
         xs = em.base[x]
@@ -814,18 +882,18 @@ def emit(mech: Mechanism, text: str) -> str:
             return
         others = (set(re.findall(r"[A-Za-z_]\w*", f_text)) & with_equation) - {x}
         if m.method == "derivimplicit" and others:
-            raise TranslationError(f"{m.path}:{line}: {lhs} = {f_text}: coupled to "
+            raise TranslationError(f"{m.path}:{line}: {lhs} = {_short(f_text)}: coupled to "
                                    f"{', '.join(sorted(others))} under derivimplicit (NEURON "
                                    "solves the system together): construct not supported")
         try:
             lin = _sympy_linear(f_text, x)
         except ValueError as e:
-            raise TranslationError(f"{m.path}:{line}: {lhs} = {f_text}: {e} not supported") \
-                from None
+            raise TranslationError(f"{m.path}:{line}: {lhs} = {_short(f_text)}: {e} not "
+                                   "supported") from None
         if lin is None:
             raise TranslationError(f"{m.path}:{line}: {lhs} = "
-                                   f"{f_text}: not linear in {x} ({m.method} needs a linear "
-                                   "equation): construct not supported")
+                                   f"{_short(f_text)}: not linear in {x} ({m.method} needs a "
+                                   "linear equation): construct not supported")
         a, b = lin
         if a == "0":
             # No x on the right: nocmodl emits forward Euler.
@@ -1086,8 +1154,9 @@ def main(argv=None) -> int:
                 raise TranslationError(f"{path}:{_line_of(text, r'SUFFIX')}: SUFFIX {mech.name} "
                                        f"is already defined by {seen[mech.name]}")
             if mech.name in ("hh", "pas", "jk"):
-                raise TranslationError(f"{path}:1: SUFFIX {mech.name} is a hand-written "
-                                       "mechanism of cellfit; choose another suffix")
+                raise TranslationError(f"{path}:{_line_of(text, r'SUFFIX')}: SUFFIX {mech.name} "
+                                       "is a hand-written mechanism of cellfit; choose another "
+                                       "suffix")
             seen[mech.name] = path
             mechs.append(mech)
             texts[mech.name] = text
@@ -1097,7 +1166,8 @@ def main(argv=None) -> int:
             files[re.sub(r"\W", "_", m.name) + ".hpp"] = emit(m, texts[m.name])
         files["catalogue.hpp"] = emit_catalogue(ordered)
     except TranslationError as e:
-        print(f"cellfit::nmodl: {e}", file=sys.stderr)
+        # one line whatever the message quotes
+        print("cellfit::nmodl: " + " ".join(str(e).split()), file=sys.stderr)
         return 2
     for name, content in files.items():
         path = os.path.join(outdir, name)

@@ -1284,7 +1284,8 @@ def test_refusal_suffix_of_hand_written_mechanism(tmp_path, capsys, suffix):
     f = write(tmp_path, f"{suffix}.mod", NEURON_LEAK.replace("SUFFIXNAME", suffix))
     rc, err, headers = run_main(capsys, tmp_path / "out", [f])
     assert rc == 2
-    assert err == [f"cellfit::nmodl: {f}:1: SUFFIX {suffix} is a hand-written mechanism of "
+    # line 2: the SUFFIX statement
+    assert err == [f"cellfit::nmodl: {f}:2: SUFFIX {suffix} is a hand-written mechanism of "
                    "cellfit; choose another suffix"]
     assert headers == []
 
@@ -1413,6 +1414,115 @@ def test_builtin_files_translate_together(tmp_path, capsys):
 # (found by fuzzing the .mod reader). Each must now be refused with one line
 # `file:line: message`.
 
+MALFORMED = {
+    # check() matched ^\s*, which starts at the blank lines above: line 1 was reported
+    "kinetic_after_blank_lines": ("""
+        NEURON {
+          SUFFIX mkb
+        }
+        STATE { a b }
+
+        : the scheme
+
+        KINETIC kin {
+          ~ a <-> b (1, 2)
+        }
+    """, 8, "KINETIC: construct not supported"),
+    # errors found while emitting said line 1
+    "unknown_name_in_a_condition": ("""
+        NEURON {
+          SUFFIX mun
+          NONSPECIFIC_CURRENT i
+        }
+        ASSIGNED { v i }
+        BREAKPOINT {
+          i = v
+          if (v > zz) {
+            i = 0
+          }
+        }
+    """, 8, "unknown name 'zz'"),
+    "assignment_to_unknown": ("""
+        NEURON {
+          SUFFIX mau
+          NONSPECIFIC_CURRENT i
+        }
+        ASSIGNED { v i }
+        BREAKPOINT {
+          i = v
+          zz = 1
+        }
+    """, 8, "assignment to unknown 'zz'"),
+    # the first USEION line was reported
+    "cannot_read_second_useion": ("""
+        NEURON {
+          SUFFIX mcr
+          USEION na READ ena WRITE ina
+          USEION k READ ena WRITE ik
+        }
+        ASSIGNED { v ena ina ik }
+        BREAKPOINT {
+          ina = v - ena
+          ik = 0
+        }
+    """, 4, "cannot READ ena"),
+    # the assignment was looked for at the start of a line
+    "assignment_to_a_parameter_after_a_brace": ("""
+        NEURON {
+          SUFFIX mab
+          NONSPECIFIC_CURRENT i
+          RANGE g
+        }
+        PARAMETER { g = 1 }
+        ASSIGNED { v i }
+        INITIAL { g = 2 }
+        BREAKPOINT {
+          i = g*v
+        }
+    """, 8, "assignment to parameter or ion value 'g': construct not supported"),
+    # the first SOLVE of the file (here in the TITLE) was reported
+    "solve_of_a_missing_block": ("""
+        TITLE a SOLVE without its DERIVATIVE block
+        NEURON {
+          SUFFIX msm
+        }
+        STATE { m }
+        BREAKPOINT {
+          SOLVE states METHOD cnexp
+        }
+    """, 7, "SOLVE states: no DERIVATIVE block of that name (KINETIC is not supported)"),
+    # the inliner's renamed rates (rates_in_N) was reported, at line 1
+    "procedure_name_read_as_a_variable": ("""
+        NEURON {
+          SUFFIX mpv
+          NONSPECIFIC_CURRENT i
+        }
+        ASSIGNED { v i x }
+        BREAKPOINT {
+          rates()
+          i = x*v
+        }
+        PROCEDURE rates() {
+          x = 1 + rates
+        }
+    """, 11, "unknown name 'rates'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_input_refused_with_its_line(tmp_path, capfd, case):
+    text, line, message = MALFORMED[case]
+    f = write(tmp_path, f"{case}.mod", text)
+    if not case.startswith("suffix_"):  # SUFFIX names are checked by main()
+        with pytest.raises(cn.TranslationError) as e:
+            translate_emit(f)
+        assert str(e.value) == f"{f}:{line}: {message}"
+    rc = cn.main(["--out", str(tmp_path / "out"), str(f)])
+    cap = capfd.readouterr()
+    assert (rc, cap.out) == (2, "")
+    assert cap.err.splitlines() == [f"cellfit::nmodl: {f}:{line}: {message}"]
+    assert list((tmp_path / "out" / "cellfit_generated").iterdir()) == []
+
 
 @pytest.mark.parametrize("tail", ['BREAKPOINT {\n  printf("unterminated\n',
                                   "UNITS {\n  (mV) = (millivolt\n",
@@ -1428,3 +1538,33 @@ def test_front_end_prints_nothing(tmp_path, capfd, tail):
     cap = capfd.readouterr()
     assert rc == 2 and cap.out == ""
     assert len(cap.err.splitlines()) == 1 and cap.err.startswith(f"cellfit::nmodl: {f}:")
+
+
+def test_invalid_utf8_reports_its_line(tmp_path, capsys):
+    f = tmp_path / "bytes.mod"
+    f.write_bytes(mod(NEURON_LEAK.replace("SUFFIXNAME", "bytes")).encode()
+                  .replace(b"i = 1e-4", b"i = 1e-4 \xff"))
+    rc, err, headers = run_main(capsys, tmp_path / "out", [f])
+    assert rc == 2 and headers == []
+    assert err == [f"cellfit::nmodl: {f}:7: not UTF-8 text (byte 0xff)"]
+
+
+def test_cr_line_endings_count_lines(tmp_path, capsys):
+    """Old Mac line endings: lines as NEURON (and open() in text mode) count them."""
+    text = mod(MALFORMED["kinetic_after_blank_lines"][0]).replace("\n", "\r")
+    f = tmp_path / "cr.mod"
+    f.write_bytes(text.encode())
+    rc, err, _ = run_main(capsys, tmp_path / "out", [f])
+    assert rc == 2 and err == [f"cellfit::nmodl: {f}:8: KINETIC: construct not supported"]
+
+
+def test_message_quoting_a_block_is_one_line(tmp_path, capsys):
+    # an INITIAL block inside DERIVATIVE: the statement, quoted, spanned three lines
+    text = mod(TB_CNEXP).replace("  rates(v)\n  n' =",
+                                 "  rates(v)\n  INITIAL {\n  v = 0\n}\n  n' =")
+    assert "INITIAL {\n  v = 0" in text
+    f = tmp_path / "nested.mod"
+    f.write_text(text)
+    rc, err, headers = run_main(capsys, tmp_path / "out", [f])
+    assert rc == 2 and headers == []
+    assert len(err) == 1 and "statement not supported: INITIAL { v = 0 }" in err[0]
