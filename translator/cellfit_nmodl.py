@@ -191,7 +191,36 @@ def parse(path: str, text: str | None = None):
             line = str(_line_of(text, re.escape(tok.group(1))))
         first = msg.splitlines()[0].replace("NMODL Parser Error : ", "") if msg else "syntax error"
         raise TranslationError(f"{path}:{line}: {first}") from None
+    except (IndexError, ValueError) as e:  # std::out_of_range / invalid_argument of a number
+        bad = _bad_numbers(text)
+        if bad:
+            raise TranslationError(bad[0][1].replace("FILE", path, 1)) from None
+        raise TranslationError(f"{path}:1: {e}") from None
     return program, text
+
+
+_NUMBER = re.compile(r"(?<![\w.])(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.])")
+
+
+def _bad_numbers(text: str):
+    """(line, `FILE:line: message`) of each number literal NEURON's front end cannot hold:
+    a real that is not a normal double (std::stod throws on overflow and underflow: 1e999,
+    1e-400, 4.9e-324), an integer beyond 32 bits (silently wrapped: 99999999999 becomes
+    1215752191)."""
+    stripped = _strip_comments(text)
+    out = []
+    for m in _NUMBER.finditer(stripped):
+        lit = m.group(0)
+        x = float(lit)
+        mantissa = re.split(r"[eE]", lit)[0]
+        line = stripped.count("\n", 0, m.start()) + 1
+        if math.isinf(x) or (x == 0.0 and re.search(r"[1-9]", mantissa)) or \
+                0.0 < x < sys.float_info.min:
+            out.append((line, f"FILE:{line}: number {lit} is out of the range of a double"))
+        elif re.fullmatch(r"\d+", lit) and int(lit) > 2**31 - 1:
+            out.append((line, f"FILE:{line}: integer {lit} is out of the range of a 32-bit int "
+                        f"(NEURON's front end would wrap it; write {lit}.0)"))
+    return out
 
 
 UNSUPPORTED = [
@@ -219,10 +248,11 @@ def check(path: str, text: str):
     for pattern, what in UNSUPPORTED:
         m = re.search(pattern, stripped, re.MULTILINE)
         if m:
-            found.append((stripped.count("\n", 0, m.start()) + 1, what))
+            line = stripped.count("\n", 0, m.start()) + 1
+            found.append((line, f"{path}:{line}: {what}: construct not supported"))
+    found += [(line, msg.replace("FILE", path, 1)) for line, msg in _bad_numbers(text)]
     if found:
-        line, what = min(found)
-        raise TranslationError(f"{path}:{line}: {what}: construct not supported")
+        raise TranslationError(min(found)[1])
 
 
 # ---------------------------------------------------------------------------- analyse
@@ -234,8 +264,13 @@ def _unit(node, to_nmodl) -> str:
     return u[1:-1].strip() if u.startswith("(") else u
 
 
-def _number(node, to_nmodl) -> float:
-    return float(to_nmodl(node))
+def _number(node, to_nmodl, path: str = "", text: str = "") -> float:
+    src = to_nmodl(node).strip()
+    try:
+        return float(src)
+    except ValueError:
+        line = _line_of_source(text, src)
+        raise TranslationError(f"{path}:{line}: '{_short(src)}' is not a number") from None
 
 
 def analyse(path: str, program, text: str) -> Mechanism:
@@ -256,7 +291,7 @@ def analyse(path: str, program, text: str) -> Mechanism:
             sp = to_nmodl(st.name)
             val = KNOWN_SPECIES.get(sp)
             if st.valence is not None:
-                val = int(round(float(to_nmodl(st.valence).split()[-1])))
+                val = int(round(_number(st.valence.value, to_nmodl, path, text)))
             if val is None:
                 line = _line_of(text, r"USEION\s+" + sp)
                 raise TranslationError(f"{path}:{line}: ion '{sp}' needs a VALENCE")
@@ -281,7 +316,7 @@ def analyse(path: str, program, text: str) -> Mechanism:
     for fd in L.lookup(program, ast.AstNodeType.FACTOR_DEF):
         fname = to_nmodl(fd.name)
         if fd.value is not None:
-            mech.constants[fname] = float(to_nmodl(fd.value))
+            mech.constants[fname] = _number(fd.value, to_nmodl, path, text)
             continue
         key = (_unit(fd.unit1, to_nmodl).lower(), _unit(fd.unit2, to_nmodl).lower())
         if key not in UNIT_FACTORS:
@@ -290,7 +325,7 @@ def analyse(path: str, program, text: str) -> Mechanism:
                                    f"({key[1]}) not supported")
         mech.constants[fname] = UNIT_FACTORS[key]
     for cs in L.lookup(program, ast.AstNodeType.CONSTANT_VAR):
-        mech.constants[to_nmodl(cs.name)] = float(to_nmodl(cs.value))
+        mech.constants[to_nmodl(cs.name)] = _number(cs.value, to_nmodl, path, text)
 
     states = [to_nmodl(d.name) for b in L.lookup(program, ast.AstNodeType.STATE_BLOCK)
               for d in b.definitions]
@@ -304,7 +339,7 @@ def analyse(path: str, program, text: str) -> Mechanism:
         pname = to_nmodl(pa.name)
         if pname in special or pname in ion_names:
             continue
-        default = float(to_nmodl(pa.value)) if pa.value is not None else 0.0
+        default = _number(pa.value, to_nmodl, path, text) if pa.value is not None else 0.0
         entry = (pname, default, _unit(pa.unit, to_nmodl))
         if pname in ranges and pname not in globals_:
             mech.params.append(entry)

@@ -1415,6 +1415,42 @@ def test_builtin_files_translate_together(tmp_path, capsys):
 # `file:line: message`.
 
 MALFORMED = {
+    # NEURON's front end converts reals with std::stod: out_of_range escaped as IndexError
+    "real_overflow": ("""
+        NEURON {
+          SUFFIX mro
+          NONSPECIFIC_CURRENT i
+        }
+        PARAMETER { g = 1e999 }
+        ASSIGNED { v i }
+        BREAKPOINT {
+          i = g*v
+        }
+    """, 5, "number 1e999 is out of the range of a double"),
+    "real_underflow": ("""
+        NEURON {
+          SUFFIX mru
+          NONSPECIFIC_CURRENT i
+        }
+        PARAMETER { g = 4.9e-324 }
+        ASSIGNED { v i }
+        BREAKPOINT {
+          i = g*v
+        }
+    """, 5, "number 4.9e-324 is out of the range of a double"),
+    # ... and wraps integers silently to 32 bits: g was 1215752191
+    "integer_wraps": ("""
+        NEURON {
+          SUFFIX miw
+          NONSPECIFIC_CURRENT i
+        }
+        PARAMETER { g = 99999999999 }
+        ASSIGNED { v i }
+        BREAKPOINT {
+          i = g*v
+        }
+    """, 5, "integer 99999999999 is out of the range of a 32-bit int (NEURON's front end "
+            "would wrap it; write 99999999999.0)"),
     # check() matched ^\s*, which starts at the blank lines above: line 1 was reported
     "kinetic_after_blank_lines": ("""
         NEURON {
