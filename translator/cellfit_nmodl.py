@@ -257,6 +257,110 @@ def check(path: str, text: str):
 
 # ---------------------------------------------------------------------------- analyse
 
+_DECLARING_BLOCKS = ("PARAMETER", "ASSIGNED", "STATE", "CONSTANT", "UNITS", "INDEPENDENT")
+_NAMED_BLOCKS = ("DERIVATIVE", "PROCEDURE", "FUNCTION", "KINETIC", "LINEAR", "NONLINEAR",
+                 "DISCRETE", "PARTIAL", "FUNCTION_TABLE")
+
+
+def _declaration_lines(text: str, name: str) -> list:
+    """Lines (1-based) declaring `name`: an entry of a PARAMETER, ASSIGNED, STATE, CONSTANT,
+    UNITS or INDEPENDENT block, `USEION name`, or a block `DERIVATIVE name {` and the like."""
+    stripped = _strip_comments(text)
+    word = re.compile(r"(?<![\w'])" + re.escape(name) + r"(?![\w'])")
+    header = re.compile(r"^[ \t]*(?:" + "|".join(_NAMED_BLOCKS) + r")[ \t]+" +
+                        re.escape(name) + r"\b")
+    lines, depth, block = [], 0, None
+    for k, ln in enumerate(stripped.split("\n"), start=1):
+        if depth == 0:
+            m = re.match(r"[ \t]*([A-Z_]+)", ln)
+            block = m.group(1) if m else None
+            if header.match(ln):
+                lines.append(k)
+            body = ln.split("{", 1)[1] if "{" in ln else ""
+        else:
+            body = ln
+        if block in _DECLARING_BLOCKS and word.search(body) or \
+                re.search(r"\bUSEION[ \t]+" + re.escape(name) + r"\b", ln):
+            if k not in lines:
+                lines.append(k)
+        depth = max(0, depth + ln.count("{") - ln.count("}"))
+    return lines
+
+
+def _front_end_error(path: str, text: str, e: Exception) -> str:
+    """NEURON's symbol table and inliner raise without a position: the message with the
+    line of the name or block it is about."""
+    msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    m = re.match(r"Re-declaration of (\S+) \[", msg)
+    if m:
+        name = m.group(1)
+        lines = _declaration_lines(text, name)
+        line = lines[1] if len(lines) > 1 else (lines[0] if lines else
+                                                 _line_of(text, r"\b" + re.escape(name) + r"\b",
+                                                          last=True))
+        return f"{path}:{line}: {name} is declared a second time"
+    m = re.match(r"Trying to re-insert SymbolTable (\w+)", msg)
+    if m and not m.group(1).endswith("Block"):  # a FUNCTION or PROCEDURE defined twice
+        name = m.group(1)
+        at = _declaration_lines(text, name)
+        line = at[1] if len(at) > 1 else (at[0] if at else 1)
+        return f"{path}:{line}: {name} is declared a second time"
+    if m:
+        kw = m.group(1)[:-len("Block")].upper()
+        stripped = _strip_comments(text)
+        at = [stripped.count("\n", 0, x.start()) + 1
+              for x in re.finditer(r"^[ \t]*" + kw + r"\b", stripped, re.MULTILINE)]
+        line = at[1] if len(at) > 1 else (at[0] if at else 1)
+        return f"{path}:{line}: a second {kw} block"
+    m = re.match(r"symbol table doesn't have ast node for (\S+)", msg)
+    if m:
+        name = m.group(1)
+        line = _line_of(text, r"\b" + re.escape(name) + r"\s*\(")
+        return f"{path}:{line}: {name}() is called but is not a FUNCTION or PROCEDURE"
+    bad = _bad_numbers(text)
+    if bad:
+        return bad[0][1].replace("FILE", path, 1)
+    return f"{path}:1: {msg}"
+
+
+def _refuse_recursion(path: str, program, text: str):
+    """NEURON's inliner recurses without end (and crashes) on a FUNCTION or PROCEDURE that
+    calls itself, directly or through others: refused before inlining."""
+    _, ast, _, to_nmodl, visitor = _nmodl()
+    L = visitor.AstLookupVisitor()
+    calls = {}
+    for t in (ast.AstNodeType.FUNCTION_BLOCK, ast.AstNodeType.PROCEDURE_BLOCK):
+        for blk in L.lookup(program, t):
+            name = to_nmodl(blk.name)
+            calls.setdefault(name, set()).update(
+                to_nmodl(c.name) for c in L.lookup(blk, ast.AstNodeType.FUNCTION_CALL))
+    state = {}  # name -> 1 on the current path, 2 done
+
+    def cycle_from(n, path_):
+        state[n] = 1
+        for c in sorted(calls.get(n, ())):
+            if c not in calls:
+                continue
+            if state.get(c) == 1:
+                return path_ + [c]
+            if c not in state:
+                found = cycle_from(c, path_ + [c])
+                if found:
+                    return found
+        state[n] = 2
+        return None
+
+    for n in calls:  # in the file's order
+        if n not in state:
+            cyc = cycle_from(n, [n])
+            if cyc:
+                start = cyc.index(cyc[-1])
+                cyc = cyc[start:]
+                line = _line_of(text, r"^[ \t]*(?:FUNCTION|PROCEDURE)[ \t]+" +
+                                re.escape(cyc[0]) + r"\b")
+                raise TranslationError(f"{path}:{line}: {' -> '.join(cyc)}: recursion: "
+                                       "construct not supported")
+
 def _unit(node, to_nmodl) -> str:
     if node is None:
         return ""
@@ -389,8 +493,15 @@ def analyse(path: str, program, text: str) -> Mechanism:
         pass
 
     # Inline PROCEDUREs and FUNCTIONs into the blocks.
-    symtab.SymtabVisitor().visit_program(program)
-    visitor.InlineVisitor().visit_program(program)
+    try:
+        symtab.SymtabVisitor().visit_program(program)
+    except (RuntimeError, IndexError, ValueError) as e:
+        raise TranslationError(_front_end_error(path, text, e)) from None
+    _refuse_recursion(path, program, text)
+    try:
+        visitor.InlineVisitor().visit_program(program)
+    except (RuntimeError, IndexError, ValueError) as e:
+        raise TranslationError(_front_end_error(path, text, e)) from None
 
     ib = L.lookup(program, ast.AstNodeType.INITIAL_BLOCK)
     mech.initial = ib[0].statement_block if ib else None

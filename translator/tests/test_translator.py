@@ -1451,6 +1451,94 @@ MALFORMED = {
         }
     """, 5, "integer 99999999999 is out of the range of a 32-bit int (NEURON's front end "
             "would wrap it; write 99999999999.0)"),
+    # the symbol table's RuntimeError escaped
+    "parameter_twice": ("""
+        NEURON {
+          SUFFIX mpt
+          NONSPECIFIC_CURRENT i
+          RANGE g
+        }
+        PARAMETER {
+          g = 1
+          g = 2
+        }
+        ASSIGNED { v i }
+        BREAKPOINT {
+          i = g*v
+        }
+    """, 8, "g is declared a second time"),
+    "breakpoint_twice": ("""
+        NEURON {
+          SUFFIX mbt
+          NONSPECIFIC_CURRENT i
+        }
+        ASSIGNED { v i }
+        BREAKPOINT {
+          i = v
+        }
+
+        BREAKPOINT {
+          i = 2*v
+        }
+    """, 10, "a second BREAKPOINT block"),
+    "function_twice": ("""
+        NEURON {
+          SUFFIX mft
+          NONSPECIFIC_CURRENT i
+        }
+        ASSIGNED { v i }
+        BREAKPOINT {
+          i = f(v)
+        }
+        FUNCTION f(x) {
+          f = x
+        }
+        FUNCTION f(x) {
+          f = 2*x
+        }
+    """, 12, "f is declared a second time"),
+    # the inliner's RuntimeError escaped
+    "call_of_a_variable": ("""
+        NEURON {
+          SUFFIX mcv
+          NONSPECIFIC_CURRENT i
+        }
+        ASSIGNED { v i celsius }
+        BREAKPOINT {
+          i = celsius(v)
+        }
+    """, 7, "celsius() is called but is not a FUNCTION or PROCEDURE"),
+    # NEURON's inliner recursed until the process died (SIGSEGV)
+    "recursive_function": ("""
+        NEURON {
+          SUFFIX mrf
+          NONSPECIFIC_CURRENT i
+        }
+        ASSIGNED { v i }
+        BREAKPOINT {
+          i = f(v)
+        }
+        FUNCTION f(x) {
+          f = f(x - 1)
+        }
+    """, 9, "f -> f: recursion: construct not supported"),
+    "mutually_recursive_procedures": ("""
+        NEURON {
+          SUFFIX mmr
+          NONSPECIFIC_CURRENT i
+        }
+        ASSIGNED { v i }
+        BREAKPOINT {
+          p()
+          i = v
+        }
+        PROCEDURE p() {
+          q()
+        }
+        PROCEDURE q() {
+          p()
+        }
+    """, 10, "p -> q -> p: recursion: construct not supported"),
     # check() matched ^\s*, which starts at the blank lines above: line 1 was reported
     "kinetic_after_blank_lines": ("""
         NEURON {
