@@ -28,6 +28,7 @@ import argparse
 import ast as pyast
 import contextlib
 import io
+import keyword
 import math
 import os
 import re
@@ -46,10 +47,28 @@ UNIT_FACTORS = {
 KNOWN_SPECIES = {"na": 1, "k": 1, "ca": 2}
 FUNCTIONS = {"exp": "kmath::exp", "log": "kmath::log", "fabs": "kmath::abs",
              "sqrt": "kmath::sqrt", "pow": None}
+ARITY = {"exp": 1, "log": 1, "fabs": 1, "sqrt": 1, "pow": 2}
 CXX_RESERVED = {"v", "p", "c", "s", "ion", "dt", "i_ion", "g", "T", "C", "i", "auto", "int",
                 "double", "float", "const", "return", "if", "else", "for", "while", "new",
                 "delete", "default", "switch", "case", "char", "long", "short", "this",
                 "template", "class", "struct", "union", "enum", "static", "kmath", "select"}
+# Python keywords (and None, True, False) are ordinary NMODL names; renamed while an
+# expression goes through Python's parser.
+_PY_KEYWORD = re.compile(r"\b(" + "|".join(keyword.kwlist) + r")\b")
+_PY_KEYWORD_PREFIX = "nmodl_name__"
+
+
+def _py_tree(text: str):
+    """An NMODL expression as a Python expression tree (^ as **, && || ! as and or not),
+    names as in NMODL (Python keywords among them)."""
+    t = _PY_KEYWORD.sub(lambda m: _PY_KEYWORD_PREFIX + m.group(1), text)
+    t = t.replace("^", "**").replace("&&", " and ").replace("||", " or ")
+    t = re.sub(r"!(?!=)", " not ", t)
+    tree = pyast.parse(t.strip(), mode="eval")
+    for node in pyast.walk(tree):
+        if isinstance(node, pyast.Name) and node.id.startswith(_PY_KEYWORD_PREFIX):
+            node.id = node.id[len(_PY_KEYWORD_PREFIX):]
+    return tree
 
 
 class TranslationError(Exception):
@@ -597,10 +616,9 @@ class Emitter:
     def hoistable(self, rhs_text, env) -> bool:
         """Whether an expression depends on celsius, GLOBALs and constants only (and on at
         least one of the first two: plain constants are folded anyway)."""
-        t = rhs_text.replace("^", "**")
         try:
-            tree = pyast.parse(t.strip(), mode="eval")
-        except SyntaxError:
+            tree = _py_tree(rhs_text)
+        except (SyntaxError, RecursionError, MemoryError):
             return False
         runtime = False
         for node in pyast.walk(tree):
@@ -644,19 +662,22 @@ class Emitter:
     # -- expressions
     def expr(self, node_or_text, env) -> str:
         text = node_or_text if isinstance(node_or_text, str) else self.to_nmodl(node_or_text)
-        t = text.replace("^", "**").replace("&&", " and ").replace("||", " or ")
-        t = re.sub(r"!(?!=)", " not ", t)
         try:
-            tree = pyast.parse(t.strip(), mode="eval")
-        except SyntaxError:
+            return self._e(_py_tree(text).body, env)
+        except (SyntaxError, RecursionError, MemoryError):
             raise TranslationError(f"{self.m.path}:{self.line()}: cannot translate expression "
                                    f"'{_short(text)}'") from None
-        return self._e(tree.body, env)
 
     def _const(self, node, env):
         """The value of a node without variables (folded at translation time), or None."""
         if isinstance(node, pyast.Constant):
-            return float(node.value)
+            if isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+                try:
+                    x = float(node.value)
+                except OverflowError:
+                    return None
+                return x if math.isfinite(x) else None
+            return None
         if isinstance(node, pyast.Name) and node.id in self.m.constants and node.id not in env:
             return self.m.constants[node.id]
         if isinstance(node, pyast.UnaryOp) and isinstance(node.op, pyast.USub):
@@ -666,24 +687,30 @@ class Emitter:
             a, b = self._const(node.left, env), self._const(node.right, env)
             if a is None or b is None:
                 return None
+            x = None
             try:
-                if isinstance(node.op, pyast.Add): return a + b
-                if isinstance(node.op, pyast.Sub): return a - b
-                if isinstance(node.op, pyast.Mult): return a * b
-                if isinstance(node.op, pyast.Div): return a / b
-                if isinstance(node.op, pyast.Pow): return math.pow(a, b)
+                if isinstance(node.op, pyast.Add): x = a + b
+                if isinstance(node.op, pyast.Sub): x = a - b
+                if isinstance(node.op, pyast.Mult): x = a * b
+                if isinstance(node.op, pyast.Div): x = a / b
+                if isinstance(node.op, pyast.Pow): x = math.pow(a, b)
             except (ZeroDivisionError, ValueError, OverflowError):
                 return None
+            # inf or nan stay expressions: a literal would not compile
+            return x if x is not None and math.isfinite(x) else None
         if isinstance(node, pyast.Call) and isinstance(node.func, pyast.Name):
             args = [self._const(a, env) for a in node.args]
             if any(a is None for a in args):
                 return None
             f = {"exp": math.exp, "log": math.log, "fabs": math.fabs, "sqrt": math.sqrt,
                  "pow": math.pow}.get(node.func.id)
-            try:
-                return f(*args) if f else None
-            except (ValueError, OverflowError):
+            if f is None or len(args) != ARITY[node.func.id] or node.keywords:
                 return None
+            try:
+                x = f(*args)
+            except (ValueError, OverflowError, ZeroDivisionError):
+                return None
+            return x if math.isfinite(x) else None
         return None
 
     def _e(self, node, env) -> str:
@@ -748,6 +775,11 @@ class Emitter:
             if f not in FUNCTIONS:
                 line = _line_of(getattr(self, "m_text", ""), r"\b" + f + r"\s*\(")
                 raise TranslationError(f"{self.m.path}:{line}: function {f}() not supported")
+            if len(node.args) != ARITY[f] or node.keywords:
+                line = _line_of(getattr(self, "m_text", ""), r"\b" + f + r"\s*\(")
+                raise TranslationError(f"{self.m.path}:{line}: {f}() takes {ARITY[f]} "
+                                       f"argument{'s' if ARITY[f] > 1 else ''}, not "
+                                       f"{len(node.args)}")
             args = [self._e(a, env) for a in node.args]
             if f == "pow":
                 return self._e(pyast.BinOp(node.args[0], pyast.Pow(), node.args[1]), env)
@@ -972,6 +1004,15 @@ def _sympy_linear(expr_text: str, var: str):
     if sp.simplify(sp.diff(a, x)) != 0:
         return None
     b = e.subs(x, 0)
+    # what sympy makes of 1/0, sqrt(-1) or d|x|/dx has no NMODL (nor C++) spelling here
+    for t in (e, a, b):
+        if t.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
+            raise ValueError("a division by zero")
+        if t.has(sp.I):
+            raise ValueError("an imaginary number (a root or log of a negative one)")
+        other = {type(f).__name__ for f in t.atoms(sp.Function)} - {"exp", "log", "Abs"}
+        if other or t.has(sp.Derivative):
+            raise ValueError(f"sympy's {', '.join(sorted(other)) or 'Derivative'}")
     return _from_sympy(a), _from_sympy(b)
 
 
@@ -1036,6 +1077,9 @@ def emit(mech: Mechanism, text: str) -> str:
         except ValueError as e:
             raise TranslationError(f"{m.path}:{line}: {lhs} = {_short(f_text)}: {e} not "
                                    "supported") from None
+        except (TypeError, ArithmeticError, RecursionError) as e:  # sympy on odd input
+            raise TranslationError(f"{m.path}:{line}: {lhs} = {_short(f_text)}: cannot "
+                                   f"analyse ({type(e).__name__})") from None
         if lin is None:
             raise TranslationError(f"{m.path}:{line}: {lhs} = "
                                    f"{_short(f_text)}: not linear in {x} ({m.method} needs a "

@@ -1630,6 +1630,44 @@ MALFORMED = {
           x = 1 + rates
         }
     """, 11, "unknown name 'rates'"),
+    # sympy turned x/0 into zoo, reported as `1: unknown name 'zoo'`
+    "division_by_zero_in_equation": ("""
+        NEURON {
+          SUFFIX mdz
+        }
+        STATE { m }
+        BREAKPOINT {
+          SOLVE st METHOD cnexp
+        }
+        DERIVATIVE st {
+          m' = (1 - m)/(0*5)
+        }
+    """, 9, "m' = (1-m)/(0*5): a division by zero not supported"),
+    # ... and sqrt(-1) into I: `1: unknown name 'I'`
+    "imaginary_number_in_equation": ("""
+        NEURON {
+          SUFFIX min
+        }
+        STATE { m }
+        BREAKPOINT {
+          SOLVE st METHOD cnexp
+        }
+        DERIVATIVE st {
+          m' = (1 - m)*sqrt(-1)
+        }
+    """, 9, "m' = (1-m)*sqrt(-1): an imaginary number (a root or log of a negative one) not "
+            "supported"),
+    # TypeError from math.exp(1, 2) escaped
+    "exp_of_two_arguments": ("""
+        NEURON {
+          SUFFIX mea
+          NONSPECIFIC_CURRENT i
+        }
+        ASSIGNED { v i }
+        BREAKPOINT {
+          i = exp(1, 2)*v
+        }
+    """, 7, "exp() takes 1 argument, not 2"),
 }
 
 
@@ -1692,3 +1730,41 @@ def test_message_quoting_a_block_is_one_line(tmp_path, capsys):
     rc, err, headers = run_main(capsys, tmp_path / "out", [f])
     assert rc == 2 and headers == []
     assert len(err) == 1 and "statement not supported: INITIAL { v = 0 }" in err[0]
+
+
+@pytest.mark.parametrize("name", ["None", "True", "lambda", "import"])
+def test_python_keywords_are_ordinary_names(tmp_path, name):
+    """Expressions go through Python's parser: None became the constant None (TypeError),
+    True the number 1, lambda a syntax error."""
+    f = write(tmp_path, "kw.mod", f"""
+        NEURON {{
+          SUFFIX kw
+          NONSPECIFIC_CURRENT i
+          RANGE {name}
+        }}
+        PARAMETER {{ {name} = 0.5 }}
+        ASSIGNED {{ v i }}
+        BREAKPOINT {{
+          i = {name}*(v + 65)
+        }}
+    """)
+    mech, header = translate_emit(f)
+    assert [p[0] for p in mech.params] == [name]
+    assert "i_ = (p[0] * (v + T(65.0)));" in header
+
+
+def test_folded_constant_that_overflows_stays_an_expression(tmp_path):
+    """1e300*1e300 was folded to inf and written as T(inf), which does not compile."""
+    f = write(tmp_path, "big.mod", """
+        NEURON {
+          SUFFIX big
+          NONSPECIFIC_CURRENT i
+        }
+        ASSIGNED { v i }
+        BREAKPOINT {
+          i = 1e300*1e300*v
+        }
+    """)
+    _, header = translate_emit(f)
+    assert "inf" not in re.sub(r"//[^\n]*", "", header)
+    assert "(T(1e+300) * T(1e+300))" in header
