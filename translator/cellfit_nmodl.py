@@ -48,10 +48,33 @@ KNOWN_SPECIES = {"na": 1, "k": 1, "ca": 2}
 FUNCTIONS = {"exp": "kmath::exp", "log": "kmath::log", "fabs": "kmath::abs",
              "sqrt": "kmath::sqrt", "pow": None}
 ARITY = {"exp": 1, "log": 1, "fabs": 1, "sqrt": 1, "pow": 2}
-CXX_RESERVED = {"v", "p", "c", "s", "ion", "dt", "i_ion", "g", "T", "C", "i", "auto", "int",
-                "double", "float", "const", "return", "if", "else", "for", "while", "new",
-                "delete", "default", "switch", "case", "char", "long", "short", "this",
-                "template", "class", "struct", "union", "enum", "static", "kmath", "select"}
+# C++17's keywords and alternative tokens, and macros of <cmath> and the C library: names no
+# variable and no mechanism (a struct) can take in C++.
+CXX_KEYWORDS = {
+    "alignas", "alignof", "and", "and_eq", "asm", "auto", "bitand", "bitor", "bool", "break",
+    "case", "catch", "char", "char16_t", "char32_t", "class", "compl", "const", "constexpr",
+    "const_cast", "continue", "decltype", "default", "delete", "do", "double", "dynamic_cast",
+    "else", "enum", "explicit", "export", "extern", "false", "float", "for", "friend", "goto",
+    "if", "inline", "int", "long", "mutable", "namespace", "new", "noexcept", "not", "not_eq",
+    "nullptr", "operator", "or", "or_eq", "private", "protected", "public", "register",
+    "reinterpret_cast", "return", "short", "signed", "sizeof", "static", "static_assert",
+    "static_cast", "struct", "switch", "template", "this", "thread_local", "throw", "true",
+    "try", "typedef", "typeid", "typename", "union", "unsigned", "using", "virtual", "void",
+    "volatile", "wchar_t", "while", "xor", "xor_eq",
+    "NULL", "EOF", "errno", "assert", "INFINITY", "NAN", "HUGE_VAL", "HUGE_VALF", "HUGE_VALL",
+    "EDOM", "ERANGE", "EILSEQ", "FP_NAN", "FP_INFINITE", "FP_ZERO", "FP_SUBNORMAL",
+    "FP_NORMAL", "FP_ILOGB0", "FP_ILOGBNAN", "MATH_ERRNO", "MATH_ERREXCEPT",
+    "math_errhandling", "M_E", "M_PI", "M_PI_2", "M_PI_4", "M_1_PI", "M_2_PI", "M_2_SQRTPI",
+    "M_LN2", "M_LN10", "M_LOG2E", "M_LOG10E", "M_SQRT2", "M_SQRT1_2", "stdin", "stdout",
+    "stderr"}
+# Names the generated code uses unqualified: no mechanism (a struct) can take them.
+CXX_SCOPE = {"T", "C", "kmath", "std", "ion_use", "Kokkos", "cellfit"}
+# Names an NMODL variable cannot keep in C++: those and the generated functions' own.
+CXX_RESERVED = CXX_KEYWORDS | {
+    "v", "p", "c", "s", "ion", "dt", "i_ion", "g", "T", "C", "i", "kmath", "select", "std",
+    "Kokkos", "cellfit", "hi", "lo", "i_hi", "uses", "a_", "b_", "globals", "out", "celsius"}
+# Names the generated code makes itself (cond3, d_state0, x_then2, a LOCAL's x_4).
+_GENERATED_NAME = re.compile(r"^(?:cond\d+|d_state\d+)$|_(?:then|else|else_if)?\d+$")
 # Python keywords (and None, True, False) are ordinary NMODL names; renamed while an
 # expression goes through Python's parser.
 _PY_KEYWORD = re.compile(r"\b(" + "|".join(keyword.kwlist) + r")\b")
@@ -657,7 +680,11 @@ class Emitter:
         return _line_of(text, r"=[^\n]*" + word, default=0) or _line_of(text, word)
 
     def local_name(self, n: str) -> str:
-        return n + "_" if n in CXX_RESERVED else n
+        """The C++ name of an NMODL variable: its own unless that is reserved, made by the
+        generated code, or ends in _ (x_ becomes x__, so that v_ and v never meet)."""
+        if n in CXX_RESERVED or n.endswith("_") or _GENERATED_NAME.search(n):
+            return n + "_"
+        return n
 
     # -- expressions
     def expr(self, node_or_text, env) -> str:
@@ -1343,6 +1370,14 @@ def main(argv=None) -> int:
             if mech.name in seen:
                 raise TranslationError(f"{path}:{_line_of(text, r'SUFFIX')}: SUFFIX {mech.name} "
                                        f"is already defined by {seen[mech.name]}")
+            if mech.name in CXX_KEYWORDS | CXX_SCOPE or mech.name == "catalogue" or \
+                    len(mech.name) > 200:
+                why = ("names the catalogue's own header" if mech.name == "catalogue" else
+                       "is too long for a file name" if len(mech.name) > 200 else
+                       "is a C++ keyword or macro" if mech.name in CXX_KEYWORDS else
+                       "is a name the generated code uses")
+                raise TranslationError(f"{path}:{_line_of(text, r'SUFFIX')}: SUFFIX "
+                                       f"{_short(mech.name, 40)} {why}; choose another suffix")
             if mech.name in ("hh", "pas", "jk"):
                 raise TranslationError(f"{path}:{_line_of(text, r'SUFFIX')}: SUFFIX {mech.name} "
                                        "is a hand-written mechanism of cellfit; choose another "

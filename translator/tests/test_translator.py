@@ -1668,6 +1668,37 @@ MALFORMED = {
           i = exp(1, 2)*v
         }
     """, 7, "exp() takes 1 argument, not 2"),
+    # a mechanism named after a C++ keyword, or the catalogue's header
+    "suffix_cxx_keyword": ("""
+        NEURON {
+          SUFFIX int
+          NONSPECIFIC_CURRENT i
+        }
+        ASSIGNED { v i }
+        BREAKPOINT {
+          i = v
+        }
+    """, 2, "SUFFIX int is a C++ keyword or macro; choose another suffix"),
+    "suffix_template_parameter": ("""
+        NEURON {
+          SUFFIX T
+          NONSPECIFIC_CURRENT i
+        }
+        ASSIGNED { v i }
+        BREAKPOINT {
+          i = v
+        }
+    """, 2, "SUFFIX T is a name the generated code uses; choose another suffix"),
+    "suffix_catalogue": ("""
+        NEURON {
+          SUFFIX catalogue
+          NONSPECIFIC_CURRENT i
+        }
+        ASSIGNED { v i }
+        BREAKPOINT {
+          i = v
+        }
+    """, 2, "SUFFIX catalogue names the catalogue's own header; choose another suffix"),
 }
 
 
@@ -1684,6 +1715,16 @@ def test_malformed_input_refused_with_its_line(tmp_path, capfd, case):
     assert (rc, cap.out) == (2, "")
     assert cap.err.splitlines() == [f"cellfit::nmodl: {f}:{line}: {message}"]
     assert list((tmp_path / "out" / "cellfit_generated").iterdir()) == []
+
+
+def test_suffix_too_long_for_a_file_name(tmp_path, capfd):
+    # the header's name: OSError (file name too long) escaped
+    f = write(tmp_path, "long.mod", NEURON_LEAK.replace("SUFFIXNAME", "x" * 300))
+    rc = cn.main(["--out", str(tmp_path / "out"), str(f)])
+    err = capfd.readouterr().err.splitlines()
+    assert rc == 2 and len(err) == 1
+    assert err[0].startswith(f"cellfit::nmodl: {f}:2: SUFFIX xxx")
+    assert err[0].endswith("is too long for a file name; choose another suffix")
 
 
 @pytest.mark.parametrize("tail", ['BREAKPOINT {\n  printf("unterminated\n',
@@ -1768,3 +1809,34 @@ def test_folded_constant_that_overflows_stays_an_expression(tmp_path):
     _, header = translate_emit(f)
     assert "inf" not in re.sub(r"//[^\n]*", "", header)
     assert "(T(1e+300) * T(1e+300))" in header
+
+
+@pytest.mark.parametrize("name, cxx", [("bool", "bool_"), ("NAN", "NAN_"), ("a_", "a__"),
+                                       ("cond0", "cond0_"), ("x_1", "x_1_")])
+def test_cxx_keywords_and_generated_names_are_renamed(tmp_path, name, cxx):
+    """An ASSIGNED named bool or NAN was declared `T bool = ...`; a_ met the cnexp step's own
+    a_, cond0 an IF's condition, x_1 a LOCAL's renamed x."""
+    f = write(tmp_path, "cxx.mod", f"""
+        NEURON {{
+          SUFFIX cxx
+          NONSPECIFIC_CURRENT i
+        }}
+        ASSIGNED {{ v i {name} }}
+        STATE {{ m }}
+        BREAKPOINT {{
+          SOLVE st METHOD cnexp
+          i = m*v
+        }}
+        DERIVATIVE st {{
+          LOCAL x
+          x = 2
+          {name} = 1 + exp(v/10)
+          if (v > 0) {{
+            x = 3
+          }}
+          m' = (x - m)/{name}
+        }}
+    """)
+    _, header = translate_emit(f)
+    assert f"T {cxx} = " in header
+    assert not re.search(r"(?<!const )\bT " + re.escape(name) + r" = ", header)
