@@ -1362,7 +1362,11 @@ def main(argv=None) -> int:
     ap.add_argument("mod", nargs="*", help=".mod files")
     args = ap.parse_args(argv)
     outdir = os.path.join(args.out, "cellfit_generated")
-    os.makedirs(outdir, exist_ok=True)
+    try:
+        os.makedirs(outdir, exist_ok=True)
+    except OSError as e:
+        print(f"cellfit::nmodl: cannot create {outdir}: {e.strerror or e}", file=sys.stderr)
+        return 2
     mechs, texts, seen = [], {}, {}
     try:
         for path in args.mod:
@@ -1394,18 +1398,38 @@ def main(argv=None) -> int:
         # one line whatever the message quotes
         print("cellfit::nmodl: " + " ".join(str(e).split()), file=sys.stderr)
         return 2
+    # The mechanisms' headers first, catalogue.hpp (the build's stamp) last: a build killed
+    # midway leaves the catalogue older than the .mod files and translates again.
     for name, content in files.items():
         path = os.path.join(outdir, name)
-        old = None
-        if os.path.exists(path):
-            with open(path, encoding="utf-8") as f:
-                old = f.read()
-        if old != content:  # leave unchanged headers alone (no needless rebuilds)
-            tmp = path + ".tmp"
-            with open(tmp, "w", encoding="utf-8") as f:
-                f.write(content)
-            os.replace(tmp, path)
+        try:
+            _write_if_changed(path, content)
+        except OSError as e:
+            print(f"cellfit::nmodl: cannot write {path}: {e.strerror or e}", file=sys.stderr)
+            return 2
     return 0
+
+
+def _write_if_changed(path: str, content: str):
+    """Writes `content` to `path` unless the file holds it already (no needless rebuilds),
+    through a temporary file in the same folder renamed over it: whoever reads the header,
+    and whatever stops the translator, sees the old file or the new one, never a part."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            if f.read() == content:
+                return
+    except (OSError, UnicodeDecodeError):
+        pass
+    folder, base = os.path.split(path)
+    tmp = os.path.join(folder, f".{base}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(content)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 if __name__ == "__main__":

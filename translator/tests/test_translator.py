@@ -1840,3 +1840,49 @@ def test_cxx_keywords_and_generated_names_are_renamed(tmp_path, name, cxx):
     _, header = translate_emit(f)
     assert f"T {cxx} = " in header
     assert not re.search(r"(?<!const )\bT " + re.escape(name) + r" = ", header)
+
+
+def test_outputs_are_written_atomically(tmp_path, capsys, monkeypatch):
+    """Each header goes to a temporary file in the same folder, renamed over the old one;
+    a failure (or an interrupt) between the two leaves neither a part nor the temporary."""
+    f = write(tmp_path, "atom.mod", NEURON_LEAK.replace("SUFFIXNAME", "atom"))
+    out = tmp_path / "out"
+    gen = out / "cellfit_generated"
+    renames = []
+    real_replace = os.replace
+
+    def spy(src, dst):
+        renames.append((os.path.dirname(src), os.path.basename(dst)))
+        real_replace(src, dst)
+    monkeypatch.setattr(cn.os, "replace", spy)
+    rc, err, headers = run_main(capsys, out, [f])
+    assert (rc, err, headers) == (0, [], ["atom.hpp", "catalogue.hpp"])
+    assert renames == [(str(gen), "atom.hpp"), (str(gen), "catalogue.hpp")]  # catalogue last
+
+    def fail(src, dst):
+        raise OSError(28, "No space left on device")
+    (gen / "atom.hpp").write_text("old\n")
+    monkeypatch.setattr(cn.os, "replace", fail)
+    rc, err, headers = run_main(capsys, out, [f])
+    assert rc == 2 and err == [f"cellfit::nmodl: cannot write {gen / 'atom.hpp'}: "
+                               "No space left on device"]
+    assert headers == ["atom.hpp", "catalogue.hpp"]  # the old ones, whole
+    assert (gen / "atom.hpp").read_text() == "old\n"
+
+    def interrupt(src, dst):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cn.os, "replace", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        cn.main(["--out", str(out), str(f)])
+    assert sorted(p.name for p in gen.iterdir()) == ["atom.hpp", "catalogue.hpp"]
+    assert (gen / "atom.hpp").read_text() == "old\n"
+
+
+def test_output_folder_that_cannot_be_made(tmp_path, capsys):
+    f = write(tmp_path, "leak3.mod", NEURON_LEAK.replace("SUFFIXNAME", "leak3"))
+    (tmp_path / "afile").write_text("")
+    rc = cn.main(["--out", str(tmp_path / "afile"), str(f)])
+    err = capsys.readouterr().err.splitlines()
+    assert rc == 2 and len(err) == 1
+    assert err[0].startswith(f"cellfit::nmodl: cannot create "
+                             f"{tmp_path / 'afile' / 'cellfit_generated'}: ")
