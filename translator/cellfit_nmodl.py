@@ -1026,6 +1026,8 @@ def _sympy_linear(expr_text: str, var: str):
     """(a, b) with expr = a var + b, as NMODL-syntax strings, or None if not linear."""
     import sympy as sp
     e = _to_sympy(expr_text)
+    if not isinstance(e, sp.Expr):  # a comparison (x' = a == b) is a sympy boolean
+        raise ValueError("a comparison")
     x = sp.Symbol("s__" + var)
     a = sp.diff(e, x)
     if sp.simplify(sp.diff(a, x)) != 0:

@@ -1657,6 +1657,19 @@ MALFORMED = {
         }
     """, 9, "m' = (1-m)*sqrt(-1): an imaginary number (a root or log of a negative one) not "
             "supported"),
+    # ... and a comparison into a boolean: AttributeError escaped
+    "comparison_as_a_derivative": ("""
+        NEURON {
+          SUFFIX mcd
+        }
+        STATE { m }
+        BREAKPOINT {
+          SOLVE st METHOD cnexp
+        }
+        DERIVATIVE st {
+          m' = (1 - m)/2 == 3
+        }
+    """, 9, "m' = (1-m)/2 == 3: a comparison not supported"),
     # TypeError from math.exp(1, 2) escaped
     "exp_of_two_arguments": ("""
         NEURON {
