@@ -28,6 +28,7 @@ import argparse
 import ast as pyast
 import contextlib
 import io
+import keyword
 import math
 import os
 import re
@@ -46,10 +47,51 @@ UNIT_FACTORS = {
 KNOWN_SPECIES = {"na": 1, "k": 1, "ca": 2}
 FUNCTIONS = {"exp": "kmath::exp", "log": "kmath::log", "fabs": "kmath::abs",
              "sqrt": "kmath::sqrt", "pow": None}
-CXX_RESERVED = {"v", "p", "c", "s", "ion", "dt", "i_ion", "g", "T", "C", "i", "auto", "int",
-                "double", "float", "const", "return", "if", "else", "for", "while", "new",
-                "delete", "default", "switch", "case", "char", "long", "short", "this",
-                "template", "class", "struct", "union", "enum", "static", "kmath", "select"}
+ARITY = {"exp": 1, "log": 1, "fabs": 1, "sqrt": 1, "pow": 2}
+# C++17's keywords and alternative tokens, and macros of <cmath> and the C library: names no
+# variable and no mechanism (a struct) can take in C++.
+CXX_KEYWORDS = {
+    "alignas", "alignof", "and", "and_eq", "asm", "auto", "bitand", "bitor", "bool", "break",
+    "case", "catch", "char", "char16_t", "char32_t", "class", "compl", "const", "constexpr",
+    "const_cast", "continue", "decltype", "default", "delete", "do", "double", "dynamic_cast",
+    "else", "enum", "explicit", "export", "extern", "false", "float", "for", "friend", "goto",
+    "if", "inline", "int", "long", "mutable", "namespace", "new", "noexcept", "not", "not_eq",
+    "nullptr", "operator", "or", "or_eq", "private", "protected", "public", "register",
+    "reinterpret_cast", "return", "short", "signed", "sizeof", "static", "static_assert",
+    "static_cast", "struct", "switch", "template", "this", "thread_local", "throw", "true",
+    "try", "typedef", "typeid", "typename", "union", "unsigned", "using", "virtual", "void",
+    "volatile", "wchar_t", "while", "xor", "xor_eq",
+    "NULL", "EOF", "errno", "assert", "INFINITY", "NAN", "HUGE_VAL", "HUGE_VALF", "HUGE_VALL",
+    "EDOM", "ERANGE", "EILSEQ", "FP_NAN", "FP_INFINITE", "FP_ZERO", "FP_SUBNORMAL",
+    "FP_NORMAL", "FP_ILOGB0", "FP_ILOGBNAN", "MATH_ERRNO", "MATH_ERREXCEPT",
+    "math_errhandling", "M_E", "M_PI", "M_PI_2", "M_PI_4", "M_1_PI", "M_2_PI", "M_2_SQRTPI",
+    "M_LN2", "M_LN10", "M_LOG2E", "M_LOG10E", "M_SQRT2", "M_SQRT1_2", "stdin", "stdout",
+    "stderr"}
+# Names the generated code uses unqualified: no mechanism (a struct) can take them.
+CXX_SCOPE = {"T", "C", "kmath", "std", "ion_use", "Kokkos", "cellfit"}
+# Names an NMODL variable cannot keep in C++: those and the generated functions' own.
+CXX_RESERVED = CXX_KEYWORDS | {
+    "v", "p", "c", "s", "ion", "dt", "i_ion", "g", "T", "C", "i", "kmath", "select", "std",
+    "Kokkos", "cellfit", "hi", "lo", "i_hi", "uses", "a_", "b_", "globals", "out", "celsius"}
+# Names the generated code makes itself (cond3, d_state0, x_then2, a LOCAL's x_4).
+_GENERATED_NAME = re.compile(r"^(?:cond\d+|d_state\d+)$|_(?:then|else|else_if)?\d+$")
+# Python keywords (and None, True, False) are ordinary NMODL names; renamed while an
+# expression goes through Python's parser.
+_PY_KEYWORD = re.compile(r"\b(" + "|".join(keyword.kwlist) + r")\b")
+_PY_KEYWORD_PREFIX = "nmodl_name__"
+
+
+def _py_tree(text: str):
+    """An NMODL expression as a Python expression tree (^ as **, && || ! as and or not),
+    names as in NMODL (Python keywords among them)."""
+    t = _PY_KEYWORD.sub(lambda m: _PY_KEYWORD_PREFIX + m.group(1), text)
+    t = t.replace("^", "**").replace("&&", " and ").replace("||", " or ")
+    t = re.sub(r"!(?!=)", " not ", t)
+    tree = pyast.parse(t.strip(), mode="eval")
+    for node in pyast.walk(tree):
+        if isinstance(node, pyast.Name) and node.id.startswith(_PY_KEYWORD_PREFIX):
+            node.id = node.id[len(_PY_KEYWORD_PREFIX):]
+    return tree
 
 
 class TranslationError(Exception):
@@ -98,6 +140,29 @@ def _nmodl():
     return NmodlDriver, ast, symtab, to_nmodl, visitor
 
 
+@contextlib.contextmanager
+def _quiet_front_end():
+    """File descriptors 1 and 2 to /dev/null while NEURON's C++ front end runs: its lexer
+    prints some errors (an unterminated string, VERBATIM or unit) with printf/std::cout
+    besides raising, and the translator's only output is its one-line message."""
+    import ctypes
+    libc = ctypes.CDLL(None)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        yield
+    finally:
+        libc.fflush(None)  # what C stdio still buffers goes to /dev/null too
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved + [null]:
+            os.close(fd)
+
+
 def _strip_comments(text: str) -> str:
     """The text with `: ...` comments and COMMENT blocks blanked, line breaks kept."""
     out = re.sub(r"COMMENT.*?ENDCOMMENT", lambda m: "\n" * m.group(0).count("\n"), text,
@@ -105,14 +170,33 @@ def _strip_comments(text: str) -> str:
     return re.sub(r":[^\n]*", "", out)
 
 
-def _line_of(text: str, pattern: str, last: bool = False) -> int:
-    """Line (1-based) of the first (or last) match of `pattern` outside comments, else 1."""
+def _short(src: str, limit: int = 100) -> str:
+    """NMODL code quoted in a message: one line, at most `limit` characters."""
+    one = " ".join(src.split())
+    return one if len(one) <= limit else one[:limit - 3] + "..."
+
+
+def _line_of(text: str, pattern: str, last: bool = False, default: int = 1) -> int:
+    """Line (1-based) of the first (or last) match of `pattern` outside comments, else
+    `default`."""
     stripped = _strip_comments(text)
     matches = list(re.finditer(pattern, stripped, re.MULTILINE))
     if not matches:
-        return 1
+        return default
     m = matches[-1] if last else matches[0]
     return stripped.count("\n", 0, m.start()) + 1
+
+
+def _line_of_source(text: str, src: str, default: int = 1) -> int:
+    """Line of the first place where NMODL code `src` (as the front end prints it back:
+    other spacing, upper-case keywords) starts in the file, else `default`."""
+    lines = src.strip().splitlines()
+    toks = re.findall(r"\w+|[^\w\s]", lines[0])[:12] if lines else []
+    if not toks:
+        return default
+    pattern = r"\s*".join(r"\b" + re.escape(t) + r"\b" if re.match(r"\w", t) else re.escape(t)
+                          for t in toks)
+    return _line_of(text, "(?i)" + pattern, default=default)
 
 
 # ---------------------------------------------------------------------------- parse, check
@@ -122,36 +206,77 @@ def parse(path: str, text: str | None = None):
     NmodlDriver, _, _, _, _ = _nmodl()
     if text is None:
         try:
-            with open(path, encoding="utf-8", errors="strict") as f:
-                text = f.read()
-        except (OSError, UnicodeDecodeError) as e:
-            raise TranslationError(f"{path}:1: cannot read: {e}") from None
+            with open(path, "rb") as f:
+                raw = f.read()
+        except OSError as e:
+            raise TranslationError(f"{path}:1: cannot read: {e.strerror or e}") from None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = len(re.findall(rb"\r\n|\r|\n", raw[:e.start])) + 1
+            raise TranslationError(f"{path}:{line}: not UTF-8 text (byte "
+                                   f"0x{raw[e.start]:02x})") from None
+        text = text.replace("\r\n", "\n").replace("\r", "\n")  # as open() in text mode
     # TABLE statements are ignored (exact evaluation, NEURON with usetable = 0); removed
     # before parsing, line breaks kept, so the inliner sees plain PROCEDUREs.
     source = re.sub(r"\bTABLE\b[\s\S]*?\bWITH\s+[^\s}]+",
                     lambda m: "\n" * m.group(0).count("\n"), _strip_comments(text))
     try:
-        program = NmodlDriver().parse_string(source)
+        with _quiet_front_end():
+            program = NmodlDriver().parse_string(source)
     except RuntimeError as e:
         msg = str(e)
         m = re.search(r"Location\s*:\s*(\d+)", msg)
         line = m.group(1) if m else "1"
+        tok = re.search(r"no token matched for (\S+)", msg)  # the lexer gives no location
+        if not m and tok:
+            line = str(_line_of(text, re.escape(tok.group(1))))
         first = msg.splitlines()[0].replace("NMODL Parser Error : ", "") if msg else "syntax error"
         raise TranslationError(f"{path}:{line}: {first}") from None
+    except (IndexError, ValueError) as e:  # std::out_of_range / invalid_argument of a number
+        bad = _bad_numbers(text)
+        if bad:
+            raise TranslationError(bad[0][1].replace("FILE", path, 1)) from None
+        raise TranslationError(f"{path}:1: {e}") from None
     return program, text
 
 
+_NUMBER = re.compile(r"(?<![\w.])(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.])")
+
+
+def _bad_numbers(text: str):
+    """(line, `FILE:line: message`) of each number literal NEURON's front end cannot hold:
+    a real that is not a normal double (std::stod throws on overflow and underflow: 1e999,
+    1e-400, 4.9e-324), an integer beyond 32 bits (silently wrapped: 99999999999 becomes
+    1215752191)."""
+    stripped = _strip_comments(text)
+    out = []
+    for m in _NUMBER.finditer(stripped):
+        lit = m.group(0)
+        x = float(lit)
+        mantissa = re.split(r"[eE]", lit)[0]
+        line = stripped.count("\n", 0, m.start()) + 1
+        if math.isinf(x) or (x == 0.0 and re.search(r"[1-9]", mantissa)) or \
+                0.0 < x < sys.float_info.min:
+            out.append((line, f"FILE:{line}: number {lit} is out of the range of a double"))
+        elif re.fullmatch(r"\d+", lit) and int(lit) > 2**31 - 1:
+            out.append((line, f"FILE:{line}: integer {lit} is out of the range of a 32-bit int "
+                        f"(NEURON's front end would wrap it; write {lit}.0)"))
+    return out
+
+
 UNSUPPORTED = [
-    (r"^\s*KINETIC\b", "KINETIC"), (r"^\s*NET_RECEIVE\b", "NET_RECEIVE"),
-    (r"^\s*VERBATIM\b", "VERBATIM"), (r"\bPOINT_PROCESS\b", "POINT_PROCESS"),
-    (r"\bARTIFICIAL_CELL\b", "ARTIFICIAL_CELL"), (r"^\s*LINEAR\b", "LINEAR"),
-    (r"^\s*NONLINEAR\b", "NONLINEAR"), (r"^\s*DISCRETE\b", "DISCRETE"),
-    (r"^\s*PARTIAL\b", "PARTIAL"), (r"\bPOINTER\b", "POINTER"),
+    (r"^[ \t]*KINETIC\b", "KINETIC"), (r"^[ \t]*NET_RECEIVE\b", "NET_RECEIVE"),
+    (r"^[ \t]*VERBATIM\b", "VERBATIM"), (r"\bPOINT_PROCESS\b", "POINT_PROCESS"),
+    (r"\bARTIFICIAL_CELL\b", "ARTIFICIAL_CELL"), (r"^[ \t]*LINEAR\b", "LINEAR"),
+    (r"^[ \t]*NONLINEAR\b", "NONLINEAR"), (r"^[ \t]*DISCRETE\b", "DISCRETE"),
+    (r"^[ \t]*PARTIAL\b", "PARTIAL"), (r"\bPOINTER\b", "POINTER"),
     (r"\bBBCOREPOINTER\b", "BBCOREPOINTER"), (r"\bELECTRODE_CURRENT\b", "ELECTRODE_CURRENT"),
-    (r"^\s*FUNCTION_TABLE\b", "FUNCTION_TABLE"), (r"^\s*NET_RECEIVE\b", "NET_RECEIVE"),
-    (r"^\s*(BEFORE|AFTER)\b", "BEFORE/AFTER"), (r"^\s*CONSTRUCTOR\b", "CONSTRUCTOR"),
-    (r"^\s*DESTRUCTOR\b", "DESTRUCTOR"), (r"\bWATCH\b", "WATCH"), (r"\bFROM\s+\w+\s*=", "FROM loop"),
-    (r"^\s*WHILE\b", "WHILE"), (r"\bEXTERNAL\b", "EXTERNAL"), (r"\bRANDOM\b", "RANDOM"),
+    (r"^[ \t]*FUNCTION_TABLE\b", "FUNCTION_TABLE"), (r"^[ \t]*NET_RECEIVE\b", "NET_RECEIVE"),
+    (r"^[ \t]*(BEFORE|AFTER)\b", "BEFORE/AFTER"), (r"^[ \t]*CONSTRUCTOR\b", "CONSTRUCTOR"),
+    (r"^[ \t]*DESTRUCTOR\b", "DESTRUCTOR"), (r"\bWATCH\b", "WATCH"),
+    (r"\bFROM\s+\w+\s*=", "FROM loop"),
+    (r"^[ \t]*WHILE\b", "WHILE"), (r"\bEXTERNAL\b", "EXTERNAL"), (r"\bRANDOM\b", "RANDOM"),
 ]
 
 
@@ -165,13 +290,118 @@ def check(path: str, text: str):
     for pattern, what in UNSUPPORTED:
         m = re.search(pattern, stripped, re.MULTILINE)
         if m:
-            found.append((stripped.count("\n", 0, m.start()) + 1, what))
+            line = stripped.count("\n", 0, m.start()) + 1
+            found.append((line, f"{path}:{line}: {what}: construct not supported"))
+    found += [(line, msg.replace("FILE", path, 1)) for line, msg in _bad_numbers(text)]
     if found:
-        line, what = min(found)
-        raise TranslationError(f"{path}:{line}: {what}: construct not supported")
+        raise TranslationError(min(found)[1])
 
 
 # ---------------------------------------------------------------------------- analyse
+
+_DECLARING_BLOCKS = ("PARAMETER", "ASSIGNED", "STATE", "CONSTANT", "UNITS", "INDEPENDENT")
+_NAMED_BLOCKS = ("DERIVATIVE", "PROCEDURE", "FUNCTION", "KINETIC", "LINEAR", "NONLINEAR",
+                 "DISCRETE", "PARTIAL", "FUNCTION_TABLE")
+
+
+def _declaration_lines(text: str, name: str) -> list:
+    """Lines (1-based) declaring `name`: an entry of a PARAMETER, ASSIGNED, STATE, CONSTANT,
+    UNITS or INDEPENDENT block, `USEION name`, or a block `DERIVATIVE name {` and the like."""
+    stripped = _strip_comments(text)
+    word = re.compile(r"(?<![\w'])" + re.escape(name) + r"(?![\w'])")
+    header = re.compile(r"^[ \t]*(?:" + "|".join(_NAMED_BLOCKS) + r")[ \t]+" +
+                        re.escape(name) + r"\b")
+    lines, depth, block = [], 0, None
+    for k, ln in enumerate(stripped.split("\n"), start=1):
+        if depth == 0:
+            m = re.match(r"[ \t]*([A-Z_]+)", ln)
+            block = m.group(1) if m else None
+            if header.match(ln):
+                lines.append(k)
+            body = ln.split("{", 1)[1] if "{" in ln else ""
+        else:
+            body = ln
+        if block in _DECLARING_BLOCKS and word.search(body) or \
+                re.search(r"\bUSEION[ \t]+" + re.escape(name) + r"\b", ln):
+            if k not in lines:
+                lines.append(k)
+        depth = max(0, depth + ln.count("{") - ln.count("}"))
+    return lines
+
+
+def _front_end_error(path: str, text: str, e: Exception) -> str:
+    """NEURON's symbol table and inliner raise without a position: the message with the
+    line of the name or block it is about."""
+    msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    m = re.match(r"Re-declaration of (\S+) \[", msg)
+    if m:
+        name = m.group(1)
+        lines = _declaration_lines(text, name)
+        line = lines[1] if len(lines) > 1 else (lines[0] if lines else
+                                                 _line_of(text, r"\b" + re.escape(name) + r"\b",
+                                                          last=True))
+        return f"{path}:{line}: {name} is declared a second time"
+    m = re.match(r"Trying to re-insert SymbolTable (\w+)", msg)
+    if m and not m.group(1).endswith("Block"):  # a FUNCTION or PROCEDURE defined twice
+        name = m.group(1)
+        at = _declaration_lines(text, name)
+        line = at[1] if len(at) > 1 else (at[0] if at else 1)
+        return f"{path}:{line}: {name} is declared a second time"
+    if m:
+        kw = m.group(1)[:-len("Block")].upper()
+        stripped = _strip_comments(text)
+        at = [stripped.count("\n", 0, x.start()) + 1
+              for x in re.finditer(r"^[ \t]*" + kw + r"\b", stripped, re.MULTILINE)]
+        line = at[1] if len(at) > 1 else (at[0] if at else 1)
+        return f"{path}:{line}: a second {kw} block"
+    m = re.match(r"symbol table doesn't have ast node for (\S+)", msg)
+    if m:
+        name = m.group(1)
+        line = _line_of(text, r"\b" + re.escape(name) + r"\s*\(")
+        return f"{path}:{line}: {name}() is called but is not a FUNCTION or PROCEDURE"
+    bad = _bad_numbers(text)
+    if bad:
+        return bad[0][1].replace("FILE", path, 1)
+    return f"{path}:1: {msg}"
+
+
+def _refuse_recursion(path: str, program, text: str):
+    """NEURON's inliner recurses without end (and crashes) on a FUNCTION or PROCEDURE that
+    calls itself, directly or through others: refused before inlining."""
+    _, ast, _, to_nmodl, visitor = _nmodl()
+    L = visitor.AstLookupVisitor()
+    calls = {}
+    for t in (ast.AstNodeType.FUNCTION_BLOCK, ast.AstNodeType.PROCEDURE_BLOCK):
+        for blk in L.lookup(program, t):
+            name = to_nmodl(blk.name)
+            calls.setdefault(name, set()).update(
+                to_nmodl(c.name) for c in L.lookup(blk, ast.AstNodeType.FUNCTION_CALL))
+    state = {}  # name -> 1 on the current path, 2 done
+
+    def cycle_from(n, path_):
+        state[n] = 1
+        for c in sorted(calls.get(n, ())):
+            if c not in calls:
+                continue
+            if state.get(c) == 1:
+                return path_ + [c]
+            if c not in state:
+                found = cycle_from(c, path_ + [c])
+                if found:
+                    return found
+        state[n] = 2
+        return None
+
+    for n in calls:  # in the file's order
+        if n not in state:
+            cyc = cycle_from(n, [n])
+            if cyc:
+                start = cyc.index(cyc[-1])
+                cyc = cyc[start:]
+                line = _line_of(text, r"^[ \t]*(?:FUNCTION|PROCEDURE)[ \t]+" +
+                                re.escape(cyc[0]) + r"\b")
+                raise TranslationError(f"{path}:{line}: {' -> '.join(cyc)}: recursion: "
+                                       "construct not supported")
 
 def _unit(node, to_nmodl) -> str:
     if node is None:
@@ -180,8 +410,13 @@ def _unit(node, to_nmodl) -> str:
     return u[1:-1].strip() if u.startswith("(") else u
 
 
-def _number(node, to_nmodl) -> float:
-    return float(to_nmodl(node))
+def _number(node, to_nmodl, path: str = "", text: str = "") -> float:
+    src = to_nmodl(node).strip()
+    try:
+        return float(src)
+    except ValueError:
+        line = _line_of_source(text, src)
+        raise TranslationError(f"{path}:{line}: '{_short(src)}' is not a number") from None
 
 
 def analyse(path: str, program, text: str) -> Mechanism:
@@ -202,7 +437,7 @@ def analyse(path: str, program, text: str) -> Mechanism:
             sp = to_nmodl(st.name)
             val = KNOWN_SPECIES.get(sp)
             if st.valence is not None:
-                val = int(round(float(to_nmodl(st.valence).split()[-1])))
+                val = int(round(_number(st.valence.value, to_nmodl, path, text)))
             if val is None:
                 line = _line_of(text, r"USEION\s+" + sp)
                 raise TranslationError(f"{path}:{line}: ion '{sp}' needs a VALENCE")
@@ -218,7 +453,8 @@ def analyse(path: str, program, text: str) -> Mechanism:
         elif kind == "Global":
             globals_ |= {to_nmodl(v) for v in st.variables}
     if not name:
-        raise TranslationError(f"{path}:1: NEURON block without SUFFIX")
+        line = _line_of(text, r"^[ \t]*NEURON\b")
+        raise TranslationError(f"{path}:{line}: NEURON block without SUFFIX")
     mech = Mechanism(name=name, path=path)
     mech.nonspecific = nonspec
 
@@ -226,7 +462,7 @@ def analyse(path: str, program, text: str) -> Mechanism:
     for fd in L.lookup(program, ast.AstNodeType.FACTOR_DEF):
         fname = to_nmodl(fd.name)
         if fd.value is not None:
-            mech.constants[fname] = float(to_nmodl(fd.value))
+            mech.constants[fname] = _number(fd.value, to_nmodl, path, text)
             continue
         key = (_unit(fd.unit1, to_nmodl).lower(), _unit(fd.unit2, to_nmodl).lower())
         if key not in UNIT_FACTORS:
@@ -235,7 +471,7 @@ def analyse(path: str, program, text: str) -> Mechanism:
                                    f"({key[1]}) not supported")
         mech.constants[fname] = UNIT_FACTORS[key]
     for cs in L.lookup(program, ast.AstNodeType.CONSTANT_VAR):
-        mech.constants[to_nmodl(cs.name)] = float(to_nmodl(cs.value))
+        mech.constants[to_nmodl(cs.name)] = _number(cs.value, to_nmodl, path, text)
 
     states = [to_nmodl(d.name) for b in L.lookup(program, ast.AstNodeType.STATE_BLOCK)
               for d in b.definitions]
@@ -249,7 +485,7 @@ def analyse(path: str, program, text: str) -> Mechanism:
         pname = to_nmodl(pa.name)
         if pname in special or pname in ion_names:
             continue
-        default = float(to_nmodl(pa.value)) if pa.value is not None else 0.0
+        default = _number(pa.value, to_nmodl, path, text) if pa.value is not None else 0.0
         entry = (pname, default, _unit(pa.unit, to_nmodl))
         if pname in ranges and pname not in globals_:
             mech.params.append(entry)
@@ -262,20 +498,25 @@ def analyse(path: str, program, text: str) -> Mechanism:
         for r in u._reads:
             slot = [k for k, v in n.items() if v == r]
             if not slot:
-                raise TranslationError(f"{path}:{_line_of(text, 'USEION')}: cannot READ {r}")
+                line = _line_of(text, r"USEION\s+" + re.escape(u.species) + r"\b[^\n]*\b" +
+                                re.escape(r) + r"\b")
+                raise TranslationError(f"{path}:{line}: cannot READ {r}")
             if slot[0] in ("ci", "co") and r in states:
                 continue  # the mechanism's own concentration state
             u.reads.add(slot[0])
         for w in u._writes:
             slot = [k for k, v in n.items() if v == w]
             if not slot:
-                raise TranslationError(f"{path}:{_line_of(text, 'USEION')}: cannot WRITE {w}")
+                line = _line_of(text, r"USEION\s+" + re.escape(u.species) + r"\b[^\n]*\b" +
+                                re.escape(w) + r"\b")
+                raise TranslationError(f"{path}:{line}: cannot WRITE {w}")
             if slot[0] == "i":
                 u.write_i = True
             elif slot[0] in ("ci", "co"):
                 if w not in states:
+                    line = _line_of(text, r"USEION[^\n]*WRITE[^\n]*\b" + re.escape(w))
                     raise TranslationError(
-                        f"{path}:{_line_of(text, 'USEION')}: WRITE {w}: a written "
+                        f"{path}:{line}: WRITE {w}: a written "
                         "concentration must be a STATE of the mechanism")
                 idx = states.index(w)
                 if slot[0] == "ci":
@@ -294,8 +535,15 @@ def analyse(path: str, program, text: str) -> Mechanism:
         pass
 
     # Inline PROCEDUREs and FUNCTIONs into the blocks.
-    symtab.SymtabVisitor().visit_program(program)
-    visitor.InlineVisitor().visit_program(program)
+    try:
+        symtab.SymtabVisitor().visit_program(program)
+    except (RuntimeError, IndexError, ValueError) as e:
+        raise TranslationError(_front_end_error(path, text, e)) from None
+    _refuse_recursion(path, program, text)
+    try:
+        visitor.InlineVisitor().visit_program(program)
+    except (RuntimeError, IndexError, ValueError) as e:
+        raise TranslationError(_front_end_error(path, text, e)) from None
 
     ib = L.lookup(program, ast.AstNodeType.INITIAL_BLOCK)
     mech.initial = ib[0].statement_block if ib else None
@@ -322,7 +570,8 @@ def analyse(path: str, program, text: str) -> Mechanism:
             if to_nmodl(db.name) == solve_name:
                 mech.derivative = db.statement_block
         if mech.derivative is None:
-            raise TranslationError(f"{path}:{_line_of(text, 'SOLVE')}: SOLVE {solve_name}: no "
+            line = _line_of(text, r"\bSOLVE\s+" + re.escape(solve_name) + r"\b")
+            raise TranslationError(f"{path}:{line}: SOLVE {solve_name}: no "
                                    "DERIVATIVE block of that name (KINETIC is not supported)")
     return mech
 
@@ -359,6 +608,7 @@ class Emitter:
         self.in_branch = 0
         self.assign_counts = {}
         self.written = set()  # ASSIGNED names set so far in the function being emitted
+        self.stmt = None      # the statement being translated (for the line of an error)
 
     def count_assignments(self, block):
         """How often each name is assigned in a function body (hoisting needs exactly once)."""
@@ -389,10 +639,9 @@ class Emitter:
     def hoistable(self, rhs_text, env) -> bool:
         """Whether an expression depends on celsius, GLOBALs and constants only (and on at
         least one of the first two: plain constants are folded anyway)."""
-        t = rhs_text.replace("^", "**")
         try:
-            tree = pyast.parse(t.strip(), mode="eval")
-        except SyntaxError:
+            tree = _py_tree(rhs_text)
+        except (SyntaxError, RecursionError, MemoryError):
             return False
         runtime = False
         for node in pyast.walk(tree):
@@ -413,24 +662,49 @@ class Emitter:
                 return False
         return runtime
 
+    def line(self, default: int = 1) -> int:
+        """Line of the statement being translated (its first appearance), else `default`."""
+        if self.stmt is None:
+            return default
+        return _line_of_source(getattr(self, "text", ""), self.to_nmodl(self.stmt), default)
+
+    def name_line(self, n: str) -> int:
+        """Line where name n is used: the statement being translated if it shows n, else
+        the first assignment that reads n, else its first appearance."""
+        text = getattr(self, "text", "")
+        word = r"\b" + re.escape(n) + r"\b"
+        line = self.line() if self.stmt is not None else 0
+        lines = _strip_comments(text).split("\n")
+        if line and re.search(word, lines[line - 1]):
+            return line
+        return _line_of(text, r"=[^\n]*" + word, default=0) or _line_of(text, word)
+
     def local_name(self, n: str) -> str:
-        return n + "_" if n in CXX_RESERVED else n
+        """The C++ name of an NMODL variable: its own unless that is reserved, made by the
+        generated code, or ends in _ (x_ becomes x__, so that v_ and v never meet)."""
+        if n in CXX_RESERVED or n.endswith("_") or _GENERATED_NAME.search(n):
+            return n + "_"
+        return n
 
     # -- expressions
     def expr(self, node_or_text, env) -> str:
         text = node_or_text if isinstance(node_or_text, str) else self.to_nmodl(node_or_text)
-        t = text.replace("^", "**").replace("&&", " and ").replace("||", " or ")
-        t = re.sub(r"!(?!=)", " not ", t)
         try:
-            tree = pyast.parse(t.strip(), mode="eval")
-        except SyntaxError:
-            raise TranslationError(f"{self.m.path}:1: cannot translate expression '{text}'")
-        return self._e(tree.body, env)
+            return self._e(_py_tree(text).body, env)
+        except (SyntaxError, RecursionError, MemoryError):
+            raise TranslationError(f"{self.m.path}:{self.line()}: cannot translate expression "
+                                   f"'{_short(text)}'") from None
 
     def _const(self, node, env):
         """The value of a node without variables (folded at translation time), or None."""
         if isinstance(node, pyast.Constant):
-            return float(node.value)
+            if isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+                try:
+                    x = float(node.value)
+                except OverflowError:
+                    return None
+                return x if math.isfinite(x) else None
+            return None
         if isinstance(node, pyast.Name) and node.id in self.m.constants and node.id not in env:
             return self.m.constants[node.id]
         if isinstance(node, pyast.UnaryOp) and isinstance(node.op, pyast.USub):
@@ -440,24 +714,30 @@ class Emitter:
             a, b = self._const(node.left, env), self._const(node.right, env)
             if a is None or b is None:
                 return None
+            x = None
             try:
-                if isinstance(node.op, pyast.Add): return a + b
-                if isinstance(node.op, pyast.Sub): return a - b
-                if isinstance(node.op, pyast.Mult): return a * b
-                if isinstance(node.op, pyast.Div): return a / b
-                if isinstance(node.op, pyast.Pow): return math.pow(a, b)
+                if isinstance(node.op, pyast.Add): x = a + b
+                if isinstance(node.op, pyast.Sub): x = a - b
+                if isinstance(node.op, pyast.Mult): x = a * b
+                if isinstance(node.op, pyast.Div): x = a / b
+                if isinstance(node.op, pyast.Pow): x = math.pow(a, b)
             except (ZeroDivisionError, ValueError, OverflowError):
                 return None
+            # inf or nan stay expressions: a literal would not compile
+            return x if x is not None and math.isfinite(x) else None
         if isinstance(node, pyast.Call) and isinstance(node.func, pyast.Name):
             args = [self._const(a, env) for a in node.args]
             if any(a is None for a in args):
                 return None
             f = {"exp": math.exp, "log": math.log, "fabs": math.fabs, "sqrt": math.sqrt,
                  "pow": math.pow}.get(node.func.id)
-            try:
-                return f(*args) if f else None
-            except (ValueError, OverflowError):
+            if f is None or len(args) != ARITY[node.func.id] or node.keywords:
                 return None
+            try:
+                x = f(*args)
+            except (ValueError, OverflowError, ZeroDivisionError):
+                return None
+            return x if math.isfinite(x) else None
         return None
 
     def _e(self, node, env) -> str:
@@ -469,14 +749,18 @@ class Emitter:
             n = node.id
             found = env.get(n) or self.base.get(n)
             if found is None:
-                line = _line_of(getattr(self, "text", ""), r"=[^\n]*\b" + re.escape(n) + r"\b")
-                raise TranslationError(f"{self.m.path}:{line}: unknown name '{n}'")
+                # NEURON's inliner renames what it inlines (rates -> rates_in_1)
+                shown = n
+                if not re.search(r"\b" + re.escape(n) + r"\b", getattr(self, "text", "")):
+                    shown = re.sub(r"_in_\d+$", "", n)
+                raise TranslationError(f"{self.m.path}:{self.name_line(shown)}: unknown name "
+                                       f"'{shown}'")
             if self.host:  # constants are out[k] in the host function that computes them
                 return re.sub(r"T\(c\[(\d+)\]\)", r"out[\1]", found)
             if n in self.m.assigned and found == self.local_name(n) and n not in self.written:
-                line = _line_of(getattr(self, "text", ""), r"=[^\n]*\b" + re.escape(n) + r"\b")
                 raise TranslationError(
-                    f"{self.m.path}:{line}: ASSIGNED {n} is read before this block sets it "
+                    f"{self.m.path}:{self.name_line(n)}: ASSIGNED {n} is read before this "
+                    "block sets it "
                     "(cellfit keeps no ASSIGNED values from one block to the next): "
                     "construct not supported")
             return found
@@ -492,7 +776,7 @@ class Emitter:
             b = self._e(node.right, env)
             op = {pyast.Add: "+", pyast.Sub: "-", pyast.Mult: "*", pyast.Div: "/"}.get(type(node.op))
             if op is None:
-                raise TranslationError(f"{self.m.path}:1: operator not supported")
+                raise TranslationError(f"{self.m.path}:{self.line()}: operator not supported")
             return f"({a} {op} {b})"
         if isinstance(node, pyast.UnaryOp):
             if isinstance(node.op, pyast.USub):
@@ -518,13 +802,19 @@ class Emitter:
             if f not in FUNCTIONS:
                 line = _line_of(getattr(self, "m_text", ""), r"\b" + f + r"\s*\(")
                 raise TranslationError(f"{self.m.path}:{line}: function {f}() not supported")
+            if len(node.args) != ARITY[f] or node.keywords:
+                line = _line_of(getattr(self, "m_text", ""), r"\b" + f + r"\s*\(")
+                raise TranslationError(f"{self.m.path}:{line}: {f}() takes {ARITY[f]} "
+                                       f"argument{'s' if ARITY[f] > 1 else ''}, not "
+                                       f"{len(node.args)}")
             args = [self._e(a, env) for a in node.args]
             if f == "pow":
                 return self._e(pyast.BinOp(node.args[0], pyast.Pow(), node.args[1]), env)
             if self.host:
                 return f"std::{'fabs' if f == 'fabs' else f}({', '.join(args)})"
             return f"{FUNCTIONS[f]}({', '.join(args)})"
-        raise TranslationError(f"{self.m.path}:1: expression not supported: {pyast.dump(node)}")
+        raise TranslationError(f"{self.m.path}:{self.line()}: expression not supported: "
+                               f"{pyast.dump(node)}")
 
     # -- statements
     def assigned_in(self, block) -> list:
@@ -567,6 +857,8 @@ class Emitter:
             if kind == "ExpressionStatement" and \
                     st.expression.get_node_type_name() == "StatementBlock":
                 st, kind = st.expression, "StatementBlock"  # an inlined PROCEDURE body
+            if kind != "StatementBlock":
+                self.stmt = st
             if kind == "LocalListStatement":
                 for var in st.variables:
                     n = self.to_nmodl(var)
@@ -580,16 +872,18 @@ class Emitter:
                 ek = e.get_node_type_name()
                 if ek == "DiffEqExpression":
                     if diff_handler is None:
-                        raise TranslationError(f"{self.m.path}:1: a differential equation "
-                                               "outside a DERIVATIVE block")
+                        raise TranslationError(f"{self.m.path}:{self.line()}: a differential "
+                                               "equation outside a DERIVATIVE block")
                     diff_handler(e.expression, env, out, pad)
                 elif ek == "BinaryExpression" and e.op.eval() == "=":
                     n = self.to_nmodl(e.lhs)
                     target = env.get(n) or self.base.get(n)
                     if target is None:
-                        raise TranslationError(f"{self.m.path}:1: assignment to unknown '{n}'")
+                        raise TranslationError(f"{self.m.path}:{self.line()}: assignment to "
+                                               f"unknown '{n}'")
                     if target.startswith("T(c[") or target.startswith("p[") or target.startswith("ion["):
-                        line = _line_of(self.text, r"^\s*" + re.escape(n) + r"\s*=", last=True)
+                        line = self.line(default=0) or \
+                            _line_of(self.text, r"^[ \t]*" + re.escape(n) + r"\s*=", last=True)
                         raise TranslationError(f"{self.m.path}:{line}: assignment to parameter "
                                                f"or ion value '{n}': construct not supported")
                     rhs_text = self.to_nmodl(e.rhs)
@@ -609,11 +903,12 @@ class Emitter:
                     out.append(f"{pad}{target} = {self.expr(rhs_text, env)};")
                     self.written.add(n)
                 elif ek == "FunctionCall":
-                    raise TranslationError(f"{self.m.path}:1: call of {self.to_nmodl(e)} "
-                                           "not inlined: construct not supported")
+                    raise TranslationError(f"{self.m.path}:{self.line()}: call of "
+                                           f"{_short(self.to_nmodl(e))} not inlined: construct "
+                                           "not supported")
                 else:
-                    raise TranslationError(f"{self.m.path}:1: statement not supported: "
-                                           f"{self.to_nmodl(st)}")
+                    raise TranslationError(f"{self.m.path}:{self.line()}: statement not supported: "
+                                           f"{_short(self.to_nmodl(st))}")
             elif kind == "IfStatement":
                 self.if_statement(st, env, out, indent, diff_handler)
             elif kind == "StatementBlock":
@@ -623,12 +918,14 @@ class Emitter:
             elif kind in ("TableStatement", "UnitState", "LineComment", "BlockComment",
                           "ProtectStatement", "MutexLock", "MutexUnlock", "Verbatim"):
                 if kind == "Verbatim":
-                    raise TranslationError(f"{self.m.path}:1: VERBATIM: construct not supported")
+                    raise TranslationError(f"{self.m.path}:{self.line()}: VERBATIM: construct "
+                                           "not supported")
                 continue  # TABLE: exact evaluation (NEURON with usetable = 0)
             elif kind == "SolveBlock":
-                raise TranslationError(f"{self.m.path}:1: SOLVE outside BREAKPOINT")
+                raise TranslationError(f"{self.m.path}:{self.line()}: SOLVE outside BREAKPOINT")
             else:
-                raise TranslationError(f"{self.m.path}:1: {kind}: construct not supported")
+                raise TranslationError(f"{self.m.path}:{self.line()}: {kind}: construct not "
+                                       "supported")
 
     def if_statement(self, st, env, out, indent, diff_handler):
         """IF/ELSE IF/ELSE as both branches computed and the results selected."""
@@ -729,11 +1026,22 @@ def _sympy_linear(expr_text: str, var: str):
     """(a, b) with expr = a var + b, as NMODL-syntax strings, or None if not linear."""
     import sympy as sp
     e = _to_sympy(expr_text)
+    if not isinstance(e, sp.Expr):  # a comparison (x' = a == b) is a sympy boolean
+        raise ValueError("a comparison")
     x = sp.Symbol("s__" + var)
     a = sp.diff(e, x)
     if sp.simplify(sp.diff(a, x)) != 0:
         return None
     b = e.subs(x, 0)
+    # what sympy makes of 1/0, sqrt(-1) or d|x|/dx has no NMODL (nor C++) spelling here
+    for t in (e, a, b):
+        if t.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
+            raise ValueError("a division by zero")
+        if t.has(sp.I):
+            raise ValueError("an imaginary number (a root or log of a negative one)")
+        other = {type(f).__name__ for f in t.atoms(sp.Function)} - {"exp", "log", "Abs"}
+        if other or t.has(sp.Derivative):
+            raise ValueError(f"sympy's {', '.join(sorted(other)) or 'Derivative'}")
     return _from_sympy(a), _from_sympy(b)
 
 
@@ -778,7 +1086,7 @@ def emit(mech: Mechanism, text: str) -> str:
         lhs = em.to_nmodl(node.lhs)
         x = lhs.rstrip("'")
         f_text = em.to_nmodl(node.rhs)
-        line = _line_of(text, r"^\s*" + re.escape(x) + r"'\s*=")
+        line = _line_of(text, r"^[ \t]*" + re.escape(x) + r"'\s*=")
         if x not in m.states:
             raise TranslationError(f"{m.path}:{line}: {lhs}: not a STATE")
         xs = em.base[x]
@@ -790,18 +1098,21 @@ def emit(mech: Mechanism, text: str) -> str:
             return
         others = (set(re.findall(r"[A-Za-z_]\w*", f_text)) & with_equation) - {x}
         if m.method == "derivimplicit" and others:
-            raise TranslationError(f"{m.path}:{line}: {lhs} = {f_text}: coupled to "
+            raise TranslationError(f"{m.path}:{line}: {lhs} = {_short(f_text)}: coupled to "
                                    f"{', '.join(sorted(others))} under derivimplicit (NEURON "
                                    "solves the system together): construct not supported")
         try:
             lin = _sympy_linear(f_text, x)
         except ValueError as e:
-            raise TranslationError(f"{m.path}:{line}: {lhs} = {f_text}: {e} not supported") \
-                from None
+            raise TranslationError(f"{m.path}:{line}: {lhs} = {_short(f_text)}: {e} not "
+                                   "supported") from None
+        except (TypeError, ArithmeticError, RecursionError) as e:  # sympy on odd input
+            raise TranslationError(f"{m.path}:{line}: {lhs} = {_short(f_text)}: cannot "
+                                   f"analyse ({type(e).__name__})") from None
         if lin is None:
             raise TranslationError(f"{m.path}:{line}: {lhs} = "
-                                   f"{f_text}: not linear in {x} ({m.method} needs a linear "
-                                   "equation): construct not supported")
+                                   f"{_short(f_text)}: not linear in {x} ({m.method} needs a "
+                                   "linear equation): construct not supported")
         a, b = lin
         if a == "0":
             # No x on the right: nocmodl emits forward Euler.
@@ -1053,7 +1364,11 @@ def main(argv=None) -> int:
     ap.add_argument("mod", nargs="*", help=".mod files")
     args = ap.parse_args(argv)
     outdir = os.path.join(args.out, "cellfit_generated")
-    os.makedirs(outdir, exist_ok=True)
+    try:
+        os.makedirs(outdir, exist_ok=True)
+    except OSError as e:
+        print(f"cellfit::nmodl: cannot create {outdir}: {e.strerror or e}", file=sys.stderr)
+        return 2
     mechs, texts, seen = [], {}, {}
     try:
         for path in args.mod:
@@ -1061,9 +1376,18 @@ def main(argv=None) -> int:
             if mech.name in seen:
                 raise TranslationError(f"{path}:{_line_of(text, r'SUFFIX')}: SUFFIX {mech.name} "
                                        f"is already defined by {seen[mech.name]}")
+            if mech.name in CXX_KEYWORDS | CXX_SCOPE or mech.name == "catalogue" or \
+                    len(mech.name) > 200:
+                why = ("names the catalogue's own header" if mech.name == "catalogue" else
+                       "is too long for a file name" if len(mech.name) > 200 else
+                       "is a C++ keyword or macro" if mech.name in CXX_KEYWORDS else
+                       "is a name the generated code uses")
+                raise TranslationError(f"{path}:{_line_of(text, r'SUFFIX')}: SUFFIX "
+                                       f"{_short(mech.name, 40)} {why}; choose another suffix")
             if mech.name in ("hh", "pas", "jk"):
-                raise TranslationError(f"{path}:1: SUFFIX {mech.name} is a hand-written "
-                                       "mechanism of cellfit; choose another suffix")
+                raise TranslationError(f"{path}:{_line_of(text, r'SUFFIX')}: SUFFIX {mech.name} "
+                                       "is a hand-written mechanism of cellfit; choose another "
+                                       "suffix")
             seen[mech.name] = path
             mechs.append(mech)
             texts[mech.name] = text
@@ -1073,20 +1397,41 @@ def main(argv=None) -> int:
             files[re.sub(r"\W", "_", m.name) + ".hpp"] = emit(m, texts[m.name])
         files["catalogue.hpp"] = emit_catalogue(ordered)
     except TranslationError as e:
-        print(f"cellfit::nmodl: {e}", file=sys.stderr)
+        # one line whatever the message quotes
+        print("cellfit::nmodl: " + " ".join(str(e).split()), file=sys.stderr)
         return 2
+    # The mechanisms' headers first, catalogue.hpp (the build's stamp) last: a build killed
+    # midway leaves the catalogue older than the .mod files and translates again.
     for name, content in files.items():
         path = os.path.join(outdir, name)
-        old = None
-        if os.path.exists(path):
-            with open(path, encoding="utf-8") as f:
-                old = f.read()
-        if old != content:  # leave unchanged headers alone (no needless rebuilds)
-            tmp = path + ".tmp"
-            with open(tmp, "w", encoding="utf-8") as f:
-                f.write(content)
-            os.replace(tmp, path)
+        try:
+            _write_if_changed(path, content)
+        except OSError as e:
+            print(f"cellfit::nmodl: cannot write {path}: {e.strerror or e}", file=sys.stderr)
+            return 2
     return 0
+
+
+def _write_if_changed(path: str, content: str):
+    """Writes `content` to `path` unless the file holds it already (no needless rebuilds),
+    through a temporary file in the same folder renamed over it: whoever reads the header,
+    and whatever stops the translator, sees the old file or the new one, never a part."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            if f.read() == content:
+                return
+    except (OSError, UnicodeDecodeError):
+        pass
+    folder, base = os.path.split(path)
+    tmp = os.path.join(folder, f".{base}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(content)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ Run: python3 -m pytest -q translator/tests   (CTest: translator_unit)
 
 from __future__ import annotations
 
+import ctypes
 import glob
 import json
 import math
@@ -1283,7 +1284,8 @@ def test_refusal_suffix_of_hand_written_mechanism(tmp_path, capsys, suffix):
     f = write(tmp_path, f"{suffix}.mod", NEURON_LEAK.replace("SUFFIXNAME", suffix))
     rc, err, headers = run_main(capsys, tmp_path / "out", [f])
     assert rc == 2
-    assert err == [f"cellfit::nmodl: {f}:1: SUFFIX {suffix} is a hand-written mechanism of "
+    # line 2: the SUFFIX statement
+    assert err == [f"cellfit::nmodl: {f}:2: SUFFIX {suffix} is a hand-written mechanism of "
                    "cellfit; choose another suffix"]
     assert headers == []
 
@@ -1405,3 +1407,495 @@ def test_builtin_files_translate_together(tmp_path, capsys):
     cat = (tmp_path / "out" / "cellfit_generated" / "catalogue.hpp").read_text()
     first = [ln for ln in cat.splitlines() if ln.startswith("#include")][0]
     assert first.endswith("/CaDynamics_E2.hpp\"")  # the concentration writer first
+
+
+# ---------------------------------------------------------------------------- malformed input
+# Inputs that once crashed the translator, hung it, or gave a message without the right line
+# (found by fuzzing the .mod reader). Each must now be refused with one line
+# `file:line: message`.
+
+MALFORMED = {
+    # NEURON's front end converts reals with std::stod: out_of_range escaped as IndexError
+    "real_overflow": ("""
+        NEURON {
+          SUFFIX mro
+          NONSPECIFIC_CURRENT i
+        }
+        PARAMETER { g = 1e999 }
+        ASSIGNED { v i }
+        BREAKPOINT {
+          i = g*v
+        }
+    """, 5, "number 1e999 is out of the range of a double"),
+    "real_underflow": ("""
+        NEURON {
+          SUFFIX mru
+          NONSPECIFIC_CURRENT i
+        }
+        PARAMETER { g = 4.9e-324 }
+        ASSIGNED { v i }
+        BREAKPOINT {
+          i = g*v
+        }
+    """, 5, "number 4.9e-324 is out of the range of a double"),
+    # ... and wraps integers silently to 32 bits: g was 1215752191
+    "integer_wraps": ("""
+        NEURON {
+          SUFFIX miw
+          NONSPECIFIC_CURRENT i
+        }
+        PARAMETER { g = 99999999999 }
+        ASSIGNED { v i }
+        BREAKPOINT {
+          i = g*v
+        }
+    """, 5, "integer 99999999999 is out of the range of a 32-bit int (NEURON's front end "
+            "would wrap it; write 99999999999.0)"),
+    # the symbol table's RuntimeError escaped
+    "parameter_twice": ("""
+        NEURON {
+          SUFFIX mpt
+          NONSPECIFIC_CURRENT i
+          RANGE g
+        }
+        PARAMETER {
+          g = 1
+          g = 2
+        }
+        ASSIGNED { v i }
+        BREAKPOINT {
+          i = g*v
+        }
+    """, 8, "g is declared a second time"),
+    "breakpoint_twice": ("""
+        NEURON {
+          SUFFIX mbt
+          NONSPECIFIC_CURRENT i
+        }
+        ASSIGNED { v i }
+        BREAKPOINT {
+          i = v
+        }
+
+        BREAKPOINT {
+          i = 2*v
+        }
+    """, 10, "a second BREAKPOINT block"),
+    "function_twice": ("""
+        NEURON {
+          SUFFIX mft
+          NONSPECIFIC_CURRENT i
+        }
+        ASSIGNED { v i }
+        BREAKPOINT {
+          i = f(v)
+        }
+        FUNCTION f(x) {
+          f = x
+        }
+        FUNCTION f(x) {
+          f = 2*x
+        }
+    """, 12, "f is declared a second time"),
+    # the inliner's RuntimeError escaped
+    "call_of_a_variable": ("""
+        NEURON {
+          SUFFIX mcv
+          NONSPECIFIC_CURRENT i
+        }
+        ASSIGNED { v i celsius }
+        BREAKPOINT {
+          i = celsius(v)
+        }
+    """, 7, "celsius() is called but is not a FUNCTION or PROCEDURE"),
+    # NEURON's inliner recursed until the process died (SIGSEGV)
+    "recursive_function": ("""
+        NEURON {
+          SUFFIX mrf
+          NONSPECIFIC_CURRENT i
+        }
+        ASSIGNED { v i }
+        BREAKPOINT {
+          i = f(v)
+        }
+        FUNCTION f(x) {
+          f = f(x - 1)
+        }
+    """, 9, "f -> f: recursion: construct not supported"),
+    "mutually_recursive_procedures": ("""
+        NEURON {
+          SUFFIX mmr
+          NONSPECIFIC_CURRENT i
+        }
+        ASSIGNED { v i }
+        BREAKPOINT {
+          p()
+          i = v
+        }
+        PROCEDURE p() {
+          q()
+        }
+        PROCEDURE q() {
+          p()
+        }
+    """, 10, "p -> q -> p: recursion: construct not supported"),
+    # check() matched ^\s*, which starts at the blank lines above: line 1 was reported
+    "kinetic_after_blank_lines": ("""
+        NEURON {
+          SUFFIX mkb
+        }
+        STATE { a b }
+
+        : the scheme
+
+        KINETIC kin {
+          ~ a <-> b (1, 2)
+        }
+    """, 8, "KINETIC: construct not supported"),
+    # errors found while emitting said line 1
+    "unknown_name_in_a_condition": ("""
+        NEURON {
+          SUFFIX mun
+          NONSPECIFIC_CURRENT i
+        }
+        ASSIGNED { v i }
+        BREAKPOINT {
+          i = v
+          if (v > zz) {
+            i = 0
+          }
+        }
+    """, 8, "unknown name 'zz'"),
+    "assignment_to_unknown": ("""
+        NEURON {
+          SUFFIX mau
+          NONSPECIFIC_CURRENT i
+        }
+        ASSIGNED { v i }
+        BREAKPOINT {
+          i = v
+          zz = 1
+        }
+    """, 8, "assignment to unknown 'zz'"),
+    # the first USEION line was reported
+    "cannot_read_second_useion": ("""
+        NEURON {
+          SUFFIX mcr
+          USEION na READ ena WRITE ina
+          USEION k READ ena WRITE ik
+        }
+        ASSIGNED { v ena ina ik }
+        BREAKPOINT {
+          ina = v - ena
+          ik = 0
+        }
+    """, 4, "cannot READ ena"),
+    # the assignment was looked for at the start of a line
+    "assignment_to_a_parameter_after_a_brace": ("""
+        NEURON {
+          SUFFIX mab
+          NONSPECIFIC_CURRENT i
+          RANGE g
+        }
+        PARAMETER { g = 1 }
+        ASSIGNED { v i }
+        INITIAL { g = 2 }
+        BREAKPOINT {
+          i = g*v
+        }
+    """, 8, "assignment to parameter or ion value 'g': construct not supported"),
+    # the first SOLVE of the file (here in the TITLE) was reported
+    "solve_of_a_missing_block": ("""
+        TITLE a SOLVE without its DERIVATIVE block
+        NEURON {
+          SUFFIX msm
+        }
+        STATE { m }
+        BREAKPOINT {
+          SOLVE states METHOD cnexp
+        }
+    """, 7, "SOLVE states: no DERIVATIVE block of that name (KINETIC is not supported)"),
+    # the inliner's renamed rates (rates_in_N) was reported, at line 1
+    "procedure_name_read_as_a_variable": ("""
+        NEURON {
+          SUFFIX mpv
+          NONSPECIFIC_CURRENT i
+        }
+        ASSIGNED { v i x }
+        BREAKPOINT {
+          rates()
+          i = x*v
+        }
+        PROCEDURE rates() {
+          x = 1 + rates
+        }
+    """, 11, "unknown name 'rates'"),
+    # sympy turned x/0 into zoo, reported as `1: unknown name 'zoo'`
+    "division_by_zero_in_equation": ("""
+        NEURON {
+          SUFFIX mdz
+        }
+        STATE { m }
+        BREAKPOINT {
+          SOLVE st METHOD cnexp
+        }
+        DERIVATIVE st {
+          m' = (1 - m)/(0*5)
+        }
+    """, 9, "m' = (1-m)/(0*5): a division by zero not supported"),
+    # ... and sqrt(-1) into I: `1: unknown name 'I'`
+    "imaginary_number_in_equation": ("""
+        NEURON {
+          SUFFIX min
+        }
+        STATE { m }
+        BREAKPOINT {
+          SOLVE st METHOD cnexp
+        }
+        DERIVATIVE st {
+          m' = (1 - m)*sqrt(-1)
+        }
+    """, 9, "m' = (1-m)*sqrt(-1): an imaginary number (a root or log of a negative one) not "
+            "supported"),
+    # ... and a comparison into a boolean: AttributeError escaped
+    "comparison_as_a_derivative": ("""
+        NEURON {
+          SUFFIX mcd
+        }
+        STATE { m }
+        BREAKPOINT {
+          SOLVE st METHOD cnexp
+        }
+        DERIVATIVE st {
+          m' = (1 - m)/2 == 3
+        }
+    """, 9, "m' = (1-m)/2 == 3: a comparison not supported"),
+    # TypeError from math.exp(1, 2) escaped
+    "exp_of_two_arguments": ("""
+        NEURON {
+          SUFFIX mea
+          NONSPECIFIC_CURRENT i
+        }
+        ASSIGNED { v i }
+        BREAKPOINT {
+          i = exp(1, 2)*v
+        }
+    """, 7, "exp() takes 1 argument, not 2"),
+    # a mechanism named after a C++ keyword, or the catalogue's header
+    "suffix_cxx_keyword": ("""
+        NEURON {
+          SUFFIX int
+          NONSPECIFIC_CURRENT i
+        }
+        ASSIGNED { v i }
+        BREAKPOINT {
+          i = v
+        }
+    """, 2, "SUFFIX int is a C++ keyword or macro; choose another suffix"),
+    "suffix_template_parameter": ("""
+        NEURON {
+          SUFFIX T
+          NONSPECIFIC_CURRENT i
+        }
+        ASSIGNED { v i }
+        BREAKPOINT {
+          i = v
+        }
+    """, 2, "SUFFIX T is a name the generated code uses; choose another suffix"),
+    "suffix_catalogue": ("""
+        NEURON {
+          SUFFIX catalogue
+          NONSPECIFIC_CURRENT i
+        }
+        ASSIGNED { v i }
+        BREAKPOINT {
+          i = v
+        }
+    """, 2, "SUFFIX catalogue names the catalogue's own header; choose another suffix"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_input_refused_with_its_line(tmp_path, capfd, case):
+    text, line, message = MALFORMED[case]
+    f = write(tmp_path, f"{case}.mod", text)
+    if not case.startswith("suffix_"):  # SUFFIX names are checked by main()
+        with pytest.raises(cn.TranslationError) as e:
+            translate_emit(f)
+        assert str(e.value) == f"{f}:{line}: {message}"
+    rc = cn.main(["--out", str(tmp_path / "out"), str(f)])
+    cap = capfd.readouterr()
+    assert (rc, cap.out) == (2, "")
+    assert cap.err.splitlines() == [f"cellfit::nmodl: {f}:{line}: {message}"]
+    assert list((tmp_path / "out" / "cellfit_generated").iterdir()) == []
+
+
+def test_suffix_too_long_for_a_file_name(tmp_path, capfd):
+    # the header's name: OSError (file name too long) escaped
+    f = write(tmp_path, "long.mod", NEURON_LEAK.replace("SUFFIXNAME", "x" * 300))
+    rc = cn.main(["--out", str(tmp_path / "out"), str(f)])
+    err = capfd.readouterr().err.splitlines()
+    assert rc == 2 and len(err) == 1
+    assert err[0].startswith(f"cellfit::nmodl: {f}:2: SUFFIX xxx")
+    assert err[0].endswith("is too long for a file name; choose another suffix")
+
+
+@pytest.mark.parametrize("tail", ['BREAKPOINT {\n  printf("unterminated\n',
+                                  "UNITS {\n  (mV) = (millivolt\n",
+                                  "VERBATIM\n  never closed\n"])
+def test_front_end_prints_nothing(tmp_path, capfd, tail):
+    """NEURON's lexer printed `ERROR: Unterminated string`, `While parsing unit, closing
+    parenthesis not found` and `Unexpected end of file in COPY_MODE!` on stdout (from C++,
+    besides raising): the translator's only output is its one line."""
+    f = tmp_path / "quiet.mod"
+    f.write_text("NEURON {\n  SUFFIX quiet\n}\n" + tail)
+    rc = cn.main(["--out", str(tmp_path / "out"), str(f)])
+    ctypes.CDLL(None).fflush(None)  # what C's stdio still buffers
+    cap = capfd.readouterr()
+    assert rc == 2 and cap.out == ""
+    assert len(cap.err.splitlines()) == 1 and cap.err.startswith(f"cellfit::nmodl: {f}:")
+
+
+def test_invalid_utf8_reports_its_line(tmp_path, capsys):
+    f = tmp_path / "bytes.mod"
+    f.write_bytes(mod(NEURON_LEAK.replace("SUFFIXNAME", "bytes")).encode()
+                  .replace(b"i = 1e-4", b"i = 1e-4 \xff"))
+    rc, err, headers = run_main(capsys, tmp_path / "out", [f])
+    assert rc == 2 and headers == []
+    assert err == [f"cellfit::nmodl: {f}:7: not UTF-8 text (byte 0xff)"]
+
+
+def test_cr_line_endings_count_lines(tmp_path, capsys):
+    """Old Mac line endings: lines as NEURON (and open() in text mode) count them."""
+    text = mod(MALFORMED["kinetic_after_blank_lines"][0]).replace("\n", "\r")
+    f = tmp_path / "cr.mod"
+    f.write_bytes(text.encode())
+    rc, err, _ = run_main(capsys, tmp_path / "out", [f])
+    assert rc == 2 and err == [f"cellfit::nmodl: {f}:8: KINETIC: construct not supported"]
+
+
+def test_message_quoting_a_block_is_one_line(tmp_path, capsys):
+    # an INITIAL block inside DERIVATIVE: the statement, quoted, spanned three lines
+    text = mod(TB_CNEXP).replace("  rates(v)\n  n' =",
+                                 "  rates(v)\n  INITIAL {\n  v = 0\n}\n  n' =")
+    assert "INITIAL {\n  v = 0" in text
+    f = tmp_path / "nested.mod"
+    f.write_text(text)
+    rc, err, headers = run_main(capsys, tmp_path / "out", [f])
+    assert rc == 2 and headers == []
+    assert len(err) == 1 and "statement not supported: INITIAL { v = 0 }" in err[0]
+
+
+@pytest.mark.parametrize("name", ["None", "True", "lambda", "import"])
+def test_python_keywords_are_ordinary_names(tmp_path, name):
+    """Expressions go through Python's parser: None became the constant None (TypeError),
+    True the number 1, lambda a syntax error."""
+    f = write(tmp_path, "kw.mod", f"""
+        NEURON {{
+          SUFFIX kw
+          NONSPECIFIC_CURRENT i
+          RANGE {name}
+        }}
+        PARAMETER {{ {name} = 0.5 }}
+        ASSIGNED {{ v i }}
+        BREAKPOINT {{
+          i = {name}*(v + 65)
+        }}
+    """)
+    mech, header = translate_emit(f)
+    assert [p[0] for p in mech.params] == [name]
+    assert "i_ = (p[0] * (v + T(65.0)));" in header
+
+
+def test_folded_constant_that_overflows_stays_an_expression(tmp_path):
+    """1e300*1e300 was folded to inf and written as T(inf), which does not compile."""
+    f = write(tmp_path, "big.mod", """
+        NEURON {
+          SUFFIX big
+          NONSPECIFIC_CURRENT i
+        }
+        ASSIGNED { v i }
+        BREAKPOINT {
+          i = 1e300*1e300*v
+        }
+    """)
+    _, header = translate_emit(f)
+    assert "inf" not in re.sub(r"//[^\n]*", "", header)
+    assert "(T(1e+300) * T(1e+300))" in header
+
+
+@pytest.mark.parametrize("name, cxx", [("bool", "bool_"), ("NAN", "NAN_"), ("a_", "a__"),
+                                       ("cond0", "cond0_"), ("x_1", "x_1_")])
+def test_cxx_keywords_and_generated_names_are_renamed(tmp_path, name, cxx):
+    """An ASSIGNED named bool or NAN was declared `T bool = ...`; a_ met the cnexp step's own
+    a_, cond0 an IF's condition, x_1 a LOCAL's renamed x."""
+    f = write(tmp_path, "cxx.mod", f"""
+        NEURON {{
+          SUFFIX cxx
+          NONSPECIFIC_CURRENT i
+        }}
+        ASSIGNED {{ v i {name} }}
+        STATE {{ m }}
+        BREAKPOINT {{
+          SOLVE st METHOD cnexp
+          i = m*v
+        }}
+        DERIVATIVE st {{
+          LOCAL x
+          x = 2
+          {name} = 1 + exp(v/10)
+          if (v > 0) {{
+            x = 3
+          }}
+          m' = (x - m)/{name}
+        }}
+    """)
+    _, header = translate_emit(f)
+    assert f"T {cxx} = " in header
+    assert not re.search(r"(?<!const )\bT " + re.escape(name) + r" = ", header)
+
+
+def test_outputs_are_written_atomically(tmp_path, capsys, monkeypatch):
+    """Each header goes to a temporary file in the same folder, renamed over the old one;
+    a failure (or an interrupt) between the two leaves neither a part nor the temporary."""
+    f = write(tmp_path, "atom.mod", NEURON_LEAK.replace("SUFFIXNAME", "atom"))
+    out = tmp_path / "out"
+    gen = out / "cellfit_generated"
+    renames = []
+    real_replace = os.replace
+
+    def spy(src, dst):
+        renames.append((os.path.dirname(src), os.path.basename(dst)))
+        real_replace(src, dst)
+    monkeypatch.setattr(cn.os, "replace", spy)
+    rc, err, headers = run_main(capsys, out, [f])
+    assert (rc, err, headers) == (0, [], ["atom.hpp", "catalogue.hpp"])
+    assert renames == [(str(gen), "atom.hpp"), (str(gen), "catalogue.hpp")]  # catalogue last
+
+    def fail(src, dst):
+        raise OSError(28, "No space left on device")
+    (gen / "atom.hpp").write_text("old\n")
+    monkeypatch.setattr(cn.os, "replace", fail)
+    rc, err, headers = run_main(capsys, out, [f])
+    assert rc == 2 and err == [f"cellfit::nmodl: cannot write {gen / 'atom.hpp'}: "
+                               "No space left on device"]
+    assert headers == ["atom.hpp", "catalogue.hpp"]  # the old ones, whole
+    assert (gen / "atom.hpp").read_text() == "old\n"
+
+    def interrupt(src, dst):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cn.os, "replace", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        cn.main(["--out", str(out), str(f)])
+    assert sorted(p.name for p in gen.iterdir()) == ["atom.hpp", "catalogue.hpp"]
+    assert (gen / "atom.hpp").read_text() == "old\n"
+
+
+def test_output_folder_that_cannot_be_made(tmp_path, capsys):
+    f = write(tmp_path, "leak3.mod", NEURON_LEAK.replace("SUFFIXNAME", "leak3"))
+    (tmp_path / "afile").write_text("")
+    rc = cn.main(["--out", str(tmp_path / "afile"), str(f)])
+    err = capsys.readouterr().err.splitlines()
+    assert rc == 2 and len(err) == 1
+    assert err[0].startswith(f"cellfit::nmodl: cannot create "
+                             f"{tmp_path / 'afile' / 'cellfit_generated'}: ")
