@@ -161,10 +161,17 @@ double positive(const toml::value& v, const std::string& key, double x) {
   return x;
 }
 
-// Sites: "all", a region name, an index, or an array of indices and region names.
-// Negative indices count from the end.
+// What site parsing needs of a cell.
+struct cable_model_view {
+  const morphology& morph;
+  const cable_geometry& geom;
+};
+
+// Sites: "all", a region or section list name, "section[i](x)", an index, or an array of
+// these. Negative indices count from the end.
 std::vector<int> parse_sites(const toml::value& x, const std::string& key,
-                             const cable_geometry& g) {
+                             const cable_model_view& cell) {
+  const cable_geometry& g = cell.geom;
   std::vector<int> out;
   const int n = g.n_compartments();
   auto add_one = [&](const toml::value& e) {
@@ -178,14 +185,32 @@ std::vector<int> parse_sites(const toml::value& x, const std::string& key,
       }
       out.push_back(static_cast<int>(k));
     } else if (e.is_string()) {
+      const std::string text = e.as_string().str;
       try {
-        const auto r = compartments_in_region(g, e.as_string().str);
-        out.insert(out.end(), r.begin(), r.end());
+        const auto open = text.find('(');
+        if (open != std::string::npos) {  // section(x)
+          const std::string arg = text.substr(open + 1);
+          std::size_t used = 0;
+          double xv = std::nan("");
+          try {
+            xv = std::stod(arg, &used);
+          } catch (const std::exception&) {
+            used = 0;
+          }
+          if (used == 0 || arg.substr(used) != ")")
+            fail(e, key, "expected section(x) such as \"soma[0](0.5)\", got \"" + text + "\"");
+          out.push_back(compartment_at(cell.morph, g, text.substr(0, open), xv));
+        } else {
+          const auto r = compartments_in_region(g, text);
+          out.insert(out.end(), r.begin(), r.end());
+        }
       } catch (const config_error& err) {
-        fail(e, key, err.what());
+        const std::string what = err.what();
+        const std::string prefix = "cellfit::config: ";
+        fail(e, key, what.rfind(prefix, 0) == 0 ? what.substr(prefix.size()) : what);
       }
     } else {
-      fail(e, key, "expected a compartment index or a region name");
+      fail(e, key, "expected a compartment index, a region name or section(x)");
     }
   };
   if (x.is_array()) {
@@ -553,8 +578,8 @@ void build_settings(table_reader& t, run_config& rc) {
          "expected \"fp64\" or \"fp32\", got \"" + prec + "\"");
   }
   if (t.has("record_sites")) {
-    s.record_compartments =
-        parse_sites(t.get("record_sites"), "simulation.record_sites", rc.model.geom);
+    s.record_compartments = parse_sites(t.get("record_sites"), "simulation.record_sites",
+                                        {rc.model.morph, rc.model.geom});
   } else {
     s.record_compartments = compartments_in_region(rc.model.geom, "all");
   }
@@ -571,7 +596,7 @@ void build_stimuli(const toml::value& arr, run_config& rc) {
     const std::string label = t.string("name", name);
     stimulus_component c;
     if (!t.has("sites")) fail(entry, t.key_name("sites"), "missing (compartments to inject into)");
-    c.sites = parse_sites(t.get("sites"), t.key_name("sites"), rc.model.geom);
+    c.sites = parse_sites(t.get("sites"), t.key_name("sites"), {rc.model.morph, rc.model.geom});
     // Each type reads only the keys it uses; finish() refuses any other.
     const double t_stop = rc.settings.t_stop_ms;
     auto read_window = [&]() {

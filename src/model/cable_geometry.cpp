@@ -313,19 +313,42 @@ std::vector<double> path_distances_um(const morphology& m, const cable_geometry&
 }
 
 std::vector<int> compartments_in_region(const cable_geometry& g, const std::string& name) {
+  if (section_list_rank(name) < 0) {
+    throw config_error("cellfit::config: unknown region '" + name +
+                       "' (all, soma, axon, basal, apical, dend, other; or BluePyOpt's allsect, "
+                       "somatic, axonal, alldend)");
+  }
   std::vector<int> out;
   for (int c = 0; c < g.n_compartments(); ++c) {
-    const region r = g.region_of[static_cast<std::size_t>(c)];
-    const bool take = name == "all" || name == region_name(r) ||
-                      (name == "dend" && (r == region::basal || r == region::apical));
-    if (take) out.push_back(c);
-  }
-  if (name != "all" && name != "soma" && name != "axon" && name != "basal" && name != "apical" &&
-      name != "dend" && name != "other") {
-    throw config_error("cellfit::config: unknown region '" + name +
-                       "' (all, soma, axon, basal, apical, dend, other)");
+    if (section_list_contains(name, g.region_of[static_cast<std::size_t>(c)])) out.push_back(c);
   }
   return out;
+}
+
+int compartment_at(const morphology& m, const cable_geometry& g, const std::string& name,
+                   double x) {
+  const auto it = std::find_if(m.sections.begin(), m.sections.end(),
+                               [&](const section& s) { return s.name == name; });
+  if (it == m.sections.end()) {
+    throw config_error("cellfit::config: no section '" + name + "' in " + m.source + " (sections " +
+                       m.sections.front().name + " .. " + m.sections.back().name + ")");
+  }
+  if (!(x > 0.0 && x < 1.0)) {
+    throw config_error("cellfit::config: " + name + "(" + std::to_string(x) +
+                       "): x must lie inside (0, 1) (the 0 and 1 ends are not compartments)");
+  }
+  const int s = static_cast<int>(it - m.sections.begin());
+  const int nseg = g.nseg[static_cast<std::size_t>(s)];
+  // NEURON's node_index(): segment int(nseg x), the last one for x * nseg == nseg.
+  const int k = std::min(static_cast<int>(nseg * x), nseg - 1);
+  int seen = 0;
+  for (int c = 0; c < g.n_compartments(); ++c) {
+    if (g.section_of[static_cast<std::size_t>(g.node_of[static_cast<std::size_t>(c)])] != s)
+      continue;
+    if (seen++ == k) return c;
+  }
+  throw internal_error("cellfit::compartment_at: section " + name + " has no compartment " +
+                       std::to_string(k));
 }
 
 }  // namespace cellfit

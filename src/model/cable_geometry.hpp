@@ -85,8 +85,13 @@ cable_geometry discretize(const morphology& m, const discretization_options& opt
 // NEURON's distance() origin as BluePyOpt sets it), along the sections; 0 in point models.
 std::vector<double> path_distances_um(const morphology& m, const cable_geometry& g);
 
-// Compartment indices of a region name ("all", "soma", "axon", "basal", "apical", "dend" =
-// basal and apical). Throws config_error for an unknown name.
+// Compartment indices of a region or section list name ("all", "soma", "axon", "basal",
+// "apical", "dend" = basal and apical, "other"; BluePyOpt's "allsect", "somatic", "axonal",
+// "alldend"). Throws config_error for an unknown name.
 std::vector<int> compartments_in_region(const cable_geometry& g, const std::string& name);
+
+// The compartment that serves section(x), 0 < x < 1, by NEURON's node_index() rule (segment
+// int(nseg x)). Throws config_error naming the valid sections or x.
+int compartment_at(const morphology& m, const cable_geometry& g, const std::string& name, double x);
 
 }  // namespace cellfit

@@ -241,4 +241,32 @@ TEST(config, nseg_rule_errors_name_the_key) {
       std::string::npos);
 }
 
+TEST(config, section_x_sites_follow_neurons_node_rule) {
+  // ball_and_stick: soma[0] (nseg 1) is compartment 0, dend[0] (nseg 5) compartments 1..5.
+  const auto rc = cellfit::parse_config(
+      "[simulation]\nrecord_sites = [\"soma[0](0.5)\", \"dend[0](0.2)\", \"dend[0](0.5)\", "
+      "\"dend[0](0.99)\", \"dend[0](0.1999)\"]\n",
+      "run.toml", {});
+  EXPECT_EQ(rc.settings.record_compartments, (std::vector<int>{0, 2, 3, 5, 1}));
+  const auto lists = cellfit::parse_config(
+      "[simulation]\nrecord_sites = [\"somatic\", \"alldend\"]\n", "run.toml", {});
+  EXPECT_EQ(lists.settings.record_compartments, (std::vector<int>{0, 1, 2, 3, 4, 5}));
+  EXPECT_NE(config_refusal("[simulation]\nrecord_sites = \"dend[7](0.5)\"\n")
+                .find("run.toml:2: simulation.record_sites: no section 'dend[7]'"),
+            std::string::npos);
+  EXPECT_NE(config_refusal("[simulation]\nrecord_sites = \"dend[0](1.5)\"\n")
+                .find("x must lie inside (0, 1)"),
+            std::string::npos);
+  EXPECT_NE(config_refusal("[simulation]\nrecord_sites = \"dend[0](1.0)\"\n")
+                .find("x must lie inside (0, 1)"),
+            std::string::npos);
+  EXPECT_NE(config_refusal("[simulation]\nrecord_sites = \"dend[0](half)\"\n")
+                .find("expected section(x)"),
+            std::string::npos);
+  const std::string unknown = config_refusal("[simulation]\nrecord_sites = \"nowhere\"\n");
+  EXPECT_NE(unknown.find("run.toml:2: simulation.record_sites: unknown region 'nowhere'"),
+            std::string::npos)
+      << unknown;
+}
+
 }  // namespace
