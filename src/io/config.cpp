@@ -544,10 +544,23 @@ void build_model(table_reader& t, cell_model& m, const std::string& source) {
     }
     it.finish();
   }
+  std::vector<ion_layout> layouts;
   try {
-    layout_ions(m);  // two writers of one concentration, ions without values
+    layouts = layout_ions(m);  // two writers of one concentration, ions without values
   } catch (const config_error& e) {
     fail(t.at("mechanisms"), "model.mechanisms", e.what());
+  }
+  // Values for an ion that no mechanism of this model uses would be ignored: say so.
+  for (const ion_settings& is : m.ions) {
+    const int k = ion_species_index(is.species);
+    if (k >= 0 && layouts[static_cast<std::size_t>(k)].nodes.empty()) {
+      std::string used;
+      for (const auto& mech : m.mechanisms) used += (used.empty() ? "" : ", ") + mech.name;
+      const toml::value& iv = t.get("ions").as_table().at(is.species);
+      fail(iv, "model.ions." + is.species,
+           "no mechanism of this model uses " + is.species + " (mechanisms: " +
+               (used.empty() ? std::string("none") : used) + "): these values would be ignored");
+    }
   }
   t.finish();
 }

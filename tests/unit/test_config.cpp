@@ -269,4 +269,15 @@ TEST(config, section_x_sites_follow_neurons_node_rule) {
       << unknown;
 }
 
+TEST(config, ion_values_no_mechanism_uses_are_refused) {
+  const std::string why = config_refusal("[model]\n[model.ions.ca]\nci = 5e-5\n");
+  EXPECT_NE(why.find("run.toml:2: model.ions.ca: no mechanism of this model uses ca (mechanisms: "
+                     "hh): these values would be ignored"),
+            std::string::npos)
+      << why;
+  EXPECT_EQ(config_refusal("[model]\n[model.ions.na]\ne = 55.0\n[model.mechanisms.hh_nmodl]\n"
+                           "regions = \"all\"\n"),
+            "");
+}
+
 }  // namespace
