@@ -312,7 +312,12 @@ def cellfit_config(mechs, ca_mode, dt, swc, csv):
     for mech, pars in mechs.items():
         lines.append("[model.mechanisms.%s]" % mech)
         lines += ["%s = %r" % (p, float(v)) for p, v in pars.items()]
-    lines += ["[model.ions.na]", "e = %r" % ENA, "[model.ions.k]", "e = %r" % EK]
+    # Reversal potentials only for the ions the case's mechanisms use (cellfit, like NEURON,
+    # refuses values for an ion no mechanism there uses).
+    if any(m in mechs for m in ("NaTs2_t", "NaTa_t", "Nap_Et2")):
+        lines += ["[model.ions.na]", "e = %r" % ENA]
+    if any(m in mechs for m in ("K_Pst", "K_Tst", "SKv3_1", "SK_E2", "Im")):
+        lines += ["[model.ions.k]", "e = %r" % EK]
     if ca_mode != "none":
         lines += ["[model.ions.ca]", "ci = %r" % CAI0, "co = %r" % CAO0]
         if ca_mode == "fixed":   # NEURON's sec.eca (used where nothing reads cai: style auto)
