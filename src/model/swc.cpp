@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "common/error.hpp"
+#include "common/quote.hpp"
 
 namespace cellfit {
 
@@ -45,9 +46,9 @@ std::vector<swc_sample> parse_swc(const std::string& text, const std::string& na
       } catch (const std::exception&) {
         pos = 0;
       }
-      if (pos != t.size()) fail(name, line_no, std::string("bad ") + what + " '" + t + "'");
+      if (pos != t.size()) fail(name, line_no, std::string("bad ") + what + " " + quote_value(t));
       if (v < -1 || v > 2147483647L)
-        fail(name, line_no, std::string(what) + " '" + t + "' out of range");
+        fail(name, line_no, std::string(what) + " " + quote_value(t) + " out of range");
       return static_cast<int>(v);
     };
     auto to_real = [&](const std::string& t, const char* what) {
@@ -58,7 +59,7 @@ std::vector<swc_sample> parse_swc(const std::string& text, const std::string& na
       } catch (const std::exception&) {
         pos = 0;
       }
-      if (pos != t.size()) fail(name, line_no, std::string("bad ") + what + " '" + t + "'");
+      if (pos != t.size()) fail(name, line_no, std::string("bad ") + what + " " + quote_value(t));
       return v;
     };
     s.id = to_int(tok[0], "sample id");
@@ -72,10 +73,14 @@ std::vector<swc_sample> parse_swc(const std::string& text, const std::string& na
     if (!std::isfinite(s.x) || !std::isfinite(s.y) || !std::isfinite(s.z)) {
       fail(name, line_no, sid + "non-finite coordinate");
     }
-    if (!std::isfinite(s.radius)) fail(name, line_no, sid + "non-finite radius " + tok[5]);
-    if (!(s.radius > 0)) fail(name, line_no, sid + "non-positive radius " + tok[5]);
+    if (!std::isfinite(s.radius)) {
+      fail(name, line_no, sid + "non-finite radius " + quote_value(tok[5]));
+    }
+    if (!(s.radius > 0)) fail(name, line_no, sid + "non-positive radius " + quote_value(tok[5]));
     if (s.id < 0) fail(name, line_no, sid + "negative sample id");
-    if (s.parent < -1) fail(name, line_no, sid + "parent id " + tok[6] + " is not -1 or an id");
+    if (s.parent < -1) {
+      fail(name, line_no, sid + "parent id " + quote_value(tok[6]) + " is not -1 or an id");
+    }
     if (s.parent == s.id) fail(name, line_no, sid + "is its own parent");
     if (index_of.count(s.id)) {
       fail(name, line_no,

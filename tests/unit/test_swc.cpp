@@ -76,6 +76,14 @@ TEST(swc, missing_file_is_an_io_error) {
   EXPECT_THROW(cellfit::read_swc("/nonexistent/cell.swc"), cellfit::io_error);
 }
 
+TEST(swc, messages_quote_at_most_forty_bytes_of_a_field_escaped) {
+  const std::string huge(1 << 20, '7');
+  const auto m = refusal("1 1 0 0 0 5 -1\n2 3 " + huge + "x 0 0 1 1\n");
+  EXPECT_EQ(m, "cellfit::swc: cell.swc:2: bad x '" + std::string(40, '7') + "'...");
+  const auto esc = refusal("1 1 0 0 0 \x1b[31mred\x01 -1\n");
+  EXPECT_EQ(esc, "cellfit::swc: cell.swc:1: bad radius '\\x1b[31mred\\x01'");
+}
+
 TEST(import3d, one_point_soma_becomes_a_cylinder_of_length_diameter) {
   const auto m = cellfit::morphology_from_swc(
       cellfit::parse_swc("1 1 0 0 0 5 -1\n2 3 6 0 0 1 1\n3 3 20 0 0 1 2\n", "a.swc"), "a.swc");
