@@ -3,6 +3,7 @@
 #include <cmath>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 #include <unordered_map>
 
 #include "common/error.hpp"
@@ -16,50 +17,74 @@ namespace {
   throw morphology_error("cellfit::swc: " + name + ":" + std::to_string(line) + ": " + what);
 }
 
+// Splits one line (comment removed) at blanks; counts every field but keeps the first 7.
+std::size_t split_fields(std::string_view line, std::string_view (&tok)[7]) {
+  std::size_t count = 0, i = 0;
+  const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\v' || c == '\f'; };
+  while (i < line.size()) {
+    while (i < line.size() && blank(line[i])) ++i;
+    if (i == line.size()) break;
+    const std::size_t start = i;
+    while (i < line.size() && !blank(line[i])) ++i;
+    if (count < 7) tok[count] = line.substr(start, i - start);
+    ++count;
+  }
+  return count;
+}
+
 }  // namespace
 
 std::vector<swc_sample> parse_swc(const std::string& text, const std::string& name) {
   std::vector<swc_sample> samples;
   std::unordered_map<int, std::size_t> index_of;
-  std::istringstream in(text);
-  std::string raw;
   int line_no = 0;
-  while (std::getline(in, raw)) {
-    ++line_no;
-    const auto hash = raw.find('#');
-    const std::string line = raw.substr(0, hash);
-    std::istringstream fields(line);
-    std::vector<std::string> tok;
-    for (std::string t; fields >> t;) tok.push_back(t);
-    if (tok.empty()) continue;
-    if (tok.size() < 7) {
-      fail(name, line_no,
-           "expected 7 fields (id type x y z radius parent), found " + std::to_string(tok.size()));
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    // A line ends at \n, \r\n or a lone \r (classic Mac OS files).
+    std::size_t end = text.find_first_of("\r\n", pos);
+    if (end == std::string::npos) end = text.size();
+    std::string_view line(text.data() + pos, end - pos);
+    pos = end;
+    if (pos < text.size()) {
+      pos += text[pos] == '\r' && pos + 1 < text.size() && text[pos + 1] == '\n' ? 2 : 1;
     }
+    ++line_no;
+    line = line.substr(0, line.find('#'));
+    std::string_view fields[7];
+    const std::size_t nfields = split_fields(line, fields);
+    if (nfields == 0) continue;
+    if (nfields != 7) {
+      fail(name, line_no,
+           "expected 7 fields (id type x y z radius parent), found " + std::to_string(nfields));
+    }
+    const std::string tok[7] = {std::string(fields[0]), std::string(fields[1]),
+                                std::string(fields[2]), std::string(fields[3]),
+                                std::string(fields[4]), std::string(fields[5]),
+                                std::string(fields[6])};
     swc_sample s;
     s.line = line_no;
     auto to_int = [&](const std::string& t, const char* what) {
-      std::size_t pos = 0;
+      std::size_t used = 0;
       long v = 0;
       try {
-        v = std::stol(t, &pos);
+        v = std::stol(t, &used);
       } catch (const std::exception&) {
-        pos = 0;
+        used = 0;
       }
-      if (pos != t.size()) fail(name, line_no, std::string("bad ") + what + " " + quote_value(t));
+      if (used != t.size()) fail(name, line_no, std::string("bad ") + what + " " + quote_value(t));
       if (v < -1 || v > 2147483647L)
         fail(name, line_no, std::string(what) + " " + quote_value(t) + " out of range");
       return static_cast<int>(v);
     };
     auto to_real = [&](const std::string& t, const char* what) {
-      std::size_t pos = 0;
+      std::size_t used = 0;
       double v = 0;
       try {
-        v = std::stod(t, &pos);
+        v = std::stod(t, &used);
       } catch (const std::exception&) {
-        pos = 0;
+        used = 0;
       }
-      if (pos != t.size()) fail(name, line_no, std::string("bad ") + what + " " + quote_value(t));
+      if (used != t.size()) fail(name, line_no, std::string("bad ") + what + " " + quote_value(t));
       return v;
     };
     s.id = to_int(tok[0], "sample id");

@@ -16,9 +16,10 @@ struct swc_sample {
   int line = 0;                // 1-based line in the file
 };
 
-// Reads and checks an SWC file: numeric fields, unique ids, parents that exist, no cycles,
-// one connected tree, finite coordinates and positive finite radii. Samples are returned in
-// file order. Throws morphology_error (bad content) or io_error (unreadable file).
+// Reads and checks an SWC file: lines end at \n, \r\n or \r; exactly 7 numeric fields per
+// sample line; unique ids, parents that exist, no cycles, one connected tree, finite
+// coordinates and positive finite radii. Samples are returned in file order. Throws
+// morphology_error (bad content) or io_error (unreadable file).
 std::vector<swc_sample> read_swc(const std::string& path);
 
 // The same checks on text already in memory; `name` is used in messages.

@@ -76,6 +76,27 @@ TEST(swc, missing_file_is_an_io_error) {
   EXPECT_THROW(cellfit::read_swc("/nonexistent/cell.swc"), cellfit::io_error);
 }
 
+// \n, \r\n and a lone \r (classic Mac OS) all end a line; line numbers count each.
+TEST(swc, every_line_ending_counts) {
+  const auto cr = cellfit::parse_swc("1 1 0 0 0 5 -1\r2 3 10 0 0 1 1\r3 3 20 0 0 1 2\r", "cr.swc");
+  ASSERT_EQ(cr.size(), 3u);
+  EXPECT_EQ(cr[2].line, 3);
+  const auto mixed =
+      cellfit::parse_swc("# c\r\n1 1 0 0 0 5 -1\r2 3 10 0 0 1 1\n\r\n3 3 20 0 0 1 2", "m.swc");
+  ASSERT_EQ(mixed.size(), 3u);
+  EXPECT_EQ(mixed[0].line, 2);
+  EXPECT_EQ(mixed[1].line, 3);
+  EXPECT_EQ(mixed[2].line, 5);
+  EXPECT_NE(
+      refusal("1 1 0 0 0 5 -1\r2 3 10 0 0 1 7\r").find("cell.swc:2: sample 2: unknown parent"),
+      std::string::npos);
+}
+
+TEST(swc, fields_past_the_seventh_are_refused) {
+  EXPECT_EQ(refusal("1 1 0 0 0 5 -1\n2 3 10 0 0 1 1 0.5 extra\n"),
+            "cellfit::swc: cell.swc:2: expected 7 fields (id type x y z radius parent), found 9");
+}
+
 TEST(swc, messages_quote_at_most_forty_bytes_of_a_field_escaped) {
   const std::string huge(1 << 20, '7');
   const auto m = refusal("1 1 0 0 0 5 -1\n2 3 " + huge + "x 0 0 1 1\n");
