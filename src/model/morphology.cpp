@@ -10,6 +10,7 @@
 
 #include "common/error.hpp"
 #include "common/rng.hpp"
+#include "model/detail/neuron_float.hpp"
 
 namespace cellfit {
 
@@ -45,13 +46,7 @@ region region_of_swc_type(int type) {
 
 namespace {
 
-// NEURON stores 3-D points as float and Import3d hands them over as "%.8g" text: mimic both
-// so that areas and axial resistances agree with NEURON to rounding.
-float neuron_float(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.8g", v);
-  return static_cast<float>(std::strtod(buf, nullptr));
-}
+using detail::neuron_float;
 
 point3d make_point(double x, double y, double z, double d) {
   return {neuron_float(x), neuron_float(y), neuron_float(z), neuron_float(d)};

@@ -49,12 +49,14 @@ expect 4 "zero_radius.swc:2: sample 2: non-positive radius" -- "$cellfit" info z
 expect 5 "cannot open" -- "$cellfit" info missing.swc
 [[ -e b.h5 ]] && { echo "FAIL: b.h5 written after an error"; fails=$((fails + 1)); }
 
-# Hostile input files: classic Mac OS line ends (a lone CR) are line ends; extra fields are
-# refused naming the line.
+# Hostile input files: classic Mac OS line ends (a lone CR) are line ends; extra fields and
+# values single precision cannot hold are refused naming the line.
 printf '1 1 0 0 0 5 -1\r2 3 10 0 0 1 1\r3 3 20 0 0 1 2\r' > cr_only.swc
 expect 0 "sections +2" -- "$cellfit" info cr_only.swc
 printf '1 1 0 0 0 5 -1\n2 3 10 0 0 1 1 0.5 extra\n' > nine_fields.swc
 expect 4 "nine_fields.swc:2: expected 7 fields \\(id type x y z radius parent\\), found 9" -- "$cellfit" info nine_fields.swc
+printf '1 1 0 0 0 5 -1\n2 3 10 0 0 1e-50 1\n' > tiny_radius.swc
+expect 4 "tiny_radius.swc:2: sample 2: radius '1e-50' out of range" -- "$cellfit" info tiny_radius.swc
 
 # An existing result is never replaced by a failed run.
 echo "precious" > keep.h5

@@ -97,6 +97,27 @@ TEST(swc, fields_past_the_seventh_are_refused) {
             "cellfit::swc: cell.swc:2: expected 7 fields (id type x y z radius parent), found 9");
 }
 
+// Values that are fine as doubles but not as the floats NEURON stores (or that make lengths,
+// areas and resistances overflow or vanish) are refused at their own line.
+TEST(swc, values_out_of_single_precision_range_name_their_line) {
+  const std::string soma = "1 1 0 0 0 5 -1\n";
+  EXPECT_EQ(refusal(soma + "2 3 10 0 0 1e-50 1\n"),
+            "cellfit::swc: cell.swc:2: sample 2: radius '1e-50' out of range [1e-06, 1e+06] um");
+  EXPECT_NE(
+      refusal(soma + "2 3 1e300 0 0 1 1\n").find("cell.swc:2: sample 2: x '1e300' out of range"),
+      std::string::npos);
+  EXPECT_NE(
+      refusal(soma + "2 3 0 0 -1e400 1 1\n").find("cell.swc:2: sample 2: z '-1e400' out of range"),
+      std::string::npos);
+  EXPECT_NE(
+      refusal(soma + "2 3 0 0 0 1e-400 1\n").find("cell.swc:2: sample 2: radius '1e-400' out of"),
+      std::string::npos);
+  EXPECT_NE(refusal(soma + "2 3 0 0 0 1e39 1\n").find("cell.swc:2: sample 2: radius"),
+            std::string::npos);
+  // The bounds themselves are accepted.
+  EXPECT_NO_THROW(cellfit::parse_swc("1 1 -1e9 1e9 0 1e-6 -1\n2 3 0 0 0 1e6 1\n", "b.swc"));
+}
+
 TEST(swc, messages_quote_at_most_forty_bytes_of_a_field_escaped) {
   const std::string huge(1 << 20, '7');
   const auto m = refusal("1 1 0 0 0 5 -1\n2 3 " + huge + "x 0 0 1 1\n");
