@@ -342,11 +342,14 @@ morphology morphology_from_swc(const std::vector<swc_sample>& samples, const std
     sphere.push_back(is_sphere ? 1 : 0);
     run_first.push_back(run.front());
     run_last.push_back(run.back());
-    // Children of every sample of this run start new sections (in file order).
+    // Children of every sample of this run start new sections (in file order). continues()
+    // walks all children of i: asked once per sample, not once per child, so that a sample
+    // with many children (a star) costs linear time.
     std::vector<std::size_t> next;
     for (auto i : run) {
+      const bool goes_on = continues(i);
       for (auto c : children[i]) {
-        if (!dropped[c] && section_of[c] < 0 && !(continues(i) && c == i + 1)) next.push_back(c);
+        if (!dropped[c] && section_of[c] < 0 && !(goes_on && c == i + 1)) next.push_back(c);
       }
     }
     std::sort(next.begin(), next.end());

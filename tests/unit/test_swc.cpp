@@ -126,6 +126,19 @@ TEST(swc, messages_quote_at_most_forty_bytes_of_a_field_escaped) {
   EXPECT_EQ(esc, "cellfit::swc: cell.swc:1: bad radius '\\x1b[31mred\\x01'");
 }
 
+// A star (one sample with many children) was quadratic in its child count.
+TEST(swc, a_star_of_twenty_thousand_children) {
+  std::string text = "1 1 0 0 0 5 -1\n";
+  const int n = 20000;
+  for (int i = 2; i <= n + 1; ++i) {
+    text += std::to_string(i) + " 3 " + std::to_string(10 + i % 7) + " " + std::to_string(i % 11) +
+            " 1 0.5 1\n";
+  }
+  const auto m = cellfit::morphology_from_swc(cellfit::parse_swc(text, "star.swc"), "star.swc");
+  ASSERT_EQ(m.sections.size(), static_cast<std::size_t>(n) + 1);
+  EXPECT_DOUBLE_EQ(m.sections.back().parent_x, 0.5);
+}
+
 TEST(import3d, one_point_soma_becomes_a_cylinder_of_length_diameter) {
   const auto m = cellfit::morphology_from_swc(
       cellfit::parse_swc("1 1 0 0 0 5 -1\n2 3 6 0 0 1 1\n3 3 20 0 0 1 2\n", "a.swc"), "a.swc");
