@@ -12,6 +12,7 @@
 
 #include "common/error.hpp"
 #include "common/rng.hpp"
+#include "common/text_file.hpp"
 #include "features/feature_library.hpp"
 #include "model/ion_layout.hpp"
 
@@ -1217,12 +1218,8 @@ run_config parse_config(const std::string& text, const std::string& name,
 
 run_config load_config(const std::string& path, const std::vector<std::string>& overrides) {
   if (path.empty()) return parse_config(default_config_text(), "builtin:default", overrides);
-  std::ifstream in(path);
-  if (!in) throw io_error("cellfit::config: cannot open '" + path + "'");
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw io_error("cellfit::config: error reading '" + path + "'");
-  return interpret(parse_text(text.str(), path), path, overrides);
+  const std::string text = read_text_file(path, "config");
+  return interpret(parse_text(text, path), path, overrides);
 }
 
 }  // namespace cellfit

@@ -5,13 +5,12 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string_view>
 #include <unordered_map>
 
 #include "common/error.hpp"
 #include "common/quote.hpp"
+#include "common/text_file.hpp"
 #include "model/detail/neuron_float.hpp"
 
 namespace cellfit {
@@ -182,7 +181,10 @@ std::vector<swc_sample> parse_swc(const std::string& text, const std::string& na
     }
     samples.push_back(s);
   }
-  if (samples.empty()) fail(name, line_no, "no samples");
+  if (samples.empty()) {
+    if (line_no == 0) throw morphology_error("cellfit::swc: " + name + ": no samples (empty file)");
+    fail(name, line_no, "no samples");
+  }
 
   // Parents must exist; exactly one root; no cycles (walk up with a visit mark).
   int roots = 0;
@@ -222,12 +224,7 @@ std::vector<swc_sample> parse_swc(const std::string& text, const std::string& na
 }
 
 std::vector<swc_sample> read_swc(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw io_error("cellfit::swc: cannot open '" + path + "'");
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw io_error("cellfit::swc: error reading '" + path + "'");
-  return parse_swc(text.str(), path);
+  return parse_swc(read_text_file(path, "swc"), path);
 }
 
 }  // namespace cellfit

@@ -33,7 +33,7 @@ bool swc_radius_in_range(double r_um);
 // Reads and checks an SWC file: lines end at \n, \r\n or \r; exactly 7 numeric fields per
 // sample line; unique ids, parents that exist, no cycles, one connected tree, coordinates
 // and radii in the ranges above. Samples are returned in file order. Throws morphology_error
-// (bad content) or io_error (unreadable file).
+// (bad content) or io_error (unreadable file, a directory).
 std::vector<swc_sample> read_swc(const std::string& path);
 
 // The same checks on text already in memory; `name` is used in messages.

@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <map>
 #include <sstream>
 
 #include "common/error.hpp"
 #include "common/rng.hpp"
+#include "common/text_file.hpp"
 #include "io/h5.hpp"
 
 namespace cellfit {
@@ -130,8 +130,7 @@ std::shared_ptr<const waveform_samples> read_waveform(const std::string& path,
                          ": expected a 1-D dataset (with dt_ms) or a [2][n] dataset");
     }
   } else {
-    std::ifstream in(path);
-    if (!in) throw io_error("cellfit::stimulus: cannot open waveform '" + path + "'");
+    std::istringstream in(read_text_file(path, "stimulus"));  // a directory is an I/O error
     std::string line;
     int line_no = 0;
     while (std::getline(in, line)) {

@@ -49,8 +49,12 @@ expect 4 "zero_radius.swc:2: sample 2: non-positive radius" -- "$cellfit" info z
 expect 5 "cannot open" -- "$cellfit" info missing.swc
 [[ -e b.h5 ]] && { echo "FAIL: b.h5 written after an error"; fails=$((fails + 1)); }
 
-# Hostile input files: classic Mac OS line ends (a lone CR) are line ends; extra fields and
-# values single precision cannot hold are refused naming the line.
+# Hostile input files: a directory is an I/O error, not an empty file; classic Mac OS line
+# ends (a lone CR) are line ends; extra fields and values single precision cannot hold are
+# refused naming the line.
+mkdir -p a_dir
+expect 5 "cellfit::swc: a_dir: is a directory" -- "$cellfit" info a_dir
+expect 5 "cellfit::config: a_dir: is a directory" -- "$cellfit" simulate a_dir --out b.h5
 printf '1 1 0 0 0 5 -1\r2 3 10 0 0 1 1\r3 3 20 0 0 1 2\r' > cr_only.swc
 expect 0 "sections +2" -- "$cellfit" info cr_only.swc
 printf '1 1 0 0 0 5 -1\n2 3 10 0 0 1 1 0.5 extra\n' > nine_fields.swc

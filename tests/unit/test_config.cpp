@@ -171,6 +171,16 @@ TEST(config, nseg_by_region_and_point_mode) {
   EXPECT_NE(config_refusal("[model]\nmode = \"sphere\"\n").find("run.toml:2: model.mode"), std::string::npos);
 }
 
+TEST(config, a_directory_is_an_io_error) {
+  const std::string dir = ::testing::TempDir();
+  try {
+    cellfit::load_config(dir, {});
+    ADD_FAILURE() << "a directory read as a config";
+  } catch (const cellfit::io_error& e) {
+    EXPECT_EQ(std::string(e.what()), "cellfit::config: " + dir + ": is a directory");
+  }
+}
+
 TEST(config, missing_files) {
   EXPECT_THROW(cellfit::load_config("/nonexistent/run.toml", {}), cellfit::io_error);
   EXPECT_THROW(

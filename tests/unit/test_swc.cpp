@@ -2,7 +2,12 @@
 // line and sample id in the message.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdio>
+#include <fstream>
 #include <string>
 #include <utility>
 
@@ -74,6 +79,37 @@ TEST(swc, malformed_lines) {
 
 TEST(swc, missing_file_is_an_io_error) {
   EXPECT_THROW(cellfit::read_swc("/nonexistent/cell.swc"), cellfit::io_error);
+}
+
+std::string io_refusal(const std::string& path) {
+  try {
+    cellfit::read_swc(path);
+  } catch (const cellfit::io_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(swc, a_directory_is_an_io_error_and_an_empty_file_has_no_samples) {
+  const std::string dir = ::testing::TempDir();
+  EXPECT_EQ(io_refusal(dir), "cellfit::swc: " + dir + ": is a directory");
+  EXPECT_NE(io_refusal("/nonexistent/cell.swc").find("No such file or directory"),
+            std::string::npos);
+  try {
+    cellfit::read_swc("/dev/null");
+    ADD_FAILURE() << "/dev/null read";
+  } catch (const morphology_error& e) {
+    EXPECT_NE(std::string(e.what()).find("/dev/null: no samples"), std::string::npos) << e.what();
+  }
+}
+
+TEST(swc, an_unreadable_file_is_an_io_error_with_the_reason) {
+  if (geteuid() == 0) GTEST_SKIP() << "root reads any file";
+  const std::string path = ::testing::TempDir() + "/unreadable.swc";
+  std::ofstream(path) << "1 1 0 0 0 5 -1\n";
+  ASSERT_EQ(chmod(path.c_str(), 0), 0);
+  EXPECT_NE(io_refusal(path).find("Permission denied"), std::string::npos) << io_refusal(path);
+  std::remove(path.c_str());
 }
 
 // \n, \r\n and a lone \r (classic Mac OS) all end a line; line numbers count each.
