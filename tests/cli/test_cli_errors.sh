@@ -61,6 +61,12 @@ printf '1 1 0 0 0 5 -1\n2 3 10 0 0 1 1 0.5 extra\n' > nine_fields.swc
 expect 4 "nine_fields.swc:2: expected 7 fields \\(id type x y z radius parent\\), found 9" -- "$cellfit" info nine_fields.swc
 printf '1 1 0 0 0 5 -1\n2 3 10 0 0 1e-50 1\n' > tiny_radius.swc
 expect 4 "tiny_radius.swc:2: sample 2: radius '1e-50' out of range" -- "$cellfit" info tiny_radius.swc
+[[ -e b.h5 ]] && { echo "FAIL: b.h5 written after an error"; fails=$((fails + 1)); }
+
+# An exported SWC reads back (here a dendrite hangs from the first sample of a soma run).
+printf '1 1 0 0 0 5 -1\n2 3 0 10 0 1 1\n3 1 0 20 0 2 2\n4 1 0 25 0 2 3\n5 1 0 30 0 2 4\n6 3 0 30 0 1 3\n' > run_child.swc
+expect 0 "wrote exported.swc" -- "$cellfit" info run_child.swc --export-swc exported.swc
+expect 0 "sections +4" -- "$cellfit" info exported.swc
 
 # An existing result is never replaced by a failed run.
 echo "precious" > keep.h5

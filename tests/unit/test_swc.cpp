@@ -152,6 +152,10 @@ TEST(swc, values_out_of_single_precision_range_name_their_line) {
             std::string::npos);
   // The bounds themselves are accepted.
   EXPECT_NO_THROW(cellfit::parse_swc("1 1 -1e9 1e9 0 1e-6 -1\n2 3 0 0 0 1e6 1\n", "b.swc"));
+  // A soma sphere reaching out of range.
+  EXPECT_THROW(cellfit::morphology_from_swc(
+                   cellfit::parse_swc("1 1 1e9 0 0 10 -1\n2 3 0 0 0 1 1\n", "s.swc"), "s.swc"),
+               morphology_error);
 }
 
 TEST(swc, messages_quote_at_most_forty_bytes_of_a_field_escaped) {
@@ -173,6 +177,37 @@ TEST(swc, a_star_of_twenty_thousand_children) {
   const auto m = cellfit::morphology_from_swc(cellfit::parse_swc(text, "star.swc"), "star.swc");
   ASSERT_EQ(m.sections.size(), static_cast<std::size_t>(n) + 1);
   EXPECT_DOUBLE_EQ(m.sections.back().parent_x, 0.5);
+}
+
+// Every morphology the reader accepts exports to an SWC file it accepts again.
+TEST(swc, export_then_read_works_for_accepted_files) {
+  const char* const cases[] = {
+      // A dendrite from the first sample of a soma run that hangs from a dendrite (x = 0 of
+      // that section): it was written from the run's last sample, onto the same point.
+      "1 1 0 0 0 5 -1\n2 3 0 10 0 1 1\n3 1 0 20 0 2 2\n4 1 0 25 0 2 3\n5 1 0 30 0 2 4\n"
+      "6 3 0 30 0 1 3\n",
+      // A small soma far out in y: the three-point soma's +-r was lost in 9 digits.
+      "1 1 1 123456.79 0.1 1e-6 -1\n2 3 123456.789 1e-6 3.3 1 1\n3 3 -1 1 1 3.3 1\n",
+      // A multi-sample soma whose first diameter is too small for a sphere at its centre.
+      "1 1 10 10 -3 1e-6 -1\n2 1 100 12.5 2.5 3 1\n3 1 7.25 2.5 2.5 2.5 2\n",
+      // A soma of several samples with a soma-type child and a dendrite from its middle.
+      "1 1 0 0 0 5 -1\n2 1 0 5 0 5 1\n3 1 0 10 0 5 2\n4 1 0 15 0 5 3\n5 3 20 8 0 1 3\n"
+      "6 3 30 8 0 1 5\n7 1 -5 0 0 4 1\n",
+      // A radius at the lower bound, whose float is below 1e-6 as a double.
+      "1 1 0 0 0 1e-6 -1\n2 1 0 -1e-6 0 1e-6 1\n3 1 0 1e-6 0 1e-6 1\n4 3 5 0 0 1 1\n",
+  };
+  const std::string path = ::testing::TempDir() + "/round_trip.swc";
+  for (const char* text : cases) {
+    const auto m = cellfit::morphology_from_swc(cellfit::parse_swc(text, "in.swc"), "in.swc");
+    cellfit::write_swc(m, path);
+    try {
+      const auto back = cellfit::load_morphology(path);
+      EXPECT_GE(back.sections.size(), 1u);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << e.what() << "\nfor\n" << text;
+    }
+  }
+  std::remove(path.c_str());
 }
 
 TEST(import3d, one_point_soma_becomes_a_cylinder_of_length_diameter) {
