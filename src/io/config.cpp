@@ -11,9 +11,11 @@
 #include <toml.hpp>
 
 #include "common/error.hpp"
+#include "common/quote.hpp"
 #include "common/rng.hpp"
 #include "common/text_file.hpp"
 #include "features/feature_library.hpp"
+#include "io/detail/toml_limits.hpp"
 #include "model/ion_layout.hpp"
 
 namespace cellfit {
@@ -1050,6 +1052,16 @@ void apply_override(toml::value& doc, const std::string& text) {
   }
   const std::string path = text.substr(0, eq);
   const std::string raw = text.substr(eq + 1);
+  std::vector<std::string> parts;
+  std::string cur;
+  std::istringstream ps(path);
+  while (std::getline(ps, cur, '.')) parts.push_back(cur);
+  if (parts.size() > static_cast<std::size_t>(detail::max_config_nesting)) {
+    throw config_error("cellfit::config: --set " + quote_value(path) + ": nesting deeper than " +
+                       std::to_string(detail::max_config_nesting) + " levels");
+  }
+  detail::check_toml_limits(raw, "--set " + path, detail::toml_text::value,
+                            static_cast<int>(parts.size()));
   toml::value val;
   try {
     std::istringstream in("v = " + raw);
@@ -1066,10 +1078,6 @@ void apply_override(toml::value& doc, const std::string& text) {
     std::istringstream in(quoted + "\"");
     val = toml::parse(in, "--set " + path).as_table().at("v");
   }
-  std::vector<std::string> parts;
-  std::string cur;
-  std::istringstream ps(path);
-  while (std::getline(ps, cur, '.')) parts.push_back(cur);
   toml::value* node = &doc;
   for (std::size_t i = 0; i < parts.size(); ++i) {
     const bool last = i + 1 == parts.size();
@@ -1201,6 +1209,7 @@ run_config interpret(toml::value doc, const std::string& source,
 }
 
 toml::value parse_text(const std::string& text, const std::string& name) {
+  detail::check_toml_limits(text, name);
   try {
     std::istringstream in(text);
     return toml::parse(in, name);
@@ -1218,7 +1227,7 @@ run_config parse_config(const std::string& text, const std::string& name,
 
 run_config load_config(const std::string& path, const std::vector<std::string>& overrides) {
   if (path.empty()) return parse_config(default_config_text(), "builtin:default", overrides);
-  const std::string text = read_text_file(path, "config");
+  const std::string text = read_text_file(path, "config", detail::max_config_bytes);
   return interpret(parse_text(text, path), path, overrides);
 }
 
