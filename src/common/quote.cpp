@@ -31,4 +31,11 @@ std::string quote_value(std::string_view value, std::size_t max_bytes) {
   return out;
 }
 
+std::string printable_text(std::string_view text, std::size_t max_bytes) {
+  std::string out;
+  append_escaped(out, text.substr(0, max_bytes), false);
+  if (text.size() > max_bytes) out += "...";
+  return out;
+}
+
 }  // namespace cellfit

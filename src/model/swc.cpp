@@ -18,7 +18,8 @@ namespace cellfit {
 namespace {
 
 [[noreturn]] void fail(const std::string& name, int line, const std::string& what) {
-  throw morphology_error("cellfit::swc: " + name + ":" + std::to_string(line) + ": " + what);
+  throw morphology_error("cellfit::swc: " + printable_text(name, std::string::npos) + ":" +
+                         std::to_string(line) + ": " + what);
 }
 
 std::string number_text(double v) {
@@ -182,7 +183,10 @@ std::vector<swc_sample> parse_swc(const std::string& text, const std::string& na
     samples.push_back(s);
   }
   if (samples.empty()) {
-    if (line_no == 0) throw morphology_error("cellfit::swc: " + name + ": no samples (empty file)");
+    if (line_no == 0) {
+      throw morphology_error("cellfit::swc: " + printable_text(name, std::string::npos) +
+                             ": no samples (empty file)");
+    }
     fail(name, line_no, "no samples");
   }
 

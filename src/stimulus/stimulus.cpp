@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "common/error.hpp"
+#include "common/quote.hpp"
 #include "common/rng.hpp"
 #include "common/text_file.hpp"
 #include "io/h5.hpp"
@@ -153,7 +154,7 @@ std::shared_ptr<const waveform_samples> read_waveform(const std::string& path,
       if (*ea != '\0' || *eb != '\0') {
         if (w->t_ms.empty()) continue;  // a header line
         throw config_error("cellfit::stimulus: " + path + ":" + std::to_string(line_no) +
-                           ": not a number: '" + line + "'");
+                           ": not a number: " + quote_value(line));
       }
       w->t_ms.push_back(t);
       w->i.push_back(i);

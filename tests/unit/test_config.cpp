@@ -246,6 +246,55 @@ TEST(config, limits_skip_strings_and_comments) {
   EXPECT_EQ(set.output, brackets);
 }
 
+// Whatever the document or a --set holds, a refusal is one printable line with a location.
+TEST(config, refusals_are_one_printable_line_with_a_location) {
+  const auto npos = std::string::npos;
+  // A file the config names that cannot be read is reported at the key that names it.
+  const auto missing = [] {
+    try {
+      cellfit::parse_config("[model]\nmorphology = \"/nonexistent.swc\"\n", "run.toml", {});
+    } catch (const cellfit::io_error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  }();
+  EXPECT_NE(missing.find("cellfit::config: run.toml:2: model.morphology: cannot open "
+                         "'/nonexistent.swc': No such file or directory"),
+            npos)
+      << missing;
+  const auto unknown = [] {
+    try {
+      cellfit::parse_config("\n[model]\nmorphology = \"builtin:nope\"\n", "run.toml", {});
+    } catch (const cellfit::morphology_error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  }();
+  EXPECT_NE(unknown.find("run.toml:3: model.morphology: unknown built-in"), npos) << unknown;
+  // Terminal escapes and tabs in values and keys come out escaped.
+  const auto esc = config_refusal("[model]\nmode = \"\\u001b[31m\\tpoint\"\n");
+  EXPECT_NE(esc.find("run.toml:2: model.mode: expected \"cable\" or \"point\", got "
+                     "\"\\x1b[31m\\x09point\""),
+            npos)
+      << esc;
+  EXPECT_NE(config_refusal("[model]\n\"\\u001b[2J\" = 1\n").find("model.\\x1b[2J: unknown key"),
+            npos);
+  // A --set that creates tables is located at the override, not in an unknown file.
+  EXPECT_EQ(config_refusal("", {"a.b=1"}), "cellfit::config: --set a.b: a: unknown key");
+  // A bare --set word with control bytes is a string; one that is not UTF-8 is refused.
+  EXPECT_NE(config_refusal("", {"fit.engine=\x1b[31m"}).find("got \"\\x1b[31m\""), npos);
+  EXPECT_NE(config_refusal("", {"fit.engine=\xff\xfe"})
+                .find("--set fit.engine: '\\xff\\xfe' is neither a TOML value nor a UTF-8 word"),
+            npos)
+      << config_refusal("", {"fit.engine=\xff\xfe"});
+  // toml11's own errors, whatever their kind, become one line.
+  for (const char* text : {"a = \"\xff\"\n", "a = \"\"\"\xff\"\"\"\n", "[a]\n[a]\n"}) {
+    const auto m = config_refusal(text);
+    EXPECT_EQ(m.find('\n'), npos) << m;
+    EXPECT_NE(m.find("run.toml:"), npos) << m;
+  }
+}
+
 TEST(config, a_directory_is_an_io_error) {
   const std::string dir = ::testing::TempDir();
   try {
