@@ -11,8 +11,11 @@
 #include <toml.hpp>
 
 #include "common/error.hpp"
+#include "common/quote.hpp"
 #include "common/rng.hpp"
+#include "common/text_file.hpp"
 #include "features/feature_library.hpp"
+#include "io/detail/toml_limits.hpp"
 #include "model/ion_layout.hpp"
 
 namespace cellfit {
@@ -27,9 +30,10 @@ std::string where(const toml::value& v, const std::string& key) {
   return w + ": " + key;
 }
 
-// toml11 formats syntax errors over several lines with a source excerpt; cellfit reports
-// one line: "file:line: what (detail)".
-std::string one_line_syntax_error(const std::string& msg, const std::string& fallback_file) {
+// toml11 formats its errors over several lines with a source excerpt; cellfit reports one
+// printable line: "file:line: <kind>: what (detail)".
+std::string one_line_toml_error(const std::string& msg, const std::string& fallback_file,
+                                const std::string& kind = "syntax error") {
   std::istringstream in(msg);
   std::string line, what, file = fallback_file, number, detail;
   while (std::getline(in, line)) {
@@ -59,13 +63,16 @@ std::string one_line_syntax_error(const std::string& msg, const std::string& fal
       while (!detail.empty() && detail.front() == ' ') detail.erase(detail.begin());
     }
   }
-  std::string out = file + (number.empty() ? "" : ":" + number) + ": syntax error: " + what;
-  if (!detail.empty()) out += " (" + detail + ")";
+  if (what.empty()) what = msg.substr(0, msg.find('\n'));  // not in toml11's layout
+  std::string out =
+      file + (number.empty() ? "" : ":" + number) + ": " + kind + ": " + printable_text(what);
+  if (!detail.empty()) out += " (" + printable_text(detail) + ")";
   return out;
 }
 
+// Keys come from the document: a quoted key may hold any character.
 [[noreturn]] void fail(const toml::value& v, const std::string& key, const std::string& what) {
-  throw config_error("cellfit::config: " + where(v, key) + ": " + what);
+  throw config_error("cellfit::config: " + where(v, printable_text(key)) + ": " + what);
 }
 
 // A TOML table whose keys are checked off as they are read; finish() refuses the rest.
@@ -288,6 +295,36 @@ std::string resolve_path(const toml::value& v, const std::string& config_path) {
   return config_path.substr(0, slash + 1) + value;
 }
 
+// The text of a cellfit error after its "cellfit::<where>: ".
+std::string without_prefix(const std::string& msg) {
+  const auto colon = msg.rfind("cellfit::", 0) == 0 ? msg.find(": ") : std::string::npos;
+  return colon == std::string::npos ? msg : msg.substr(colon + 2);
+}
+
+// An input file named in the config (a morphology, a waveform) that cannot be read is an
+// error of the config: reported at its key, with the reader's reason.
+template <class Read>
+auto read_at_key(const toml::value& at, const std::string& key, Read&& read) -> decltype(read()) {
+  try {
+    return read();
+  } catch (const io_error& e) {
+    throw io_error("cellfit::config: " + where(at, key) + ": " + without_prefix(e.what()));
+  }
+}
+
+// A morphology that cannot be read, or a built-in that does not exist, is reported at its
+// key (`at`, null for the default); errors inside an SWC file name that file and line.
+morphology load_model_morphology(const toml::value* at, const std::string& spec) {
+  if (at == nullptr) return load_morphology(spec);
+  try {
+    return read_at_key(*at, "model.morphology", [&] { return load_morphology(spec); });
+  } catch (const morphology_error& e) {
+    if (spec.rfind("builtin:", 0) != 0) throw;
+    throw morphology_error("cellfit::config: " + where(*at, "model.morphology") + ": " +
+                           without_prefix(e.what()));
+  }
+}
+
 void build_model(table_reader& t, cell_model& m, const std::string& source) {
   std::string morph = "builtin:ball_and_stick";
   if (t.has("morphology")) {
@@ -295,7 +332,7 @@ void build_model(table_reader& t, cell_model& m, const std::string& source) {
     if (!mv.is_string()) fail(mv, "model.morphology", "expected a string");
     morph = resolve_path(mv, source);
   }
-  m.morph = load_morphology(morph);
+  m.morph = load_model_morphology(t.has("morphology") ? &t.at("morphology") : nullptr, morph);
   // mode: "cable" (geometry from the morphology) or "point" (one compartment per section,
   // no geometry, uniform axial weight: paper 000's model). chain6 is a point model.
   const std::string mode = t.string("mode", m.morph.point_model ? "point" : "cable");
@@ -709,7 +746,9 @@ void build_stimuli(const toml::value& arr, run_config& rc) {
       if (!fv.is_string()) fail(fv, t.key_name("file"), "expected a string");
       const std::string file = resolve_path(fv, rc.source);
       c.scale = t.number("scale", 1.0);
-      c.waveform = read_waveform(file, t.string("dataset", ""));
+      const std::string dataset = t.string("dataset", "");
+      c.waveform =
+          read_at_key(fv, t.key_name("file"), [&] { return read_waveform(file, dataset); });
       c.delay_ms = 0;
       c.duration_ms = t_stop;
       emit(c, label);
@@ -1135,30 +1174,52 @@ void flatten(const toml::value& v, const std::string& key, std::vector<std::stri
 void apply_override(toml::value& doc, const std::string& text) {
   const auto eq = text.find('=');
   if (eq == std::string::npos || eq == 0) {
-    throw usage_error("cellfit::config: --set '" + text + "': expected section.key=value");
+    throw usage_error("cellfit::config: --set " + quote_value(text) +
+                      ": expected section.key=value");
   }
   const std::string path = text.substr(0, eq);
   const std::string raw = text.substr(eq + 1);
-  toml::value val;
-  try {
-    std::istringstream in("v = " + raw);
-    val = toml::parse(in, "--set " + path).as_table().at("v");
-  } catch (const std::exception&) {
-    // A bare word: the string itself (parsed as a quoted string, so it keeps a location).
-    std::string quoted = "v = \"";
-    for (char c : raw) {
-      if (c == '\n')
-        throw usage_error("cellfit::config: --set " + path + ": a value cannot span lines");
-      if (c == '"' || c == '\\') quoted += '\\';
-      quoted += c;
-    }
-    std::istringstream in(quoted + "\"");
-    val = toml::parse(in, "--set " + path).as_table().at("v");
-  }
   std::vector<std::string> parts;
   std::string cur;
   std::istringstream ps(path);
   while (std::getline(ps, cur, '.')) parts.push_back(cur);
+  if (parts.size() > static_cast<std::size_t>(detail::max_config_nesting)) {
+    throw config_error("cellfit::config: --set " + quote_value(path) + ": nesting deeper than " +
+                       std::to_string(detail::max_config_nesting) + " levels");
+  }
+  // The name toml11 gives every value of this override: its location in messages.
+  const std::string name = "--set " + printable_text(path);
+  detail::check_toml_limits(raw, name, detail::toml_text::value, static_cast<int>(parts.size()));
+  const auto parse_v = [&name](const std::string& toml_text) {
+    std::istringstream in(toml_text);
+    return toml::parse(in, name).as_table().at("v");
+  };
+  toml::value val;
+  try {
+    val = parse_v("v = " + raw);
+  } catch (const std::exception&) {
+    // A bare word: the string itself (parsed as a quoted string, so it keeps a location).
+    std::string quoted = "v = \"";
+    for (char c : raw) {
+      if (c == '\n') {
+        throw usage_error("cellfit::config: " + name + ": a value cannot span lines");
+      }
+      if (c == '"' || c == '\\') quoted += '\\';
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+        char esc[8];
+        std::snprintf(esc, sizeof esc, "\\u%04x", static_cast<unsigned>(c));
+        quoted += esc;
+      } else {
+        quoted += c;
+      }
+    }
+    try {
+      val = parse_v(quoted + "\"");
+    } catch (const std::exception&) {  // not UTF-8
+      throw config_error("cellfit::config: " + name + ": " + quote_value(raw) +
+                         " is neither a TOML value nor a UTF-8 word");
+    }
+  }
   toml::value* node = &doc;
   for (std::size_t i = 0; i < parts.size(); ++i) {
     const bool last = i + 1 == parts.size();
@@ -1167,21 +1228,22 @@ void apply_override(toml::value& doc, const std::string& text) {
       char* end = nullptr;
       const long idx = std::strtol(p.c_str(), &end, 10);
       if (*end != '\0' || idx < 0 || static_cast<std::size_t>(idx) >= node->as_array().size()) {
-        throw config_error("cellfit::config: --set " + path + ": '" + p +
-                           "' is not an index of this array");
+        throw config_error("cellfit::config: " + name + ": " + quote_value(p) +
+                           " is not an index of this array");
       }
       node = &node->as_array()[static_cast<std::size_t>(idx)];
       if (last) *node = val;
       continue;
     }
     if (!node->is_table()) {
-      throw config_error("cellfit::config: --set " + path + ": '" + p + "' is not inside a table");
+      throw config_error("cellfit::config: " + name + ": " + quote_value(p) +
+                         " is not inside a table");
     }
     auto& tab = node->as_table();
     if (last) {
       tab[p] = val;
     } else {
-      if (!tab.count(p)) tab[p] = toml::table{};
+      if (!tab.count(p)) tab[p] = parse_v("v = {}");  // located at this override
       node = &tab[p];
     }
   }
@@ -1284,17 +1346,40 @@ run_config interpret(toml::value doc, const std::string& source,
     flatten(doc, "", rc.canonical);
     std::sort(rc.canonical.begin(), rc.canonical.end());
   } catch (const toml::exception& e) {
-    throw config_error(std::string("cellfit::config: ") + e.what());
+    throw config_error("cellfit::config: " + one_line_toml_error(e.what(), source, "error"));
   }
   return rc;
 }
 
 toml::value parse_text(const std::string& text, const std::string& name) {
+  detail::check_toml_limits(text, name);
   try {
     std::istringstream in(text);
     return toml::parse(in, name);
-  } catch (const toml::syntax_error& e) {
-    throw config_error("cellfit::config: " + one_line_syntax_error(e.what(), name));
+  } catch (const std::exception& e) {
+    // toml11 throws syntax_error, and std::runtime_error from some of its own checks.
+    throw config_error("cellfit::config: " + one_line_toml_error(e.what(), name));
+  }
+}
+
+// Values of the document reach messages in many places (a mode, a feature name, a file
+// name, a region): whatever they hold, a message leaves the config reader as one printable
+// line of the same class.
+template <class Build>
+run_config printable_errors(Build&& build) {
+  const auto printable = [](const error& e) {
+    return printable_text(e.what(), std::string_view::npos);
+  };
+  try {
+    return build();
+  } catch (const usage_error& e) {
+    throw usage_error(printable(e));
+  } catch (const config_error& e) {
+    throw config_error(printable(e));
+  } catch (const morphology_error& e) {
+    throw morphology_error(printable(e));
+  } catch (const io_error& e) {
+    throw io_error(printable(e));
   }
 }
 
@@ -1302,17 +1387,15 @@ toml::value parse_text(const std::string& text, const std::string& name) {
 
 run_config parse_config(const std::string& text, const std::string& name,
                         const std::vector<std::string>& overrides) {
-  return interpret(parse_text(text, name), name, overrides);
+  return printable_errors([&] { return interpret(parse_text(text, name), name, overrides); });
 }
 
 run_config load_config(const std::string& path, const std::vector<std::string>& overrides) {
   if (path.empty()) return parse_config(default_config_text(), "builtin:default", overrides);
-  std::ifstream in(path);
-  if (!in) throw io_error("cellfit::config: cannot open '" + path + "'");
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw io_error("cellfit::config: error reading '" + path + "'");
-  return interpret(parse_text(text.str(), path), path, overrides);
+  return printable_errors([&] {
+    const std::string text = read_text_file(path, "config", detail::max_config_bytes);
+    return interpret(parse_text(text, path), path, overrides);
+  });
 }
 
 }  // namespace cellfit

@@ -1,15 +1,19 @@
 #include "model/morphology.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "common/error.hpp"
 #include "common/rng.hpp"
+#include "model/detail/neuron_float.hpp"
 
 namespace cellfit {
 
@@ -45,16 +49,44 @@ region region_of_swc_type(int type) {
 
 namespace {
 
-// NEURON stores 3-D points as float and Import3d hands them over as "%.8g" text: mimic both
-// so that areas and axial resistances agree with NEURON to rounding.
-float neuron_float(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.8g", v);
-  return static_cast<float>(std::strtod(buf, nullptr));
-}
+using detail::neuron_float;
 
 point3d make_point(double x, double y, double z, double d) {
   return {neuron_float(x), neuron_float(y), neuron_float(z), neuron_float(d)};
+}
+
+// A sample's point: its radius as a float, doubled into NEURON's diameter.
+point3d sample_point(const swc_sample& s) {
+  return make_point(s.x, s.y, s.z, static_cast<double>(static_cast<float>(s.radius)) * 2);
+}
+
+// Import3d's sphere_rep of a one-point soma at c (diameter c.diam): a cylinder along x with
+// length = diameter.
+std::vector<point3d> sphere_points(const point3d& c) {
+  const double d = c.diam;
+  std::vector<point3d> p = {make_point(c.x - d / 2, c.y, c.z, d), make_point(c.x, c.y, c.z, d),
+                            make_point(c.x + d / 2, c.y, c.z, d)};
+  for (auto& q : p) q.diam = c.diam;
+  return p;
+}
+
+// The ends of a sphere_rep are stored points like any other: in range, so that the cell
+// exports.
+bool sphere_in_range(const std::vector<point3d>& sphere) {
+  return swc_coordinate_in_range(sphere.front().x) && swc_coordinate_in_range(sphere.back().x);
+}
+
+// Import3d's test for NeuroMorpho's three-point soma (root p1, leaves p2 and p3): equal
+// diameters and |(|p2 - p1| + |p3 - p1|) / d - 1| < 0.01.
+bool three_point_soma_shape(const swc_sample& p1, const swc_sample& p2, const swc_sample& p3) {
+  const float d1 = static_cast<float>(p1.radius) * 2, d2 = static_cast<float>(p2.radius) * 2,
+              d3 = static_cast<float>(p3.radius) * 2;
+  if (d1 != d2 || d1 != d3) return false;
+  auto len = [](const swc_sample& a, const swc_sample& b) {
+    return std::sqrt((a.x - b.x) * (a.x - b.x) + (a.y - b.y) * (a.y - b.y) +
+                     (a.z - b.z) * (a.z - b.z));
+  };
+  return std::fabs((len(p2, p1) + len(p3, p1)) / d1 - 1.0) < 0.01;
 }
 
 const char* neuron_type_name(region r) {
@@ -250,17 +282,9 @@ morphology morphology_from_swc(const std::vector<swc_sample>& samples, const std
     for (auto c : children[root]) {
       if (samples[c].type == 1 && !children[c].empty()) return false;
     }
-    const auto& p1 = samples[root];
-    const auto& p2 = samples[soma_leaves[0]];
-    const auto& p3 = samples[soma_leaves[1]];
-    const float d1 = static_cast<float>(p1.radius) * 2, d2 = static_cast<float>(p2.radius) * 2,
-                d3 = static_cast<float>(p3.radius) * 2;
-    if (d1 != d2 || d1 != d3) return false;
-    auto len = [](const swc_sample& a, const swc_sample& b) {
-      return std::sqrt((a.x - b.x) * (a.x - b.x) + (a.y - b.y) * (a.y - b.y) +
-                       (a.z - b.z) * (a.z - b.z));
-    };
-    if (std::fabs((len(p2, p1) + len(p3, p1)) / d1 - 1.0) >= 0.01) return false;
+    if (!three_point_soma_shape(samples[root], samples[soma_leaves[0]], samples[soma_leaves[1]])) {
+      return false;
+    }
     dropped[soma_leaves[0]] = dropped[soma_leaves[1]] = 1;
     return true;
   };
@@ -299,11 +323,7 @@ morphology morphology_from_swc(const std::vector<swc_sample>& samples, const std
     for (auto i : run) section_of[i] = sec_index;
     section sec;
     sec.type = region_of_swc_type(samples[s0].type);
-    for (auto i : run) {
-      sec.points.push_back(
-          make_point(samples[i].x, samples[i].y, samples[i].z,
-                     static_cast<double>(static_cast<float>(samples[i].radius)) * 2));
-    }
+    for (auto i : run) sec.points.push_back(sample_point(samples[i]));
     if (parent_index[s0] >= 0) {
       const std::size_t ps = static_cast<std::size_t>(parent_index[s0]);
       const int psec = section_of[ps];
@@ -313,8 +333,7 @@ morphology morphology_from_swc(const std::vector<swc_sample>& samples, const std
       // sphere soma and interior points take a wire at 0.5 (no point prepended); the first
       // and last points attach at 0 and 1 and the parent's point starts the child, with
       // the child's diameter when a neurite leaves the soma, else the parent's.
-      point3d p0 = make_point(samples[ps].x, samples[ps].y, samples[ps].z,
-                              static_cast<double>(static_cast<float>(samples[ps].radius)) * 2);
+      point3d p0 = sample_point(samples[ps]);
       if (samples[ps].type == 1 && samples[s0].type != 1) p0.diam = sec.points.front().diam;
       const bool at_first = run_first[pu] == ps;
       const bool at_last = run_last[pu] == ps;
@@ -335,23 +354,25 @@ morphology morphology_from_swc(const std::vector<swc_sample>& samples, const std
       if (sec.type != region::soma || sec.parent >= 0) {
         fail(s0, "a one-sample section that is not the soma");
       }
-      // Import3d's sphere_rep: a cylinder along x with length = diameter.
-      const point3d c = sec.points.front();
-      const double d = c.diam;
-      sec.points = {make_point(c.x - d / 2, c.y, c.z, d), make_point(c.x, c.y, c.z, d),
-                    make_point(c.x + d / 2, c.y, c.z, d)};
-      sec.points.front().diam = sec.points.back().diam = sec.points[1].diam = c.diam;
+      sec.points = sphere_points(sec.points.front());
+      if (!sphere_in_range(sec.points)) {
+        fail(s0, "the soma sphere (a cylinder of length = diameter along x) reaches beyond x = " +
+                     std::string(sec.points.front().x < 0 ? "-" : "") + "1e+09 um");
+      }
     }
     if (!(sec.length_um() > 0)) fail(s0, "a section of zero length");
     m.sections.push_back(std::move(sec));
     sphere.push_back(is_sphere ? 1 : 0);
     run_first.push_back(run.front());
     run_last.push_back(run.back());
-    // Children of every sample of this run start new sections (in file order).
+    // Children of every sample of this run start new sections (in file order). continues()
+    // walks all children of i: asked once per sample, not once per child, so that a sample
+    // with many children (a star) costs linear time.
     std::vector<std::size_t> next;
     for (auto i : run) {
+      const bool goes_on = continues(i);
       for (auto c : children[i]) {
-        if (!dropped[c] && section_of[c] < 0 && !(continues(i) && c == i + 1)) next.push_back(c);
+        if (!dropped[c] && section_of[c] < 0 && !(goes_on && c == i + 1)) next.push_back(c);
       }
     }
     std::sort(next.begin(), next.end());
@@ -361,42 +382,154 @@ morphology morphology_from_swc(const std::vector<swc_sample>& samples, const std
   return m;
 }
 
-void write_swc(const morphology& m, const std::string& path) {
-  std::ofstream out(path);
-  if (!out) throw io_error("cellfit::morphology: cannot write '" + path + "'");
-  out << "# written by cellfit from " << m.source << "\n";
-  out.precision(9);
-  // Three-point soma from the root section: centre, and +-r along y.
-  const section& soma = m.sections.front();
-  double cx = 0, cy = 0, cz = 0;
-  for (const auto& p : soma.points) {
-    cx += p.x;
-    cy += p.y;
-    cz += p.z;
+namespace {
+
+int swc_type_of(region r) {
+  const int t = static_cast<int>(r);
+  return t <= 4 ? t : 5;
+}
+
+// A number written so that it reads back as the same value where the reader uses it: a
+// float (every stored point; the reader keeps points as floats) in the 9 significant digits
+// that give back that float, anything else (`exact`: the three-point soma, whose shape the
+// reader tests in double precision) in the 17 that give back the double.
+std::string swc_number(double v, bool exact = false) {
+  char buf[40];
+  const bool is_float = std::fabs(v) <= std::numeric_limits<float>::max() &&
+                        static_cast<double>(static_cast<float>(v)) == v;
+  std::snprintf(buf, sizeof buf, is_float && !exact ? "%.9g" : "%.17g", v);
+  return buf;
+}
+
+bool sample_in_range(const swc_sample& s) {
+  return swc_coordinate_in_range(s.x) && swc_coordinate_in_range(s.y) &&
+         swc_coordinate_in_range(s.z) && swc_radius_in_range(s.radius);
+}
+
+// The root section as NeuroMorpho's three-point soma: the centre (the middle point of a
+// sphere, else the mean of the points) and two leaves at +-r, r half the root's first
+// diameter. The leaves go along y (NeuroMorpho's convention); where that would not read back
+// as this sphere (a leaf out of range, or r lost in the rounding of a huge coordinate) they
+// go along the axis nearest the origin, the centre moved toward the origin by r if needed.
+// Every candidate is checked with the reader's own tests; none passes only for roots whose
+// sphere would have no length in single precision or reach out of range, or with soma-type
+// children (they would hide the three-point shape from Import3d). The caller then writes
+// the root section point by point.
+std::optional<std::array<swc_sample, 3>> three_point_soma(const morphology& m) {
+  const section& root = m.sections.front();
+  for (std::size_t s = 1; s < m.sections.size(); ++s) {
+    if (m.sections[s].parent == 0 && m.sections[s].type == region::soma) return std::nullopt;
   }
-  cx /= soma.points.size();
-  cy /= soma.points.size();
-  cz /= soma.points.size();
-  const double r = soma.points.front().diam / 2;
-  out << "1 1 " << cx << " " << cy << " " << cz << " " << r << " -1\n";
-  out << "2 1 " << cx << " " << cy - r << " " << cz << " " << r << " 1\n";
-  out << "3 1 " << cx << " " << cy + r << " " << cz << " " << r << " 1\n";
-  int next_id = 4;
-  std::vector<int> last_id(m.sections.size(), 1);
+  point3d c = root.points[root.points.size() / 2];
+  if (root.points.size() != 3) {
+    double x = 0, y = 0, z = 0;
+    for (const auto& p : root.points) {
+      x += p.x;
+      y += p.y;
+      z += p.z;
+    }
+    const double n = static_cast<double>(root.points.size());
+    c = make_point(x / n, y / n, z / n, 0);
+  }
+  const double r = root.points.front().diam / 2.0;
+  const double centre[3] = {c.x, c.y, c.z};
+  int nearest = 0;
+  for (int k = 1; k < 3; ++k) {
+    if (std::fabs(centre[k]) < std::fabs(centre[nearest])) nearest = k;
+  }
+  for (const int axis : {1, nearest}) {
+    for (const bool shift : {false, true}) {
+      double p[3] = {centre[0], centre[1], centre[2]};
+      if (shift) p[axis] -= std::copysign(r, p[axis]);
+      std::array<swc_sample, 3> out;
+      for (int j = 0; j < 3; ++j) {
+        double q[3] = {p[0], p[1], p[2]};
+        if (j > 0) q[axis] += j == 1 ? -r : r;
+        out[j].id = j + 1;
+        out[j].type = 1;
+        out[j].x = q[0];
+        out[j].y = q[1];
+        out[j].z = q[2];
+        out[j].radius = r;
+        out[j].parent = j == 0 ? -1 : 1;
+      }
+      if (!sample_in_range(out[0]) || !sample_in_range(out[1]) || !sample_in_range(out[2])) {
+        continue;
+      }
+      if (!three_point_soma_shape(out[0], out[1], out[2])) continue;
+      section sphere;
+      sphere.points = sphere_points(sample_point(out[0]));
+      if (!(sphere.length_um() > 0) || !sphere_in_range(sphere.points)) continue;
+      return out;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+void write_swc(const morphology& m, const std::string& path) {
+  if (m.sections.empty()) {
+    throw morphology_error("cellfit::morphology: " + m.source + ": no sections to write");
+  }
+  // The source is a path: a newline in it must not end the comment.
+  std::string text = "# written by cellfit from ";
+  for (const char c : m.source) text += static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c;
+  text += "\n";
+  auto emit = [&text](int id, int type, const point3d& p, double radius, int parent,
+                      bool exact = false) {
+    text += std::to_string(id) + " " + std::to_string(type) + " " + swc_number(p.x, exact) + " " +
+            swc_number(p.y, exact) + " " + swc_number(p.z, exact) + " " +
+            swc_number(radius, exact) + " " + std::to_string(parent) + "\n";
+  };
+  // point_id[s]: the samples written for section s's own points (without the one Import3d
+  // prepends from the parent), in order.
+  std::vector<std::vector<int>> point_id(m.sections.size());
+  int next_id = 1;
+  const section& root = m.sections.front();
+  const auto soma = three_point_soma(m);
+  if (soma) {
+    for (const auto& s : *soma) emit(s.id, 1, {s.x, s.y, s.z, 0}, s.radius, s.parent, true);
+    point_id[0] = {1};
+    next_id = 4;
+  } else {
+    // The root's own points, one sample each: Import3d rebuilds the same section.
+    for (const auto& p : root.points) {
+      emit(next_id, swc_type_of(root.type), p, p.diam / 2, next_id == 1 ? -1 : next_id - 1);
+      point_id[0].push_back(next_id++);
+    }
+  }
   for (std::size_t s = 1; s < m.sections.size(); ++s) {
     const section& sec = m.sections[s];
-    const int type = static_cast<int>(sec.type) <= 4 ? static_cast<int>(sec.type) : 5;
-    int parent = sec.parent == 0 ? 1 : last_id[static_cast<std::size_t>(sec.parent)];
-    // Children of dendrites start at the parent's last sample, which Import3d prepends.
-    const std::size_t first = sec.parent == 0 ? 0 : 1;
+    const auto& pid = point_id[static_cast<std::size_t>(sec.parent)];
+    // Where the section attaches, and whether its first point is the one Import3d prepends
+    // from the parent's sample (at the first or last sample of the parent's run: x = 0 or 1)
+    // or a point of its own (a wire from an interior sample, or from the soma centre).
+    int attach = 0;
+    std::size_t first = 0;
+    if (sec.parent == 0 && soma) {
+      attach = 1;
+    } else if (sec.parent_x == 1.0) {
+      attach = pid.back();
+      first = 1;
+    } else if (sec.parent_x == 0.0) {
+      attach = pid.front();
+      first = 1;
+    } else {
+      attach = pid[pid.size() / 2];
+    }
+    int parent = attach;
     for (std::size_t k = first; k < sec.points.size(); ++k) {
       const auto& p = sec.points[k];
-      out << next_id << " " << type << " " << p.x << " " << p.y << " " << p.z << " " << p.diam / 2
-          << " " << parent << "\n";
+      emit(next_id, swc_type_of(sec.type), p, p.diam / 2, parent);
+      point_id[s].push_back(next_id);
       parent = next_id++;
     }
-    last_id[s] = parent;
   }
+  std::ofstream out(path, std::ios::binary);
+  if (!out) throw io_error("cellfit::morphology: cannot write '" + path + "'");
+  out << text;
+  out.close();
   if (!out) throw io_error("cellfit::morphology: error writing '" + path + "'");
 }
 

@@ -2,12 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <map>
 #include <sstream>
 
 #include "common/error.hpp"
+#include "common/quote.hpp"
 #include "common/rng.hpp"
+#include "common/text_file.hpp"
 #include "io/h5.hpp"
 
 namespace cellfit {
@@ -130,8 +131,7 @@ std::shared_ptr<const waveform_samples> read_waveform(const std::string& path,
                          ": expected a 1-D dataset (with dt_ms) or a [2][n] dataset");
     }
   } else {
-    std::ifstream in(path);
-    if (!in) throw io_error("cellfit::stimulus: cannot open waveform '" + path + "'");
+    std::istringstream in(read_text_file(path, "stimulus"));  // a directory is an I/O error
     std::string line;
     int line_no = 0;
     while (std::getline(in, line)) {
@@ -154,7 +154,7 @@ std::shared_ptr<const waveform_samples> read_waveform(const std::string& path,
       if (*ea != '\0' || *eb != '\0') {
         if (w->t_ms.empty()) continue;  // a header line
         throw config_error("cellfit::stimulus: " + path + ":" + std::to_string(line_no) +
-                           ": not a number: '" + line + "'");
+                           ": not a number: " + quote_value(line));
       }
       w->t_ms.push_back(t);
       w->i.push_back(i);

@@ -49,6 +49,30 @@ expect 4 "zero_radius.swc:2: sample 2: non-positive radius" -- "$cellfit" info z
 expect 5 "cannot open" -- "$cellfit" info missing.swc
 [[ -e b.h5 ]] && { echo "FAIL: b.h5 written after an error"; fails=$((fails + 1)); }
 
+# Hostile input files: a directory is an I/O error, not an empty file; classic Mac OS line
+# ends (a lone CR) are line ends; extra fields, absurd TOML nesting (also through --set)
+# and overlong config lines are refused naming the line.
+mkdir -p a_dir
+expect 5 "cellfit::swc: a_dir: is a directory" -- "$cellfit" info a_dir
+expect 5 "cellfit::config: a_dir: is a directory" -- "$cellfit" simulate a_dir --out b.h5
+printf '1 1 0 0 0 5 -1\r2 3 10 0 0 1 1\r3 3 20 0 0 1 2\r' > cr_only.swc
+expect 0 "sections +2" -- "$cellfit" info cr_only.swc
+printf '1 1 0 0 0 5 -1\n2 3 10 0 0 1 1 0.5 extra\n' > nine_fields.swc
+expect 4 "nine_fields.swc:2: expected 7 fields \\(id type x y z radius parent\\), found 9" -- "$cellfit" info nine_fields.swc
+printf '1 1 0 0 0 5 -1\n2 3 10 0 0 1e-50 1\n' > tiny_radius.swc
+expect 4 "tiny_radius.swc:2: sample 2: radius '1e-50' out of range" -- "$cellfit" info tiny_radius.swc
+printf 'x = %s\n' "$(printf '[%.0s' {1..6000})" > deep.toml
+expect 3 "deep.toml:1: nesting deeper than 64 levels" -- "$cellfit" simulate deep.toml --out b.h5
+expect 3 "--set simulation.dt_ms: nesting deeper than 64 levels" -- "$cellfit" simulate --set "simulation.dt_ms=$(printf '{a=%.0s' {1..100})" --out b.h5
+printf '[model]\n# %s\n' "$(printf 'x%.0s' {1..5000})" > wide.toml
+expect 3 "wide.toml:2: line longer than 4096 bytes" -- "$cellfit" simulate wide.toml --out b.h5
+[[ -e b.h5 ]] && { echo "FAIL: b.h5 written after an error"; fails=$((fails + 1)); }
+
+# An exported SWC reads back (here a dendrite hangs from the first sample of a soma run).
+printf '1 1 0 0 0 5 -1\n2 3 0 10 0 1 1\n3 1 0 20 0 2 2\n4 1 0 25 0 2 3\n5 1 0 30 0 2 4\n6 3 0 30 0 1 3\n' > run_child.swc
+expect 0 "wrote exported.swc" -- "$cellfit" info run_child.swc --export-swc exported.swc
+expect 0 "sections +4" -- "$cellfit" info exported.swc
+
 # An existing result is never replaced by a failed run.
 echo "precious" > keep.h5
 expect 3 "" -- "$cellfit" simulate unknown_key.toml --out keep.h5

@@ -174,6 +174,140 @@ TEST(config, nseg_by_region_and_point_mode) {
             std::string::npos);
 }
 
+// toml11 parses nested arrays and inline tables by recursion (a few thousand levels overflow
+// the stack) and takes time growing with the square of a dotted key's parts and of a line's
+// values: such text is refused before toml11 sees it, naming the line and the limit.
+TEST(config, nesting_deeper_than_64_levels_is_refused_before_parsing) {
+  const auto npos = std::string::npos;
+  const std::string arrays = "a = " + std::string(6000, '[') + std::string(6000, ']') + "\n";
+  EXPECT_NE(config_refusal(arrays).find("run.toml:1: nesting deeper than 64 levels: 'a = [[[["),
+            npos)
+      << config_refusal(arrays);
+  std::string tables = "[model]\nx = ";
+  for (int i = 0; i < 5000; ++i) tables += "{a=";
+  tables += "1" + std::string(5000, '}') + "\n";
+  EXPECT_NE(config_refusal(tables).find("run.toml:2: nesting deeper than 64 levels"), npos);
+  std::string header = "[a";
+  for (int i = 0; i < 30000; ++i) header += ".a";
+  EXPECT_NE(config_refusal("# x\n" + header + "]\n").find("run.toml:2: nesting deeper than 64"),
+            npos);
+  EXPECT_NE(config_refusal(header.substr(1) + " = 1\n").find("run.toml:1: nesting deeper"), npos);
+  // Every level counts: table headers, dotted keys, inline tables and arrays.
+  std::string mixed = "[a.b]\nc.d = {e = ";
+  for (int i = 0; i < 60; ++i) mixed += "[";
+  EXPECT_NE(config_refusal(mixed + "\n").find("run.toml:2: nesting deeper than 64"), npos);
+  // 64 levels pass on to the key checks; 65 do not.
+  const std::string at_limit = "a = " + std::string(63, '[') + std::string(63, ']') + "\n";
+  EXPECT_NE(config_refusal(at_limit).find("run.toml:1: a: unknown key"), npos)
+      << config_refusal(at_limit);
+  const std::string over = "a = " + std::string(64, '[') + std::string(64, ']') + "\n";
+  EXPECT_NE(config_refusal(over).find("nesting deeper than 64 levels"), npos);
+}
+
+TEST(config, set_values_have_the_same_limits) {
+  const auto npos = std::string::npos;
+  const auto deep = config_refusal("", {"simulation.dt_ms=" + std::string(6000, '[')});
+  EXPECT_NE(deep.find("cellfit::config: --set simulation.dt_ms: nesting deeper than 64 levels"),
+            npos)
+      << deep;
+  std::string tables;
+  for (int i = 0; i < 5000; ++i) tables += "{a=";
+  EXPECT_NE(config_refusal("", {"model.x=" + tables}).find("nesting deeper"), npos);
+  std::string path = "a";
+  for (int i = 0; i < 100; ++i) path += ".a";
+  EXPECT_NE(config_refusal("", {path + "=1"}).find("nesting deeper than 64 levels"), npos);
+  EXPECT_NE(config_refusal("", {"model.x=" + std::string(5000, '7')}).find("longer than 4096"),
+            npos);
+}
+
+TEST(config, size_and_line_length_are_limited) {
+  const auto npos = std::string::npos;
+  const std::string big = "[model]\n" + std::string(70000, '#') + "\n";
+  EXPECT_EQ(config_refusal(big),
+            "cellfit::config: run.toml:2: larger than 65536 bytes, the limit for a config");
+  const std::string wide = "[model]\n# " + std::string(5000, 'x') + "\n";
+  EXPECT_NE(config_refusal(wide).find("run.toml:2: line longer than 4096 bytes: '# xxxx"), npos)
+      << config_refusal(wide);
+  std::string values = "a = [";
+  for (int i = 0; i < 3000; ++i) values += "1,";
+  EXPECT_NE(config_refusal(values + "]\n").find("run.toml:1: line longer than 4096 bytes"), npos);
+}
+
+// Brackets, braces, dots and quotes inside strings and comments are not structure.
+TEST(config, limits_skip_strings_and_comments) {
+  const std::string brackets(100, '[');
+  std::string dots = "a";
+  for (int i = 0; i < 100; ++i) dots += ".a";
+  const std::string body = brackets + "\n" + dots + " = \"x\"\n\"\"\" ' \\";
+  const std::string text =
+      "# " + brackets + "\n[output] # {{{{\nfile = '''\n" + body + "'''  # " + brackets + "\n";
+  EXPECT_EQ(cellfit::parse_config(text, "run.toml", {}).output, body);
+  const auto basic = cellfit::parse_config(
+      "[output]\nfile = \"" + brackets + "\\\"" + brackets + "\"\n", "run.toml", {});
+  EXPECT_EQ(basic.output, brackets + "\"" + brackets);
+  const auto set = cellfit::parse_config("", "run.toml", {"output.file='" + brackets + "'"});
+  EXPECT_EQ(set.output, brackets);
+}
+
+// Whatever the document or a --set holds, a refusal is one printable line with a location.
+TEST(config, refusals_are_one_printable_line_with_a_location) {
+  const auto npos = std::string::npos;
+  // A file the config names that cannot be read is reported at the key that names it.
+  const auto missing = [] {
+    try {
+      cellfit::parse_config("[model]\nmorphology = \"/nonexistent.swc\"\n", "run.toml", {});
+    } catch (const cellfit::io_error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  }();
+  EXPECT_NE(missing.find("cellfit::config: run.toml:2: model.morphology: cannot open "
+                         "'/nonexistent.swc': No such file or directory"),
+            npos)
+      << missing;
+  const auto unknown = [] {
+    try {
+      cellfit::parse_config("\n[model]\nmorphology = \"builtin:nope\"\n", "run.toml", {});
+    } catch (const cellfit::morphology_error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  }();
+  EXPECT_NE(unknown.find("run.toml:3: model.morphology: unknown built-in"), npos) << unknown;
+  // Terminal escapes and tabs in values and keys come out escaped.
+  const auto esc = config_refusal("[model]\nmode = \"\\u001b[31m\\tpoint\"\n");
+  EXPECT_NE(esc.find("run.toml:2: model.mode: expected \"cable\" or \"point\", got "
+                     "\"\\x1b[31m\\x09point\""),
+            npos)
+      << esc;
+  EXPECT_NE(config_refusal("[model]\n\"\\u001b[2J\" = 1\n").find("model.\\x1b[2J: unknown key"),
+            npos);
+  // A --set that creates tables is located at the override, not in an unknown file.
+  EXPECT_EQ(config_refusal("", {"a.b=1"}), "cellfit::config: --set a.b: a: unknown key");
+  // A bare --set word with control bytes is a string; one that is not UTF-8 is refused.
+  EXPECT_NE(config_refusal("", {"fit.engine=\x1b[31m"}).find("got \"\\x1b[31m\""), npos);
+  EXPECT_NE(config_refusal("", {"fit.engine=\xff\xfe"})
+                .find("--set fit.engine: '\\xff\\xfe' is neither a TOML value nor a UTF-8 word"),
+            npos)
+      << config_refusal("", {"fit.engine=\xff\xfe"});
+  // toml11's own errors, whatever their kind, become one line.
+  for (const char* text : {"a = \"\xff\"\n", "a = \"\"\"\xff\"\"\"\n", "[a]\n[a]\n"}) {
+    const auto m = config_refusal(text);
+    EXPECT_EQ(m.find('\n'), npos) << m;
+    EXPECT_NE(m.find("run.toml:"), npos) << m;
+  }
+}
+
+TEST(config, a_directory_is_an_io_error) {
+  const std::string dir = ::testing::TempDir();
+  try {
+    cellfit::load_config(dir, {});
+    ADD_FAILURE() << "a directory read as a config";
+  } catch (const cellfit::io_error& e) {
+    EXPECT_EQ(std::string(e.what()), "cellfit::config: " + dir + ": is a directory");
+  }
+}
+
 TEST(config, missing_files) {
   EXPECT_THROW(cellfit::load_config("/nonexistent/run.toml", {}), cellfit::io_error);
   EXPECT_THROW(

@@ -2,7 +2,12 @@
 // line and sample id in the message.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdio>
+#include <fstream>
 #include <string>
 #include <utility>
 
@@ -74,6 +79,135 @@ TEST(swc, malformed_lines) {
 
 TEST(swc, missing_file_is_an_io_error) {
   EXPECT_THROW(cellfit::read_swc("/nonexistent/cell.swc"), cellfit::io_error);
+}
+
+std::string io_refusal(const std::string& path) {
+  try {
+    cellfit::read_swc(path);
+  } catch (const cellfit::io_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(swc, a_directory_is_an_io_error_and_an_empty_file_has_no_samples) {
+  const std::string dir = ::testing::TempDir();
+  EXPECT_EQ(io_refusal(dir), "cellfit::swc: " + dir + ": is a directory");
+  EXPECT_NE(io_refusal("/nonexistent/cell.swc").find("No such file or directory"),
+            std::string::npos);
+  try {
+    cellfit::read_swc("/dev/null");
+    ADD_FAILURE() << "/dev/null read";
+  } catch (const morphology_error& e) {
+    EXPECT_NE(std::string(e.what()).find("/dev/null: no samples"), std::string::npos) << e.what();
+  }
+}
+
+TEST(swc, an_unreadable_file_is_an_io_error_with_the_reason) {
+  if (geteuid() == 0) GTEST_SKIP() << "root reads any file";
+  const std::string path = ::testing::TempDir() + "/unreadable.swc";
+  std::ofstream(path) << "1 1 0 0 0 5 -1\n";
+  ASSERT_EQ(chmod(path.c_str(), 0), 0);
+  EXPECT_NE(io_refusal(path).find("Permission denied"), std::string::npos) << io_refusal(path);
+  std::remove(path.c_str());
+}
+
+// \n, \r\n and a lone \r (classic Mac OS) all end a line; line numbers count each.
+TEST(swc, every_line_ending_counts) {
+  const auto cr = cellfit::parse_swc("1 1 0 0 0 5 -1\r2 3 10 0 0 1 1\r3 3 20 0 0 1 2\r", "cr.swc");
+  ASSERT_EQ(cr.size(), 3u);
+  EXPECT_EQ(cr[2].line, 3);
+  const auto mixed =
+      cellfit::parse_swc("# c\r\n1 1 0 0 0 5 -1\r2 3 10 0 0 1 1\n\r\n3 3 20 0 0 1 2", "m.swc");
+  ASSERT_EQ(mixed.size(), 3u);
+  EXPECT_EQ(mixed[0].line, 2);
+  EXPECT_EQ(mixed[1].line, 3);
+  EXPECT_EQ(mixed[2].line, 5);
+  EXPECT_NE(
+      refusal("1 1 0 0 0 5 -1\r2 3 10 0 0 1 7\r").find("cell.swc:2: sample 2: unknown parent"),
+      std::string::npos);
+}
+
+TEST(swc, fields_past_the_seventh_are_refused) {
+  EXPECT_EQ(refusal("1 1 0 0 0 5 -1\n2 3 10 0 0 1 1 0.5 extra\n"),
+            "cellfit::swc: cell.swc:2: expected 7 fields (id type x y z radius parent), found 9");
+}
+
+// Values that are fine as doubles but not as the floats NEURON stores (or that make lengths,
+// areas and resistances overflow or vanish) are refused at their own line.
+TEST(swc, values_out_of_single_precision_range_name_their_line) {
+  const std::string soma = "1 1 0 0 0 5 -1\n";
+  EXPECT_EQ(refusal(soma + "2 3 10 0 0 1e-50 1\n"),
+            "cellfit::swc: cell.swc:2: sample 2: radius '1e-50' out of range [1e-06, 1e+06] um");
+  EXPECT_NE(
+      refusal(soma + "2 3 1e300 0 0 1 1\n").find("cell.swc:2: sample 2: x '1e300' out of range"),
+      std::string::npos);
+  EXPECT_NE(
+      refusal(soma + "2 3 0 0 -1e400 1 1\n").find("cell.swc:2: sample 2: z '-1e400' out of range"),
+      std::string::npos);
+  EXPECT_NE(
+      refusal(soma + "2 3 0 0 0 1e-400 1\n").find("cell.swc:2: sample 2: radius '1e-400' out of"),
+      std::string::npos);
+  EXPECT_NE(refusal(soma + "2 3 0 0 0 1e39 1\n").find("cell.swc:2: sample 2: radius"),
+            std::string::npos);
+  // The bounds themselves are accepted.
+  EXPECT_NO_THROW(cellfit::parse_swc("1 1 -1e9 1e9 0 1e-6 -1\n2 3 0 0 0 1e6 1\n", "b.swc"));
+  // A soma sphere reaching out of range.
+  EXPECT_THROW(cellfit::morphology_from_swc(
+                   cellfit::parse_swc("1 1 1e9 0 0 10 -1\n2 3 0 0 0 1 1\n", "s.swc"), "s.swc"),
+               morphology_error);
+}
+
+TEST(swc, messages_quote_at_most_forty_bytes_of_a_field_escaped) {
+  const std::string huge(1 << 20, '7');
+  const auto m = refusal("1 1 0 0 0 5 -1\n2 3 " + huge + "x 0 0 1 1\n");
+  EXPECT_EQ(m, "cellfit::swc: cell.swc:2: bad x '" + std::string(40, '7') + "'...");
+  const auto esc = refusal("1 1 0 0 0 \x1b[31mred\x01 -1\n");
+  EXPECT_EQ(esc, "cellfit::swc: cell.swc:1: bad radius '\\x1b[31mred\\x01'");
+}
+
+// A star (one sample with many children) was quadratic in its child count.
+TEST(swc, a_star_of_twenty_thousand_children) {
+  std::string text = "1 1 0 0 0 5 -1\n";
+  const int n = 20000;
+  for (int i = 2; i <= n + 1; ++i) {
+    text += std::to_string(i) + " 3 " + std::to_string(10 + i % 7) + " " + std::to_string(i % 11) +
+            " 1 0.5 1\n";
+  }
+  const auto m = cellfit::morphology_from_swc(cellfit::parse_swc(text, "star.swc"), "star.swc");
+  ASSERT_EQ(m.sections.size(), static_cast<std::size_t>(n) + 1);
+  EXPECT_DOUBLE_EQ(m.sections.back().parent_x, 0.5);
+}
+
+// Every morphology the reader accepts exports to an SWC file it accepts again.
+TEST(swc, export_then_read_works_for_accepted_files) {
+  const char* const cases[] = {
+      // A dendrite from the first sample of a soma run that hangs from a dendrite (x = 0 of
+      // that section): it was written from the run's last sample, onto the same point.
+      "1 1 0 0 0 5 -1\n2 3 0 10 0 1 1\n3 1 0 20 0 2 2\n4 1 0 25 0 2 3\n5 1 0 30 0 2 4\n"
+      "6 3 0 30 0 1 3\n",
+      // A small soma far out in y: the three-point soma's +-r was lost in 9 digits.
+      "1 1 1 123456.79 0.1 1e-6 -1\n2 3 123456.789 1e-6 3.3 1 1\n3 3 -1 1 1 3.3 1\n",
+      // A multi-sample soma whose first diameter is too small for a sphere at its centre.
+      "1 1 10 10 -3 1e-6 -1\n2 1 100 12.5 2.5 3 1\n3 1 7.25 2.5 2.5 2.5 2\n",
+      // A soma of several samples with a soma-type child and a dendrite from its middle.
+      "1 1 0 0 0 5 -1\n2 1 0 5 0 5 1\n3 1 0 10 0 5 2\n4 1 0 15 0 5 3\n5 3 20 8 0 1 3\n"
+      "6 3 30 8 0 1 5\n7 1 -5 0 0 4 1\n",
+      // A radius at the lower bound, whose float is below 1e-6 as a double.
+      "1 1 0 0 0 1e-6 -1\n2 1 0 -1e-6 0 1e-6 1\n3 1 0 1e-6 0 1e-6 1\n4 3 5 0 0 1 1\n",
+  };
+  const std::string path = ::testing::TempDir() + "/round_trip.swc";
+  for (const char* text : cases) {
+    const auto m = cellfit::morphology_from_swc(cellfit::parse_swc(text, "in.swc"), "in.swc");
+    cellfit::write_swc(m, path);
+    try {
+      const auto back = cellfit::load_morphology(path);
+      EXPECT_GE(back.sections.size(), 1u);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << e.what() << "\nfor\n" << text;
+    }
+  }
+  std::remove(path.c_str());
 }
 
 TEST(import3d, one_point_soma_becomes_a_cylinder_of_length_diameter) {
