@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -10,6 +9,7 @@
 
 #include "common/error.hpp"
 #include "common/rng.hpp"
+#include "model/import3d.hpp"
 
 namespace cellfit {
 
@@ -44,14 +44,6 @@ region region_of_swc_type(int type) {
 }
 
 namespace {
-
-// NEURON stores 3-D points as float and Import3d hands them over as "%.8g" text: mimic both
-// so that areas and axial resistances agree with NEURON to rounding.
-float neuron_float(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.8g", v);
-  return static_cast<float>(std::strtod(buf, nullptr));
-}
 
 point3d make_point(double x, double y, double z, double d) {
   return {neuron_float(x), neuron_float(y), neuron_float(z), neuron_float(d)};
@@ -282,20 +274,18 @@ morphology morphology_from_swc(const std::vector<swc_sample>& samples, const std
     return live == 1 || samples[i].type == 1 || parent_index[i] < 0;
   };
 
-  morphology m;
-  m.source = source;
+  std::vector<import3d_section> list;
   std::vector<int> section_of(n, -1);
   std::vector<char> sphere;                      // per section: a one-point soma made a cylinder
   std::vector<std::size_t> run_first, run_last;  // per section: its first and last sample
-  // Sections in file order of their first sample; parents always precede children because a
-  // section's first sample has its parent in an earlier section (parents precede in the
-  // traversal below).
+  // Sections are made breadth first from the root, so parents precede children;
+  // import3d_instantiate then lists and names them in Import3d's order.
   std::vector<std::size_t> starts{root};
   for (std::size_t k = 0; k < starts.size(); ++k) {
     const std::size_t s0 = starts[k];
     std::vector<std::size_t> run{s0};
     while (continues(run.back())) run.push_back(run.back() + 1);
-    const int sec_index = static_cast<int>(m.sections.size());
+    const int sec_index = static_cast<int>(list.size());
     for (auto i : run) section_of[i] = sec_index;
     section sec;
     sec.type = region_of_swc_type(samples[s0].type);
@@ -342,8 +332,11 @@ morphology morphology_from_swc(const std::vector<swc_sample>& samples, const std
                     make_point(c.x + d / 2, c.y, c.z, d)};
       sec.points.front().diam = sec.points.back().diam = sec.points[1].diam = c.diam;
     }
-    if (!(sec.length_um() > 0)) fail(s0, "a section of zero length");
-    m.sections.push_back(std::move(sec));
+    // Import3d lists SWC sections in file order of their first sample and names them in
+    // that order; import3d_instantiate also drops zero-length two-point sections first.
+    list.push_back({samples[s0].type, sec.parent, sec.parent_x, std::move(sec.points), s0,
+                    source + ":" + std::to_string(samples[s0].line) + ": sample " +
+                        std::to_string(samples[s0].id)});
     sphere.push_back(is_sphere ? 1 : 0);
     run_first.push_back(run.front());
     run_last.push_back(run.back());
@@ -357,8 +350,7 @@ morphology morphology_from_swc(const std::vector<swc_sample>& samples, const std
     std::sort(next.begin(), next.end());
     starts.insert(starts.end(), next.begin(), next.end());
   }
-  name_sections(m);
-  return m;
+  return import3d_instantiate(std::move(list), source, "swc");
 }
 
 void write_swc(const morphology& m, const std::string& path) {

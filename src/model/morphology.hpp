@@ -49,7 +49,8 @@ struct morphology {
 // Throws morphology_error / io_error with the spec, file and line.
 morphology load_morphology(const std::string& spec);
 
-// NEURON Import3d's interpretation of SWC samples (soma conventions, section splitting).
+// NEURON Import3d's interpretation of SWC samples (soma conventions, section splitting,
+// section names in file order of each section's first sample).
 morphology morphology_from_swc(const std::vector<swc_sample>& samples, const std::string& source);
 
 // Writes the morphology as SWC (three-point soma, one sample per 3-D point, children

@@ -207,11 +207,12 @@ sys.exit(0 if got == ['soma', 'axon', 'basal', 'apical'] else f'{sys.argv[1]}: s
     --rms-tol 0.01 --spike-tol 0.01 2>&1 | grep -v -i -E "display|graphics"
 }
 
-# branched (max 20 um): 0 soma, 21 axon's far end, 26 basal tip, 37 apical tip.
-run_l5pc_case l5pc_branched "$work/branched.swc" "max_compartment_um = 20.0" "[0, 21, 26, 37]" \
+# branched (max 20 um; sections in Import3d's order: soma, basal, apical, axon): 0 soma,
+# 37 axon's far end, 8 basal tip, 26 apical tip.
+run_l5pc_case l5pc_branched "$work/branched.swc" "max_compartment_um = 20.0" "[0, 37, 8, 26]" \
   "[0.05, 0.1, 0.2, 0.4]" || status=1
-# tree184 with a 21-segment axon: 0 soma, 21 axon's far end, 190 and 200 the farthest basal
+# tree184 with a 21-segment axon: 0 soma, 21 axon's far end, 121 and 200 the farthest basal
 # and apical compartments.
-run_l5pc_case l5pc_tree184 "$work/tree184.swc" "nseg = { axon = 21 }" "[0, 21, 190, 200]" \
+run_l5pc_case l5pc_tree184 "$work/tree184.swc" "nseg = { axon = 21 }" "[0, 21, 121, 200]" \
   "[0.1, 0.3, 1.0, 2.0]" || status=1
 exit $status
