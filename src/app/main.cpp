@@ -159,6 +159,11 @@ int main(int argc, char** argv) {
       ->add_option("--export-swc", info.swc_out,
                    "Also write the morphology as SWC (three-point soma) to this file")
       ->check(file_name);
+  info_cmd
+      ->add_option("--sections-csv", info.sections_csv,
+                   "Also write one CSV row per section (name, parent, parent_x, n3d, L, mean "
+                   "diam, area) to this file")
+      ->check(file_name);
 
   app::features_options feat;
   auto* features_cmd = cli.add_subcommand(

@@ -209,6 +209,14 @@ double section::length_um() const {
   return arc;
 }
 
+double section::mean_diam_um() const {
+  double integral = 0;
+  for (std::size_t i = 1; i < points.size(); ++i) {
+    integral += 0.5 * (points[i].diam + points[i - 1].diam) * dist(points[i], points[i - 1]);
+  }
+  return integral / length_um();
+}
+
 morphology morphology_from_swc(const std::vector<swc_sample>& samples, const std::string& source) {
   const std::size_t n = samples.size();
   std::map<int, std::size_t> index_of;

@@ -31,6 +31,8 @@ struct section {
   int nseg = 1;
 
   double length_um() const;
+  // Diameter averaged over the length (NEURON's diam of a one-segment section).
+  double mean_diam_um() const;
 };
 
 struct morphology {
