@@ -146,8 +146,9 @@ int main(int argc, char** argv) {
       "info",
       "Describe a morphology (sections, compartments, total area, regions), or with\n"
       "--mechanisms the mechanism catalogue.");
-  info_cmd->add_option("morphology", info.morphology,
-                       "SWC file or builtin:ball_and_stick|chain6|tree184|random_tree:N[:SEED]");
+  info_cmd->add_option(
+      "morphology", info.morphology,
+      "SWC or Neurolucida ASC file, or builtin:ball_and_stick|chain6|tree184|random_tree:N[:SEED]");
   info_cmd->add_flag("--mechanisms", info.mechanisms,
                      "List the mechanism catalogue: parameters (units, defaults), GLOBALs, "
                      "states, ions read and written");

@@ -1,6 +1,7 @@
 #include "model/morphology.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -9,6 +10,7 @@
 
 #include "common/error.hpp"
 #include "common/rng.hpp"
+#include "model/asc.hpp"
 #include "model/import3d.hpp"
 
 namespace cellfit {
@@ -361,6 +363,27 @@ morphology morphology_from_swc(const std::vector<swc_sample>& samples, const std
   return import3d_instantiate(std::move(list), source, "swc");
 }
 
+namespace {
+
+// The reader is chosen by the file's extension, in any letter case.
+morphology load_morphology_file(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  const auto dot = path.find_last_of('.');
+  std::string ext;
+  if (dot != std::string::npos && (slash == std::string::npos || dot > slash)) {
+    ext = path.substr(dot);
+    for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  if (ext == ".swc") return morphology_from_swc(read_swc(path), path);
+  if (ext == ".asc") return read_asc(path);
+  throw morphology_error(
+      "cellfit::morphology: '" + path + "': " +
+      (ext.empty() ? std::string("no file extension") : "unknown file extension '" + ext + "'") +
+      " (known: .swc, .asc, or builtin:NAME)");
+}
+
+}  // namespace
+
 void write_swc(const morphology& m, const std::string& path) {
   std::ofstream out(path);
   if (!out) throw io_error("cellfit::morphology: cannot write '" + path + "'");
@@ -402,7 +425,7 @@ void write_swc(const morphology& m, const std::string& path) {
 
 morphology load_morphology(const std::string& spec) {
   const std::string prefix = "builtin:";
-  if (spec.rfind(prefix, 0) != 0) return morphology_from_swc(read_swc(spec), spec);
+  if (spec.rfind(prefix, 0) != 0) return load_morphology_file(spec);
   const std::string what = spec.substr(prefix.size());
   if (what == "ball_and_stick") return ball_and_stick();
   if (what == "chain6") return chain(6);
