@@ -1,4 +1,6 @@
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <string>
 #include <vector>
@@ -64,7 +66,9 @@ void write_sections_csv(const morphology& m, const cable_geometry& g, const std:
     area[static_cast<std::size_t>(g.section_of[k])] += g.area_um2[k];
   }
   std::FILE* f = std::fopen(path.c_str(), "w");
-  if (f == nullptr) throw io_error("cellfit::info: cannot write '" + path + "'");
+  if (f == nullptr) {
+    throw io_error("cellfit::info: cannot write '" + path + "': " + std::strerror(errno));
+  }
   std::fprintf(f, "name,parent,parent_x,n3d,length_um,diam_um,area_um2\n");
   for (std::size_t i = 0; i < m.sections.size(); ++i) {
     const section& s = m.sections[i];
