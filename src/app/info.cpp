@@ -1,5 +1,9 @@
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <map>
+#include <string>
+#include <vector>
 
 #include "app/commands.hpp"
 #include "common/error.hpp"
@@ -46,6 +50,38 @@ int print_catalogue() {
     }
   }
   return 0;
+}
+
+// One row per section in cellfit's order: its NEURON name, its parent's name and where on
+// the parent it attaches, its 3-D points, length, mean diameter and membrane area (the sum
+// over its compartments), full precision, for comparison with NEURON (tests/validation).
+void write_sections_csv(const morphology& m, const cable_geometry& g, const std::string& path) {
+  if (m.point_model) {
+    throw usage_error("cellfit::info: --sections-csv: " + m.source +
+                      " is a point model (no geometry)");
+  }
+  std::vector<double> area(m.sections.size(), 0.0);
+  for (int node = 0; node < g.n_nodes(); ++node) {
+    const auto k = static_cast<std::size_t>(node);
+    area[static_cast<std::size_t>(g.section_of[k])] += g.area_um2[k];
+  }
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  if (f == nullptr) {
+    throw io_error("cellfit::info: cannot write '" + path + "': " + std::strerror(errno));
+  }
+  std::fprintf(f, "name,parent,parent_x,n3d,length_um,diam_um,area_um2\n");
+  for (std::size_t i = 0; i < m.sections.size(); ++i) {
+    const section& s = m.sections[i];
+    const std::string parent =
+        s.parent < 0 ? "" : m.sections[static_cast<std::size_t>(s.parent)].name;
+    std::fprintf(f, "%s,%s,%.17g,%zu,%.17g,%.17g,%.17g\n", s.name.c_str(), parent.c_str(),
+                 s.parent < 0 ? 0.0 : s.parent_x, s.points.size(), s.length_um(), s.mean_diam_um(),
+                 area[i]);
+  }
+  const bool failed = std::ferror(f) != 0;
+  if (std::fclose(f) != 0 || failed) {
+    throw io_error("cellfit::info: error writing '" + path + "'");
+  }
 }
 
 }  // namespace
@@ -100,6 +136,10 @@ int run_info(const info_options& o) {
   if (!o.swc_out.empty()) {
     write_swc(m, o.swc_out);
     std::printf("\nwrote %s\n", o.swc_out.c_str());
+  }
+  if (!o.sections_csv.empty()) {
+    write_sections_csv(m, g, o.sections_csv);
+    std::printf("\nwrote %s\n", o.sections_csv.c_str());
   }
   return 0;
 }

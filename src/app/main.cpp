@@ -146,8 +146,9 @@ int main(int argc, char** argv) {
       "info",
       "Describe a morphology (sections, compartments, total area, regions), or with\n"
       "--mechanisms the mechanism catalogue.");
-  info_cmd->add_option("morphology", info.morphology,
-                       "SWC file or builtin:ball_and_stick|chain6|tree184|random_tree:N[:SEED]");
+  info_cmd->add_option(
+      "morphology", info.morphology,
+      "SWC or Neurolucida ASC file, or builtin:ball_and_stick|chain6|tree184|random_tree:N[:SEED]");
   info_cmd->add_flag("--mechanisms", info.mechanisms,
                      "List the mechanism catalogue: parameters (units, defaults), GLOBALs, "
                      "states, ions read and written");
@@ -158,6 +159,11 @@ int main(int argc, char** argv) {
   info_cmd
       ->add_option("--export-swc", info.swc_out,
                    "Also write the morphology as SWC (three-point soma) to this file")
+      ->check(file_name);
+  info_cmd
+      ->add_option("--sections-csv", info.sections_csv,
+                   "Also write one CSV row per section (name, parent, parent_x, n3d, L, mean "
+                   "diam, area) to this file")
       ->check(file_name);
 
   app::features_options feat;

@@ -319,7 +319,10 @@ morphology load_model_morphology(const toml::value* at, const std::string& spec)
   try {
     return read_at_key(*at, "model.morphology", [&] { return load_morphology(spec); });
   } catch (const morphology_error& e) {
-    if (spec.rfind("builtin:", 0) != 0) throw;
+    // Errors inside a file name that file; a built-in or a file type that does not exist is
+    // the config's error.
+    const bool file_type = std::string(e.what()).find("file extension") != std::string::npos;
+    if (spec.rfind("builtin:", 0) != 0 && !file_type) throw;
     throw morphology_error("cellfit::config: " + where(*at, "model.morphology") + ": " +
                            without_prefix(e.what()));
   }

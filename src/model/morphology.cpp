@@ -1,10 +1,15 @@
 #include "model/morphology.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <array>
+#include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -13,7 +18,9 @@
 
 #include "common/error.hpp"
 #include "common/rng.hpp"
+#include "model/asc.hpp"
 #include "model/detail/neuron_float.hpp"
+#include "model/import3d.hpp"
 
 namespace cellfit {
 
@@ -249,6 +256,14 @@ double section::length_um() const {
   return arc;
 }
 
+double section::mean_diam_um() const {
+  double integral = 0;
+  for (std::size_t i = 1; i < points.size(); ++i) {
+    integral += 0.5 * (points[i].diam + points[i - 1].diam) * dist(points[i], points[i - 1]);
+  }
+  return integral / length_um();
+}
+
 morphology morphology_from_swc(const std::vector<swc_sample>& samples, const std::string& source) {
   const std::size_t n = samples.size();
   std::map<int, std::size_t> index_of;
@@ -306,20 +321,18 @@ morphology morphology_from_swc(const std::vector<swc_sample>& samples, const std
     return live == 1 || samples[i].type == 1 || parent_index[i] < 0;
   };
 
-  morphology m;
-  m.source = source;
+  std::vector<import3d_section> list;
   std::vector<int> section_of(n, -1);
   std::vector<char> sphere;                      // per section: a one-point soma made a cylinder
   std::vector<std::size_t> run_first, run_last;  // per section: its first and last sample
-  // Sections in file order of their first sample; parents always precede children because a
-  // section's first sample has its parent in an earlier section (parents precede in the
-  // traversal below).
+  // Sections are made breadth first from the root, so parents precede children;
+  // import3d_instantiate then lists and names them in Import3d's order.
   std::vector<std::size_t> starts{root};
   for (std::size_t k = 0; k < starts.size(); ++k) {
     const std::size_t s0 = starts[k];
     std::vector<std::size_t> run{s0};
     while (continues(run.back())) run.push_back(run.back() + 1);
-    const int sec_index = static_cast<int>(m.sections.size());
+    const int sec_index = static_cast<int>(list.size());
     for (auto i : run) section_of[i] = sec_index;
     section sec;
     sec.type = region_of_swc_type(samples[s0].type);
@@ -360,8 +373,11 @@ morphology morphology_from_swc(const std::vector<swc_sample>& samples, const std
                      std::string(sec.points.front().x < 0 ? "-" : "") + "1e+09 um");
       }
     }
-    if (!(sec.length_um() > 0)) fail(s0, "a section of zero length");
-    m.sections.push_back(std::move(sec));
+    // Import3d lists SWC sections in file order of their first sample and names them in
+    // that order; import3d_instantiate also drops zero-length two-point sections first.
+    list.push_back({samples[s0].type, sec.parent, sec.parent_x, std::move(sec.points), s0,
+                    source + ":" + std::to_string(samples[s0].line) + ": sample " +
+                        std::to_string(samples[s0].id)});
     sphere.push_back(is_sphere ? 1 : 0);
     run_first.push_back(run.front());
     run_last.push_back(run.back());
@@ -378,9 +394,34 @@ morphology morphology_from_swc(const std::vector<swc_sample>& samples, const std
     std::sort(next.begin(), next.end());
     starts.insert(starts.end(), next.begin(), next.end());
   }
-  name_sections(m);
-  return m;
+  return import3d_instantiate(std::move(list), source, "swc");
 }
+
+namespace {
+
+// The reader is chosen by the file's extension, in any letter case.
+morphology load_morphology_file(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  const auto dot = path.find_last_of('.');
+  std::string ext;
+  if (dot != std::string::npos && (slash == std::string::npos || dot > slash)) {
+    ext = path.substr(dot);
+    for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  if (ext == ".swc") return morphology_from_swc(read_swc(path), path);
+  if (ext == ".asc") return read_asc(path);
+  // A path that names nothing readable is an I/O error whatever its name.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    throw io_error("cellfit::morphology: '" + path + "': " + std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) throw io_error("cellfit::morphology: '" + path + "': is a directory");
+  throw morphology_error(
+      "cellfit::morphology: '" + path + "': " +
+      (ext.empty() ? std::string("no file extension") : "unknown file extension '" + ext + "'") +
+      " (known: .swc, .asc, or builtin:NAME)");
+}
+
+}  // namespace
 
 namespace {
 
@@ -535,7 +576,7 @@ void write_swc(const morphology& m, const std::string& path) {
 
 morphology load_morphology(const std::string& spec) {
   const std::string prefix = "builtin:";
-  if (spec.rfind(prefix, 0) != 0) return morphology_from_swc(read_swc(spec), spec);
+  if (spec.rfind(prefix, 0) != 0) return load_morphology_file(spec);
   const std::string what = spec.substr(prefix.size());
   if (what == "ball_and_stick") return ball_and_stick();
   if (what == "chain6") return chain(6);

@@ -1,7 +1,8 @@
 #pragma once
 // Sections of a neuron, each an unbranched cable described by 3-D points (NEURON's pt3d),
-// connected into a tree. Built from SWC files the way NEURON's Import3d does it, or by the
-// built-in generators. Discretisation into compartments is in cable_geometry.hpp.
+// connected into a tree. Built from SWC and Neurolucida ASC files the way NEURON's Import3d
+// does it (names included: docs/morphology.md), or by the built-in generators.
+// Discretisation into compartments is in cable_geometry.hpp.
 
 #include <cstdint>
 #include <string>
@@ -31,6 +32,8 @@ struct section {
   int nseg = 1;
 
   double length_um() const;
+  // Diameter averaged over the length (NEURON's diam of a one-segment section).
+  double mean_diam_um() const;
 };
 
 struct morphology {
@@ -41,7 +44,8 @@ struct morphology {
   bool point_model = false;
 };
 
-// Loads a morphology spec: a path to an .swc file or one of
+// Loads a morphology spec: a path to an .swc or .asc file (the extension, in any case, picks
+// the reader) or one of
 //   builtin:ball_and_stick      soma (L = diam = 20 um) + a 500 um, 2 um dendrite of nseg 5
 //   builtin:chain6              6 point compartments in a line (paper 000 toy)
 //   builtin:tree184             soma, axon, 101 basal and 81 apical sections (nseg 1 each)
@@ -49,7 +53,8 @@ struct morphology {
 // Throws morphology_error / io_error with the spec, file and line.
 morphology load_morphology(const std::string& spec);
 
-// NEURON Import3d's interpretation of SWC samples (soma conventions, section splitting).
+// NEURON Import3d's interpretation of SWC samples (soma conventions, section splitting,
+// section names in file order of each section's first sample).
 morphology morphology_from_swc(const std::vector<swc_sample>& samples, const std::string& source);
 
 // Writes the morphology as SWC (three-point soma, one sample per 3-D point, children

@@ -47,13 +47,26 @@ expect 4 "bad_parent.swc:3: sample 3: unknown parent id 9" -- "$cellfit" simulat
 printf '1 1 0 0 0 5 -1\n2 3 10 0 0 0 1\n' > zero_radius.swc
 expect 4 "zero_radius.swc:2: sample 2: non-positive radius" -- "$cellfit" info zero_radius.swc
 expect 5 "cannot open" -- "$cellfit" info missing.swc
+# Neurolucida files: read by extension; refusals name file, line and the offending text.
+printf '("CellBody" (0 8 0 1) (6 6 0 1) (9 0 0 1) (0 -9 0 1) (-9 0 0 1))\n( (Dendrite) (10 0 0 2) (30 0 0 2) )\n' > cell.asc
+expect 0 "sections       2" -- "$cellfit" info cell.asc --sections-csv sections.csv
+expect 0 "dend\[0\],soma\[0\],0.5,2,20," -- cat sections.csv
+printf '("CellBody" (0 8 0 1) (6 6 0 1) (9 0 0 1) (0 -9 0 1))\n( (Dendrite) (10 0 0 2) (30 0 x 2) )\n' > bad.asc
+printf '[model]\nmorphology = "bad.asc"\n' > bad_asc.toml
+expect 4 "bad.asc:2: expected ')' to close the point opened on line 2, found 'x'" -- "$cellfit" simulate bad_asc.toml --out b.h5
+echo "1 1 0 0 0 5 -1" > cell.txt
+expect 4 "unknown file extension '.txt' \\(known: .swc, .asc" -- "$cellfit" info cell.txt
+expect 5 "cellfit::morphology: 'none.txt': No such file or directory" -- "$cellfit" info none.txt
+expect 5 "cannot write '$work/no/s.csv'" -- "$cellfit" info cell.asc --sections-csv "$work/no/s.csv"
 [[ -e b.h5 ]] && { echo "FAIL: b.h5 written after an error"; fails=$((fails + 1)); }
 
 # Hostile input files: a directory is an I/O error, not an empty file; classic Mac OS line
 # ends (a lone CR) are line ends; extra fields, absurd TOML nesting (also through --set)
 # and overlong config lines are refused naming the line.
 mkdir -p a_dir
-expect 5 "cellfit::swc: a_dir: is a directory" -- "$cellfit" info a_dir
+expect 5 "cellfit::morphology: 'a_dir': is a directory" -- "$cellfit" info a_dir
+mkdir -p b_dir.swc
+expect 5 "cellfit::swc: b_dir.swc: is a directory" -- "$cellfit" info b_dir.swc
 expect 5 "cellfit::config: a_dir: is a directory" -- "$cellfit" simulate a_dir --out b.h5
 printf '1 1 0 0 0 5 -1\r2 3 10 0 0 1 1\r3 3 20 0 0 1 2\r' > cr_only.swc
 expect 0 "sections +2" -- "$cellfit" info cr_only.swc

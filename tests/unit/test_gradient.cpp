@@ -213,7 +213,7 @@ gK_Tstbar = 0.089259
 dt_ms = 0.025
 t_stop_ms = 10.0
 record_every = 4
-record_sites = [0, 2, -1]
+record_sites = [0, 2, 13] # soma, basal, apical tip (sections in Import3d's order, axon last)
 [[stimulus]]
 sites = [0]
 amplitude = 1.5

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "common/error.hpp"
 #include "model/morphology.hpp"
@@ -284,6 +285,61 @@ TEST(import3d, multi_sample_soma_attachments) {
   ASSERT_EQ(m4.sections.size(), 2u);
   EXPECT_DOUBLE_EQ(m4.sections[1].parent_x, 0.0);
   EXPECT_NEAR(a4, 2 * pi * 2 * 10, 1e-3);
+}
+
+// Import3d lists and names sections in file order of their first sample: the children of the
+// second stem, which come first in the file, are dend[2] and dend[3]; breadth first they would
+// be the first stem's.
+TEST(import3d, sections_are_named_in_file_order_of_their_first_sample) {
+  const std::string text =
+      "1 1 0 0 0 5 -1\n"
+      "2 3 10 0 0 1 1\n3 3 20 0 0 1 2\n"       // stem A
+      "4 3 -10 0 0 1 1\n5 3 -20 0 0 1 4\n"     // stem B
+      "6 3 -30 10 0 1 5\n7 3 -30 -10 0 1 5\n"  // B's children
+      "8 3 30 10 0 1 3\n9 3 30 -10 0 1 3\n"    // A's children
+      "10 4 0 10 0 1 1\n11 4 0 30 0 1 10\n";
+  const auto m = cellfit::morphology_from_swc(cellfit::parse_swc(text, "f.swc"), "f.swc");
+  const std::vector<std::string> names = {"soma[0]", "dend[0]", "dend[1]", "dend[2]",
+                                          "dend[3]", "dend[4]", "dend[5]", "apic[0]"};
+  const std::vector<int> parents = {-1, 0, 0, 2, 2, 1, 1, 0};
+  const std::vector<float> first_x = {-5, 10, -10, -20, -20, 20, 20, 0};
+  ASSERT_EQ(m.sections.size(), names.size());
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    EXPECT_EQ(m.sections[i].name, names[i]) << i;
+    EXPECT_EQ(m.sections[i].parent, parents[i]) << names[i];
+    EXPECT_FLOAT_EQ(m.sections[i].points.front().x, first_x[i]) << names[i];
+  }
+  EXPECT_FLOAT_EQ(m.sections[3].points.back().y, 10.0f);  // dend[2] is sample 6
+}
+
+// Parents later in the file than their children (Import3d refuses such files): names still
+// follow the file order, the sections themselves stay parent before child.
+TEST(import3d, parents_after_children_keep_a_parent_first_order) {
+  const auto m = cellfit::morphology_from_swc(
+      cellfit::parse_swc("1 1 0 0 0 5 -1\n2 3 -30 0 0 1 3\n3 3 -10 0 0 1 1\n", "p.swc"), "p.swc");
+  ASSERT_EQ(m.sections.size(), 3u);
+  EXPECT_EQ(m.sections[1].name, "dend[1]");  // sample 3, the parent
+  EXPECT_EQ(m.sections[2].name, "dend[0]");  // sample 2, first in the file
+  EXPECT_EQ(m.sections[2].parent, 1);
+}
+
+// A one-sample section at its parent's last point has zero length: Import3d drops it and its
+// children attach to its parent at the same place. Types beyond 4 are named dend_<type>.
+TEST(import3d, zero_length_two_point_section_is_dropped) {
+  const std::string text =
+      "1 1 0 0 0 5 -1\n2 3 10 0 0 1 1\n3 3 20 0 0 1 2\n4 3 20 0 0 0.5 3\n"
+      "5 3 30 10 0 0.5 4\n6 3 30 -10 0 0.5 4\n7 3 20 20 0 1 3\n"
+      "8 7 0 10 0 1 1\n9 7 0 20 0 1 8\n10 6 0 -10 0 1 1\n11 6 0 -20 0 1 10\n";
+  const auto m = cellfit::morphology_from_swc(cellfit::parse_swc(text, "z.swc"), "z.swc");
+  ASSERT_EQ(m.sections.size(), 7u);
+  const std::vector<std::string> names = {"soma[0]", "dend[0]",   "dend[1]",  "dend[2]",
+                                          "dend[3]", "dend_7[0]", "dend_6[0]"};
+  for (std::size_t i = 0; i < names.size(); ++i) EXPECT_EQ(m.sections[i].name, names[i]);
+  for (int i = 2; i <= 4; ++i) {
+    EXPECT_EQ(m.sections[static_cast<std::size_t>(i)].parent, 1);
+    EXPECT_DOUBLE_EQ(m.sections[static_cast<std::size_t>(i)].parent_x, 1.0);
+  }
+  EXPECT_EQ(m.sections[5].type, cellfit::region::other);
 }
 
 TEST(import3d, one_sample_non_soma_root_is_refused) {

@@ -42,8 +42,13 @@ def build_cell(morph, swc):
         dend.nseg = 5
         dend.connect(soma(1))
         return [soma, dend]
-    reader = h.Import3d_SWC_read()
-    reader.input(swc or morph)
+    path = swc or morph
+    if path.lower().endswith(".asc"):
+        reader = h.Import3d_Neurolucida3()
+        reader.quiet = 1
+    else:
+        reader = h.Import3d_SWC_read()
+    reader.input(path)
     gui = h.Import3d_GUI(reader, False)
     gui.instantiate(None)
     return list(h.allsec())

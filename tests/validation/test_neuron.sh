@@ -55,6 +55,35 @@ cat > multisoma.swc <<'SWC'
 11 2 -200 0 0 0.5 10
 SWC
 "$cellfit" info builtin:tree184 --export-swc tree184.swc > /dev/null
+# A Neurolucida cell: a soma contour (Import3d's 21-point centroid), an axon, a dendrite that
+# branches twice and an apical dendrite, all wired to the soma's middle.
+cat > contour.asc <<'ASC'
+("CellBody"
+  (Color RGB (255, 255, 128))
+  (CellBody)
+  (  0.52  11.10  0.00 0.46) (  4.31   9.88  0.10 0.46) (  7.95   7.62  0.10 0.46)
+  ( 10.80   3.02  0.20 0.46) ( 11.72  -1.43  0.20 0.46) ( 10.12  -6.20  0.10 0.46)
+  (  6.05  -9.71  0.00 0.46) (  0.88 -10.64  0.00 0.46) ( -3.40  -9.12 -0.10 0.46)
+  ( -7.73  -6.63 -0.10 0.46) (-10.21  -2.05 -0.20 0.46) ( -9.80   2.91 -0.20 0.46)
+  ( -7.02   7.05 -0.10 0.46) ( -3.21  10.02  0.00 0.46)
+)
+( (Color Yellow) (Axon)
+  (1.2 -10.5 -1.0 1.0) (1.5 -60.0 -1.5 0.8) (2.1 -200.0 -2.0 0.6)
+)
+( (Color Green) (Dendrite)
+  (10.9 2.1 0.0 2.4) (40.0 9.0 2.0 1.8)
+  (
+    (52.0 20.0 2.0 1.2) (90.0 61.0 3.0 1.0) Normal
+  |
+    (50.0 0.0 1.0 1.3) (65.0 -8.0 1.0 1.1)
+    ( (95.0 -9.0 0.0 0.8) Normal | (75.0 -45.0 1.0 0.8) Normal )
+  )
+)
+( (Color Red) (Apical)
+  (-1.5 11.0 0.0 3.5) (-2.5 80.0 1.0 3.0) (-4.0 150.0 1.5 2.0)
+  ( (10.0 210.0 1.5 1.0) Normal | (-20.0 230.0 1.5 0.9) Normal )
+)
+ASC
 
 run_case() {
   local name=$1 morph=$2 extra=$3 sites_b=$4 precision=${5:-fp64} tolerances=${6:-"--rms-tol 1e-6 --spike-tol 1e-6"}
@@ -91,6 +120,7 @@ run_case ball_and_stick builtin:ball_and_stick "" "[-1]" || status=1
 run_case branched "$work/branched.swc" "max_compartment_um = 20.0" "[-1, 7]" || status=1
 run_case multisoma "$work/multisoma.swc" "max_compartment_um = 15.0" "[-1, 9]" || status=1
 run_case tree184 "$work/tree184.swc" "" "[100, -1]" || status=1
+run_case contour "$work/contour.asc" "max_compartment_um = 20.0" "[-1, 27]" || status=1
 # Mixed membrane: hh with a hotter axon in soma and axon, pas in the dendrites, a larger cm
 # in the dendrites, celsius 16.3 (q10 = 3), Ra 150.
 run_case mixed "$work/branched.swc" "max_compartment_um = 25.0
@@ -221,11 +251,12 @@ sys.exit(0 if got == ['soma', 'axon', 'basal', 'apical'] else f'{sys.argv[1]}: s
     --rms-tol 0.01 --spike-tol 0.01 2>&1 | grep -v -i -E "display|graphics"
 }
 
-# branched (max 20 um): 0 soma, 21 axon's far end, 26 basal tip, 37 apical tip.
-run_l5pc_case l5pc_branched "$work/branched.swc" "max_compartment_um = 20.0" "[0, 21, 26, 37]" \
+# branched (max 20 um; sections in Import3d's order: soma, basal, apical, axon): 0 soma,
+# 37 axon's far end, 8 basal tip, 26 apical tip.
+run_l5pc_case l5pc_branched "$work/branched.swc" "max_compartment_um = 20.0" "[0, 37, 8, 26]" \
   "[0.05, 0.1, 0.2, 0.4]" || status=1
-# tree184 with a 21-segment axon: 0 soma, 21 axon's far end, 190 and 200 the farthest basal
+# tree184 with a 21-segment axon: 0 soma, 21 axon's far end, 121 and 200 the farthest basal
 # and apical compartments.
-run_l5pc_case l5pc_tree184 "$work/tree184.swc" "nseg = { axon = 21 }" "[0, 21, 190, 200]" \
+run_l5pc_case l5pc_tree184 "$work/tree184.swc" "nseg = { axon = 21 }" "[0, 21, 121, 200]" \
   "[0.1, 0.3, 1.0, 2.0]" || status=1
 exit $status
