@@ -60,8 +60,9 @@ struct info_options {
   double max_compartment_um = 0;
   double ra = 35.4;
   std::string swc_out;
-  std::string sections_csv;  // per-section table (name, parent, L, diam, area, n3d)
-  bool mechanisms = false;   // list the catalogue instead
+  std::string sections_csv;   // per-section table (name, parent, L, diam, area, n3d)
+  bool compartments = false;  // print the compartment table
+  bool mechanisms = false;    // list the catalogue instead
 };
 int run_info(const info_options& o);
 

@@ -137,6 +137,25 @@ int run_info(const info_options& o) {
     write_swc(m, o.swc_out);
     std::printf("\nwrote %s\n", o.swc_out.c_str());
   }
+  if (o.compartments) {
+    // The sites a config can name: index, section(x), section list, path distance from
+    // soma[0](0.5), area.
+    std::printf("\n%6s  %-22s %-8s %14s %12s\n", "index", "section(x)", "list", "distance_um",
+                "area_um2");
+    for (int c = 0; c < g.n_compartments(); ++c) {
+      const std::size_t node = static_cast<std::size_t>(g.node_of[static_cast<std::size_t>(c)]);
+      const section& s = m.sections[static_cast<std::size_t>(g.section_of[node])];
+      char where[64];
+      std::snprintf(where, sizeof where, "%s(%.6g)", s.name.c_str(), g.x[node]);
+      const char* list = region_name(g.region_of[static_cast<std::size_t>(c)]);
+      if (m.point_model) {
+        std::printf("%6d  %-22s %-8s %14s %12s\n", c, where, list, "-", "-");
+      } else {
+        std::printf("%6d  %-22s %-8s %14.6g %12.6g\n", c, where, list,
+                    g.distance_um[static_cast<std::size_t>(c)], g.area_um2[node]);
+      }
+    }
+  }
   if (!o.sections_csv.empty()) {
     write_sections_csv(m, g, o.sections_csv);
     std::printf("\nwrote %s\n", o.sections_csv.c_str());

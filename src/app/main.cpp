@@ -160,6 +160,9 @@ int main(int argc, char** argv) {
       ->add_option("--export-swc", info.swc_out,
                    "Also write the morphology as SWC (three-point soma) to this file")
       ->check(file_name);
+  info_cmd->add_flag("--compartments", info.compartments,
+                     "Print the compartment table: index, section(x), section list, path distance "
+                     "from soma[0](0.5), area (the sites a config can name)");
   info_cmd
       ->add_option("--sections-csv", info.sections_csv,
                    "Also write one CSV row per section (name, parent, parent_x, n3d, L, mean "

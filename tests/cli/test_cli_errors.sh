@@ -54,6 +54,8 @@ expect 0 "dend\[0\],soma\[0\],0.5,2,20," -- cat sections.csv
 printf '("CellBody" (0 8 0 1) (6 6 0 1) (9 0 0 1) (0 -9 0 1))\n( (Dendrite) (10 0 0 2) (30 0 x 2) )\n' > bad.asc
 printf '[model]\nmorphology = "bad.asc"\n' > bad_asc.toml
 expect 4 "bad.asc:2: expected ')' to close the point opened on line 2, found 'x'" -- "$cellfit" simulate bad_asc.toml --out b.h5
+# The compartment table: section(x) of each compartment and its path distance from soma(0.5).
+expect 0 " 3  dend\[0\]\(0.5\) +basal +260 +628.319" -- "$cellfit" info builtin:ball_and_stick --compartments
 echo "1 1 0 0 0 5 -1" > cell.txt
 expect 4 "unknown file extension '.txt' \\(known: .swc, .asc" -- "$cellfit" info cell.txt
 expect 5 "cellfit::morphology: 'none.txt': No such file or directory" -- "$cellfit" info none.txt
