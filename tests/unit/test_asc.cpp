@@ -174,6 +174,9 @@ TEST(asc, load_morphology_picks_the_reader_by_extension) {
     EXPECT_NE(what.find(".swc, .asc"), std::string::npos) << what;
   }
   EXPECT_THROW(cellfit::load_morphology(dir + "/missing.asc"), cellfit::io_error);
+  // A name that reads nothing is an I/O error; a file of an unknown type a morphology error.
+  EXPECT_THROW(cellfit::load_morphology(dir + "/noext"), cellfit::io_error);
+  std::ofstream(dir + "/noext") << text;
   EXPECT_THROW(cellfit::load_morphology(dir + "/noext"), morphology_error);
 }
 
