@@ -1,9 +1,12 @@
 // Neurolucida ASC reader: Import3d's sections, names and soma; every malformed file refused
 // with file, line and the offending text, never a crash. (Geometry against NEURON itself:
 // tests/validation/test_morphology_neuron.py.)
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -175,9 +178,12 @@ TEST(asc, load_morphology_picks_the_reader_by_extension) {
   }
   EXPECT_THROW(cellfit::load_morphology(dir + "/missing.asc"), cellfit::io_error);
   // A name that reads nothing is an I/O error; a file of an unknown type a morphology error.
-  EXPECT_THROW(cellfit::load_morphology(dir + "/noext"), cellfit::io_error);
-  std::ofstream(dir + "/noext") << text;
-  EXPECT_THROW(cellfit::load_morphology(dir + "/noext"), morphology_error);
+  const std::string noext = dir + "/noext_" + std::to_string(::getpid());
+  std::remove(noext.c_str());
+  EXPECT_THROW(cellfit::load_morphology(noext), cellfit::io_error);
+  std::ofstream(noext) << text;
+  EXPECT_THROW(cellfit::load_morphology(noext), morphology_error);
+  std::remove(noext.c_str());
 }
 
 // Each refusal: file and line, what is wrong, and the offending text.
