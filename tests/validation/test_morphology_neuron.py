@@ -244,26 +244,10 @@ SECOND_STEM_FIRST_SWC = """# soma, stem A (2-3), stem B (4-5), B's children, the
 15 3 -40 0 1 0.5 6
 """
 
-# Three-point soma, axon, basal and apical trees (tests/validation/test_neuron.sh's cell).
-BRANCHED_SWC = """1 1 0 0 0 8 -1
-2 1 0 -8 0 8 1
-3 1 0 8 0 8 1
-4 3 8 0 0 1.2 1
-5 3 30 5 0 1.0 4
-6 3 60 10 2 0.9 5
-7 3 90 30 2 0.6 6
-8 3 110 45 3 0.5 7
-9 3 95 -5 1 0.7 6
-10 3 130 -15 1 0.5 9
-11 4 -8 0 0 2.0 1
-12 4 -40 10 0 1.8 11
-13 4 -90 20 0 1.6 12
-14 4 -140 25 5 1.2 13
-15 4 -160 60 5 0.8 14
-16 4 -170 -20 5 0.8 14
-17 2 0 -8 0 0.5 1
-18 2 0 -200 0 0.5 17
-"""
+# Three-point soma, axon, basal and apical trees (examples/data/branched.swc, also used by
+# tests/validation/test_neuron.sh).
+BRANCHED_SWC = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                 "examples", "data", "branched.swc")).read()
 
 # A multi-point soma with neurites at its first, an interior and its last point.
 MULTISOMA_SWC = """1 1 0 0 0 6 -1

@@ -19,27 +19,7 @@ trap 'rm -rf "$work"' EXIT
 cd "$work"
 
 # A branched cell with a three-point soma, axon, basal and apical trees.
-cat > branched.swc <<'SWC'
-# branched test cell, three-point soma (NeuroMorpho convention)
-1 1 0 0 0 8 -1
-2 1 0 -8 0 8 1
-3 1 0 8 0 8 1
-4 3 8 0 0 1.2 1
-5 3 30 5 0 1.0 4
-6 3 60 10 2 0.9 5
-7 3 90 30 2 0.6 6
-8 3 110 45 3 0.5 7
-9 3 95 -5 1 0.7 6
-10 3 130 -15 1 0.5 9
-11 4 -8 0 0 2.0 1
-12 4 -40 10 0 1.8 11
-13 4 -90 20 0 1.6 12
-14 4 -140 25 5 1.2 13
-15 4 -160 60 5 0.8 14
-16 4 -170 -20 5 0.8 14
-17 2 0 -8 0 0.5 1
-18 2 0 -200 0 0.5 17
-SWC
+cp "$here/../../examples/data/branched.swc" branched.swc
 # A multi-point soma with neurites at its first, an interior and its last point.
 cat > multisoma.swc <<'SWC'
 1 1 0 0 0 6 -1
