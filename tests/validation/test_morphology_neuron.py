@@ -250,18 +250,8 @@ BRANCHED_SWC = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..
                                  "examples", "data", "branched.swc")).read()
 
 # A multi-point soma with neurites at its first, an interior and its last point.
-MULTISOMA_SWC = """1 1 0 0 0 6 -1
-2 1 6 0 0 6 1
-3 1 12 0 0 5 2
-4 3 12 10 0 1 3
-5 3 12 60 0 0.8 4
-6 3 30 90 0 0.6 5
-7 3 0 90 0 0.6 5
-8 4 6 -10 0 1.5 2
-9 4 6 -80 0 1.2 8
-10 2 -8 0 0 0.5 1
-11 2 -200 0 0 0.5 10
-"""
+MULTISOMA_SWC = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "data",
+                                  "multisoma.swc")).read()
 
 # A one-sample section at its parent's last point (zero length: Import3d drops it and its
 # children attach to its parent), and types 6 and 7 (dend_6, dend_7).

@@ -21,19 +21,7 @@ cd "$work"
 # A branched cell with a three-point soma, axon, basal and apical trees.
 cp "$here/../../examples/data/branched.swc" branched.swc
 # A multi-point soma with neurites at its first, an interior and its last point.
-cat > multisoma.swc <<'SWC'
-1 1 0 0 0 6 -1
-2 1 6 0 0 6 1
-3 1 12 0 0 5 2
-4 3 12 10 0 1 3
-5 3 12 60 0 0.8 4
-6 3 30 90 0 0.6 5
-7 3 0 90 0 0.6 5
-8 4 6 -10 0 1.5 2
-9 4 6 -80 0 1.2 8
-10 2 -8 0 0 0.5 1
-11 2 -200 0 0 0.5 10
-SWC
+cp "$here/data/multisoma.swc" multisoma.swc
 "$cellfit" info builtin:tree184 --export-swc tree184.swc > /dev/null
 # A Neurolucida cell: a soma contour (Import3d's 21-point centroid), an axon, a dendrite that
 # branches twice and an apical dendrite, all wired to the soma's middle.
