@@ -1,0 +1,280 @@
+// [fit]: what is fitted, to what, and by which engine.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+#include <toml.hpp>
+
+#include "common/error.hpp"
+#include "features/feature_library.hpp"
+#include "io/config.hpp"
+#include "io/detail/config_reader.hpp"
+#include "io/detail/config_sections.hpp"
+
+namespace cellfit::detail {
+
+namespace {
+
+transform_kind parse_transform(const toml::value& v, const std::string& key) {
+  if (!v.is_string()) fail(v, key, "expected \"linear\", \"log\" or \"sigmoid\"");
+  const std::string t = v.as_string().str;
+  if (t == "linear") return transform_kind::linear;
+  if (t == "log") return transform_kind::log;
+  if (t == "sigmoid") return transform_kind::sigmoid;
+  fail(v, key, "expected \"linear\", \"log\" or \"sigmoid\", got \"" + t + "\"");
+}
+
+void build_ga(const toml::value& v, run_config& rc) {
+  table_reader t(v, "fit.ga");
+  ga_fit_settings& g = rc.fit.ga;
+  ga::ga_settings& a = g.algorithm;
+  const std::string alg = t.string("algorithm", ga::strategy_name(a.algorithm));
+  if (alg == "mu_comma_lambda") {
+    a.algorithm = ga::strategy::mu_comma_lambda;
+  } else if (alg == "mu_plus_lambda") {
+    a.algorithm = ga::strategy::mu_plus_lambda;
+  } else if (alg == "cmaes") {
+    a.algorithm = ga::strategy::cmaes;
+  } else {
+    fail(t.at("algorithm"), "fit.ga.algorithm",
+         "expected \"mu_comma_lambda\", \"mu_plus_lambda\" or \"cmaes\", got \"" + alg + "\"");
+  }
+  const std::string sel = t.string("selection", ga::selection_name(a.selection));
+  if (sel == "ibea") {
+    a.selection = ga::selection_kind::ibea;
+  } else if (sel == "nsga2") {
+    a.selection = ga::selection_kind::nsga2;
+  } else if (sel == "single") {
+    a.selection = ga::selection_kind::single;
+  } else {
+    fail(t.at("selection"), "fit.ga.selection",
+         "expected \"ibea\", \"nsga2\" or \"single\", got \"" + sel + "\"");
+  }
+  a.population = static_cast<int>(t.integer("population", a.population, 2, 10000000));
+  a.offspring =
+      static_cast<int>(t.integer("offspring", a.algorithm == ga::strategy::cmaes ? 0 : a.population,
+                                 a.algorithm == ga::strategy::cmaes ? 0 : 1, 10000000));
+  a.generations = static_cast<int>(t.integer("generations", a.generations, 0, 100000000));
+  a.crossover_prob = t.number("crossover_prob", a.crossover_prob, 0.0, 1.0);
+  a.mutation_prob = t.number("mutation_prob", a.mutation_prob, 0.0, 1.0);
+  a.gene_mutation_prob = t.number("gene_mutation_prob", a.gene_mutation_prob, 0.0, 1.0);
+  a.eta_crossover = t.number("eta_crossover", a.eta_crossover, 0.0, 1e6, true);
+  a.eta_mutation = t.number("eta_mutation", a.eta_mutation, 0.0, 1e6, true);
+  a.tournament = static_cast<int>(t.integer("tournament", a.tournament, 1, 1000));
+  a.hall_of_fame = static_cast<int>(t.integer("hall_of_fame", a.hall_of_fame, 1, 1000000));
+  a.ibea_kappa = t.number("ibea_kappa", a.ibea_kappa, 0.0, 1e6, true);
+  a.cmaes_sigma = t.number("cmaes_sigma", a.cmaes_sigma, 0.0, 10.0, true);
+  a.seed = static_cast<std::uint64_t>(
+      t.integer("seed", static_cast<long long>(a.seed), 0, std::numeric_limits<long long>::max()));
+  a.record_population = t.boolean("record_population", a.record_population);
+  g.objective = t.string("objective", g.objective);
+  if (g.objective != "features" && g.objective != "mse") {
+    fail(t.at("objective"), "fit.ga.objective",
+         "expected \"features\" or \"mse\", got \"" + g.objective + "\"");
+  }
+  const std::string grouping = t.string("grouping", "per_feature");
+  if (grouping == "per_feature") {
+    g.grouping = ga::objective_grouping::per_feature;
+  } else if (grouping == "per_stimulus_feature") {
+    g.grouping = ga::objective_grouping::per_stimulus_feature;
+  } else if (grouping == "sum") {
+    g.grouping = ga::objective_grouping::sum;
+  } else {
+    fail(t.at("grouping"), "fit.ga.grouping",
+         "expected \"per_feature\", \"per_stimulus_feature\" or \"sum\", got \"" + grouping + "\"");
+  }
+  if (t.has("features")) {
+    const toml::value& fv = t.get("features");
+    g.features = string_list(fv, "fit.ga.features");
+    if (g.features.empty()) fail(fv, "fit.ga.features", "needs at least one feature");
+    for (const auto& name : g.features) {
+      if (!features::is_known(name)) {
+        std::string known;
+        for (const auto& k : features::available()) known += (known.empty() ? "" : ", ") + k;
+        fail(fv, "fit.ga.features", "unknown feature '" + name + "' (known: " + known + ")");
+      }
+    }
+  }
+  g.feature_site = static_cast<int>(t.integer("feature_site", g.feature_site, 0, 1000000000));
+  g.penalty = t.number("penalty", g.penalty, 0.0, 1e300);
+  g.threads = static_cast<int>(t.integer("threads", g.threads, 0, 4096));
+  g.threshold_mv = t.number("threshold_mv", g.threshold_mv, -400.0, 400.0);
+  g.derivative_threshold = t.positive("derivative_threshold", g.derivative_threshold);
+  if (t.has("stim_start_ms")) g.stim_start_ms = t.number("stim_start_ms", 0.0, 0.0, 1e12);
+  if (t.has("stim_end_ms")) g.stim_end_ms = t.number("stim_end_ms", 0.0, 0.0, 1e12);
+  if (t.has("stim_start_ms") != t.has("stim_end_ms")) {
+    fail(v, "fit.ga.stim_start_ms", "give both stim_start_ms and stim_end_ms, or neither");
+  }
+  if (t.has("stim_end_ms") && !(g.stim_end_ms > g.stim_start_ms)) {
+    fail(t.at("stim_end_ms"), "fit.ga.stim_end_ms", "must exceed fit.ga.stim_start_ms");
+  }
+  t.finish();
+}
+
+}  // namespace
+
+void build_fit(const toml::value& fv, run_config& rc) {
+  table_reader t(fv, "fit");
+  fit_settings& f = rc.fit;
+  f.present = true;
+  f.engine = t.string("engine", f.engine);
+  if (f.engine != "gradient" && f.engine != "ga" && f.engine != "hybrid") {
+    fail(t.at("engine"), "fit.engine",
+         "expected \"gradient\", \"ga\" or \"hybrid\", got \"" + f.engine + "\"");
+  }
+  f.output = t.string("output", f.output);
+  if (t.has("parameter")) {
+    const toml::value& pv = t.get("parameter");
+    if (!pv.is_array()) fail(pv, "fit.parameter", "expected [[fit.parameter]] tables");
+    std::size_t k = 0;
+    for (const auto& e : pv.as_array()) {
+      const std::string nm = "fit.parameter[" + std::to_string(k++) + "]";
+      table_reader pt(e, nm);
+      fit_parameter p;
+      if (!pt.has("name"))
+        fail(e, nm + ".name", "missing (mechanism.parameter, e.g. \"hh.gnabar\")");
+      const toml::value& nv = pt.get("name");
+      if (!nv.is_string()) fail(nv, nm + ".name", "expected a string");
+      const parameter_override o = parse_param_key(nv, nv.as_string().str);
+      p.mechanism = o.mechanism;
+      p.param = o.param;
+      p.scope = pt.string("scope", o.scope);
+      if (!pt.has("bounds")) fail(e, nm + ".bounds", "missing ([lower, upper] in physical units)");
+      const toml::value& bv = pt.get("bounds");
+      if (!bv.is_array() || bv.as_array().size() != 2)
+        fail(bv, nm + ".bounds", "expected [lower, upper]");
+      p.lower = table_reader::as_number(bv.as_array()[0], nm + ".bounds");
+      p.upper = table_reader::as_number(bv.as_array()[1], nm + ".bounds");
+      if (pt.has("transform"))
+        p.transform = parse_transform(pt.get("transform"), nm + ".transform");
+      if (pt.has("initial")) {
+        const toml::value& iv = pt.get("initial");
+        if (iv.is_array()) {
+          for (const auto& x : iv.as_array())
+            p.initial.push_back(table_reader::as_number(x, nm + ".initial"));
+        } else {
+          p.initial.push_back(table_reader::as_number(iv, nm + ".initial"));
+        }
+      }
+      const auto loc = e.location();
+      p.where =
+          loc.file_name() + (loc.line() > 0 ? ":" + std::to_string(loc.line()) : "") + ": " + nm;
+      pt.finish();
+      f.parameters.push_back(p);
+    }
+  }
+  if (t.has("target")) {
+    table_reader tt(t.get("target"), "fit.target");
+    target_settings& g = f.target;
+    g.type = tt.string("type", g.type);
+    if (g.type == "synthetic") {
+      g.low = tt.number("low", g.low, 0.0, 1e6);
+      g.high = tt.number("high", g.high, 0.0, 1e6);
+      if (!(g.high >= g.low)) fail(tt.at("high"), "fit.target.high", "must be >= fit.target.low");
+      g.seed = static_cast<std::uint64_t>(tt.integer("seed", static_cast<long long>(g.seed), 0,
+                                                     std::numeric_limits<long long>::max()));
+    } else if (g.type == "file") {
+      if (!tt.has("file")) fail(t.get("target"), "fit.target.file", "missing (HDF5 traces to fit)");
+      const toml::value& fv2 = tt.get("file");
+      if (!fv2.is_string()) fail(fv2, "fit.target.file", "expected a string");
+      g.file = resolve_path(fv2, rc.source);
+      g.dataset = tt.string("dataset", g.dataset);
+    } else if (g.type == "features") {
+      if (!tt.has("features_file")) {
+        fail(t.get("target"), "fit.target.features_file",
+             "missing (feature means and stds, BluePyOpt's features.json layout)");
+      }
+      const toml::value& ff = tt.get("features_file");
+      if (!ff.is_string()) fail(ff, "fit.target.features_file", "expected a string");
+      g.features_file = resolve_path(ff, rc.source);
+      if (tt.has("protocols_file")) {
+        const toml::value& pf = tt.get("protocols_file");
+        if (!pf.is_string()) fail(pf, "fit.target.protocols_file", "expected a string");
+        g.protocols_file = resolve_path(pf, rc.source);
+      }
+    } else {
+      fail(tt.at("type"), "fit.target.type",
+           "expected \"synthetic\", \"file\" or \"features\", got \"" + g.type + "\"");
+    }
+    if (g.type != "features") {
+      g.std_fraction = tt.number("std_fraction", g.std_fraction, 0.0, 1e6);
+      g.std_floor = tt.number("std_floor", g.std_floor, 0.0, 1e12, true);
+    }
+    tt.finish();
+  }
+  if (t.has("gradient")) {
+    table_reader gt(t.get("gradient"), "fit.gradient");
+    gradient_settings& g = f.gradient;
+    const std::string opt = gt.string("optimizer", "adam");
+    if (opt == "adam") {
+      g.optimizer = optimizer_kind::adam;
+    } else if (opt == "lbfgsb") {
+      g.optimizer = optimizer_kind::lbfgsb;
+    } else {
+      fail(gt.at("optimizer"), "fit.gradient.optimizer",
+           "expected \"adam\" or \"lbfgsb\", got \"" + opt + "\"");
+    }
+    g.epochs = static_cast<int>(gt.integer("epochs", g.epochs, 0, 10000000));
+    g.lr = gt.positive("lr", g.lr);
+    g.beta1 = gt.number("beta1", g.beta1, 0.0, 1.0);
+    g.beta2 = gt.number("beta2", g.beta2, 0.0, 1.0);
+    if (!(g.beta1 < 1)) fail(gt.at("beta1"), "fit.gradient.beta1", "must be < 1");
+    if (!(g.beta2 < 1)) fail(gt.at("beta2"), "fit.gradient.beta2", "must be < 1");
+    g.epsilon = gt.positive("epsilon", g.epsilon);
+    g.lbfgs_memory = static_cast<int>(gt.integer("lbfgs_memory", g.lbfgs_memory, 1, 1000));
+    const std::string loss = gt.string("loss", "normalized");
+    if (loss == "mse") {
+      g.loss.kind = loss_kind::mse;
+    } else if (loss == "normalized") {
+      g.loss.kind = loss_kind::normalized;
+    } else {
+      fail(gt.at("loss"), "fit.gradient.loss",
+           "expected \"mse\" or \"normalized\", got \"" + loss + "\"");
+    }
+    g.loss.spike_weight = gt.number("spike_weight", 0.0, 0.0, 1e12);
+    g.loss.spike_threshold_mv = gt.number("spike_threshold_mv", -20.0, -400.0, 400.0);
+    g.early_stop = gt.number("early_stop", 0.0, 0.0, 1.0);
+    g.patience = static_cast<int>(gt.integer("patience", g.patience, 1, 1000000));
+    g.adjoint.checkpoint_every = static_cast<int>(gt.integer("checkpoint_every", 0, 0, 1000000000));
+    g.adjoint.memory_budget_bytes = 1e6 * gt.number("memory_budget_mb", 0.0, 0.0, 1e12);
+    gt.finish();
+  }
+  if (t.has("ga")) build_ga(t.get("ga"), rc);
+  if (t.has("hybrid")) {
+    table_reader ht(t.get("hybrid"), "fit.hybrid");
+    f.hybrid.polish = static_cast<int>(ht.integer("polish", f.hybrid.polish, 1, 1000000));
+    f.hybrid.ga_fraction = ht.number("ga_fraction", f.hybrid.ga_fraction, 0.0, 1.0);
+    if (!(f.hybrid.ga_fraction > 0 && f.hybrid.ga_fraction < 1))
+      fail(ht.at("ga_fraction"), "fit.hybrid.ga_fraction", "must lie strictly between 0 and 1");
+    ht.finish();
+  }
+  f.max_simulations = t.number("max_simulations", 0.0, 0.0, 1e18);
+  f.max_seconds = t.number("max_seconds", 0.0, 0.0, 1e12);
+  f.gradient.max_simulations = f.ga.algorithm.max_simulations = f.max_simulations;
+  f.gradient.max_wall_s = f.ga.algorithm.max_wall_s = f.max_seconds;
+  f.checkpoint_every =
+      static_cast<int>(t.integer("checkpoint_every", f.checkpoint_every, 0, 1000000000));
+  f.checkpoint = t.string("checkpoint", f.checkpoint);
+  if (t.has("ensemble")) {
+    table_reader et(t.get("ensemble"), "fit.ensemble");
+    ensemble_settings& e = f.ensemble;
+    e.present = true;
+    e.vary = et.string("vary", "");
+    if (e.vary.empty() || e.vary.rfind("fit.ensemble", 0) == 0 ||
+        e.vary.find('=') != std::string::npos) {
+      fail(et.at("vary"), "fit.ensemble.vary",
+           "expected the config key each member changes, e.g. \"fit.target.seed\"");
+    }
+    if (!et.has("values") || !et.get("values").is_array() || et.get("values").as_array().empty()) {
+      fail(et.at("values"), "fit.ensemble.values",
+           "expected a non-empty array, one value per member");
+    }
+    for (const auto& x : et.get("values").as_array()) e.values.push_back(as_toml_text(x));
+    e.groups = static_cast<int>(et.integer("groups", 0, 0, 1000000));
+    et.finish();
+  }
+  t.finish();
+}
+
+}  // namespace cellfit::detail

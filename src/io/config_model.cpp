@@ -1,0 +1,314 @@
+// [model]: morphology, discretisation, passive properties, mechanisms and ions.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+#include <toml.hpp>
+
+#include "common/error.hpp"
+#include "io/config.hpp"
+#include "io/detail/config_reader.hpp"
+#include "io/detail/config_sections.hpp"
+#include "model/ion_layout.hpp"
+
+namespace cellfit::detail {
+
+namespace {
+
+// A morphology that cannot be read, or a built-in that does not exist, is reported at its
+// key (`at`, null for the default); errors inside an SWC file name that file and line.
+morphology load_model_morphology(const toml::value* at, const std::string& spec) {
+  if (at == nullptr) return load_morphology(spec);
+  try {
+    return read_at_key(*at, "model.morphology", [&] { return load_morphology(spec); });
+  } catch (const morphology_error& e) {
+    // Errors inside a file name that file; a built-in or a file type that does not exist is
+    // the config's error.
+    const bool file_type = std::string(e.what()).find("file extension") != std::string::npos;
+    if (spec.rfind("builtin:", 0) != 0 && !file_type) throw;
+    throw morphology_error("cellfit::config: " + where(*at, "model.morphology") + ": " +
+                           without_prefix(e.what()));
+  }
+}
+
+}  // namespace
+
+void build_model(table_reader& t, cell_model& m, const std::string& source) {
+  std::string morph = "builtin:ball_and_stick";
+  if (t.has("morphology")) {
+    const toml::value& mv = t.get("morphology");
+    if (!mv.is_string()) fail(mv, "model.morphology", "expected a string");
+    morph = resolve_path(mv, source);
+  }
+  m.morph = load_model_morphology(t.has("morphology") ? &t.at("morphology") : nullptr, morph);
+  // mode: "cable" (geometry from the morphology) or "point" (one compartment per section,
+  // no geometry, uniform axial weight: paper 000's model). chain6 is a point model.
+  const std::string mode = t.string("mode", m.morph.point_model ? "point" : "cable");
+  if (mode != "cable" && mode != "point") {
+    fail(t.at("mode"), "model.mode", "expected \"cable\" or \"point\", got \"" + mode + "\"");
+  }
+  if (mode == "cable" && m.morph.point_model) {
+    fail(t.at("mode"), "model.mode", m.morph.source + " is a point model (no geometry)");
+  }
+  m.morph.point_model = mode == "point";
+  // cm: a number, or a table of region -> number with an optional "default" (broad names
+  // first, then the specific ones). Read before discretising: the d_lambda rule needs it.
+  const bool point = m.morph.point_model;
+  const double cm_default = point ? 0.45 : 1.0;
+  std::map<region, double> cm_of;
+  for (region r : {region::soma, region::axon, region::basal, region::apical, region::other})
+    cm_of[r] = cm_default;
+  if (t.has("cm")) {
+    const toml::value& cv = t.get("cm");
+    if (cv.is_table()) {
+      table_reader ct(cv, "model.cm");
+      const double def = positive(cv, "model.cm.default", ct.number("default", cm_default));
+      for (auto& [r, value] : cm_of) value = def;
+      for (const char* name : {"dend", "soma", "axon", "basal", "apical", "other"}) {
+        if (!ct.has(name)) continue;
+        const double val = positive(cv, std::string("model.cm.") + name, ct.number(name, def));
+        for (auto& [r, value] : cm_of)
+          if (section_list_contains(name, r)) value = val;
+      }
+      ct.finish();
+    } else {
+      const double val = positive(cv, "model.cm", table_reader::as_number(cv, "model.cm"));
+      for (auto& [r, value] : cm_of) value = val;
+    }
+  }
+
+  discretization_options opt;
+  // nseg: a number for every section, or a table of section lists (region names, BluePyOpt's
+  // list names) and section names -> number; the most specific entry wins.
+  if (t.has("nseg") && t.get("nseg").is_table()) {
+    const toml::value& nv = t.get("nseg");
+    for (const auto& [key, value] : nv.as_table()) {
+      const std::string name = "model.nseg." + key;
+      if (!value.is_integer()) fail(value, name, "expected an integer");
+      const long long n = value.as_integer();
+      if (n < 1 || n > max_nseg)
+        fail(value, name,
+             "must be in [1, " + std::to_string(max_nseg) + "], got " + std::to_string(n));
+      if (section_list_rank(key) >= 0) {
+        opt.nseg_by_list[key] = static_cast<int>(n);
+        continue;
+      }
+      const auto& secs = m.morph.sections;
+      if (std::none_of(secs.begin(), secs.end(), [&](const section& x) { return x.name == key; })) {
+        fail(value, name,
+             "no section list or section '" + key + "' in " + m.morph.source +
+                 " (lists: allsect, alldend, somatic, axonal, basal, apical, other; sections " +
+                 secs.front().name + " .. " + secs.back().name + ")");
+      }
+      opt.nseg_by_section[key] = static_cast<int>(n);
+    }
+  } else {
+    opt.nseg = static_cast<int>(t.integer("nseg", 0, 0, max_nseg));
+  }
+  const std::string rule = t.string("nseg_rule", "fixed");
+  if (rule == "fixed") {
+    opt.rule = nseg_rule::fixed;
+  } else if (rule == "d_lambda") {
+    opt.rule = nseg_rule::d_lambda;
+  } else if (rule == "bluepyopt") {
+    opt.rule = nseg_rule::bluepyopt;
+  } else if (rule == "max_length") {
+    opt.rule = nseg_rule::max_length;
+  } else {
+    fail(t.at("nseg_rule"), "model.nseg_rule",
+         "expected \"fixed\", \"d_lambda\", \"bluepyopt\" or \"max_length\", got \"" + rule + "\"");
+  }
+  if (opt.rule != nseg_rule::fixed && opt.nseg > 0) {
+    fail(t.at("nseg"), "model.nseg",
+         "a number for every section and nseg_rule = \"" + rule +
+             "\" contradict each other: give one, or a table of explicit exceptions");
+  }
+  auto only_with = [&](const char* key, nseg_rule r) {
+    if (t.has(key) && opt.rule != r)
+      fail(t.at(key), std::string("model.") + key, "applies only with a different nseg_rule");
+  };
+  only_with("d_lambda", nseg_rule::d_lambda);
+  only_with("d_lambda_freq_hz", nseg_rule::d_lambda);
+  only_with("nseg_length_um", nseg_rule::bluepyopt);
+  only_with("max_length_um", nseg_rule::max_length);
+  opt.d_lambda = t.number("d_lambda", 0.1, 0.0, 1e3, true);
+  opt.d_lambda_freq_hz = t.number("d_lambda_freq_hz", 100.0, 0.0, 1e9, true);
+  opt.nseg_length_um = t.number("nseg_length_um", 40.0, 0.0, 1e9, true);
+  if (opt.rule == nseg_rule::max_length) {
+    if (!t.has("max_length_um"))
+      fail(t.at("nseg_rule"), "model.nseg_rule", "\"max_length\" needs model.max_length_um");
+    opt.max_length_um = t.number("max_length_um", 1.0, 0.0, 1e9, true);
+  }
+  opt.cm_uf_cm2 = cm_of;
+  opt.max_compartment_um = t.number("max_compartment_um", 0.0, 0.0, 1e9);
+  opt.ra_ohm_cm = t.positive("ra", 35.4);
+  opt.axial_weight = t.positive("axial_weight", 0.5);
+  m.geom = discretize(m.morph, opt);
+  m.celsius = t.number("celsius", 6.3);
+  m.v_init_mv = t.number("v_init", point ? -60.0 : -65.0, -200.0, 200.0);
+  m.cm.resize(static_cast<std::size_t>(m.geom.n_compartments()));
+  for (int c = 0; c < m.geom.n_compartments(); ++c)
+    m.cm[static_cast<std::size_t>(c)] = cm_of[m.geom.region_of[static_cast<std::size_t>(c)]];
+
+  // Mechanisms: [model.mechanisms.<name>] with `regions` and parameter defaults.
+  if (t.has("mechanisms")) {
+    const toml::value& mv = t.get("mechanisms");
+    table_reader mt(mv, "model.mechanisms");
+    for (const auto& info : mechanism_catalogue()) {
+      if (!mt.has(info.name)) continue;
+      const toml::value& one = mt.get(info.name);
+      table_reader ot(one, "model.mechanisms." + info.name);
+      std::vector<int> comps;
+      const std::vector<std::string> regions =
+          ot.has("regions") ? string_list(ot.get("regions"), ot.key_name("regions"))
+                            : std::vector<std::string>{"all"};
+      for (const auto& r : regions) {
+        try {
+          const auto c = compartments_in_region(m.geom, r);
+          comps.insert(comps.end(), c.begin(), c.end());
+        } catch (const config_error& e) {
+          fail(one, ot.key_name("regions"), e.what());
+        }
+      }
+      std::sort(comps.begin(), comps.end());
+      comps.erase(std::unique(comps.begin(), comps.end()), comps.end());
+      if (comps.empty()) {
+        fail(ot.at("regions"), ot.key_name("regions"),
+             "selects no compartment of " + m.morph.source + " (its regions: see cellfit info)");
+      }
+      mechanism_placement pl;
+      pl.name = info.name;
+      pl.compartments = comps;
+      for (std::size_t k = 0; k < info.param_names.size(); ++k) {
+        pl.params.emplace_back(comps.size(), info.defaults[k]);
+      }
+      m.mechanisms.push_back(pl);
+      // Parameter defaults: number (everywhere) or table region -> number.
+      for (std::size_t k = 0; k < info.param_names.size(); ++k) {
+        const std::string& pn = info.param_names[k];
+        if (!ot.has(pn)) continue;
+        const toml::value& pv = ot.get(pn);
+        parameter_set set;
+        if (pv.is_table()) {
+          table_reader pt(pv, ot.key_name(pn));
+          for (const auto& [rk, rv] : pv.as_table()) {
+            parameter_override o{info.name, pn, rk, {table_reader::as_number(rv, pt.key_name(rk))}};
+            pt.get(rk);
+            set.push_back(o);
+          }
+          pt.finish();
+        } else {
+          set.push_back({info.name, pn, "all", {table_reader::as_number(pv, ot.key_name(pn))}});
+        }
+        sort_by_scope(set);
+        for (const auto& o : set) {
+          try {
+            check_override(m, o, ot.key_name(pn));
+          } catch (const config_error& e) {
+            fail(pv, ot.key_name(pn), e.what());
+          }
+        }
+        const auto resolved = resolve_parameters(m, set);
+        m.mechanisms.back().params = resolved.back();
+      }
+      // GLOBALs: one number for the model.
+      m.mechanisms.back().globals = info.global_defaults;
+      for (std::size_t k = 0; k < info.global_names.size(); ++k) {
+        const std::string& gn = info.global_names[k];
+        if (!ot.has(gn)) continue;
+        m.mechanisms.back().globals[k] = table_reader::as_number(ot.get(gn), ot.key_name(gn));
+      }
+      ot.finish();
+    }
+    // A mechanism the catalogue does not have: say which ones it has.
+    for (const auto& [key, value] : mv.as_table()) {
+      if (!find_mechanism(key)) {
+        fail(value, "model.mechanisms." + key,
+             "unknown mechanism (the catalogue: " + catalogue_names() + ")");
+      }
+    }
+    mt.finish();
+  } else {
+    // Default: hh everywhere in cable models, jk everywhere in point models.
+    const mechanism_info& info = *find_mechanism(point ? "jk" : "hh");
+    mechanism_placement pl;
+    pl.name = info.name;
+    for (int c = 0; c < m.geom.n_compartments(); ++c) pl.compartments.push_back(c);
+    for (double d : info.defaults) pl.params.emplace_back(pl.compartments.size(), d);
+    m.mechanisms.push_back(pl);
+  }
+  // Ions: [model.ions.<species>] e, ci, co (a number, or a table region -> number) and style.
+  if (t.has("ions")) {
+    const toml::value& iv = t.get("ions");
+    table_reader it(iv, "model.ions");
+    for (const auto& [species, one] : iv.as_table()) {
+      it.get(species);
+      table_reader st(one, "model.ions." + species);
+      ion_settings is;
+      is.species = species;
+      if (ion_species_index(species) < 0) {
+        fail(one, "model.ions." + species, "no mechanism of the catalogue uses this ion species");
+      }
+      is.style = st.string("style", "auto");
+      if (is.style != "auto" && is.style != "nernst" && is.style != "fixed") {
+        fail(st.get("style"), st.key_name("style"),
+             "expected \"auto\", \"nernst\" or \"fixed\", got \"" + is.style + "\"");
+      }
+      for (const auto& [key, dst] : std::initializer_list<
+               std::pair<const char*, std::vector<std::pair<std::string, double>>*>>{
+               {"e", &is.e_mv}, {"ci", &is.ci_mm}, {"co", &is.co_mm}}) {
+        if (!st.has(key)) continue;
+        const toml::value& kv = st.get(key);
+        if (kv.is_table()) {
+          table_reader kt(kv, st.key_name(key));
+          for (const auto& [region, val] : kv.as_table()) {
+            kt.get(region);
+            try {
+              compartments_in_region(m.geom, region);
+            } catch (const config_error& e) {
+              fail(val, kt.key_name(region), e.what());
+            }
+            dst->emplace_back(region, table_reader::as_number(val, kt.key_name(region)));
+          }
+          kt.finish();
+          // Broad regions first, so that a specific one overrides them ("all", "dend", ...).
+          std::stable_sort(dst->begin(), dst->end(), [](const auto& a, const auto& b) {
+            return scope_rank(a.first) < scope_rank(b.first);
+          });
+        } else {
+          dst->emplace_back("all", table_reader::as_number(kv, st.key_name(key)));
+        }
+        if (std::string(key) != "e") {
+          for (const auto& rv : *dst) {
+            if (!(rv.second > 0)) fail(kv, st.key_name(key), "a concentration must be > 0 mM");
+          }
+        }
+      }
+      st.finish();
+      m.ions.push_back(is);
+    }
+    it.finish();
+  }
+  std::vector<ion_layout> layouts;
+  try {
+    layouts = layout_ions(m);  // two writers of one concentration, ions without values
+  } catch (const config_error& e) {
+    fail(t.at("mechanisms"), "model.mechanisms", e.what());
+  }
+  // Values for an ion that no mechanism of this model uses would be ignored: say so.
+  for (const ion_settings& is : m.ions) {
+    const int k = ion_species_index(is.species);
+    if (k >= 0 && layouts[static_cast<std::size_t>(k)].nodes.empty()) {
+      std::string used;
+      for (const auto& mech : m.mechanisms) used += (used.empty() ? "" : ", ") + mech.name;
+      const toml::value& iv = t.get("ions").as_table().at(is.species);
+      fail(iv, "model.ions." + is.species,
+           "no mechanism of this model uses " + is.species + " (mechanisms: " +
+               (used.empty() ? std::string("none") : used) + "): these values would be ignored");
+    }
+  }
+  t.finish();
+}
+
+}  // namespace cellfit::detail
