@@ -78,7 +78,7 @@ dt_ms = 0.1
 t_stop_ms = 5.0
 [[stimulus]]
 type = "random_steps"
-sites = "all"
+every = "all"
 i_max = 20
 count = 100
 seed = 20230619

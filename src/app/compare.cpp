@@ -53,7 +53,7 @@ record_sites = "all"
 
 [[stimulus]]
 type = "random_steps"
-sites = "all"
+every = "all"
 intervals = 48
 hazard = 0.05
 i_min = 0

@@ -335,7 +335,8 @@ run_config interpret(toml::value doc, const std::string& source,
       table_reader bt(top.has("batch") ? top.get("batch") : empty, "batch");
       build_batch(bt, rc);
     }
-    if (top.has("stimulus")) build_stimuli(top.get("stimulus"), rc);
+    build_stimuli(top.has("stimulus") ? &top.get("stimulus") : nullptr,
+                  top.has("protocol") ? &top.get("protocol") : nullptr, rc);
     if (rc.stimuli.empty()) {
       stimulus none;
       none.name = "none";

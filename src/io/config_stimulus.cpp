@@ -14,129 +14,227 @@
 
 namespace cellfit::detail {
 
-void build_stimuli(const toml::value& arr, run_config& rc) {
-  if (!arr.is_array()) fail(arr, "stimulus", "expected [[stimulus]] tables");
-  std::size_t index = 0;
-  for (const auto& entry : arr.as_array()) {
-    const std::string name = "stimulus[" + std::to_string(index) + "]";
-    table_reader t(entry, name);
-    const std::string type = t.string("type", "step");
-    const std::string label = t.string("name", name);
-    stimulus_component c;
-    if (!t.has("sites")) fail(entry, t.key_name("sites"), "missing (compartments to inject into)");
-    c.sites = parse_sites(t.get("sites"), t.key_name("sites"), {rc.model.morph, rc.model.geom});
-    // Each type reads only the keys it uses; finish() refuses any other.
-    const double t_stop = rc.settings.t_stop_ms;
-    auto read_window = [&]() {
-      c.delay_ms = t.number("delay_ms", 0.0, 0.0, t_stop);
-      c.duration_ms = t.number("duration_ms", t_stop - c.delay_ms, 0.0, 1e12);
-    };
-    auto read_count = [&]() { return static_cast<int>(t.integer("count", 1, 1, 1000000)); };
-    auto read_seed = [&]() {
-      // Keyed by the table index too, so two tables with the same seed differ.
-      return counter_hash(static_cast<std::uint64_t>(
-                              t.integer("seed", 1, 0, std::numeric_limits<long long>::max())),
-                          index, 0x57);
-    };
-    const double holding = type == "holding" ? 0.0 : t.number("holding", 0.0);
-    std::vector<stimulus> made;
-    auto emit = [&](stimulus_component comp, const std::string& nm) {
-      stimulus st;
-      st.name = nm;
-      st.components.push_back(std::move(comp));
-      if (holding != 0) {
-        stimulus_component h;
-        h.kind = stimulus_kind::holding;
-        h.sites = st.components.front().sites;
-        h.amplitude = holding;
-        st.components.push_back(h);
+namespace {
+
+// What one table makes: a [[stimulus]] table may make several stimuli (`amplitudes`,
+// `count`), each its components and a name; a [[protocol]] element makes exactly one.
+struct made_stimulus {
+  std::vector<stimulus_component> components;
+  std::string name;
+};
+
+// The injection sites of a table: `sites` (points, as IClamps are: "soma" is soma[0](0.5))
+// or `every` (one electrode in every compartment of the regions named, paper 000's
+// "stimulate all"), not both.
+std::vector<int> injection_sites(table_reader& t, const toml::value& entry, const run_config& rc) {
+  const cable_model_view cell{rc.model.morph, rc.model.geom};
+  if (t.has("sites") && t.has("every")) {
+    fail(t.at("every"), t.key_name("every"),
+         "give sites (points) or every (all compartments of regions), not both");
+  }
+  if (t.has("every")) return parse_sites(t.get("every"), t.key_name("every"), cell);
+  if (!t.has("sites")) {
+    fail(entry, t.key_name("sites"),
+         "missing (where to inject: a point such as \"soma\" or \"dend[2](0.5)\", or every = "
+         "\"<region>\" for every compartment of a region)");
+  }
+  return parse_sites(t.get("sites"), t.key_name("sites"), cell, site_use::injection);
+}
+
+// One [[stimulus]] table (`protocol` false) or one [[protocol]] element. `seed_key` makes the
+// random components of this table differ from every other table's.
+std::vector<made_stimulus> read_stimulus_table(table_reader& t, const toml::value& entry,
+                                               const std::string& label, std::uint64_t seed_key,
+                                               const run_config& rc, bool protocol) {
+  const std::string type = t.string("type", "step");
+  stimulus_component c;
+  c.sites = injection_sites(t, entry, rc);
+  // Each type reads only the keys it uses; finish() refuses any other.
+  const double t_stop = rc.settings.t_stop_ms;
+  auto read_window = [&]() {
+    c.delay_ms = t.number("delay_ms", 0.0, 0.0, t_stop);
+    c.duration_ms = t.number("duration_ms", t_stop - c.delay_ms, 0.0, 1e12);
+  };
+  // Inside a protocol every element is one current: variants are separate protocols.
+  auto read_count = [&]() {
+    if (protocol && t.has("count")) {
+      fail(t.at("count"), t.key_name("count"),
+           "a protocol element is one current: write one [[protocol]] per draw");
+    }
+    return static_cast<int>(t.integer("count", 1, 1, 1000000));
+  };
+  auto read_seed = [&]() {
+    return counter_hash(
+        static_cast<std::uint64_t>(t.integer("seed", 1, 0, std::numeric_limits<long long>::max())),
+        seed_key, 0x57);
+  };
+  const double holding = type == "holding" ? 0.0 : t.number("holding", 0.0);
+  std::vector<made_stimulus> made;
+  auto emit = [&](stimulus_component comp, const std::string& nm) {
+    made_stimulus st;
+    st.name = nm;
+    st.components.push_back(std::move(comp));
+    if (holding != 0) {
+      stimulus_component h;
+      h.kind = stimulus_kind::holding;
+      h.sites = st.components.front().sites;
+      h.amplitude = holding;
+      st.components.push_back(h);
+    }
+    made.push_back(std::move(st));
+  };
+  if (type == "step") {
+    c.kind = stimulus_kind::step;
+    read_window();
+    if (t.has("amplitudes")) {
+      if (protocol) {
+        fail(t.at("amplitudes"), t.key_name("amplitudes"),
+             "a protocol element is one current: give amplitude, and one [[protocol]] per "
+             "amplitude");
       }
-      made.push_back(std::move(st));
-    };
-    if (type == "step") {
-      c.kind = stimulus_kind::step;
-      read_window();
-      if (t.has("amplitudes")) {
-        if (t.has("amplitude"))
-          fail(t.at("amplitude"), t.key_name("amplitude"),
-               "give amplitude or amplitudes, not both");
-        const toml::value& av = t.get("amplitudes");
-        if (!av.is_array() || av.as_array().empty()) {
-          fail(av, t.key_name("amplitudes"), "expected a non-empty array of numbers");
-        }
-        for (const auto& a : av.as_array()) {
-          c.amplitude = table_reader::as_number(a, t.key_name("amplitudes"));
-          std::ostringstream nm;
-          nm << label << " " << c.amplitude;
-          emit(c, nm.str());
-        }
-      } else {
-        c.amplitude = t.number("amplitude", 0.0);
-        emit(c, label);
+      if (t.has("amplitude"))
+        fail(t.at("amplitude"), t.key_name("amplitude"), "give amplitude or amplitudes, not both");
+      const toml::value& av = t.get("amplitudes");
+      if (!av.is_array() || av.as_array().empty()) {
+        fail(av, t.key_name("amplitudes"), "expected a non-empty array of numbers");
       }
-    } else if (type == "holding") {
-      c.kind = stimulus_kind::holding;
+      for (const auto& a : av.as_array()) {
+        c.amplitude = table_reader::as_number(a, t.key_name("amplitudes"));
+        std::ostringstream nm;
+        nm << label << " " << c.amplitude;
+        emit(c, nm.str());
+      }
+    } else {
       c.amplitude = t.number("amplitude", 0.0);
       emit(c, label);
-    } else if (type == "ramp") {
-      c.kind = stimulus_kind::ramp;
-      read_window();
-      c.amplitude = t.number("amplitude_start", 0.0);
-      c.amplitude_end = t.number("amplitude_end", 0.0);
-      if (!(c.duration_ms > 0))
-        fail(t.at("duration_ms"), t.key_name("duration_ms"), "a ramp needs duration_ms > 0");
-      emit(c, label);
-    } else if (type == "noise") {
-      c.kind = stimulus_kind::noise;
-      read_window();
-      c.amplitude = t.number("mean", 0.0);
-      c.stdev = t.number("std", 0.0, 0.0, 1e12);
-      c.sample_ms = t.positive("sample_ms", rc.settings.dt_ms);
-      const int count = read_count();
-      const std::uint64_t seed = read_seed();
-      for (int k = 0; k < count; ++k) {
-        c.seed = counter_hash(seed, static_cast<std::uint64_t>(k), 0x4e);
-        emit(c, count > 1 ? label + " #" + std::to_string(k) : label);
-      }
-    } else if (type == "random_steps") {
-      c.kind = stimulus_kind::random_steps;
-      read_window();
-      const int n_int = static_cast<int>(t.integer("intervals", 48, 2, 1000000));
-      const double hazard = t.number("hazard", 0.05, 0.0, 1.0);
-      const int i_min = static_cast<int>(t.integer("i_min", 0, -1000000000, 1000000000));
-      const int i_max = static_cast<int>(t.integer("i_max", 20, -1000000000, 1000000000));
-      if (i_max <= i_min) fail(t.at("i_max"), t.key_name("i_max"), "must exceed i_min");
-      if (!(c.duration_ms > 0)) fail(t.at("duration_ms"), t.key_name("duration_ms"), "must be > 0");
-      const int count = read_count();
-      const std::uint64_t seed = read_seed();
-      for (int k = 0; k < count; ++k) {
-        c.levels.clear();
-        for (std::size_t site = 0; site < c.sites.size(); ++site) {
-          c.levels.push_back(random_step_levels(seed, static_cast<std::uint64_t>(k), site, n_int,
-                                                hazard, i_min, i_max));
-        }
-        emit(c, count > 1 ? label + " #" + std::to_string(k) : label);
-      }
-    } else if (type == "waveform") {
-      c.kind = stimulus_kind::waveform;
-      if (!t.has("file")) fail(entry, t.key_name("file"), "missing (CSV or HDF5 waveform)");
-      const toml::value& fv = t.get("file");
-      if (!fv.is_string()) fail(fv, t.key_name("file"), "expected a string");
-      const std::string file = resolve_path(fv, rc.source);
-      c.scale = t.number("scale", 1.0);
-      const std::string dataset = t.string("dataset", "");
-      c.waveform =
-          read_at_key(fv, t.key_name("file"), [&] { return read_waveform(file, dataset); });
-      c.delay_ms = 0;
-      c.duration_ms = t_stop;
-      emit(c, label);
-    } else {
-      fail(t.get("type"), t.key_name("type"),
-           "unknown stimulus type '" + type +
-               "' (step, ramp, noise, random_steps, waveform, holding)");
     }
+  } else if (type == "holding") {
+    c.kind = stimulus_kind::holding;
+    c.amplitude = t.number("amplitude", 0.0);
+    emit(c, label);
+  } else if (type == "ramp") {
+    c.kind = stimulus_kind::ramp;
+    read_window();
+    c.amplitude = t.number("amplitude_start", 0.0);
+    c.amplitude_end = t.number("amplitude_end", 0.0);
+    if (!(c.duration_ms > 0))
+      fail(t.at("duration_ms"), t.key_name("duration_ms"), "a ramp needs duration_ms > 0");
+    emit(c, label);
+  } else if (type == "noise") {
+    c.kind = stimulus_kind::noise;
+    read_window();
+    c.amplitude = t.number("mean", 0.0);
+    c.stdev = t.number("std", 0.0, 0.0, 1e12);
+    c.sample_ms = t.positive("sample_ms", rc.settings.dt_ms);
+    const int count = read_count();
+    const std::uint64_t seed = read_seed();
+    for (int k = 0; k < count; ++k) {
+      c.seed = counter_hash(seed, static_cast<std::uint64_t>(k), 0x4e);
+      emit(c, count > 1 ? label + " #" + std::to_string(k) : label);
+    }
+  } else if (type == "random_steps") {
+    c.kind = stimulus_kind::random_steps;
+    read_window();
+    const int n_int = static_cast<int>(t.integer("intervals", 48, 2, 1000000));
+    const double hazard = t.number("hazard", 0.05, 0.0, 1.0);
+    const int i_min = static_cast<int>(t.integer("i_min", 0, -1000000000, 1000000000));
+    const int i_max = static_cast<int>(t.integer("i_max", 20, -1000000000, 1000000000));
+    if (i_max <= i_min) fail(t.at("i_max"), t.key_name("i_max"), "must exceed i_min");
+    if (!(c.duration_ms > 0)) fail(t.at("duration_ms"), t.key_name("duration_ms"), "must be > 0");
+    const int count = read_count();
+    const std::uint64_t seed = read_seed();
+    for (int k = 0; k < count; ++k) {
+      c.levels.clear();
+      for (std::size_t site = 0; site < c.sites.size(); ++site) {
+        c.levels.push_back(random_step_levels(seed, static_cast<std::uint64_t>(k), site, n_int,
+                                              hazard, i_min, i_max));
+      }
+      emit(c, count > 1 ? label + " #" + std::to_string(k) : label);
+    }
+  } else if (type == "waveform") {
+    c.kind = stimulus_kind::waveform;
+    if (!t.has("file")) fail(entry, t.key_name("file"), "missing (CSV or HDF5 waveform)");
+    const toml::value& fv = t.get("file");
+    if (!fv.is_string()) fail(fv, t.key_name("file"), "expected a string");
+    const std::string file = resolve_path(fv, rc.source);
+    c.scale = t.number("scale", 1.0);
+    const std::string dataset = t.string("dataset", "");
+    c.waveform = read_at_key(fv, t.key_name("file"), [&] { return read_waveform(file, dataset); });
+    c.delay_ms = 0;
+    c.duration_ms = t_stop;
+    emit(c, label);
+  } else {
+    fail(t.get("type"), t.key_name("type"),
+         "unknown stimulus type '" + type +
+             "' (step, ramp, noise, random_steps, waveform, holding)");
+  }
+  return made;
+}
+
+// Names identify protocols in results, targets and features: each must be unique.
+void add_named(run_config& rc, stimulus st, const toml::value& at, const std::string& key,
+               std::vector<const toml::value*>& where_of) {
+  for (std::size_t k = 0; k < rc.stimuli.size(); ++k) {
+    if (rc.stimuli[k].name != st.name) continue;
+    const auto loc = where_of[k]->location();
+    fail(at, key,
+         "the name \"" + st.name + "\" is already used (" + loc.file_name() +
+             (loc.line() > 0 ? ":" + std::to_string(loc.line()) : "") +
+             "): protocols and stimuli need distinct names");
+  }
+  rc.stimuli.push_back(std::move(st));
+  where_of.push_back(&at);
+}
+
+}  // namespace
+
+void build_stimuli(const toml::value* stimuli, const toml::value* protocols, run_config& rc) {
+  std::vector<const toml::value*> where_of;  // the table that made each stimulus
+  if (stimuli != nullptr) {
+    if (!stimuli->is_array()) fail(*stimuli, "stimulus", "expected [[stimulus]] tables");
+    std::size_t index = 0;
+    for (const auto& entry : stimuli->as_array()) {
+      const std::string name = "stimulus[" + std::to_string(index) + "]";
+      table_reader t(entry, name);
+      const std::string label = t.string("name", name);
+      // Keyed by the table index, so two tables with the same seed differ.
+      for (auto& m : read_stimulus_table(t, entry, label, index, rc, false)) {
+        stimulus st;
+        st.name = std::move(m.name);
+        st.components = std::move(m.components);
+        add_named(rc, std::move(st), t.at("name"), t.key_name("name"), where_of);
+      }
+      t.finish();
+      ++index;
+    }
+  }
+  if (protocols == nullptr) return;
+  if (!protocols->is_array()) fail(*protocols, "protocol", "expected [[protocol]] tables");
+  std::size_t index = 0;
+  for (const auto& entry : protocols->as_array()) {
+    const std::string key = "protocol[" + std::to_string(index) + "]";
+    table_reader t(entry, key);
+    if (!t.has("name")) fail(entry, t.key_name("name"), "missing (results and targets name it)");
+    stimulus st;
+    st.name = t.string("name", "");
+    if (st.name.empty()) fail(t.at("name"), t.key_name("name"), "must not be empty");
+    if (t.has("stimulus")) {
+      const toml::value& ev = t.get("stimulus");
+      if (!ev.is_array()) fail(ev, t.key_name("stimulus"), "expected [[protocol.stimulus]] tables");
+      std::size_t k = 0;
+      for (const auto& element : ev.as_array()) {
+        const std::string ename = key + ".stimulus[" + std::to_string(k) + "]";
+        table_reader et(element, ename);
+        // Seeds keyed by (protocol, element): apart from each other and from [[stimulus]].
+        const std::uint64_t seed_key = counter_hash(0x70726f746fULL, index, k);
+        auto made = read_stimulus_table(et, element, st.name, seed_key, rc, true);
+        for (auto& c : made.front().components) st.components.push_back(std::move(c));
+        et.finish();
+        ++k;
+      }
+    }
+    add_named(rc, std::move(st), t.at("name"), t.key_name("name"), where_of);
     t.finish();
-    for (auto& st : made) rc.stimuli.push_back(std::move(st));
     ++index;
   }
 }

@@ -59,7 +59,7 @@ dt_ms = 0.1
 t_stop_ms = 5.0
 [[stimulus]]
 type = "random_steps"
-sites = "all"
+every = "all"
 count = 20
 seed = 4
 T

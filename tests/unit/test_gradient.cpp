@@ -273,7 +273,7 @@ dt_ms = 0.1
 t_stop_ms = 5.0
 [[stimulus]]
 type = "random_steps"
-sites = "all"
+every = "all"
 seed = 8
 )",
                  1e-5);
@@ -303,7 +303,7 @@ seed = 9
 TEST(gradient, zero_at_the_ground_truth) {
   auto rc = cellfit::parse_config(
       "[model]\nmorphology = \"builtin:chain6\"\n[simulation]\ndt_ms = 0.1\n"
-      "t_stop_ms = 5.0\n[[stimulus]]\ntype = \"random_steps\"\nsites = \"all\"\n",
+      "t_stop_ms = 5.0\n[[stimulus]]\ntype = \"random_steps\"\nevery = \"all\"\n",
       "truth", {});
   const auto truth = random_point(rc.model, 7);
   const auto target = cellfit::simulate_batch(rc.model, {truth}, rc.stimuli, rc.settings);
@@ -331,7 +331,7 @@ dt_ms = 0.1
 t_stop_ms = 5.0
 [[stimulus]]
 type = "random_steps"
-sites = "all"
+every = "all"
 seed = 3
 )",
                  1e-5);
@@ -348,7 +348,7 @@ dt_ms = 0.1
 t_stop_ms = 5.0
 [[stimulus]]
 type = "random_steps"
-sites = "all"
+every = "all"
 count = 11
 seed = 5
 )",

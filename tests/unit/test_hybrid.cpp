@@ -35,7 +35,7 @@ t_stop_ms = 5.0
 record_sites = "all"
 [[stimulus]]
 type = "random_steps"
-sites = "all"
+every = "all"
 intervals = 48
 hazard = 0.05
 i_min = 0

@@ -160,7 +160,7 @@ dt_ms = 0.1
 t_stop_ms = 5.0
 [[stimulus]]
 type = "random_steps"
-sites = "all"
+every = "all"
 count = 4
 i_max = 20
 seed = 20230619

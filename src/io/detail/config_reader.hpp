@@ -124,10 +124,15 @@ struct cable_model_view {
   const cable_geometry& geom;
 };
 
+// What a list of sites is for. A recording or a scope takes a region or section list name
+// as every compartment in it; an injection site is a point, as an IClamp is: "soma" (and
+// "somatic") is soma[0](0.5), and another list name is refused (`every` asks for all).
+enum class site_use { compartments, injection };
+
 // Sites: "all", a region or section list name, "section[i](x)", an index, or an array of
 // these. Negative indices count from the end; a compartment named twice is one site.
 std::vector<int> parse_sites(const toml::value& x, const std::string& key,
-                             const cable_model_view& cell);
+                             const cable_model_view& cell, site_use use = site_use::compartments);
 
 // Order of application of overlapping scopes: the broadest first, so the most specific
 // value wins whatever order the keys are written in.

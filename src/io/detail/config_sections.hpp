@@ -14,8 +14,9 @@ namespace cellfit::detail {
 // [model]; `source` is the config file (relative paths are resolved against it).
 void build_model(table_reader& t, cell_model& m, const std::string& source);
 
-// [[stimulus]] tables, after [model] and [simulation].
-void build_stimuli(const toml::value& arr, run_config& rc);
+// [[stimulus]] and [[protocol]] tables (either may be null), after [model] and
+// [simulation]: the stimuli in that order, each name unique.
+void build_stimuli(const toml::value* stimuli, const toml::value* protocols, run_config& rc);
 
 // [fit], after the model, the settings and the stimuli.
 void build_fit(const toml::value& fv, run_config& rc);

@@ -1,0 +1,182 @@
+// Protocols: injection sites are points as IClamps are, several elements act together in
+// one cell, every protocol has a distinct name.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+#include "io/config.hpp"
+#include "sim/batch_simulator.hpp"
+
+namespace {
+
+std::string config_refusal(const std::string& text) {
+  try {
+    cellfit::parse_config(text, "run.toml", {});
+  } catch (const cellfit::error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+int spikes_at(const cellfit::simulation_result& r, std::size_t cell, std::size_t site) {
+  const double* v = &r.voltage[(cell * r.n_sites + site) * r.n_samples];
+  int n = 0;
+  for (std::size_t k = 1; k < r.n_samples; ++k) n += v[k - 1] < -20.0 && v[k] >= -20.0;
+  return n;
+}
+
+// A ball-and-stick hh cell with `soma_nseg` soma compartments, a somatic step at `sites`.
+std::string soma_step(int soma_nseg, const std::string& where) {
+  return "[model]\nnseg = { soma = " + std::to_string(soma_nseg) +
+         ", dend = 5 }\n[simulation]\nt_stop_ms = 100.0\nrecord_sites = \"soma[0](0.5)\"\n"
+         "[[stimulus]]\n" +
+         where + "\namplitude = 0.4\ndelay_ms = 10.0\nduration_ms = 80.0\n";
+}
+
+TEST(protocols, soma_is_one_point_whatever_its_nseg) {
+  const auto one = cellfit::parse_config(soma_step(1, "sites = \"soma\""), "run.toml", {});
+  const auto three = cellfit::parse_config(soma_step(3, "sites = \"soma\""), "run.toml", {});
+  const auto every = cellfit::parse_config(soma_step(3, "every = \"soma\""), "run.toml", {});
+  // soma[0](0.5) is the middle one of three soma compartments (Hines order: 0, 1, 2).
+  EXPECT_EQ(one.stimuli.at(0).components.at(0).sites, std::vector<int>{0});
+  EXPECT_EQ(three.stimuli.at(0).components.at(0).sites, std::vector<int>{1});
+  EXPECT_EQ(every.stimuli.at(0).components.at(0).sites, (std::vector<int>{0, 1, 2}));
+  // One electrode of 0.4 nA fires the cell alike at nseg 1 and 3; the same current in every
+  // soma compartment (three times the charge) fires it much more.
+  const auto run = [](const cellfit::run_config& rc) {
+    return spikes_at(cellfit::simulate_batch(rc.model, rc.sets, rc.stimuli, rc.settings), 0, 0);
+  };
+  const int n1 = run(one), n3 = run(three), n_every = run(every);
+  EXPECT_GT(n1, 0);
+  EXPECT_EQ(n1, n3);
+  EXPECT_GT(n_every, n3);
+}
+
+TEST(protocols, a_section_list_is_not_a_point) {
+  const std::string why = config_refusal(soma_step(1, "sites = \"dend\""));
+  EXPECT_NE(why.find("run.toml:7: stimulus[0].sites: \"dend\" is a section list, not a point"),
+            std::string::npos)
+      << why;
+  EXPECT_NE(why.find("every = \"dend\""), std::string::npos) << why;
+  EXPECT_NE(config_refusal(soma_step(1, "sites = [\"soma\", \"alldend\"]")).find("not a point"),
+            std::string::npos);
+  EXPECT_NE(config_refusal(soma_step(1, "sites = \"soma\"\nevery = \"dend\""))
+                .find("give sites (points) or every (all compartments of regions), not both"),
+            std::string::npos);
+  EXPECT_NE(config_refusal("[[stimulus]]\namplitude = 0.1\n").find("stimulus[0].sites: missing"),
+            std::string::npos);
+  // Recordings take a list as all its compartments, as before.
+  EXPECT_EQ(config_refusal("[simulation]\nrecord_sites = \"dend\"\n"), "");
+}
+
+constexpr const char* two_clamps = R"toml(
+[simulation]
+t_stop_ms = 60.0
+record_sites = ["soma[0](0.5)", "dend[0](0.9)"]
+[[stimulus]]
+name = "alone"
+sites = "soma"
+amplitude = 0.2
+[[protocol]]
+name = "together"
+[[protocol.stimulus]]
+type = "step"
+sites = "soma"
+amplitude = 0.2
+delay_ms = 5.0
+duration_ms = 20.0
+[[protocol.stimulus]]
+type = "ramp"
+sites = "dend[0](0.9)"
+amplitude_start = 0.0
+amplitude_end = 0.5
+delay_ms = 15.0
+duration_ms = 30.0
+[[protocol.stimulus]]
+type = "holding"
+sites = 0
+amplitude = -0.01
+[[protocol]]
+name = "rest"
+)toml";
+
+TEST(protocols, elements_act_together_in_one_cell) {
+  const auto rc = cellfit::parse_config(two_clamps, "run.toml", {});
+  ASSERT_EQ(rc.stimuli.size(), 3u);  // [[stimulus]] tables first, then [[protocol]]s
+  EXPECT_EQ(rc.stimuli[0].name, "alone");
+  const auto& p = rc.stimuli[1];
+  EXPECT_EQ(p.name, "together");
+  ASSERT_EQ(p.components.size(), 3u);
+  EXPECT_EQ(p.components[0].kind, cellfit::stimulus_kind::step);
+  EXPECT_EQ(p.components[1].kind, cellfit::stimulus_kind::ramp);
+  EXPECT_EQ(p.components[1].sites, std::vector<int>{5});  // dend[0](0.9): segment 4 of 5
+  EXPECT_EQ(p.components[2].kind, cellfit::stimulus_kind::holding);
+  EXPECT_TRUE(rc.stimuli[2].components.empty());
+  // The sampled currents are the elements' sum at each site.
+  const std::size_t n = 2400;
+  const auto s = cellfit::sample_stimuli(rc.stimuli, n, 0.025);
+  ASSERT_EQ(s.sites, (std::vector<int>{0, 5}));
+  EXPECT_DOUBLE_EQ(s.at(1, 0, 10 * 40), 0.2 - 0.01);  // t = 10 ms: step + holding
+  EXPECT_DOUBLE_EQ(s.at(1, 0, 40 * 40), -0.01);       // t = 40 ms: holding only
+  EXPECT_NEAR(s.at(1, 1, 30 * 40), 0.5 * (30.0125 - 15.0) / 30.0, 1e-15);
+  EXPECT_EQ(s.at(2, 0, 400), 0.0);
+  // Each protocol is one cell of the batch.
+  const auto r = cellfit::simulate_batch(rc.model, rc.sets, rc.stimuli, rc.settings);
+  EXPECT_EQ(r.n_cells, 3u);
+  EXPECT_EQ(r.n_failed(), 0u);
+}
+
+TEST(protocols, names_are_unique_and_elements_are_single_currents) {
+  std::string dup = two_clamps;
+  dup.replace(dup.find("name = \"rest\""), 13, "name = \"alone\"");
+  const std::string why = config_refusal(dup);
+  EXPECT_NE(why.find("protocol[1].name: the name \"alone\" is already used (run.toml:6)"),
+            std::string::npos)
+      << why;
+  EXPECT_NE(config_refusal("[[stimulus]]\nname = \"a\"\nsites = 0\n[[stimulus]]\nname = \"a\"\n"
+                           "sites = 0\n")
+                .find("run.toml:5: stimulus[1].name: the name \"a\" is already used"),
+            std::string::npos);
+  EXPECT_NE(config_refusal("[[protocol]]\n[[protocol.stimulus]]\nsites = 0\n")
+                .find("protocol[0].name: missing"),
+            std::string::npos);
+  EXPECT_NE(config_refusal("[[protocol]]\nname = \"p\"\n[[protocol.stimulus]]\nsites = 0\n"
+                           "amplitudes = [0.1, 0.2]\n")
+                .find("protocol[0].stimulus[0].amplitudes: a protocol element is one current"),
+            std::string::npos);
+  EXPECT_NE(config_refusal("[[protocol]]\nname = \"p\"\n[[protocol.stimulus]]\ntype = \"noise\"\n"
+                           "sites = 0\ncount = 2\n")
+                .find("a protocol element is one current"),
+            std::string::npos);
+  EXPECT_NE(config_refusal("[[protocol]]\nname = \"p\"\n[[protocol.stimulus]]\nsites = 0\n"
+                           "colour = 1\n")
+                .find("protocol[0].stimulus[0].colour: unknown key"),
+            std::string::npos);
+}
+
+TEST(protocols, random_elements_differ_between_protocols_and_repeat) {
+  const std::string one = R"(
+[[protocol]]
+name = "a"
+[[protocol.stimulus]]
+type = "noise"
+sites = 0
+std = 0.1
+seed = 7
+)";
+  const std::string two = one +
+                          "[[protocol]]\nname = \"b\"\n[[protocol.stimulus]]\ntype = "
+                          "\"noise\"\nsites = 0\nstd = 0.1\nseed = 7\n";
+  const auto a = cellfit::parse_config(one, "run.toml", {});
+  const auto b = cellfit::parse_config(two, "run.toml", {});
+  const auto sa = cellfit::sample_stimuli(a.stimuli, 100, 0.025);
+  const auto sb = cellfit::sample_stimuli(b.stimuli, 100, 0.025);
+  for (std::size_t k = 0; k < 100; ++k) EXPECT_EQ(sa.at(0, 0, k), sb.at(0, 0, k));
+  int same = 0;
+  for (std::size_t k = 0; k < 100; ++k) same += sb.at(0, 0, k) == sb.at(1, 0, k);
+  EXPECT_LT(same, 5);
+}
+
+}  // namespace
