@@ -205,6 +205,7 @@ void write_compare(const std::string& path, const run_config& rc, const paramete
     f.write("/compare/target/voltage", fp.target, {n_stim, n_sites, n_samples});
     std::vector<std::int64_t> sites(s.record_compartments.begin(), s.record_compartments.end());
     f.write("/compare/target/sites", sites, {sites.size()});
+    f.write("/compare/target/site_names", s.site_names());
     std::vector<double> t(n_samples);
     for (std::size_t k = 0; k < n_samples; ++k)
       t[k] = static_cast<double>(k) * s.record_every * s.dt_ms;

@@ -283,6 +283,7 @@ void write_fit(const std::string& path, const run_config& rc, const parameter_sp
     }
     std::vector<std::int64_t> sites(s.record_compartments.begin(), s.record_compartments.end());
     f.write("/fit/target/sites", sites, {sites.size()});
+    f.write("/fit/target/site_names", s.site_names());
     write_model(f, rc.model);
 
     f.attribute("/", "cellfit_version", std::string("0.1.0"));

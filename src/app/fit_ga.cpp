@@ -89,19 +89,22 @@ void write_ga_fit(const std::string& path, const run_config& rc, const parameter
     f.write("/fit/best/voltage", best_voltage, {n_stim, n_sites, n_samples});
     std::vector<std::int64_t> sites(s.record_compartments.begin(), s.record_compartments.end());
     f.write("/fit/target/sites", sites, {sites.size()});
+    f.write("/fit/target/site_names", s.site_names());
     if (!sc.targets().empty()) {
       std::vector<std::string> names;
-      std::vector<std::int64_t> stim;
+      std::vector<std::int64_t> stim, site;
       std::vector<double> mean, sd;
       for (const auto& t : sc.targets()) {
         names.push_back(t.feature);
         stim.push_back(static_cast<std::int64_t>(t.stimulus));
+        site.push_back(static_cast<std::int64_t>(t.site));
         mean.push_back(t.mean);
         sd.push_back(t.std);
       }
       const std::size_t T = names.size();
       f.write("/fit/target/features/name", names);
       f.write("/fit/target/features/stimulus", stim, {T});
+      f.write("/fit/target/features/site", site, {T});
       f.write("/fit/target/features/mean", mean, {T});
       f.write("/fit/target/features/std", sd, {T});
     }
@@ -165,7 +168,8 @@ void setup_ga(run_config& rc, const fit_run& run, ga_state& st) {
                          ": fit.target.type = \"features\" needs fit.ga.objective = \"features\"");
     }
     bp = read_bluepyopt_targets(ts.features_file, ts.protocols_file, rc.stimuli,
-                                compartments_in_region(rc.model.geom, "soma"));
+                                compartment_at(rc.model.morph, rc.model.geom, "soma[0]", 0.5),
+                                rc.settings);
     if (!bp.stimuli.empty()) {
       rc.stimuli = bp.stimuli;
       rc.settings.t_stop_ms = bp.t_stop_ms;
@@ -177,6 +181,8 @@ void setup_ga(run_config& rc, const fit_run& run, ga_state& st) {
   sc.grouping = gs.grouping;
   sc.penalty = gs.penalty > 0 ? gs.penalty : (sc.kind == ga::objective_kind::mse ? 1e4 : 250.0);
   sc.feature_site = static_cast<std::size_t>(gs.feature_site);
+  for (const auto& x : rc.stimuli) sc.stimulus_names.push_back(x.name);
+  sc.site_names = rc.settings.site_names();
   sc.threads = static_cast<unsigned>(gs.threads);
   sc.efel.threshold_mv = gs.threshold_mv;
   sc.efel.derivative_threshold = gs.derivative_threshold;

@@ -49,6 +49,7 @@ void write_hybrid_fit(const std::string& path, const run_config& rc, const param
     f.write("/fit/target/voltage", fp.target, {n_stim, n_sites, n_samples});
     std::vector<std::int64_t> sites(s.record_compartments.begin(), s.record_compartments.end());
     f.write("/fit/target/sites", sites, {sites.size()});
+    f.write("/fit/target/site_names", s.site_names());
     if (!r.polished.empty() && !r.polished[r.best].best_voltage.empty()) {
       f.write("/fit/best/voltage", r.polished[r.best].best_voltage, {n_stim, n_sites, n_samples});
     }

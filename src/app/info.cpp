@@ -144,9 +144,8 @@ int run_info(const info_options& o) {
                 "area_um2");
     for (int c = 0; c < g.n_compartments(); ++c) {
       const std::size_t node = static_cast<std::size_t>(g.node_of[static_cast<std::size_t>(c)]);
-      const section& s = m.sections[static_cast<std::size_t>(g.section_of[node])];
-      char where[64];
-      std::snprintf(where, sizeof where, "%s(%.6g)", s.name.c_str(), g.x[node]);
+      const std::string name = compartment_name(m, g, c);
+      const char* where = name.c_str();
       const char* list = region_name(g.region_of[static_cast<std::size_t>(c)]);
       if (m.point_model) {
         std::printf("%6d  %-22s %-8s %14s %12s\n", c, where, list, "-", "-");

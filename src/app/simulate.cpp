@@ -33,6 +33,7 @@ void write_traces(const std::string& path, const run_config& rc, const simulatio
     f.attribute("/traces/voltage", "sample_interval_ms", s.dt_ms * s.record_every);
     std::vector<std::int64_t> sites(s.record_compartments.begin(), s.record_compartments.end());
     f.write("/traces/sites", sites, {sites.size()});
+    f.write("/traces/site_names", s.site_names());
     std::vector<double> t(r.n_samples);
     for (std::size_t k = 0; k < t.size(); ++k)
       t[k] = static_cast<double>(k) * s.record_every * s.dt_ms;

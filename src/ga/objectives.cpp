@@ -45,7 +45,13 @@ scorer::scorer(const scoring_settings& s, std::vector<feature_target> targets,
   }
   if (targets_.empty()) throw config_error("cellfit::ga: no feature targets to fit");
   std::vector<std::string> names;
-  for (const auto& t : targets_) {
+  for (auto& t : targets_) {
+    if (t.site == feature_target::scoring_site) t.site = s_.feature_site;
+    if (t.site >= sim.record_compartments.size()) {
+      throw config_error("cellfit::ga: a target of " + t.feature + " names recorded site " +
+                         std::to_string(t.site) + ", the fit records " +
+                         std::to_string(sim.record_compartments.size()));
+    }
     if (t.stimulus >= n_stimuli_) {
       throw config_error("cellfit::ga: a target of " + t.feature + " names stimulus " +
                          std::to_string(t.stimulus) + ", the fit has " +
@@ -88,9 +94,13 @@ void scorer::group_targets() {
       case objective_grouping::per_feature:
         key = targets_[t].feature;
         break;
-      case objective_grouping::per_stimulus_feature:
-        key = "stim" + std::to_string(targets_[t].stimulus) + "." + targets_[t].feature;
+      case objective_grouping::per_stimulus_feature: {
+        const feature_target& x = targets_[t];
+        const bool named = x.stimulus < s_.stimulus_names.size() && x.site < s_.site_names.size();
+        key = named ? s_.stimulus_names[x.stimulus] + "." + s_.site_names[x.site] + "." + x.feature
+                    : "stim" + std::to_string(x.stimulus) + "." + x.feature;
         break;
+      }
       case objective_grouping::sum:
         key = "sum";
         break;
@@ -109,17 +119,25 @@ void scorer::group_targets() {
     std::fill(divisor_.begin(), divisor_.end(), 0.0);
     for (std::size_t o : objective_of_) divisor_[o] += 1;
   }
-  features_of_stim_.assign(n_stimuli_, {});
-  target_index_.assign(n_stimuli_, {});
+  std::vector<std::vector<std::size_t>> groups_of_stim(n_stimuli_);
   for (std::size_t t = 0; t < targets_.size(); ++t) {
-    auto& names = features_of_stim_[targets_[t].stimulus];
-    const auto it = std::find(names.begin(), names.end(), targets_[t].feature);
-    if (it != names.end()) {
-      throw config_error("cellfit::ga: two targets for " + targets_[t].feature + " on stimulus " +
-                         std::to_string(targets_[t].stimulus));
+    const feature_target& x = targets_[t];
+    std::size_t gi = groups_.size();
+    for (std::size_t g : groups_of_stim[x.stimulus]) {
+      if (groups_[g].site == x.site) gi = g;
     }
-    names.push_back(targets_[t].feature);
-    target_index_[targets_[t].stimulus].push_back(t);
+    if (gi == groups_.size()) {
+      groups_.push_back({x.stimulus, x.site, {}, {}});
+      groups_of_stim[x.stimulus].push_back(gi);
+    }
+    trace_group& g = groups_[gi];
+    if (std::find(g.features.begin(), g.features.end(), x.feature) != g.features.end()) {
+      throw config_error("cellfit::ga: two targets for " + x.feature + " on stimulus " +
+                         std::to_string(x.stimulus) + " at recorded site " +
+                         std::to_string(x.site));
+    }
+    g.features.push_back(x.feature);
+    g.targets.push_back(t);
   }
 }
 
@@ -157,32 +175,29 @@ objective_matrix scorer::score(const simulation_result& r, std::size_t n_individ
     return obj;
   }
 
-  for (std::size_t s = 0; s < n_stimuli_; ++s) {
-    if (features_of_stim_[s].empty()) continue;
+  for (const trace_group& g : groups_) {
     std::vector<features::trace> traces;
     std::vector<std::size_t> who;
     for (std::size_t i = 0; i < n_individuals; ++i) {
-      const std::size_t c = i * n_stimuli_ + s;
+      const std::size_t c = i * n_stimuli_ + g.stimulus;
       if (r.failed_step[c] >= 0) {
-        for (std::size_t t : target_index_[s]) {
-          obj.values[i * obj.m + objective_of_[t]] += s_.penalty;
-        }
+        for (std::size_t t : g.targets) obj.values[i * obj.m + objective_of_[t]] += s_.penalty;
         continue;
       }
       features::trace tr{};
       tr.t_ms = time_ms_.data();
-      tr.v_mv = &r.voltage[(c * n_sites + s_.feature_site) * n_samples];
+      tr.v_mv = &r.voltage[(c * n_sites + g.site) * n_samples];
       tr.n = n_samples;
-      tr.stim_start_ms = windows_[s].start_ms;
-      tr.stim_end_ms = windows_[s].end_ms;
-      tr.stimulus_current_na = windows_[s].current_na;
+      tr.stim_start_ms = windows_[g.stimulus].start_ms;
+      tr.stim_end_ms = windows_[g.stimulus].end_ms;
+      tr.stimulus_current_na = windows_[g.stimulus].current_na;
       traces.push_back(tr);
       who.push_back(i);
     }
-    const auto values = features::compute_batch(traces, features_of_stim_[s], s_.efel, threads);
+    const auto values = features::compute_batch(traces, g.features, s_.efel, threads);
     for (std::size_t k = 0; k < who.size(); ++k) {
-      for (std::size_t f = 0; f < target_index_[s].size(); ++f) {
-        const std::size_t t = target_index_[s][f];
+      for (std::size_t f = 0; f < g.targets.size(); ++f) {
+        const std::size_t t = g.targets[f];
         const features::value& v = values[k][f];
         double z = s_.penalty;
         if (v.ok) {

@@ -21,9 +21,11 @@
 namespace cellfit::ga {
 
 struct feature_target {
+  static constexpr std::size_t scoring_site = static_cast<std::size_t>(-1);
   std::size_t stimulus = 0;
   std::string feature;
   double mean = 0, std = 1;
+  std::size_t site = scoring_site;  // recorded site; scoring_site: settings.feature_site
 };
 
 enum class objective_kind { features, mse };
@@ -41,6 +43,9 @@ struct scoring_settings {
   std::size_t feature_site = 0;  // index into the recorded sites
   unsigned threads = 0;          // 0: all hardware threads
   features::settings efel;
+  // Names of the stimuli (protocols) and recorded sites, for objective names such as
+  // "Step1.soma.AP_height" (per_stimulus_feature; BluePyOpt's naming); empty: by index.
+  std::vector<std::string> stimulus_names, site_names;
 };
 
 class scorer {
@@ -75,8 +80,13 @@ class scorer {
   std::vector<std::string> names_;
   std::vector<std::size_t> objective_of_;  // per target
   std::vector<double> divisor_;            // per objective (per_feature: its targets)
-  std::vector<std::vector<std::string>> features_of_stim_;  // distinct names per stimulus
-  std::vector<std::vector<std::size_t>> target_index_;      // [stim][feature k] -> target
+  // The targets by (stimulus, site), each trace's features computed in one batch.
+  struct trace_group {
+    std::size_t stimulus = 0, site = 0;
+    std::vector<std::string> features;  // distinct
+    std::vector<std::size_t> targets;   // [feature k] -> target
+  };
+  std::vector<trace_group> groups_;
 };
 
 // The window of each stimulus (active_window, stimulus/stimulus.hpp: NaN where it has none)

@@ -47,11 +47,43 @@ void build_settings(table_reader& t, run_config& rc) {
     fail(t.get("precision"), "simulation.precision",
          "expected \"fp64\" or \"fp32\", got \"" + prec + "\"");
   }
-  if (t.has("record_sites")) {
-    s.record_compartments = parse_sites(t.get("record_sites"), "simulation.record_sites",
-                                        {rc.model.morph, rc.model.geom});
+  const cable_model_view cell{rc.model.morph, rc.model.geom};
+  if (t.has("recording")) {
+    // Named recordings, each at one point: traces are "<protocol>.<name>.v".
+    if (t.has("record_sites")) {
+      fail(t.at("record_sites"), "simulation.record_sites",
+           "give record_sites or [[simulation.recording]] tables, not both");
+    }
+    const toml::value& rv = t.get("recording");
+    if (!rv.is_array() || rv.as_array().empty())
+      fail(rv, "simulation.recording", "expected one or more [[simulation.recording]] tables");
+    std::size_t k = 0;
+    for (const auto& entry : rv.as_array()) {
+      table_reader r(entry, "simulation.recording[" + std::to_string(k++) + "]");
+      if (!r.has("name")) fail(entry, r.key_name("name"), "missing (e.g. \"soma\")");
+      const std::string name = r.string("name", "");
+      if (name.empty() || name.find_first_of(". \t/") != std::string::npos) {
+        fail(r.at("name"), r.key_name("name"),
+             "a recording name is a non-empty word without '.', '/' or spaces, got \"" + name +
+                 "\"");
+      }
+      if (s.find_site(name) >= 0)
+        fail(r.at("name"), r.key_name("name"), "the name \"" + name + "\" is already used");
+      if (!r.has("site"))
+        fail(entry, r.key_name("site"), "missing (a point such as \"soma\" or \"dend[2](0.5)\")");
+      const auto c = parse_sites(r.get("site"), r.key_name("site"), cell, site_use::point);
+      if (c.size() != 1)
+        fail(r.at("site"), r.key_name("site"), "a recording is at one point, not a list");
+      s.record_compartments.push_back(c.front());
+      s.record_names.push_back(name);
+      r.finish();
+    }
   } else {
-    s.record_compartments = compartments_in_region(rc.model.geom, "all");
+    s.record_compartments =
+        t.has("record_sites") ? parse_sites(t.get("record_sites"), "simulation.record_sites", cell)
+                              : compartments_in_region(rc.model.geom, "all");
+    for (int c : s.record_compartments)
+      s.record_names.push_back(compartment_name(rc.model.morph, rc.model.geom, c));
   }
   t.finish();
 }

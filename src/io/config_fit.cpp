@@ -96,7 +96,21 @@ void build_ga(const toml::value& v, run_config& rc) {
       }
     }
   }
-  g.feature_site = static_cast<int>(t.integer("feature_site", g.feature_site, 0, 1000000000));
+  // The recording scored: its index, or its name ([[simulation.recording]] name, or the
+  // section(x) of a record_sites entry).
+  if (t.has("feature_site") && t.get("feature_site").is_string()) {
+    const std::string name = t.get("feature_site").as_string().str;
+    const int k = rc.settings.find_site(name);
+    if (k < 0) {
+      std::string known;
+      for (const auto& n : rc.settings.site_names()) known += (known.empty() ? "" : ", ") + n;
+      fail(t.at("feature_site"), "fit.ga.feature_site",
+           "no recording named \"" + name + "\" (recordings: " + known + ")");
+    }
+    g.feature_site = k;
+  } else {
+    g.feature_site = static_cast<int>(t.integer("feature_site", g.feature_site, 0, 1000000000));
+  }
   g.penalty = t.number("penalty", g.penalty, 0.0, 1e300);
   g.threads = static_cast<int>(t.integer("threads", g.threads, 0, 4096));
   g.threshold_mv = t.number("threshold_mv", g.threshold_mv, -400.0, 400.0);

@@ -32,8 +32,8 @@ double number(const json& v, const std::string& where) {
   return x;
 }
 
-void add_target(bluepyopt_targets& out, std::size_t stim, const std::string& name, double mean,
-                double sd, const std::string& where) {
+void add_target(bluepyopt_targets& out, std::size_t stim, std::size_t site, const std::string& name,
+                double mean, double sd, const std::string& where) {
   if (!features::is_known(name)) {
     out.notes.push_back(where + ": feature " + name + " is not in cellfit's library, left out");
     return;
@@ -42,7 +42,7 @@ void add_target(bluepyopt_targets& out, std::size_t stim, const std::string& nam
     throw config_error("cellfit::features: " + where + ": std of " + name + " must be > 0, got " +
                        std::to_string(sd));
   }
-  out.targets.push_back({stim, name, mean, sd});
+  out.targets.push_back({stim, name, mean, sd, site});
 }
 
 }  // namespace
@@ -50,7 +50,7 @@ void add_target(bluepyopt_targets& out, std::size_t stim, const std::string& nam
 bluepyopt_targets read_bluepyopt_targets(const std::string& features_file,
                                          const std::string& protocols_file,
                                          const std::vector<stimulus>& config_stimuli,
-                                         const std::vector<int>& soma_sites) {
+                                         int soma_point, const simulation_settings& sim) {
   bluepyopt_targets out;
   std::vector<std::string> names;
   if (!protocols_file.empty()) {
@@ -64,8 +64,16 @@ bluepyopt_targets read_bluepyopt_targets(const std::string& features_file,
           proto["stimuli"].empty()) {
         throw config_error("cellfit::features: " + where + ": expected {\"stimuli\": [...]}");
       }
-      if (proto.contains("extra_recordings")) {
-        out.notes.push_back(where + ": extra_recordings are not simulated (soma only)");
+      if (proto.contains("extra_recordings") && proto["extra_recordings"].is_array()) {
+        for (const auto& x : proto["extra_recordings"]) {
+          const std::string name = x.is_object() && x.contains("name") && x["name"].is_string()
+                                       ? x["name"].get<std::string>()
+                                       : "";
+          if (name.empty() || sim.find_site(name) < 0) {
+            out.notes.push_back(where + ": extra recording " + (name.empty() ? "?" : name) +
+                                " is not among the config's recordings, left out");
+          }
+        }
       }
       stimulus st;
       st.name = pname;
@@ -79,7 +87,7 @@ bluepyopt_targets read_bluepyopt_targets(const std::string& features_file,
           }
         }
         stimulus_component c;
-        c.sites = soma_sites;
+        c.sites = {soma_point};
         c.delay_ms = number(e["delay"], w + ".delay");
         c.duration_ms = number(e["duration"], w + ".duration");
         c.amplitude = number(e["amp"], w + ".amp");
@@ -119,8 +127,19 @@ bluepyopt_targets read_bluepyopt_targets(const std::string& features_file,
       throw config_error("cellfit::features: " + where + ": expected an object of locations");
     for (const auto& [loc, feats] : locations.items()) {
       const std::string w = where + "." + loc;
-      if (loc != "soma" && loc != "soma.v") {
-        out.notes.push_back(w + ": location not recorded (cellfit scores the soma), left out");
+      // "dend1" or "dend1.v": the recording of that name; "soma" alone: the feature site.
+      const std::string rec = loc.size() > 2 && loc.compare(loc.size() - 2, 2, ".v") == 0
+                                  ? loc.substr(0, loc.size() - 2)
+                                  : loc;
+      std::size_t site = ga::feature_target::scoring_site;
+      const int k = sim.find_site(rec);
+      if (k >= 0) {
+        site = static_cast<std::size_t>(k);
+      } else if (rec != "soma") {
+        std::string known;
+        for (const auto& n : sim.site_names()) known += (known.empty() ? "" : ", ") + n;
+        out.notes.push_back(w + ": no recording named " + rec + " (recordings: " + known +
+                            "), left out");
         continue;
       }
       if (feats.is_object()) {
@@ -128,7 +147,7 @@ bluepyopt_targets read_bluepyopt_targets(const std::string& features_file,
           if (!ms.is_array() || ms.size() != 2) {
             throw config_error("cellfit::features: " + w + "." + fname + ": expected [mean, std]");
           }
-          add_target(out, stim, fname, number(ms[0], w + "." + fname),
+          add_target(out, stim, site, fname, number(ms[0], w + "." + fname),
                      number(ms[1], w + "." + fname), w);
         }
       } else if (feats.is_array()) {
@@ -152,7 +171,7 @@ bluepyopt_targets read_bluepyopt_targets(const std::string& features_file,
             throw config_error("cellfit::features: " + we +
                                ": needs \"val\": [mean, std] or \"mean\" and \"std\"");
           }
-          add_target(out, stim, fname, mean, sd, we);
+          add_target(out, stim, site, fname, mean, sd, we);
         }
       } else {
         throw config_error("cellfit::features: " + w +
@@ -162,7 +181,7 @@ bluepyopt_targets read_bluepyopt_targets(const std::string& features_file,
   }
   if (out.targets.empty()) {
     throw config_error("cellfit::features: " + features_file +
-                       ": no usable feature target at the soma");
+                       ": no usable feature target at the recorded sites");
   }
   return out;
 }

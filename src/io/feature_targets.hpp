@@ -9,16 +9,18 @@
 //   protocols.json  {"<protocol>": {"stimuli": [{"delay": ms, "amp": nA, "duration": ms,
 //                                                "totduration": ms}, ...]}}
 //
-// The first stimulus of a protocol is a step at the soma; a further one that starts at 0 and
-// lasts totduration is a holding current. Features are scored at the soma ("soma",
-// "soma.v"); other locations, and protocols with extra recordings, are reported in `notes`
-// and left out. Without protocols.json, protocol names must be the names of the config's
-// stimuli.
+// The first stimulus of a protocol is a step at soma[0](0.5); a further one that starts at 0
+// and lasts totduration is a holding current. A location ("dend1", "soma.v") is scored at
+// the recording of that name ([[simulation.recording]]); "soma" without such a recording is
+// the fit's feature site. Other locations, and extra recordings that the config does not
+// record, are reported in `notes` and left out. Without protocols.json, protocol names must
+// be the names of the config's stimuli and protocols.
 
 #include <string>
 #include <vector>
 
 #include "ga/objectives.hpp"
+#include "sim/batch_simulator.hpp"
 #include "stimulus/stimulus.hpp"
 
 namespace cellfit {
@@ -35,6 +37,6 @@ struct bluepyopt_targets {
 bluepyopt_targets read_bluepyopt_targets(const std::string& features_file,
                                          const std::string& protocols_file,
                                          const std::vector<stimulus>& config_stimuli,
-                                         const std::vector<int>& soma_sites);
+                                         int soma_point, const simulation_settings& sim);
 
 }  // namespace cellfit

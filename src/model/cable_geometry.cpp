@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "common/error.hpp"
 
@@ -349,6 +350,13 @@ int compartment_at(const morphology& m, const cable_geometry& g, const std::stri
   }
   throw internal_error("cellfit::compartment_at: section " + name + " has no compartment " +
                        std::to_string(k));
+}
+
+std::string compartment_name(const morphology& m, const cable_geometry& g, int c) {
+  const std::size_t node = static_cast<std::size_t>(g.node_of[static_cast<std::size_t>(c)]);
+  char x[32];
+  std::snprintf(x, sizeof x, "(%.6g)", g.x[node]);
+  return m.sections[static_cast<std::size_t>(g.section_of[node])].name + x;
 }
 
 }  // namespace cellfit

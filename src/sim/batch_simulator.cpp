@@ -20,6 +20,24 @@ int simulation_settings::n_steps() const {
   return static_cast<int>(std::llround(t_stop_ms / dt_ms));
 }
 
+std::string simulation_settings::site_name(std::size_t k) const {
+  if (record_names.size() == record_compartments.size()) return record_names.at(k);
+  return "compartment " + std::to_string(record_compartments.at(k));
+}
+
+std::vector<std::string> simulation_settings::site_names() const {
+  std::vector<std::string> out;
+  for (std::size_t k = 0; k < record_compartments.size(); ++k) out.push_back(site_name(k));
+  return out;
+}
+
+int simulation_settings::find_site(const std::string& name) const {
+  for (std::size_t k = 0; k < record_compartments.size(); ++k) {
+    if (site_name(k) == name) return static_cast<int>(k);
+  }
+  return -1;
+}
+
 std::size_t simulation_result::n_failed() const {
   std::size_t n = 0;
   for (int s : failed_step) n += s >= 0;

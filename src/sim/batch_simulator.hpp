@@ -20,11 +20,19 @@ struct simulation_settings {
   double t_stop_ms = 100.0;
   int record_every = 1;                  // record every k-th step (t = 0 included)
   std::vector<int> record_compartments;  // compartment indices
+  // The recordings' names ([[simulation.recording]] names, or each site's section(x)); may
+  // be left empty by code that sets record_compartments itself.
+  std::vector<std::string> record_names;
   precision prec = precision::fp64;
   double v_bound_mv = 400.0;  // |V| beyond this (or NaN) marks a cell failed; <= 400
 
   int n_steps() const;
   int n_samples() const { return n_steps() / record_every + 1; }
+  // The name of recorded site k: its recording name, else "compartment <index>".
+  std::string site_name(std::size_t k) const;
+  std::vector<std::string> site_names() const;
+  // The index of the recording named `name`; -1 if there is none.
+  int find_site(const std::string& name) const;
 };
 
 struct simulation_result {

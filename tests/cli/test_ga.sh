@@ -90,7 +90,7 @@ population = 8
 offspring = 8
 generations = 2
 TOML
-expect 0 "location not recorded" -- "$cellfit" fit bpo.toml --out bpo.h5
+expect 0 "no recording named dend1" -- "$cellfit" fit bpo.toml --out bpo.h5
 python3 - <<'PY' || fails=$((fails + 1))
 import h5py
 with h5py.File("bpo.h5", "r") as f:

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "ga/objectives.hpp"
 #include "io/config.hpp"
 #include "sim/batch_simulator.hpp"
 
@@ -177,6 +178,95 @@ seed = 7
   int same = 0;
   for (std::size_t k = 0; k < 100; ++k) same += sb.at(0, 0, k) == sb.at(1, 0, k);
   EXPECT_LT(same, 5);
+}
+
+constexpr const char* recorded = R"toml(
+[simulation]
+t_stop_ms = 60.0
+[[simulation.recording]]
+name = "soma"
+site = "soma"
+[[simulation.recording]]
+name = "tip"
+site = "dend[0](0.95)"
+[[protocol]]
+name = "Step1"
+[[protocol.stimulus]]
+sites = "soma"
+amplitude = 0.5
+delay_ms = 10.0
+duration_ms = 40.0
+)toml";
+
+TEST(protocols, recordings_are_named_points) {
+  const auto rc = cellfit::parse_config(recorded, "run.toml", {});
+  EXPECT_EQ(rc.settings.record_compartments, (std::vector<int>{0, 5}));
+  EXPECT_EQ(rc.settings.site_names(), (std::vector<std::string>{"soma", "tip"}));
+  EXPECT_EQ(rc.settings.find_site("tip"), 1);
+  EXPECT_EQ(rc.settings.find_site("dend"), -1);
+  // record_sites are named by their section(x).
+  const auto plain =
+      cellfit::parse_config("[simulation]\nrecord_sites = [0, \"dend[0](0.3)\"]\n", "run.toml", {});
+  EXPECT_EQ(plain.settings.site_names(),
+            (std::vector<std::string>{"soma[0](0.5)", "dend[0](0.3)"}));
+  std::string twice = recorded;
+  twice.replace(twice.find("name = \"tip\""), 12, "name = \"soma\"");
+  EXPECT_NE(config_refusal(twice).find(
+                "run.toml:8: simulation.recording[1].name: the name \"soma\" is already used"),
+            std::string::npos);
+  std::string list = recorded;
+  list.replace(list.find("site = \"dend[0](0.95)\""), 22, "site = \"dend\"");
+  EXPECT_NE(config_refusal(list).find("\"dend\" is a section list, not a point"),
+            std::string::npos);
+  EXPECT_EQ(config_refusal(list).find("every"), std::string::npos);
+  std::string dotted = recorded;
+  dotted.replace(dotted.find("name = \"tip\""), 12, "name = \"t.v\"");
+  EXPECT_NE(config_refusal(dotted).find("a recording name is a non-empty word"), std::string::npos);
+  EXPECT_NE(config_refusal(std::string(recorded) + "[fit.ga]\nfeature_site = \"axon\"\n")
+                .find("fit.ga.feature_site: no recording named \"axon\" (recordings: soma, tip)"),
+            std::string::npos);
+  EXPECT_NE(
+      config_refusal(std::string(recorded).replace(std::string(recorded).find("t_stop_ms = 60.0"),
+                                                   16, "t_stop_ms = 60.0\nrecord_sites = [0]"))
+          .find("give record_sites or [[simulation.recording]] tables, not both"),
+      std::string::npos);
+}
+
+TEST(protocols, feature_targets_are_scored_at_their_recording) {
+  const auto rc = cellfit::parse_config(recorded, "run.toml", {});
+  const auto r = cellfit::simulate_batch(rc.model, rc.sets, rc.stimuli, rc.settings);
+  ASSERT_EQ(r.n_failed(), 0u);
+  // The peak voltage at each recording, as the scorer computes it.
+  cellfit::ga::scoring_settings s;
+  s.grouping = cellfit::ga::objective_grouping::per_stimulus_feature;
+  s.stimulus_names = {"Step1"};
+  s.site_names = rc.settings.site_names();
+  const auto windows = cellfit::ga::stimulus_windows(rc.stimuli, rc.settings.t_stop_ms);
+  // Each recording's maximum_voltage, computed alone.
+  std::vector<double> t(r.n_samples);
+  for (std::size_t k = 0; k < t.size(); ++k) t[k] = 0.025 * static_cast<double>(k);
+  double peak[2];
+  for (std::size_t site = 0; site < 2; ++site) {
+    cellfit::features::trace tr{t.data(),          &r.voltage[site * r.n_samples],
+                                r.n_samples,       windows[0].start_ms,
+                                windows[0].end_ms, 0.5};
+    const auto v = cellfit::features::compute(tr, {"maximum_voltage"});
+    ASSERT_TRUE(v[0].ok);
+    peak[site] = v[0].mean();
+  }
+  ASSERT_GT(std::abs(peak[0] - peak[1]), 1.0);
+  // Each target's mean is the other site's value plus its own offset of 1 std, so a site
+  // mix-up changes the scores.
+  std::vector<cellfit::ga::feature_target> targets = {
+      {0, "maximum_voltage", peak[0] + 0.5, 0.5, 0},
+      {0, "maximum_voltage", peak[1] - 1.0, 0.5, 1},
+  };
+  const cellfit::ga::scorer sc(s, targets, windows, rc.settings);
+  EXPECT_EQ(sc.objective_names(),
+            (std::vector<std::string>{"Step1.soma.maximum_voltage", "Step1.tip.maximum_voltage"}));
+  const auto obj = sc.score(r, 1);
+  EXPECT_NEAR(obj.values[0], 1.0, 1e-12);
+  EXPECT_NEAR(obj.values[1], 2.0, 1e-12);
 }
 
 }  // namespace

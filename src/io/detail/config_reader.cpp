@@ -95,13 +95,15 @@ std::vector<int> parse_sites(const toml::value& x, const std::string& key,
           if (used == 0 || arg.substr(used) != ")")
             fail(e, key, "expected section(x) such as \"soma[0](0.5)\", got \"" + text + "\"");
           out.push_back(compartment_at(cell.morph, g, text.substr(0, open), xv));
-        } else if (use == site_use::injection && section_list_rank(text) >= 0) {
+        } else if (use != site_use::compartments && section_list_rank(text) >= 0) {
           if (text != "soma" && text != "somatic") {
             throw config_error(
                 "cellfit::config: \"" + text +
-                "\" is a section list, not a point: name a point such as \"soma\" or "
-                "\"dend[0](0.5)\", or write every = \"" +
-                text + "\" to inject into every compartment of it");
+                "\" is a section list, not a point: name a point such as "
+                "\"soma\" or \"dend[0](0.5)\"" +
+                (use == site_use::injection
+                     ? ", or write every = \"" + text + "\" to inject into every compartment of it"
+                     : std::string()));
           }
           out.push_back(compartment_at(cell.morph, g, "soma[0]", 0.5));
         } else {

@@ -124,10 +124,11 @@ struct cable_model_view {
   const cable_geometry& geom;
 };
 
-// What a list of sites is for. A recording or a scope takes a region or section list name
-// as every compartment in it; an injection site is a point, as an IClamp is: "soma" (and
-// "somatic") is soma[0](0.5), and another list name is refused (`every` asks for all).
-enum class site_use { compartments, injection };
+// What a list of sites is for. A recording site list or a scope takes a region or section
+// list name as every compartment in it; an injection site or a named recording is a point,
+// as an IClamp is: "soma" (and "somatic") is soma[0](0.5), another list name is refused
+// (for injections, `every` asks for all its compartments).
+enum class site_use { compartments, injection, point };
 
 // Sites: "all", a region or section list name, "section[i](x)", an index, or an array of
 // these. Negative indices count from the end; a compartment named twice is one site.
