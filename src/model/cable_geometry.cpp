@@ -87,7 +87,7 @@ segment_geometry integrate_section(const section& s, int nseg, double ra) {
       si = sip;
     }
     g.area_um2[static_cast<std::size_t>(inode)] = area * 0.5 * pi;
-    g.diam_um[static_cast<std::size_t>(inode)] = diam * 0.5 / ds;
+    g.diam_um[static_cast<std::size_t>(inode)] = diam * (0.5 / ds);
   }
   return g;
 }
