@@ -55,7 +55,8 @@ void check_writable(const std::string& out, const std::string& command,
                     const char* role = "output");
 
 struct info_options {
-  std::string morphology;
+  std::string morphology;              // a morphology spec, or a TOML config (.toml)
+  std::vector<std::string> overrides;  // --set, with a config
   int nseg = 0;
   double max_compartment_um = 0;
   double ra = 35.4;

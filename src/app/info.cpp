@@ -7,6 +7,7 @@
 
 #include "app/commands.hpp"
 #include "common/error.hpp"
+#include "io/config.hpp"
 #include "model/cable_geometry.hpp"
 #include "model/cell_model.hpp"
 #include "model/morphology.hpp"
@@ -14,6 +15,10 @@
 namespace cellfit::app {
 
 namespace {
+
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
 
 int print_catalogue() {
   for (const auto& m : mechanism_catalogue()) {
@@ -69,14 +74,15 @@ void write_sections_csv(const morphology& m, const cable_geometry& g, const std:
   if (f == nullptr) {
     throw io_error("cellfit::info: cannot write '" + path + "': " + std::strerror(errno));
   }
-  std::fprintf(f, "name,parent,parent_x,n3d,length_um,diam_um,area_um2\n");
+  std::fprintf(f, "name,parent,parent_x,n3d,length_um,diam_um,area_um2,nseg\n");
   for (std::size_t i = 0; i < m.sections.size(); ++i) {
     const section& s = m.sections[i];
     const std::string parent =
         s.parent < 0 ? "" : m.sections[static_cast<std::size_t>(s.parent)].name;
-    std::fprintf(f, "%s,%s,%.17g,%zu,%.17g,%.17g,%.17g\n", s.name.c_str(), parent.c_str(),
-                 s.parent < 0 ? 0.0 : s.parent_x, s.points.size(), s.length_um(), s.mean_diam_um(),
-                 area[i]);
+    // diam: NEURON's sec.diam, the segment holding x = 0.5.
+    std::fprintf(f, "%s,%s,%.17g,%zu,%.17g,%.17g,%.17g,%d\n", s.name.c_str(), parent.c_str(),
+                 s.parent < 0 ? 0.0 : s.parent_x, s.has_pt3d ? s.points.size() : std::size_t{0},
+                 s.length_um(), segment_diam_um(s, g.nseg[i], 0.5), area[i], g.nseg[i]);
   }
   const bool failed = std::ferror(f) != 0;
   if (std::fclose(f) != 0 || failed) {
@@ -95,12 +101,28 @@ int run_info(const info_options& o) {
   if (!(o.max_compartment_um >= 0))
     throw usage_error("cellfit::info: --max-compartment-um must be >= 0");
   if (!(o.ra > 0)) throw usage_error("cellfit::info: --ra must be positive");
-  const morphology m = load_morphology(o.morphology);
-  discretization_options opt;
-  opt.nseg = o.nseg;
-  opt.max_compartment_um = o.max_compartment_um;
-  opt.ra_ohm_cm = o.ra;
-  const cable_geometry g = discretize(m, opt);
+  const bool config = ends_with(o.morphology, ".toml");
+  if (!config && !o.overrides.empty())
+    throw usage_error("cellfit::info: --set applies to a TOML config only");
+  if (config && (o.nseg != 0 || o.max_compartment_um != 0 || o.ra != 35.4)) {
+    throw usage_error(
+        "cellfit::info: --nseg, --max-compartment-um and --ra apply to a morphology; a config "
+        "sets them in [model] (or with --set model.KEY=VALUE)");
+  }
+  run_config rc;
+  if (config) {
+    rc = load_config(o.morphology, o.overrides);
+  } else {
+    rc.model.morph = load_morphology(o.morphology);
+    discretization_options opt;
+    opt.nseg = o.nseg;
+    opt.max_compartment_um = o.max_compartment_um;
+    opt.ra_ohm_cm = o.ra;
+    rc.model.geom = discretize(rc.model.morph, opt);
+  }
+  const morphology& m = rc.model.morph;
+  const cable_geometry& g = rc.model.geom;
+  if (config) std::printf("config         %s\n", o.morphology.c_str());
   std::printf("morphology     %s\n", m.source.c_str());
   std::printf("model          %s\n", m.point_model ? "point compartments (no geometry)" : "cable");
   std::printf("sections       %zu\n", m.sections.size());
@@ -153,6 +175,17 @@ int run_info(const info_options& o) {
         std::printf("%6d  %-22s %-8s %14.6g %12.6g\n", c, where, list,
                     g.distance_um[static_cast<std::size_t>(c)], g.area_um2[node]);
       }
+    }
+  }
+  if (config) {
+    // The recorded sites as the config names them resolve to these compartments.
+    std::printf("\n%-11s %6s  %s\n", "record site", "index", "section(x)");
+    const auto& sites = rc.settings.record_compartments;
+    for (std::size_t k = 0; k < sites.size(); ++k) {
+      const std::size_t node =
+          static_cast<std::size_t>(g.node_of[static_cast<std::size_t>(sites[k])]);
+      const section& s = m.sections[static_cast<std::size_t>(g.section_of[node])];
+      std::printf("%-11zu %6d  %s(%.17g)\n", k, sites[k], s.name.c_str(), g.x[node]);
     }
   }
   if (!o.sections_csv.empty()) {

@@ -148,7 +148,10 @@ int main(int argc, char** argv) {
       "--mechanisms the mechanism catalogue.");
   info_cmd->add_option(
       "morphology", info.morphology,
-      "SWC or Neurolucida ASC file, or builtin:ball_and_stick|chain6|tree184|random_tree:N[:SEED]");
+      "SWC or Neurolucida ASC file, builtin:ball_and_stick|chain6|tree184|random_tree:N[:SEED],\n"
+      "or a TOML config (.toml): its model as [model] builds it, and its record sites");
+  info_cmd->add_option("--set", info.overrides,
+                       "With a config: override a value, section.key=value (repeatable)");
   info_cmd->add_flag("--mechanisms", info.mechanisms,
                      "List the mechanism catalogue: parameters (units, defaults), GLOBALs, "
                      "states, ions read and written");

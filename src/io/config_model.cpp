@@ -10,6 +10,7 @@
 #include "io/config.hpp"
 #include "io/detail/config_reader.hpp"
 #include "io/detail/config_sections.hpp"
+#include "model/axon_replacement.hpp"
 #include "model/ion_layout.hpp"
 
 namespace cellfit::detail {
@@ -29,6 +30,29 @@ morphology load_model_morphology(const toml::value* at, const std::string& spec)
     if (spec.rfind("builtin:", 0) != 0 && !file_type) throw;
     throw morphology_error("cellfit::config: " + where(*at, "model.morphology") + ": " +
                            without_prefix(e.what()));
+  }
+}
+
+// BluePyOpt's axon replacement (model.replace_axon = true, at `at`). BluePyOpt sets every
+// section's nseg by its rule first and reads the old axon's diameters after, so the old
+// sections get the nseg the configured rule gives them; section names in model.nseg name the
+// new axon[0] and axon[1], not the old sections of those names.
+void replace_model_axon(const toml::value& at, morphology& morph,
+                        const discretization_options& opt) {
+  if (morph.point_model) {
+    fail(at, "model.replace_axon",
+         morph.source + " is a point model (no geometry): there is no axon to replace");
+  }
+  discretization_options before = opt;
+  std::vector<int> nseg;
+  for (const section& s : morph.sections) {
+    if (s.type == region::axon) before.nseg_by_section.erase(s.name);
+  }
+  try {
+    for (const section& s : morph.sections) nseg.push_back(choose_nseg(s, before));
+    morph = replace_axon(morph, nseg);
+  } catch (const error& e) {
+    fail(at, "model.replace_axon", without_prefix(e.what()));
   }
 }
 
@@ -94,14 +118,7 @@ void build_model(table_reader& t, cell_model& m, const std::string& source) {
         opt.nseg_by_list[key] = static_cast<int>(n);
         continue;
       }
-      const auto& secs = m.morph.sections;
-      if (std::none_of(secs.begin(), secs.end(), [&](const section& x) { return x.name == key; })) {
-        fail(value, name,
-             "no section list or section '" + key + "' in " + m.morph.source +
-                 " (lists: allsect, alldend, somatic, axonal, basal, apical, other; sections " +
-                 secs.front().name + " .. " + secs.back().name + ")");
-      }
-      opt.nseg_by_section[key] = static_cast<int>(n);
+      opt.nseg_by_section[key] = static_cast<int>(n);  // checked once the sections are final
     }
   } else {
     opt.nseg = static_cast<int>(t.integer("nseg", 0, 0, max_nseg));
@@ -144,6 +161,20 @@ void build_model(table_reader& t, cell_model& m, const std::string& source) {
   opt.max_compartment_um = t.number("max_compartment_um", 0.0, 0.0, 1e9);
   opt.ra_ohm_cm = t.positive("ra", 35.4);
   opt.axial_weight = t.positive("axial_weight", 0.5);
+  if (t.boolean("replace_axon", false)) replace_model_axon(t.at("replace_axon"), m.morph, opt);
+  // Sections named in model.nseg: those of the final morphology (after axon replacement).
+  if (t.has("nseg") && t.get("nseg").is_table()) {
+    const auto& secs = m.morph.sections;
+    for (const auto& [key, value] : t.get("nseg").as_table()) {
+      if (section_list_rank(key) >= 0) continue;
+      if (std::none_of(secs.begin(), secs.end(), [&](const section& x) { return x.name == key; })) {
+        fail(value, "model.nseg." + key,
+             "no section list or section '" + key + "' in " + m.morph.source +
+                 " (lists: allsect, alldend, somatic, axonal, basal, apical, other; sections " +
+                 secs.front().name + " .. " + secs.back().name + ")");
+      }
+    }
+  }
   m.geom = discretize(m.morph, opt);
   m.celsius = t.number("celsius", 6.3);
   m.v_init_mv = t.number("v_init", point ? -60.0 : -65.0, -200.0, 200.0);

@@ -14,6 +14,7 @@ constexpr double pi = 3.14159265358979323846;
 
 struct segment_geometry {
   std::vector<double> area_um2;  // [segment]
+  std::vector<double> diam_um;   // [segment] NEURON's seg.diam: the mean over the segment
   std::vector<double> r_left;    // [segment] MOhm, left half
   std::vector<double> r_right;   // [segment] MOhm, right half
 };
@@ -35,13 +36,14 @@ segment_geometry integrate_section(const section& s, int nseg, double ra) {
   const double ds = arc[npt - 1] / nseg;
   segment_geometry g;
   g.area_um2.resize(static_cast<std::size_t>(nseg));
+  g.diam_um.resize(static_cast<std::size_t>(nseg));
   g.r_left.resize(static_cast<std::size_t>(nseg));
   g.r_right.resize(static_cast<std::size_t>(nseg));
   std::size_t j = 0;
   double x1 = arc[0];
   double y1 = std::fabs(static_cast<double>(s.points[0].diam));
   for (int inode = 0; inode < nseg; ++inode) {
-    double area = 0;
+    double area = 0, diam = 0;
     double si = inode * ds;
     for (int ihalf = 0; ihalf < 2; ++ihalf) {
       const double sip = si + ds / 2;
@@ -64,6 +66,7 @@ segment_geometry integrate_section(const section& s, int nseg, double ra) {
           jnext = jp;
         }
         double delta = x2 - x1;
+        diam += (y2 + y1) * delta;  // before the clamp, as NEURON sums it
         if (delta < 1e-15) delta = 1e-15;
         double temp = y2 * y1 / delta;
         if (temp == 0) temp = 1e-15;
@@ -85,6 +88,7 @@ segment_geometry integrate_section(const section& s, int nseg, double ra) {
       si = sip;
     }
     g.area_um2[static_cast<std::size_t>(inode)] = area * 0.5 * pi;
+    g.diam_um[static_cast<std::size_t>(inode)] = diam * (0.5 / ds);
   }
   return g;
 }
@@ -139,8 +143,8 @@ int choose_nseg(const section& s, const discretization_options& opt) {
   if (opt.nseg > max_nseg)
     throw config_error("cellfit::config: nseg above " + std::to_string(max_nseg));
   const double L = s.length_um();
-  int n = opt.nseg > 0 ? opt.nseg : s.nseg;
-  switch (opt.rule) {
+  int n = opt.nseg > 0 && !s.keeps_nseg ? opt.nseg : s.nseg;
+  switch (s.keeps_nseg ? nseg_rule::fixed : opt.rule) {
     case nseg_rule::fixed:
       break;
     case nseg_rule::d_lambda: {
@@ -177,6 +181,13 @@ int choose_nseg(const section& s, const discretization_options& opt) {
     n = std::max(n, k);
   }
   return std::max(n, 1);
+}
+
+double segment_diam_um(const section& s, int nseg, double x) {
+  // Segment diameters depend on no resistivity; any positive value serves.
+  const segment_geometry sg = integrate_section(s, nseg, 1.0);
+  const int k = std::min(static_cast<int>(nseg * x), nseg - 1);
+  return sg.diam_um[static_cast<std::size_t>(std::max(k, 0))];
 }
 
 cable_geometry discretize(const morphology& m, const discretization_options& opt) {

@@ -58,8 +58,14 @@ bool section_list_contains(const std::string& list, region r);
 // points (stdlib.hoc), for axial resistivity ra_ohm_cm and capacitance cm_uf_cm2.
 double lambda_f_um(const section& s, double freq_hz, double ra_ohm_cm, double cm_uf_cm2);
 
-// The nseg a section gets under `opt` (explicit entries, the rule, max_compartment_um).
+// The nseg a section gets under `opt` (explicit entries, the rule, max_compartment_um). A
+// section that keeps its nseg (section::keeps_nseg) is left out of the rule.
 int choose_nseg(const section& s, const discretization_options& opt);
+
+// NEURON's sec(x).diam (um) for a section of nseg segments: the diameter averaged over the
+// length of the segment that holds x (the first for x = 0, the last for x = 1), integrated
+// over the 3-D points as NEURON's diam_from_list does. Precondition: 0 <= x <= 1.
+double segment_diam_um(const section& s, int nseg, double x);
 
 struct cable_geometry {
   bool point_model = false;

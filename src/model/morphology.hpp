@@ -30,6 +30,13 @@ struct section {
   double parent_x = 1.0;        // where on the parent this section's 0 end attaches
   std::vector<point3d> points;  // at least two
   int nseg = 1;
+  // false: a section NEURON holds without 3-D points, its L and diam set directly
+  // (BluePyOpt's replacement axon); `points` then hold a straight cylinder of that L and diam
+  // so that geometry, export and plots treat it like any other section.
+  bool has_pt3d = true;
+  // true: nseg rules leave `nseg` as it is (BluePyOpt sets the replacement axon's nseg after
+  // its own rule has run); explicit model.nseg entries still apply.
+  bool keeps_nseg = false;
 
   double length_um() const;
   // Diameter averaged over the length (NEURON's diam of a one-segment section).

@@ -56,6 +56,16 @@ printf '[model]\nmorphology = "bad.asc"\n' > bad_asc.toml
 expect 4 "bad.asc:2: expected ')' to close the point opened on line 2, found 'x'" -- "$cellfit" simulate bad_asc.toml --out b.h5
 # The compartment table: section(x) of each compartment and its path distance from soma(0.5).
 expect 0 " 3  dend\[0\]\(0.5\) +basal +260 +628.319" -- "$cellfit" info builtin:ball_and_stick --compartments
+# A config: its model (BluePyOpt's axon replacement here) and its record sites, among them
+# one at a path distance from the soma.
+printf '[model]\nreplace_axon = true\n[simulation]\nrecord_sites = [0, { section_list = "basal", soma_distance_um = 260 }]\n' > axon.toml
+expect 0 "sections       4" -- "$cellfit" info axon.toml
+expect 0 "1 +3  dend\[0\]\(0.5\)" -- "$cellfit" info axon.toml
+expect 0 "wrote axon.csv" -- "$cellfit" info axon.toml --sections-csv axon.csv --set model.replace_axon=true
+expect 0 "axon\[1\],axon\[0\],1,0,30,1," -- cat axon.csv
+expect 3 "--set simulation.record_sites: .*soma_distance_um = 600 lies beyond the farthest point of basal \(510 um" -- "$cellfit" info axon.toml --set 'simulation.record_sites=[{ section_list = "basal", soma_distance_um = 600 }]'
+expect 2 "--set applies to a TOML config only" -- "$cellfit" info builtin:tree184 --set model.nseg=3
+expect 2 "a config sets them in \[model\]" -- "$cellfit" info axon.toml --nseg 3
 echo "1 1 0 0 0 5 -1" > cell.txt
 expect 4 "unknown file extension '.txt' \\(known: .swc, .asc" -- "$cellfit" info cell.txt
 expect 5 "cellfit::morphology: 'none.txt': No such file or directory" -- "$cellfit" info none.txt

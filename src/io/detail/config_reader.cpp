@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "common/quote.hpp"
+#include "model/soma_distance.hpp"
 
 namespace cellfit::detail {
 
@@ -115,8 +116,23 @@ std::vector<int> parse_sites(const toml::value& x, const std::string& key,
         const std::string prefix = "cellfit::config: ";
         fail(e, key, what.rfind(prefix, 0) == 0 ? what.substr(prefix.size()) : what);
       }
+    } else if (e.is_table()) {  // { section_list = "apical", soma_distance_um = 660 }
+      table_reader st(e, key);
+      const std::string list = st.string("section_list", "");
+      if (!st.has("section_list") || !st.has("soma_distance_um"))
+        fail(e, key, "a point at a distance needs section_list and soma_distance_um");
+      const toml::value& dv = st.get("soma_distance_um");
+      const double d = table_reader::as_number(dv, st.key_name("soma_distance_um"));
+      st.finish();
+      try {
+        out.push_back(soma_distance_compartment(cell.morph, g, list, d));
+      } catch (const error& err) {
+        fail(dv, key, without_prefix(err.what()));
+      }
     } else {
-      fail(e, key, "expected a compartment index, a region name or section(x)");
+      fail(e, key,
+           "expected a compartment index, a region name, section(x) or "
+           "{ section_list = ..., soma_distance_um = ... }");
     }
   };
   if (x.is_array()) {

@@ -130,8 +130,10 @@ struct cable_model_view {
 // (for injections, `every` asks for all its compartments).
 enum class site_use { compartments, injection, point };
 
-// Sites: "all", a region or section list name, "section[i](x)", an index, or an array of
-// these. Negative indices count from the end; a compartment named twice is one site.
+// Sites: "all", a region or section list name, "section[i](x)", an index, a point at a path
+// distance { section_list = "apical", soma_distance_um = 660 } (BluePyOpt's rule,
+// model/soma_distance.hpp), or an array of these. Negative indices count from the end; a
+// compartment named twice is one site.
 std::vector<int> parse_sites(const toml::value& x, const std::string& key,
                              const cable_model_view& cell, site_use use = site_use::compartments);
 
