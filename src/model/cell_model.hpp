@@ -3,6 +3,7 @@
 // in each compartment with their default parameter values. Parameter sets (the things
 // engines vary) are lists of overrides applied on top of the defaults.
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,9 @@ struct cell_model {
   double v_init_mv = -65.0;
   std::vector<mechanism_placement> mechanisms;  // at most one per catalogue entry
   std::vector<ion_settings> ions;               // species given in the config
+  // Named distributions ([model.distributions]): name -> expression of distance and value
+  // (model/distance_function.hpp), for mechanism parameters and fitted parameters to use.
+  std::map<std::string, std::string> distributions;
 
   const mechanism_placement* placement(const std::string& name) const;
 };

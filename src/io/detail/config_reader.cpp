@@ -169,6 +169,72 @@ parameter_override parse_param_key(const toml::value& at, const std::string& key
   return o;
 }
 
+distance_function read_distribution(const toml::value& v, const std::string& key,
+                                    const std::map<std::string, std::string>& declared) {
+  std::string text;
+  if (v.is_table()) {
+    table_reader t(v, key);
+    if (!t.has("shape")) {
+      std::string names;
+      for (const auto& s : distribution_shapes()) names += (names.empty() ? "" : ", ") + s.name;
+      fail(v, key + ".shape", "missing (one of " + names + ")");
+    }
+    const std::string name = t.string("shape", "");
+    const distribution_shape* shape = find_distribution_shape(name);
+    if (!shape) {
+      std::string names;
+      for (const auto& s : distribution_shapes()) names += (names.empty() ? "" : ", ") + s.name;
+      fail(t.at("shape"), key + ".shape", "unknown shape \"" + name + "\" (shapes: " + names + ")");
+    }
+    std::map<std::string, double> params;
+    for (const auto& [pname, def] : shape->parameters) {
+      if (t.has(pname)) {
+        params[pname] = t.number(pname, def);
+      } else if (std::isnan(def)) {
+        fail(v, key + "." + pname, "missing (shape " + shape->name + ": " + shape->formula + ")");
+      }
+    }
+    for (const auto& [k, x] : v.as_table()) {
+      if (k == "shape" || params.count(k)) continue;
+      std::string known;
+      for (const auto& [pname, def] : shape->parameters) known += ", " + pname;
+      fail(x, key + "." + k, "unknown key (shape " + shape->name + " takes shape" + known + ")");
+    }
+    try {
+      text = shape_expression(*shape, params);
+    } catch (const config_error& e) {
+      fail(v, key, e.what());
+    }
+  } else if (v.is_string()) {
+    text = v.as_string().str;
+    const auto it = declared.find(text);
+    if (it != declared.end()) {
+      text = it->second;
+    } else if (!text.empty() &&
+               text.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
+                                      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") ==
+                   std::string::npos &&
+               text != "distance" && text != "value" && (text[0] < '0' || text[0] > '9')) {
+      // One word that names nothing: most likely a declaration that is missing.
+      std::string names;
+      for (const auto& [n, e] : declared) names += (names.empty() ? "" : ", ") + n;
+      fail(v, key,
+           "no distribution named \"" + text + "\" in [model.distributions] (declared: " +
+               (names.empty() ? std::string("none") : names) +
+               "); or write an expression of distance and value");
+    }
+  } else {
+    fail(v, key,
+         "expected a string (an expression of distance and value, or a name declared in "
+         "[model.distributions]) or a {shape = ...} table");
+  }
+  try {
+    return distance_function(text);
+  } catch (const config_error& e) {
+    fail(v, key, e.what());
+  }
+}
+
 std::string resolve_path(const toml::value& v, const std::string& config_path) {
   const std::string value = v.as_string().str;
   if (value.empty() || value[0] == '/' || value.rfind("builtin:", 0) == 0) return value;
