@@ -81,6 +81,10 @@ struct parameter_override {
   std::string param;
   std::string scope = "all";
   std::vector<double> values;  // one value, or one per instance for per_compartment
+  // A distribution over a region scope: instance j of the scope gets values[0] * factors[j]
+  // (one factor per instance of the mechanism, in compartment order; those outside the
+  // scope are not used). Empty: the one value everywhere in the scope.
+  std::vector<double> factors = {};
 };
 
 using parameter_set = std::vector<parameter_override>;
