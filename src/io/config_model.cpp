@@ -123,7 +123,7 @@ void read_distributions(const toml::value& v, cell_model& m) {
            "value");
     }
     const distance_function f = read_distribution(def, key, {});
-    m.distributions[name] = f.expression();
+    m.distributions[name] = f.text();
   }
   t.finish();
 }

@@ -17,14 +17,22 @@ bool ident_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
 
+// A number in an expression: every digit, so that it reads back as the same double.
 std::string num(double x) {
-  if (std::isnan(x)) return "nan";  // printf may write "-nan"
   char buf[40];
   std::snprintf(buf, sizeof buf, "%.17g", x);
   return buf;
 }
 
 // A number inside an expression: negatives parenthesised, so that "a + -b" never appears.
+// A number in a message: enough digits to tell values apart, not every digit.
+std::string show(double x) {
+  if (std::isnan(x)) return "nan";  // printf may write "-nan"
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.10g", x);
+  return buf;
+}
+
 std::string term(double x) { return x < 0 ? "(" + num(x) + ")" : num(x); }
 
 [[noreturn]] void syntax(const std::string& text, const std::string& why, std::size_t column) {
@@ -49,7 +57,8 @@ std::string translate(const std::string& text, std::vector<std::size_t>& origin)
       if (name != "distance" && name != "value") {
         syntax(text,
                "unknown placeholder {" + name +
-                   "} (only {distance} and {value}: write other numbers into the expression)",
+                   "} (only {distance} and {value}; give others as numbers in an {expression = "
+                   "...} table)",
                i);
       }
       emit(name, i);
@@ -102,8 +111,8 @@ struct distance_function::compiled {
   double distance = 0, value = 0;
 };
 
-distance_function::distance_function(std::string text)
-    : text_(std::move(text)), impl_(std::make_shared<compiled>()) {
+distance_function::distance_function(std::string text, std::string name)
+    : text_(std::move(text)), name_(std::move(name)), impl_(std::make_shared<compiled>()) {
   std::vector<std::size_t> origin;
   expression_ = translate(text_, origin);
   const auto column = [&](std::size_t pos) {
@@ -161,13 +170,17 @@ distance_function::distance_function(std::string text)
   }
 }
 
+std::string distance_function::describe() const {
+  return (name_.empty() ? "" : "\"" + name_ + "\" = ") + "\"" + text_ + "\"";
+}
+
 double distance_function::operator()(double distance_um, double value) const {
   impl_->distance = distance_um;
   impl_->value = value;
   try {
     return impl_->parser.Eval();
   } catch (const mu::ParserError& e) {
-    throw config_error("distribution \"" + text_ + "\" cannot be evaluated: " + mu_message(e));
+    throw config_error("distribution " + describe() + " cannot be evaluated: " + mu_message(e));
   }
 }
 
@@ -222,7 +235,8 @@ std::string shape_expression(const distribution_shape& shape,
   if (shape.name == "step") {
     const double start = get("start"), end = get("end");
     if (!(start <= end)) {
-      throw config_error("shape \"step\" needs start <= end, got " + num(start) + " > " + num(end));
+      throw config_error("shape \"step\" needs start <= end, got " + show(start) + " > " +
+                         show(end));
     }
     std::string inside = "distance >= " + term(start);
     if (std::isfinite(end)) inside += " && distance <= " + term(end);
@@ -267,13 +281,13 @@ std::vector<double> distributed_values(const distance_function& f, const cell_mo
   for (int c : compartments) {
     const double r = f(dist[static_cast<std::size_t>(c)], value);
     if (!std::isfinite(r)) {
-      throw config_error("distribution \"" + f.text() + "\" gives " + num(r) + " at " +
+      throw config_error("distribution " + f.describe() + " gives " + show(r) + " at " +
                          describe_compartment(m, c));
     }
     if (value >= 0 ? r < 0 : r > 0) {
-      throw config_error("distribution \"" + f.text() + "\" gives " + num(r) + " at " +
+      throw config_error("distribution " + f.describe() + " gives " + show(r) + " at " +
                          describe_compartment(m, c) + ": the opposite sign of the value " +
-                         num(value));
+                         show(value));
     }
     out.push_back(r);
   }
@@ -293,19 +307,19 @@ std::vector<double> linear_factors(const distance_function& f, const cell_model&
     const double d = dist[static_cast<std::size_t>(c)];
     const double f0 = f(d, 0), f1 = f(d, 1), f2 = f(d, 2);
     if (!std::isfinite(f1)) {
-      throw config_error("distribution \"" + f.text() + "\" gives " + num(f1) + " for value 1 at " +
-                         describe_compartment(m, c));
+      throw config_error("distribution " + f.describe() + " gives " + show(f1) +
+                         " for value 1 at " + describe_compartment(m, c));
     }
     if (!(std::fabs(f0) <= tol * std::fabs(f1)) ||
         !(std::fabs(f2 - 2 * f1) <= tol * std::fabs(f2))) {
-      throw config_error("distribution \"" + f.text() + "\" is not linear in value at " +
-                         describe_compartment(m, c) + " (f(0) = " + num(f0) +
-                         ", f(1) = " + num(f1) + ", f(2) = " + num(f2) +
+      throw config_error("distribution " + f.describe() + " is not linear in value at " +
+                         describe_compartment(m, c) + " (f(0) = " + show(f0) +
+                         ", f(1) = " + show(f1) + ", f(2) = " + show(f2) +
                          "): a fitted parameter needs value times a function of distance");
     }
     if (f1 < 0) {
-      throw config_error("distribution \"" + f.text() + "\" gives " + num(f1) + " for value 1 at " +
-                         describe_compartment(m, c) +
+      throw config_error("distribution " + f.describe() + " gives " + show(f1) +
+                         " for value 1 at " + describe_compartment(m, c) +
                          ": a negative factor flips the sign of the fitted value");
     }
     out.push_back(f1);

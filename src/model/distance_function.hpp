@@ -31,11 +31,14 @@ class distance_function {
   // Compiles `text`. Throws config_error without a location (the caller names the key):
   // "cannot parse distribution "<text>": <why> at column N", for a syntax error, an unknown
   // name or function, or a BluePyOpt placeholder other than {distance} and {value}.
-  explicit distance_function(std::string text);
+  // `name`: the name it was declared under ([model.distributions]), for messages.
+  explicit distance_function(std::string text, std::string name = {});
 
   const std::string& text() const { return text_; }              // as written
   const std::string& expression() const { return expression_; }  // the plain spelling
   bool uses_value() const { return uses_value_; }
+  // "exp" = "<text>", or "<text>" without a name: how messages refer to it.
+  std::string describe() const;
 
   // f(distance_um, value). Evaluation writes into the compiled expression's variables:
   // not safe to call at the same time from two threads on copies of one function.
@@ -43,7 +46,7 @@ class distance_function {
 
  private:
   struct compiled;
-  std::string text_, expression_;
+  std::string text_, name_, expression_;
   bool uses_value_ = false;
   std::shared_ptr<compiled> impl_;
 };
