@@ -170,6 +170,16 @@ e = -75.0
 )"),
                                                  "inline.toml", {});
   EXPECT_EQ(inline_expr.model.placement("Ih")->params, ih->params);
+  // BluePyOpt's dist_param_names: numbers for the placeholders.
+  const auto with_params = cellfit::parse_config(branched(R"(
+[model.distributions]
+exp = { expression = "({offset} + {scale}*math.exp(({distance})*{rate}))*{value}", offset = -0.8696, scale = 2.087, rate = 0.0031 }
+[model.mechanisms.Ih]
+regions = ["soma", "basal", "apical"]
+gIhbar = { apical = { value = 8e-5, distribution = "exp" }, all = 8e-5 }
+)"),
+                                                 "params.toml", {});
+  EXPECT_EQ(with_params.model.placement("Ih")->params, ih->params);
   EXPECT_EQ(inline_expr.model.placement("pas")->params, pas->params);
 }
 
@@ -270,6 +280,15 @@ TEST(distribution_config, bad_distributions_are_one_line_errors) {
   expect_one_line(
       config_error_of("[model.distributions]\nd = { shape = \"linear\", slope = 1, rate = 2 }\n"),
       {"model.distributions.d.rate", "unknown key"});
+  expect_one_line(
+      config_error_of("[model.distributions]\nd = { expression = \"{c}*{value}\", k = 2 }\n"),
+      {"bad.toml:6", "model.distributions.d.k", "no placeholder {k}"});
+  expect_one_line(
+      config_error_of("[model.distributions]\nd = { expression = \"{c}*{k}*{value}\", k = 2 }\n"),
+      {"bad.toml:6", "model.distributions.d", "unknown placeholder {c}"});
+  expect_one_line(
+      config_error_of("[model.distributions]\nd = { expression = \"{k}*{value}\", k = \"a\" }\n"),
+      {"model.distributions.d.k", "expected a number"});
   expect_one_line(config_error_of(pre + "g = { value = 1e-4, distribution = 3 }"),
                   {"expected a string"});
   expect_one_line(config_error_of(pre + "g = { distribution = \"value\" }"),

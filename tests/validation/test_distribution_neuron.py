@@ -6,8 +6,9 @@ usage: test_distribution_neuron.py CELLFIT_BINARY
 
 For each morphology (examples/data/branched.swc, and C060114A7.asc from the installed
 bluepyopt, the L5PC's), cellfit reads a config with BluePyOpt's L5PC Ih distribution
-"(-0.8696 + 2.087*math.exp(({distance})*0.0031))*{value}" on the apical list (8e-5 S/cm2
-elsewhere), pas.g as a sigmoid shape and pas.e as a linear one of distance, with BluePyOpt's
+"(-0.8696 + 2.087*math.exp(({distance})*0.0031))*{value}" on the apical list, its "decay"
+"math.exp({distance}*{constant})*{value}" (a dist_param_names parameter) on the basal list,
+8e-5 S/cm2 elsewhere, pas.g as a sigmoid shape and pas.e as a linear one of distance, with BluePyOpt's
 nseg rule (1 + 2 int(L / 40)), and writes the per-compartment values with `cellfit simulate`
 (/parameters/<mech>/<param>, /model/compartments/*). NEURON, in a process of its own, reads
 the same file with Import3d, sets the same nseg, and gives every segment the value of
@@ -28,6 +29,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 
 IH = "(-0.8696 + 2.087*math.exp(({distance})*0.0031))*{value}"
+# BluePyOpt's L5PC "decay", a distribution with a parameter of its own (dist_param_names).
+DECAY = "math.exp({distance}*{constant})*{value}"
+DECAY_CONSTANT = -0.0052
 # The same distributions in the two spellings: cellfit reads the shape tables, NEURON's side
 # evaluates BluePyOpt-style strings of the formulas docs/config.md gives for them.
 PAS_G = ("{value}*(0.5 + 1.5/(1 + math.exp((150 - {distance})/40)))",
@@ -43,12 +47,15 @@ morphology = "{morphology}"
 nseg_rule = "bluepyopt"
 [model.distributions]
 exp = "{IH}"
+decay = {{ expression = "{DECAY}", constant = {DECAY_CONSTANT!r} }}
 [model.mechanisms.pas]
 g = {{ value = {VALUES["pas.g"]!r}, distribution = {PAS_G[1]} }}
 e = {{ value = {VALUES["pas.e"]!r}, distribution = {PAS_E[1]} }}
 [model.mechanisms.Ih]
 regions = "all"
-gIhbar = {{ all = {VALUES["Ih.gIhbar"]!r}, apical = {{ value = {VALUES["Ih.gIhbar"]!r}, distribution = "exp" }} }}
+gIhbar.all = {VALUES["Ih.gIhbar"]!r}
+gIhbar.apical = {{ value = {VALUES["Ih.gIhbar"]!r}, distribution = "exp" }}
+gIhbar.basal = {{ value = {VALUES["Ih.gIhbar"]!r}, distribution = "decay" }}
 [simulation]
 dt_ms = 0.025
 t_stop_ms = 0.025
@@ -77,6 +84,8 @@ def neuron_values(path, out):
     reader.input(path)
     h.Import3d_GUI(reader, 0).instantiate(None)
     ih = NrnSegmentSomaDistanceScaler(distribution=IH)
+    ih_decay = NrnSegmentSomaDistanceScaler(distribution=DECAY, dist_param_names=["constant"])
+    ih_decay.constant = DECAY_CONSTANT
     pas_g = NrnSegmentSomaDistanceScaler(distribution=PAS_G[0])
     pas_e = NrnSegmentSomaDistanceScaler(distribution=PAS_E[0])
     rows = []
@@ -87,8 +96,11 @@ def neuron_values(path, out):
         for i, seg in enumerate(sec):
             seg.pas.g = pas_g.scale(VALUES["pas.g"], seg, sim)
             seg.pas.e = pas_e.scale(VALUES["pas.e"], seg, sim)
-            gih = (ih.scale(VALUES["Ih.gIhbar"], seg, sim) if sec.name().startswith("apic")
-                   else VALUES["Ih.gIhbar"])
+            gih = VALUES["Ih.gIhbar"]
+            if sec.name().startswith("apic"):
+                gih = ih.scale(VALUES["Ih.gIhbar"], seg, sim)
+            elif sec.name().startswith("dend"):
+                gih = ih_decay.scale(VALUES["Ih.gIhbar"], seg, sim)
             h.distance(0, 0.5, sec=h.soma[0])
             rows.append({"section": sec.name(), "index": i, "nseg": sec.nseg,
                          "distance": h.distance(1, seg.x, sec=sec), "pas.g": seg.pas.g,
