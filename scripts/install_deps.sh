@@ -16,6 +16,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libtoml11-dev      # command line and config
   nlohmann-json3-dev              # BluePyOpt features.json / protocols.json
+  libmuparser-dev                 # expressions of distance-dependent parameter densities
   slurm-wlm                       # slurmctld, slurmd, sbatch, srun: tests/slurm (ctest -L slurm)
   python3 python3-pip
 )

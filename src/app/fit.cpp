@@ -104,13 +104,15 @@ void write_fit_parameters(h5::file& f, const parameter_space& space) {
   }
   f.write("/fit/bounds/lower", lo, {P});
   f.write("/fit/bounds/upper", hi, {P});
-  std::vector<std::string> groups, transforms;
+  std::vector<std::string> groups, transforms, distributions;
   for (const auto& p : space.parameters()) {
     groups.push_back(p.mechanism + "." + p.param + (p.scope == "all" ? "" : "@" + p.scope));
     transforms.push_back(transform_name(p.transform));
+    distributions.push_back(p.distribution);
   }
   f.write("/fit/parameters/names", groups);
   f.write("/fit/parameters/transforms", transforms);
+  f.write("/fit/parameters/distributions", distributions);
   std::vector<std::int64_t> group_of(P);
   for (std::size_t i = 0; i < P; ++i) group_of[i] = static_cast<std::int64_t>(space.group_of(i));
   f.write("/fit/parameters/of_param", group_of, {P});

@@ -171,6 +171,14 @@ void build_fit(const toml::value& fv, run_config& rc) {
           p.initial.push_back(table_reader::as_number(iv, nm + ".initial"));
         }
       }
+      if (pt.has("distribution")) {
+        const toml::value& dv = pt.get("distribution");
+        if (p.scope == "per_compartment") {
+          fail(dv, nm + ".distribution",
+               "a per_compartment parameter has a value per compartment: no distribution");
+        }
+        p.distribution = read_distribution(dv, nm + ".distribution", rc.model.distributions).text();
+      }
       const auto loc = e.location();
       p.where =
           loc.file_name() + (loc.line() > 0 ? ":" + std::to_string(loc.line()) : "") + ": " + nm;

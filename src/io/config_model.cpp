@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <sstream>
 
 #include <toml.hpp>
@@ -11,6 +12,7 @@
 #include "io/detail/config_reader.hpp"
 #include "io/detail/config_sections.hpp"
 #include "model/axon_replacement.hpp"
+#include "model/distance_function.hpp"
 #include "model/ion_layout.hpp"
 
 namespace cellfit::detail {
@@ -54,6 +56,100 @@ void replace_model_axon(const toml::value& at, morphology& morph,
   } catch (const error& e) {
     fail(at, "model.replace_axon", without_prefix(e.what()));
   }
+}
+
+// One entry of a mechanism parameter: a value over a scope, maybe distributed.
+struct region_value {
+  std::string scope;
+  double value = 0;
+  std::optional<distance_function> distribution;
+  const toml::value* at = nullptr;  // for messages
+  std::string key;
+};
+
+// {value = ..., distribution = ...} (a distributed value) rather than region -> value.
+bool is_distributed(const toml::value& v) {
+  return v.is_table() && (v.as_table().count("value") || v.as_table().count("distribution"));
+}
+
+region_value read_region_value(const toml::value& v, const std::string& key,
+                               const std::string& scope, const cell_model& m) {
+  region_value e;
+  e.scope = scope;
+  e.at = &v;
+  e.key = key;
+  if (!is_distributed(v)) {
+    if (v.is_table()) {
+      fail(v, key, "expected a number or {value = ..., distribution = ...}");
+    }
+    e.value = table_reader::as_number(v, key);
+    return e;
+  }
+  table_reader t(v, key);
+  if (!t.has("value")) fail(v, key + ".value", "missing (the value the distribution scales)");
+  e.value = table_reader::as_number(t.get("value"), t.key_name("value"));
+  if (t.has("distribution")) {
+    e.at = &t.at("distribution");
+    e.key = t.key_name("distribution");
+    e.distribution = read_distribution(t.get("distribution"), e.key, m.distributions);
+  }
+  t.finish();
+  return e;
+}
+
+// Sets parameter k of placement `pl` over the entry's scope: the value, or the distribution
+// of it at each compartment (checked: finite, the sign of the value, a scope that selects
+// some compartment).
+void apply_region_value(const cell_model& m, mechanism_placement& pl, std::size_t k,
+                        const region_value& e) {
+  const std::vector<int> in = compartments_in_region(m.geom, e.scope);
+  std::vector<std::size_t> inst;
+  std::vector<int> comps;
+  for (std::size_t j = 0; j < pl.compartments.size(); ++j) {
+    if (std::binary_search(in.begin(), in.end(), pl.compartments[j])) {
+      inst.push_back(j);
+      comps.push_back(pl.compartments[j]);
+    }
+  }
+  auto& vals = pl.params[k];
+  if (!e.distribution) {
+    for (std::size_t j : inst) vals[j] = e.value;
+    return;
+  }
+  if (inst.empty()) {
+    fail(*e.at, e.key,
+         "the distribution's scope '" + e.scope + "' selects no compartment where " + pl.name +
+             " is inserted in " + m.morph.source);
+  }
+  std::vector<double> got;
+  try {
+    got = distributed_values(*e.distribution, m, comps, e.value);
+  } catch (const config_error& err) {
+    fail(*e.at, e.key, err.what());
+  }
+  for (std::size_t i = 0; i < inst.size(); ++i) vals[inst[i]] = got[i];
+}
+
+// [model.distributions]: name -> an expression or a {shape = ...} table, compiled once here
+// (errors at the declaration), used by name in mechanism parameters and fit parameters.
+void read_distributions(const toml::value& v, cell_model& m) {
+  table_reader t(v, "model.distributions");
+  for (const auto& [name, def] : v.as_table()) {
+    t.get(name);
+    const std::string key = t.key_name(name);
+    const bool ident =
+        !name.empty() && (name[0] < '0' || name[0] > '9') &&
+        name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") ==
+            std::string::npos;
+    if (!ident || name == "distance" || name == "value") {
+      fail(def, key,
+           "a distribution's name is a word of letters, digits and '_' other than distance and "
+           "value");
+    }
+    const distance_function f = read_distribution(def, key, {});
+    m.distributions[name] = f.text();
+  }
+  t.finish();
 }
 
 }  // namespace
@@ -182,6 +278,8 @@ void build_model(table_reader& t, cell_model& m, const std::string& source) {
   for (int c = 0; c < m.geom.n_compartments(); ++c)
     m.cm[static_cast<std::size_t>(c)] = cm_of[m.geom.region_of[static_cast<std::size_t>(c)]];
 
+  if (t.has("distributions")) read_distributions(t.get("distributions"), m);
+
   // Mechanisms: [model.mechanisms.<name>] with `regions` and parameter defaults.
   if (t.has("mechanisms")) {
     const toml::value& mv = t.get("mechanisms");
@@ -215,33 +313,35 @@ void build_model(table_reader& t, cell_model& m, const std::string& source) {
         pl.params.emplace_back(comps.size(), info.defaults[k]);
       }
       m.mechanisms.push_back(pl);
-      // Parameter defaults: number (everywhere) or table region -> number.
+      // Parameter defaults: a number (everywhere), a table region -> number, or a
+      // distribution {value, distribution} (everywhere, or as the entry of a region).
       for (std::size_t k = 0; k < info.param_names.size(); ++k) {
         const std::string& pn = info.param_names[k];
         if (!ot.has(pn)) continue;
         const toml::value& pv = ot.get(pn);
-        parameter_set set;
-        if (pv.is_table()) {
+        std::vector<region_value> entries;
+        if (pv.is_table() && !is_distributed(pv)) {
           table_reader pt(pv, ot.key_name(pn));
           for (const auto& [rk, rv] : pv.as_table()) {
-            parameter_override o{info.name, pn, rk, {table_reader::as_number(rv, pt.key_name(rk))}};
             pt.get(rk);
-            set.push_back(o);
+            entries.push_back(read_region_value(rv, pt.key_name(rk), rk, m));
           }
           pt.finish();
         } else {
-          set.push_back({info.name, pn, "all", {table_reader::as_number(pv, ot.key_name(pn))}});
+          entries.push_back(read_region_value(pv, ot.key_name(pn), "all", m));
         }
-        sort_by_scope(set);
-        for (const auto& o : set) {
+        // Broad scopes first, so that a specific one overrides them whatever the key order.
+        std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+          return scope_rank(a.scope) < scope_rank(b.scope);
+        });
+        for (const region_value& e : entries) {
           try {
-            check_override(m, o, ot.key_name(pn));
-          } catch (const config_error& e) {
-            fail(pv, ot.key_name(pn), e.what());
+            check_override(m, {info.name, pn, e.scope, {e.value}}, e.key);
+          } catch (const config_error& err) {
+            fail(*e.at, e.key, err.what());
           }
+          apply_region_value(m, m.mechanisms.back(), k, e);
         }
-        const auto resolved = resolve_parameters(m, set);
-        m.mechanisms.back().params = resolved.back();
       }
       // GLOBALs: one number for the model.
       m.mechanisms.back().globals = info.global_defaults;

@@ -115,6 +115,19 @@ void check_override(const cell_model& m, const parameter_override& o, const std:
                          " needs one value for scope '" + o.scope + "'");
     }
   }
+  if (!o.factors.empty() &&
+      (o.scope == "per_compartment" || o.factors.size() != pl->compartments.size())) {
+    throw internal_error("cellfit::check_override: " + o.mechanism + "." + o.param + ": " +
+                         std::to_string(o.factors.size()) + " distribution factors for scope '" +
+                         o.scope + "' and " + std::to_string(pl->compartments.size()) +
+                         " instances");
+  }
+  for (double f : o.factors) {
+    if (!std::isfinite(f)) {
+      throw config_error("cellfit::config: " + where + ": " + o.mechanism + "." + o.param +
+                         ": a distribution factor is not finite");
+    }
+  }
   for (double v : o.values) {
     if (!std::isfinite(v)) {
       throw config_error("cellfit::config: " + where + ": " + o.mechanism + "." + o.param + " = " +
@@ -141,7 +154,9 @@ std::vector<std::vector<std::vector<double>>> resolve_parameters(const cell_mode
     } else {
       const std::vector<int> in = compartments_in_region(m.geom, o.scope);
       for (std::size_t j = 0; j < pl.compartments.size(); ++j) {
-        if (std::binary_search(in.begin(), in.end(), pl.compartments[j])) vals[j] = o.values[0];
+        if (std::binary_search(in.begin(), in.end(), pl.compartments[j])) {
+          vals[j] = o.factors.empty() ? o.values[0] : o.values[0] * o.factors[j];
+        }
       }
     }
   }

@@ -3,6 +3,7 @@
 // in each compartment with their default parameter values. Parameter sets (the things
 // engines vary) are lists of overrides applied on top of the defaults.
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,9 @@ struct cell_model {
   double v_init_mv = -65.0;
   std::vector<mechanism_placement> mechanisms;  // at most one per catalogue entry
   std::vector<ion_settings> ions;               // species given in the config
+  // Named distributions ([model.distributions]): name -> expression of distance and value
+  // (model/distance_function.hpp), for mechanism parameters and fitted parameters to use.
+  std::map<std::string, std::string> distributions;
 
   const mechanism_placement* placement(const std::string& name) const;
 };
@@ -77,6 +81,10 @@ struct parameter_override {
   std::string param;
   std::string scope = "all";
   std::vector<double> values;  // one value, or one per instance for per_compartment
+  // A distribution over a region scope: instance j of the scope gets values[0] * factors[j]
+  // (one factor per instance of the mechanism, in compartment order; those outside the
+  // scope are not used). Empty: the one value everywhere in the scope.
+  std::vector<double> factors = {};
 };
 
 using parameter_set = std::vector<parameter_override>;

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "common/error.hpp"
+#include "model/distance_function.hpp"
 
 namespace cellfit {
 
@@ -83,11 +84,37 @@ parameter_space::parameter_space(const cell_model& model, std::vector<fit_parame
       }
     }
     const auto& defaults = pl.params[static_cast<std::size_t>(pk)];
+    std::vector<double> factors;
+    if (!p.distribution.empty()) {
+      if (p.scope == "per_compartment") bad(p, "a per_compartment parameter has no distribution");
+      std::vector<int> comps;
+      for (std::size_t j : inst) comps.push_back(pl.compartments[j]);
+      std::vector<double> f;
+      try {
+        f = linear_factors(distance_function(p.distribution), model, comps);
+      } catch (const config_error& e) {
+        bad(p, e.what());
+      }
+      factors.assign(pl.compartments.size(), 1.0);
+      for (std::size_t k = 0; k < inst.size(); ++k) factors[inst[k]] = f[k];
+    }
     auto add = [&](std::vector<std::size_t> instances, const std::string& name) {
       double mean = 0;
-      for (std::size_t j : instances) mean += defaults[j];
-      model_values_.push_back(mean / static_cast<double>(instances.size()));
-      entries_.push_back({g, mi, static_cast<std::size_t>(pk), std::move(instances)});
+      std::size_t n = 0;
+      for (std::size_t j : instances) {
+        if (factors.empty()) {
+          mean += defaults[j];
+          ++n;
+        } else if (factors[j] != 0) {
+          mean += defaults[j] / factors[j];
+          ++n;
+        }
+      }
+      if (n == 0) {
+        bad(p, "the distribution is 0 at every compartment of scope '" + p.scope + "'");
+      }
+      model_values_.push_back(mean / static_cast<double>(n));
+      entries_.push_back({g, mi, static_cast<std::size_t>(pk), std::move(instances), factors});
       names_.push_back(name);
     };
     const std::string base = p.mechanism + "." + p.param;
@@ -147,7 +174,7 @@ parameter_set parameter_space::to_set(const std::vector<double>& physical) const
       }
       set.back().values.push_back(physical[i]);
     } else {
-      set.push_back({p.mechanism, p.param, p.scope, {physical[i]}});
+      set.push_back({p.mechanism, p.param, p.scope, {physical[i]}, entries_[i].factors});
     }
   }
   return set;
@@ -254,7 +281,11 @@ void parameter_space::accumulate(const std::vector<std::vector<std::vector<doubl
                                  std::vector<double>& out) const {
   for (std::size_t i = 0; i < entries_.size(); ++i) {
     const auto& e = entries_[i];
-    for (std::size_t j : e.instances) out[i] += grad[e.mech][e.param][j];
+    if (e.factors.empty()) {
+      for (std::size_t j : e.instances) out[i] += grad[e.mech][e.param][j];
+    } else {
+      for (std::size_t j : e.instances) out[i] += grad[e.mech][e.param][j] * e.factors[j];
+    }
   }
 }
 

@@ -6,7 +6,8 @@
 //   log:     x = ln p                    (lo > 0; bounds [ln lo, ln hi] on x)
 //   sigmoid: p = lo + (hi - lo) s(x)     (s the logistic function; x unbounded)
 // The map from physical values to per-instance parameters is linear (a scalar sets all the
-// instances of its scope), so a gradient per instance maps back by summation over the scope.
+// instances of its scope, or value * factor_i with a distribution of path distance), so a
+// gradient per instance maps back by summation over the scope (weighted by factor_i).
 // Shared by the gradient engine and the genetic algorithm.
 
 #include <string>
@@ -25,6 +26,10 @@ struct fit_parameter {
   transform_kind transform = transform_kind::linear;
   std::vector<double> initial;  // physical; empty: the model's values
   std::string where;            // config location, for messages
+  // A distribution over the scope (model/distance_function.hpp): instance i gets
+  // value * factor_i, factor_i = f(distance_i, 1); f must be linear in value. Empty: the
+  // value everywhere in the scope.
+  std::string distribution = {};
 };
 
 const char* transform_name(transform_kind t);
@@ -43,7 +48,9 @@ class parameter_space {
   // Index of the fit parameter each scalar belongs to.
   std::size_t group_of(std::size_t i) const { return entries_[i].group; }
 
-  // Physical values: the model's (mean over the scope for a shared scalar) and initial.
+  // Physical values: the model's (mean over the scope for a shared scalar; for a
+  // distributed one the mean of default / factor over the instances with a factor) and
+  // initial. Both are base values: a distribution multiplies them per instance.
   std::vector<double> model_values() const;
   std::vector<double> initial_values() const;
   double lower(std::size_t i) const;
@@ -71,6 +78,8 @@ class parameter_space {
     std::size_t mech = 0;   // index in model.mechanisms
     std::size_t param = 0;  // index in the mechanism's parameters
     std::vector<std::size_t> instances;
+    // Distributed: factor of every instance of the mechanism (1 outside the scope); empty: 1.
+    std::vector<double> factors;
   };
   std::vector<fit_parameter> params_;
   std::vector<double> model_values_;

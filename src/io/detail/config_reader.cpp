@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <sstream>
 
 #include "common/quote.hpp"
@@ -194,6 +195,97 @@ parameter_override parse_param_key(const toml::value& at, const std::string& key
   o.mechanism = k.substr(0, dot);
   o.param = k.substr(dot + 1);
   return o;
+}
+
+distance_function read_distribution(const toml::value& v, const std::string& key,
+                                    const std::map<std::string, std::string>& declared) {
+  std::string text, name;
+  if (v.is_table() && v.as_table().count("expression")) {
+    // BluePyOpt's dist_param_names: {name} placeholders given as numbers here, written into
+    // the expression with every digit (as BluePyOpt formats them into its string).
+    table_reader t(v, key);
+    const toml::value& ev = t.get("expression");
+    if (!ev.is_string()) fail(ev, key + ".expression", "expected a string");
+    text = ev.as_string().str;
+    for (const auto& [k, x] : v.as_table()) {
+      if (k == "expression") continue;
+      const double number = table_reader::as_number(t.get(k), key + "." + k);
+      const std::string placeholder = "{" + k + "}";
+      if (k == "distance" || k == "value" || text.find(placeholder) == std::string::npos) {
+        fail(x, key + "." + k,
+             "the expression has no placeholder " + placeholder +
+                 " (other keys name {placeholders} of the expression, not distance or value)");
+      }
+      char buf[40];
+      std::snprintf(buf, sizeof buf, "(%.17g)", number);
+      for (auto at = text.find(placeholder); at != std::string::npos;
+           at = text.find(placeholder, at + std::strlen(buf))) {
+        text.replace(at, placeholder.size(), buf);
+      }
+    }
+  } else if (v.is_table()) {
+    table_reader t(v, key);
+    if (!t.has("shape")) {
+      std::string names;
+      for (const auto& s : distribution_shapes()) names += (names.empty() ? "" : ", ") + s.name;
+      fail(v, key + ".shape", "missing (one of " + names + "), or give an expression");
+    }
+    const std::string shape_name = t.string("shape", "");
+    const distribution_shape* shape = find_distribution_shape(shape_name);
+    if (!shape) {
+      std::string names;
+      for (const auto& s : distribution_shapes()) names += (names.empty() ? "" : ", ") + s.name;
+      fail(t.at("shape"), key + ".shape",
+           "unknown shape \"" + shape_name + "\" (shapes: " + names + ")");
+    }
+    std::map<std::string, double> params;
+    for (const auto& [pname, def] : shape->parameters) {
+      if (t.has(pname)) {
+        params[pname] = t.number(pname, def);
+      } else if (std::isnan(def)) {
+        fail(v, key + "." + pname, "missing (shape " + shape->name + ": " + shape->formula + ")");
+      }
+    }
+    for (const auto& [k, x] : v.as_table()) {
+      if (k == "shape" || params.count(k)) continue;
+      std::string known;
+      for (const auto& [pname, def] : shape->parameters) known += ", " + pname;
+      fail(x, key + "." + k, "unknown key (shape " + shape->name + " takes shape" + known + ")");
+    }
+    try {
+      text = shape_expression(*shape, params);
+    } catch (const config_error& e) {
+      fail(v, key, e.what());
+    }
+  } else if (v.is_string()) {
+    text = v.as_string().str;
+    const auto it = declared.find(text);
+    if (it != declared.end()) {
+      name = text;
+      text = it->second;
+    } else if (!text.empty() &&
+               text.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
+                                      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") ==
+                   std::string::npos &&
+               text != "distance" && text != "value" && (text[0] < '0' || text[0] > '9')) {
+      // One word that names nothing: most likely a declaration that is missing.
+      std::string names;
+      for (const auto& [n, e] : declared) names += (names.empty() ? "" : ", ") + n;
+      fail(v, key,
+           "no distribution named \"" + text + "\" in [model.distributions] (declared: " +
+               (names.empty() ? std::string("none") : names) +
+               "); or write an expression of distance and value");
+    }
+  } else {
+    fail(v, key,
+         "expected a string (an expression of distance and value, or a name declared in "
+         "[model.distributions]), a {shape = ...} or an {expression = ...} table");
+  }
+  try {
+    return distance_function(text, name);
+  } catch (const config_error& e) {
+    fail(v, key, e.what());
+  }
 }
 
 std::string resolve_path(const toml::value& v, const std::string& config_path) {

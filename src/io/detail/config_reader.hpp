@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 
 #include "common/error.hpp"
 #include "model/cable_geometry.hpp"
+#include "model/distance_function.hpp"
 #include "model/morphology.hpp"
 #include "model/parameter_space.hpp"
 
@@ -147,6 +149,13 @@ std::vector<std::string> string_list(const toml::value& x, const std::string& ke
 
 // "mech.param" or "mech.param@region" -> override skeleton.
 parameter_override parse_param_key(const toml::value& at, const std::string& key);
+
+// A distribution (docs/config.md, "Distributions"): the name of one declared in
+// [model.distributions] (`declared`: name -> expression), an expression of distance and
+// value, or a table {shape = "<name>", <the shape's parameters>}. Compiled here, so that a
+// syntax error, an unknown name or a missing shape parameter is reported at `key`.
+distance_function read_distribution(const toml::value& v, const std::string& key,
+                                    const std::map<std::string, std::string>& declared);
 
 // A relative input path written in a config file is relative to that file's directory;
 // one given on the command line (--set) is relative to the working directory.
