@@ -6,7 +6,10 @@ NEURON's own Import3d, the ball-and-stick from 3-D points. Every mechanism of th
 every RANGE parameter set per region (`seg.<param>_<mech>`, a number or a table region ->
 number, broadest first), every GLOBAL once (`h.<name>_<mech>`); `[model.ions.<ion>]` e, ci,
 co (a number or a table, broadest first, as for parameters) and style; cm per
-region, celsius, Ra, nseg; IClamp electrodes from the config's step stimuli. Mechanisms
+region, celsius, Ra, nseg; IClamp electrodes from the config's step and holding currents
+([[stimulus]] tables and [[protocol]]s of several elements; sites as indices, "soma" =
+soma[0](0.5), section(x) placed by NEURON's own node rule, or `every` region); recordings at
+the recorded compartments or at the [[simulation.recording]] points. Mechanisms
 other than NEURON's built-in hh and pas come from `--mechlib PATH/libnrnmech.so`
 (the same .mod files compiled by nrnivmodl). TABLEs are switched off (usetable_<mech> = 0):
 cellfit evaluates rate functions exactly. The config's `hh` is NEURON's hh (its `ena`/`ek`
@@ -281,35 +284,92 @@ def main():
     if worst_distance > 1e-6:
         sys.exit("neuron_reference: path distances differ from NEURON's distance()")
 
-    # Stimuli in the config's order, expanded like cellfit expands them.
-    stims = []
+    # Sections by name: Import3d's names; the ball-and-stick built here is soma[0], dend[0].
+    by_name = {sec.name(): sec for sec in secs}
+    if model.get("morphology") == "builtin:ball_and_stick":
+        by_name = {"soma[0]": secs[0], "dend[0]": secs[1]}
+
+    def point(site):
+        """A point as NEURON names it: soma[0](0.5) for "soma", sec(x) for "sec(x)", or the
+        NEURON segment of a cellfit compartment index. Section(x) points are resolved by
+        NEURON's own node rule, independently of cellfit's."""
+        if isinstance(site, int):
+            return segs[match[site if site >= 0 else len(centres) + site]]
+        if site in ("soma", "somatic"):
+            return secs[0](0.5)
+        if "(" in site:
+            name, x = site[:-1].split("(")
+            return by_name[name](float(x))
+        sys.exit(f"neuron_reference: {site!r} is not a point")
+
+    def every(site):
+        if isinstance(site, str) and "(" not in site:
+            return [segs[match[c]] for c, r in enumerate(cf_regions) if in_regions(r, site)]
+        return [point(site)]
+
+    def electrodes(table):
+        """(segment list, kind) of a [[stimulus]] table or a protocol element."""
+        if "every" in table:
+            sites = table["every"] if isinstance(table["every"], list) else [table["every"]]
+            segl = [seg for site in sites for seg in every(site)]
+        else:
+            sites = table["sites"] if isinstance(table["sites"], list) else [table["sites"]]
+            segl = [point(site) for site in sites]
+        unique = []
+        for seg in segl:
+            if not any(seg.sec == u.sec and seg.x == u.x for u in unique):
+                unique.append(seg)
+        return unique
+
+    def clamps_of(table, amp=None):
+        """IClamp settings (segments, amp, delay, dur) of one current and its holding."""
+        kind = table.get("type", "step")
+        segl = electrodes(table)
+        if kind == "holding":
+            return [(segl, table.get("amplitude", 0.0), 0.0, 1e9)]
+        if kind != "step":
+            sys.exit("neuron_reference: only step and holding currents are supported")
+        out = [(segl, table.get("amplitude", 0.0) if amp is None else amp,
+                table.get("delay_ms", 0.0), table.get("duration_ms", tstop - table.get("delay_ms", 0.0)))]
+        if table.get("holding", 0.0) != 0.0:
+            out.append((segl, table["holding"], 0.0, 1e9))
+        return out
+
+    # Protocols in cellfit's order: [[stimulus]] tables (expanded by amplitude), then
+    # [[protocol]]s with their elements acting together.
+    stims = []  # (label, [(segments, amp, delay, dur)])
     for s in cfg.get("stimulus", []):
-        if s.get("type", "step") != "step":
-            sys.exit("neuron_reference: only step stimuli are supported")
-        site_list = s["sites"] if isinstance(s["sites"], list) else [s["sites"]]
         for a in s.get("amplitudes", [s.get("amplitude", 0.0)]):
-            stims.append((site_list, a, s.get("delay_ms", 0.0), s.get("duration_ms", tstop)))
+            stims.append((f"amp {a:g} at {s.get('sites', s.get('every'))}", clamps_of(s, a)))
+    for p in cfg.get("protocol", []):
+        elements = [c for e in p.get("stimulus", []) for c in clamps_of(e)]
+        stims.append((f"protocol {p['name']} ({len(p.get('stimulus', []))} elements)", elements))
     if len(stims) != n_stim:
         sys.exit(f"neuron_reference: {len(stims)} stimuli in the config, {n_stim} in the output")
 
-    def site_indices(site):
-        if isinstance(site, str):
-            return [c for c, r in enumerate(cf_regions) if in_regions(r, site)]
-        return [site if site >= 0 else len(centres) + site]
+    # Recordings: named points by NEURON's node rule, or the recorded compartments.
+    named = sim.get("recording", [])
+    if named:
+        rec_points = [point(r["site"]) for r in named]
+        rec_labels = [r["name"] for r in named]
+    else:
+        rec_points = [segs[match[site]] for site in sites]
+        rec_labels = [str(site) for site in sites]
 
     worst_rms, worst_abs, worst_spike, ok = 0.0, 0.0, 0.0, True
     per_site = len(sites) <= 8
     saved = []
-    for si, (site_list, amp, delay, dur) in enumerate(stims):
+    for si, (label, settings) in enumerate(stims):
         clamps = []
-        for c in sorted({c for site in site_list for c in site_indices(site)}):
-            ic = h.IClamp(segs[match[c]])
-            ic.amp, ic.delay, ic.dur = amp, delay, dur
-            clamps.append(ic)
+        for segl, amp, delay, dur in settings:
+            for seg in segl:
+                ic = h.IClamp(seg)
+                ic.amp, ic.delay, ic.dur = amp, delay, dur
+                clamps.append(ic)
         recs = []
-        for site in sites:
+        for seg in rec_points:
             vec = h.Vector()
-            vec.record(segs[match[site]]._ref_v)
+            vec.record(seg._ref_v)
             recs.append(vec)
         tvec = h.Vector()
         tvec.record(h._ref_t)
@@ -338,13 +398,13 @@ def main():
             bad = rms > args.rms_tol or shift > args.spike_tol or len(sn) != len(sc)
             ok &= not bad
             if len(sn) != len(sc):
-                print(f"stimulus {si} site {sites[j]}: {len(sc)} spikes in cellfit, {len(sn)} in NEURON")
+                print(f"stimulus {si} site {rec_labels[j]}: {len(sc)} spikes in cellfit, {len(sn)} in NEURON")
             if per_site:
-                lines.append(f"  site {sites[j]:4d} ({cf_regions[sites[j]]:6s}): spikes {len(sn):3d}, "
+                lines.append(f"  site {rec_labels[j]:>12s} ({cf_regions[sites[j]]:6s}): spikes {len(sn):3d}, "
                              f"RMS {rms:.3e} mV, max |dV| {dmax:.3e} mV, spike shift {shift:.3e} ms"
                              + ("  FAIL" if bad else ""))
         worst_rms, worst_abs, worst_spike = max(worst_rms, s_rms), max(worst_abs, s_abs), max(worst_spike, s_spike)
-        print(f"stimulus {si}: amp {amp:g} at {site_list}: spikes {len(spike_times(t, np.array(recs[0])))}"
+        print(f"stimulus {si}: {label}: spikes {len(spike_times(t, np.array(recs[0])))}"
               f" (first site); RMS {s_rms:.3e} mV, max |dV| {s_abs:.3e} mV, spike shift {s_spike:.3e} ms")
         for line in lines:
             print(line)

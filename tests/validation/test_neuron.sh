@@ -116,6 +116,69 @@ nseg = {somatic = 3, axonal = 5}" "[100, -1]" || status=1
 run_case nseg_max_length "$work/branched.swc" "nseg_rule = \"max_length\"
 max_length_um = 7.3
 nseg = {alldend = 2, apical = 4}" "[-1, 7]" || status=1
+# Protocols: several IClamps with different amplitudes and timings acting together in one
+# cell at section(x) points (placed in NEURON by its own sec(x) node rule), a holding
+# current, "soma" as soma[0](0.5) with a soma of nseg 3, every compartment of a list
+# (`every`), and named recordings at section(x) points.
+cat > protocols.toml <<TOML
+[model]
+morphology = "$work/branched.swc"
+max_compartment_um = 20.0
+nseg = { somatic = 3 }
+[simulation]
+dt_ms = 0.025
+t_stop_ms = 200.0
+[[simulation.recording]]
+name = "soma"
+site = "soma"
+[[simulation.recording]]
+name = "basal_tip"
+site = "dend[2](0.9)"
+[[simulation.recording]]
+name = "apical"
+site = "apic[0](0.3)"
+[[simulation.recording]]
+name = "axon"
+site = "axon[0](0.75)"
+[[stimulus]]
+sites = "soma"
+amplitudes = [0.15, 0.6]
+delay_ms = 20.0
+duration_ms = 150.0
+[[protocol]]
+name = "three_clamps"
+[[protocol.stimulus]]
+sites = "soma"
+amplitude = 0.25
+delay_ms = 30.0
+duration_ms = 60.0
+[[protocol.stimulus]]
+sites = "dend[1](0.5)"
+amplitude = 0.4
+delay_ms = 60.0
+duration_ms = 100.0
+[[protocol.stimulus]]
+sites = "apic[2](0.7)"
+amplitude = -0.2
+delay_ms = 10.0
+duration_ms = 170.0
+[[protocol.stimulus]]
+type = "holding"
+sites = "axon[0](0.2)"
+amplitude = 0.05
+[[protocol]]
+name = "every_basal"
+[[protocol.stimulus]]
+every = "basal"
+amplitude = 0.12
+delay_ms = 40.0
+duration_ms = 120.0
+holding = -0.01
+TOML
+"$cellfit" simulate protocols.toml --out protocols.h5 --quiet > /dev/null
+echo "== protocols"
+python3 "$here/neuron_reference.py" protocols.toml protocols.h5 --rms-tol 1e-6 --spike-tol 1e-6 2>&1 \
+  | grep -v -i -E "display|graphics" || status=1
 # Single precision: rounding differences grow through spikes; still far inside the
 # acceptance level (measured: ~1e-3 mV RMS, ~1e-4 ms spike times).
 run_case tree184_fp32 "$work/tree184.swc" "" "[100, -1]" fp32 "--rms-tol 0.02 --spike-tol 0.005" || status=1
