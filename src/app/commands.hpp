@@ -74,7 +74,7 @@ struct features_options {
   double stim_end_ms = std::numeric_limits<double>::quiet_NaN();
   double current_na = std::numeric_limits<double>::quiet_NaN();  // NaN: the step's amplitude
 
-  int site = 0;  // index into the recorded sites
+  std::string site = "0";  // index into the recorded sites, or a recording name
   double threshold_mv = -20.0;
   double derivative_threshold = 10.0;
   std::string out;  // empty: table only

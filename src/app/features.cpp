@@ -9,6 +9,7 @@
 
 #include "app/commands.hpp"
 #include "common/error.hpp"
+#include "common/quote.hpp"
 #include "features/feature_library.hpp"
 #include "io/h5.hpp"
 
@@ -21,6 +22,7 @@ struct input {
   std::vector<double> voltage;  // [cell][site][sample]
   std::size_t n_cells = 0, n_sites = 0, n_samples = 0;
   std::vector<std::int64_t> sites, stimulus_of, failed_step;
+  std::vector<std::string> site_names;              // when the file has them
   std::vector<double> start_ms, end_ms, amplitude;  // per stimulus, when the file has them
 };
 
@@ -59,6 +61,10 @@ input read_input(const std::string& path) {
     return out;
   };
   in.sites = ints("/traces/sites", in.n_sites);
+  if (f.exists("/traces/site_names")) {
+    in.site_names = f.read_strings("/traces/site_names");
+    if (in.site_names.size() != in.n_sites) in.site_names.clear();
+  }
   in.stimulus_of = ints("/traces/stimulus", in.n_cells);
   in.failed_step = ints("/traces/failed_step", in.n_cells);
   if (f.exists("/stimuli/start_ms") && f.exists("/stimuli/end_ms")) {
@@ -164,11 +170,23 @@ int run_features(const features_options& o) {
   if (!o.out.empty()) check_writable(o.out, "features");
 
   const input in = read_input(o.traces);
-  const std::size_t site = static_cast<std::size_t>(o.site);
-  if (o.site < 0 || site >= in.n_sites) {
-    throw usage_error(where + "--site " + std::to_string(o.site) + ": " + o.traces + " has " +
+  // --site: an index, or a recording's name.
+  std::size_t site = in.n_sites;
+  const bool numeric =
+      !o.site.empty() && o.site.find_first_not_of("0123456789") == std::string::npos;
+  if (numeric && o.site.size() < 10) {
+    site = static_cast<std::size_t>(std::stoul(o.site));
+  } else {
+    for (std::size_t k = 0; k < in.site_names.size(); ++k)
+      if (in.site_names[k] == o.site) site = k;
+  }
+  if (site >= in.n_sites) {
+    std::string names;
+    for (const auto& n : in.site_names) names += (names.empty() ? "" : ", ") + n;
+    throw usage_error(where + "--site " + printable_text(o.site) + ": " + o.traces + " has " +
                       std::to_string(in.n_sites) + " recorded site(s) (0.." +
-                      std::to_string(in.n_sites == 0 ? 0 : in.n_sites - 1) + ")");
+                      std::to_string(in.n_sites == 0 ? 0 : in.n_sites - 1) +
+                      (names.empty() ? std::string() : ": " + names) + ")");
   }
 
   std::vector<features::trace> traces(in.n_cells);
@@ -208,6 +226,7 @@ int run_features(const features_options& o) {
   // Table: the mean of each feature's values, n/a with the reasons below.
   std::printf("cellfit features: %s, %zu cells, site %zu", o.traces.c_str(), in.n_cells, site);
   if (!in.sites.empty()) std::printf(" (compartment %lld)", static_cast<long long>(in.sites[site]));
+  if (!in.site_names.empty()) std::printf(" %s", in.site_names[site].c_str());
   std::printf("\n%6s %9s %9s", "cell", "start_ms", "end_ms");
   std::vector<int> width;
   for (const auto& n : names) {

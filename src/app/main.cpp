@@ -190,7 +190,7 @@ int main(int argc, char** argv) {
   features_cmd->add_option("--current", feat.current_na,
                            "Stimulus current, nA, for ohmic_input_resistance (default: the "
                            "step's amplitude, from the file)");
-  features_cmd->add_option("--site", feat.site, "Recorded site (index into /traces/sites; 0)");
+  features_cmd->add_option("--site", feat.site, "Recorded site: index into /traces/sites (0), or a name from /traces/site_names");
   features_cmd->add_option("--threshold", feat.threshold_mv, "Spike threshold, mV (-20)");
   features_cmd->add_option("--derivative-threshold", feat.derivative_threshold,
                            "dV/dt threshold for AP onsets, mV/ms (10)");
