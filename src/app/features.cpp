@@ -22,8 +22,8 @@ struct input {
   std::vector<double> voltage;  // [cell][site][sample]
   std::size_t n_cells = 0, n_sites = 0, n_samples = 0;
   std::vector<std::int64_t> sites, stimulus_of, failed_step;
-  std::vector<std::string> site_names;              // when the file has them
-  std::vector<double> start_ms, end_ms, amplitude;  // per stimulus, when the file has them
+  std::vector<std::string> site_names;                         // when the file has them
+  std::vector<double> start_ms, end_ms, amplitude, t_stop_ms;  // per stimulus, when given
 };
 
 input read_input(const std::string& path) {
@@ -71,6 +71,7 @@ input read_input(const std::string& path) {
     in.start_ms = f.read_doubles("/stimuli/start_ms", dims);
     in.end_ms = f.read_doubles("/stimuli/end_ms", dims);
     if (f.exists("/stimuli/amplitude")) in.amplitude = f.read_doubles("/stimuli/amplitude", dims);
+    if (f.exists("/stimuli/t_stop_ms")) in.t_stop_ms = f.read_doubles("/stimuli/t_stop_ms", dims);
   }
   return in;
 }
@@ -198,6 +199,11 @@ int run_features(const features_options& o) {
     tr.t_ms = in.t_ms.data();
     tr.v_mv = &in.voltage[(c * in.n_sites + site) * in.n_samples];
     tr.n = in.n_samples;
+    const double stop = per_stimulus(in.t_stop_ms, stim);  // the protocol's end: NaN after it
+    if (!std::isnan(stop)) {
+      tr.n = static_cast<std::size_t>(
+          std::upper_bound(in.t_ms.begin(), in.t_ms.end(), stop + 1e-9) - in.t_ms.begin());
+    }
     tr.stim_start_ms =
         std::isnan(o.stim_start_ms) ? per_stimulus(in.start_ms, stim) : o.stim_start_ms;
     tr.stim_end_ms = std::isnan(o.stim_end_ms) ? per_stimulus(in.end_ms, stim) : o.stim_end_ms;

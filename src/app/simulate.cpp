@@ -61,9 +61,10 @@ void write_traces(const std::string& path, const run_config& rc, const simulatio
                 std::string(rc.model.geom.point_model ? "model" : "nA"));
     f.attribute("/stimuli/current", "t0_ms", 0.5 * s.dt_ms);
     // Each stimulus's window and step amplitude: the defaults of `cellfit features`.
-    std::vector<double> w_start, w_end, w_amp;
+    std::vector<double> w_start, w_end, w_amp, t_stop;
     for (const auto& x : rc.stimuli) {
-      const stimulus_window w = active_window(x, s.t_stop_ms);
+      const stimulus_window w = active_window(x, stimulus_duration_ms(x, s.t_stop_ms));
+      t_stop.push_back(stimulus_duration_ms(x, s.t_stop_ms));
       w_start.push_back(w.start_ms);
       w_end.push_back(w.end_ms);
       w_amp.push_back(w.amplitude);
@@ -71,6 +72,7 @@ void write_traces(const std::string& path, const run_config& rc, const simulatio
     f.write("/stimuli/start_ms", w_start, {w_start.size()});
     f.write("/stimuli/end_ms", w_end, {w_end.size()});
     f.write("/stimuli/amplitude", w_amp, {w_amp.size()});
+    f.write("/stimuli/t_stop_ms", t_stop, {t_stop.size()});
 
     // Parameter values of every set: /parameters/<mechanism>/<param> [set][instance].
     std::vector<std::vector<std::vector<std::vector<double>>>> values;

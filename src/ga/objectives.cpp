@@ -18,14 +18,23 @@ std::vector<double> sample_times(const simulation_settings& sim) {
   return t;
 }
 
+// The samples of a trace within its protocol's duration.
+std::size_t samples_within(const std::vector<double>& t_ms, const feature_window& w) {
+  if (!(w.t_stop_ms > 0)) return t_ms.size();
+  const auto end = std::upper_bound(t_ms.begin(), t_ms.end(), w.t_stop_ms + 1e-9);
+  return static_cast<std::size_t>(end - t_ms.begin());
+}
+
 }  // namespace
 
 std::vector<feature_window> stimulus_windows(const std::vector<stimulus>& stimuli,
                                              double t_stop_ms) {
   std::vector<feature_window> w(stimuli.size());
   for (std::size_t s = 0; s < stimuli.size(); ++s) {
-    const stimulus_window a = active_window(stimuli[s], t_stop_ms);
-    w[s] = {a.start_ms, a.end_ms, std::isnan(a.amplitude) ? 0.0 : a.amplitude};
+    const stimulus_window a =
+        active_window(stimuli[s], stimulus_duration_ms(stimuli[s], t_stop_ms));
+    w[s] = {a.start_ms, a.end_ms, std::isnan(a.amplitude) ? 0.0 : a.amplitude,
+            stimuli[s].t_stop_ms};
   }
   return w;
 }
@@ -162,10 +171,15 @@ objective_matrix scorer::score(const simulation_result& r, std::size_t n_individ
         if (r.failed_step[c] < 0) {
           const double* a = &r.voltage[c * n_sites * n_samples];
           const double* b = &target_traces_[s * n_sites * n_samples];
+          // A target sample that is NaN is not part of the trace (after a protocol's end).
           double sum = 0;
-          for (std::size_t k = 0; k < n_sites * n_samples; ++k)
+          std::size_t n = 0;
+          for (std::size_t k = 0; k < n_sites * n_samples; ++k) {
+            if (std::isnan(b[k])) continue;
             sum += (a[k] - b[k]) * (a[k] - b[k]);
-          v = sum / static_cast<double>(n_sites * n_samples);
+            ++n;
+          }
+          v = n > 0 ? sum / static_cast<double>(n) : s_.penalty;
           if (!(v <= s_.penalty)) v = s_.penalty;  // also NaN
         }
         const std::size_t o = s_.grouping == objective_grouping::sum ? 0 : s;
@@ -187,7 +201,7 @@ objective_matrix scorer::score(const simulation_result& r, std::size_t n_individ
       features::trace tr{};
       tr.t_ms = time_ms_.data();
       tr.v_mv = &r.voltage[(c * n_sites + g.site) * n_samples];
-      tr.n = n_samples;
+      tr.n = samples_within(time_ms_, windows_[g.stimulus]);
       tr.stim_start_ms = windows_[g.stimulus].start_ms;
       tr.stim_end_ms = windows_[g.stimulus].end_ms;
       tr.stimulus_current_na = windows_[g.stimulus].current_na;
@@ -228,7 +242,7 @@ std::vector<feature_target> targets_from_traces(const std::vector<double>& trace
   for (std::size_t k = 0; k < windows.size(); ++k) {
     tr[k].t_ms = t.data();
     tr[k].v_mv = &traces[(k * n_sites + s.feature_site) * n_samples];
-    tr[k].n = n_samples;
+    tr[k].n = samples_within(t, windows[k]);
     tr[k].stim_start_ms = windows[k].start_ms;
     tr[k].stim_end_ms = windows[k].end_ms;
     tr[k].stimulus_current_na = windows[k].current_na;

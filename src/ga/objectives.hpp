@@ -34,6 +34,7 @@ enum class objective_grouping { per_feature, per_stimulus_feature, sum };
 // The stimulus window and current of each stimulus, as eFEL needs them.
 struct feature_window {
   double start_ms = 0, end_ms = 0, current_na = 0;
+  double t_stop_ms = 0;  // the protocol's duration: its trace ends there; 0: the run's
 };
 
 struct scoring_settings {

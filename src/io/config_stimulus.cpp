@@ -41,16 +41,16 @@ std::vector<int> injection_sites(table_reader& t, const toml::value& entry, cons
   return parse_sites(t.get("sites"), t.key_name("sites"), cell, site_use::injection);
 }
 
-// One [[stimulus]] table (`protocol` false) or one [[protocol]] element. `seed_key` makes the
-// random components of this table differ from every other table's.
+// One [[stimulus]] table (`protocol` false) or one [[protocol]] element of a protocol lasting
+// t_stop ms. `seed_key` makes the random components of this table differ from every other
+// table's.
 std::vector<made_stimulus> read_stimulus_table(table_reader& t, const toml::value& entry,
                                                const std::string& label, std::uint64_t seed_key,
-                                               const run_config& rc, bool protocol) {
+                                               const run_config& rc, bool protocol, double t_stop) {
   const std::string type = t.string("type", "step");
   stimulus_component c;
   c.sites = injection_sites(t, entry, rc);
   // Each type reads only the keys it uses; finish() refuses any other.
-  const double t_stop = rc.settings.t_stop_ms;
   auto read_window = [&]() {
     c.delay_ms = t.number("delay_ms", 0.0, 0.0, t_stop);
     c.duration_ms = t.number("duration_ms", t_stop - c.delay_ms, 0.0, 1e12);
@@ -198,7 +198,8 @@ void build_stimuli(const toml::value* stimuli, const toml::value* protocols, run
       table_reader t(entry, name);
       const std::string label = t.string("name", name);
       // Keyed by the table index, so two tables with the same seed differ.
-      for (auto& m : read_stimulus_table(t, entry, label, index, rc, false)) {
+      for (auto& m :
+           read_stimulus_table(t, entry, label, index, rc, false, rc.settings.t_stop_ms)) {
         stimulus st;
         st.name = std::move(m.name);
         st.components = std::move(m.components);
@@ -218,6 +219,16 @@ void build_stimuli(const toml::value* stimuli, const toml::value* protocols, run
     stimulus st;
     st.name = t.string("name", "");
     if (st.name.empty()) fail(t.at("name"), t.key_name("name"), "must not be empty");
+    // Its own duration (BluePyOpt's totduration), within the run: simulate_batch groups
+    // protocols by duration where that saves work.
+    const double run_stop = rc.settings.t_stop_ms;
+    st.t_stop_ms = t.number("t_stop_ms", run_stop, 0.0, run_stop, true);
+    const double steps = st.t_stop_ms / rc.settings.dt_ms;
+    if (std::fabs(steps - std::round(steps)) > 1e-6) {
+      fail(t.at("t_stop_ms"), t.key_name("t_stop_ms"),
+           "must be a whole number of simulation.dt_ms steps");
+    }
+    if (st.t_stop_ms == run_stop) st.t_stop_ms = 0;
     if (t.has("stimulus")) {
       const toml::value& ev = t.get("stimulus");
       if (!ev.is_array()) fail(ev, t.key_name("stimulus"), "expected [[protocol.stimulus]] tables");
@@ -227,7 +238,8 @@ void build_stimuli(const toml::value* stimuli, const toml::value* protocols, run
         table_reader et(element, ename);
         // Seeds keyed by (protocol, element): apart from each other and from [[stimulus]].
         const std::uint64_t seed_key = counter_hash(0x70726f746fULL, index, k);
-        auto made = read_stimulus_table(et, element, st.name, seed_key, rc, true);
+        auto made = read_stimulus_table(et, element, st.name, seed_key, rc, true,
+                                        st.t_stop_ms > 0 ? st.t_stop_ms : run_stop);
         for (auto& c : made.front().components) st.components.push_back(std::move(c));
         et.finish();
         ++k;

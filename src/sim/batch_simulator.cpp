@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <map>
 
 #include <unistd.h>
 #include <cmath>
@@ -144,6 +145,15 @@ void check_batch(const cell_model& model, const std::vector<parameter_set>& sets
   if (!(s.v_bound_mv > 0) || s.v_bound_mv > 400) bad("v_bound_mv must be in (0, 400] mV");
   if (sets.empty()) bad("no parameter set");
   if (stimuli.empty()) bad("no stimulus");
+  for (const auto& x : stimuli) {
+    const double steps = x.t_stop_ms / s.dt_ms;
+    if (x.t_stop_ms != 0 && (!(x.t_stop_ms > 0) || x.t_stop_ms > s.t_stop_ms ||
+                             std::fabs(steps - std::round(steps)) > 1e-6)) {
+      bad("protocol '" + x.name + "': t_stop_ms " + std::to_string(x.t_stop_ms) +
+          " must be a whole number of dt_ms steps within the run's t_stop_ms " +
+          std::to_string(s.t_stop_ms));
+    }
+  }
   for (int c : s.record_compartments) {
     if (c < 0 || c >= model.geom.n_compartments()) {
       bad("recording site " + std::to_string(c) + " is not a compartment (0.." +
@@ -183,12 +193,99 @@ void check_batch(const cell_model& model, const std::vector<parameter_set>& sets
   }
 }
 
+duration_plan plan_durations(std::size_t n_sets, const std::vector<stimulus>& stimuli,
+                             const simulation_settings& s, int lanes) {
+  if (lanes <= 0) {
+    lanes = s.prec == precision::fp32 ? lane_width<device_space, real32_type>::value
+                                      : lane_width<device_space, real_type>::value;
+  }
+  duration_plan plan;
+  std::map<long long, std::vector<std::size_t>> by_steps;
+  for (std::size_t k = 0; k < stimuli.size(); ++k) {
+    by_steps[std::llround(stimulus_duration_ms(stimuli[k], s.t_stop_ms) / s.dt_ms)].push_back(k);
+  }
+  const auto tiles = [&](std::size_t cells) {
+    return static_cast<double>((cells + static_cast<std::size_t>(lanes) - 1) /
+                               static_cast<std::size_t>(lanes)) *
+           lanes;
+  };
+  for (auto& [steps, members] : by_steps) {
+    plan.grouped_cost += tiles(n_sets * members.size()) * static_cast<double>(steps);
+    plan.groups.push_back(std::move(members));
+  }
+  plan.padded_cost = tiles(n_sets * stimuli.size()) * static_cast<double>(s.n_steps());
+  return plan;
+}
+
+namespace {
+
+template <class Real>
+simulation_result run_grouped(const cell_model& model, const std::vector<parameter_set>& sets,
+                              const std::vector<stimulus>& stimuli, const simulation_settings& s,
+                              const progress_callback& progress) {
+  const duration_plan plan =
+      plan_durations(sets.size(), stimuli, s, lane_width<device_space, Real>::value);
+  // One group: no stimulus is shorter than the run (check_batch), so nothing to cut.
+  if (plan.groups.size() == 1) return run_width<Real>(model, sets, stimuli, s, progress);
+  simulation_result r;
+  if (!plan.grouped()) {
+    r = run_width<Real>(model, sets, stimuli, s, progress);  // padded to the longest
+  } else {
+    // Each group of equal duration is a batch of its own; results go back in the run's
+    // order (stimulus fastest) with the run's sample count.
+    const std::size_t S = stimuli.size(), n_sites = s.record_compartments.size();
+    r.n_cells = sets.size() * S;
+    r.n_sites = n_sites;
+    r.n_samples = static_cast<std::size_t>(s.n_samples());
+    r.voltage.assign(r.n_cells * n_sites * r.n_samples, std::nan(""));
+    r.failed_step.assign(r.n_cells, -1);
+    std::size_t done = 0;
+    for (const auto& members : plan.groups) {
+      std::vector<stimulus> sub;
+      for (std::size_t k : members) sub.push_back(stimuli[k]);
+      simulation_settings gs = s;
+      gs.t_stop_ms = stimulus_duration_ms(sub.front(), s.t_stop_ms);
+      const simulation_result g = run_width<Real>(model, sets, sub, gs, {});
+      r.kernel_seconds += g.kernel_seconds;
+      r.setup_seconds += g.setup_seconds;
+      for (std::size_t i = 0; i < sets.size(); ++i) {
+        for (std::size_t j = 0; j < members.size(); ++j) {
+          const std::size_t from = i * members.size() + j, to = i * S + members[j];
+          r.failed_step[to] = g.failed_step[from];
+          for (std::size_t k = 0; k < n_sites; ++k) {
+            std::copy_n(&g.voltage[(from * n_sites + k) * g.n_samples], g.n_samples,
+                        &r.voltage[(to * n_sites + k) * r.n_samples]);
+          }
+        }
+      }
+      done += sets.size() * members.size();
+      if (progress) progress(done, r.n_cells, r.kernel_seconds);
+    }
+    return r;
+  }
+  // Padded: cut every shorter protocol's trace at its end.
+  for (std::size_t c = 0; c < r.n_cells; ++c) {
+    const stimulus& x = stimuli[c % stimuli.size()];
+    const int steps =
+        static_cast<int>(std::llround(stimulus_duration_ms(x, s.t_stop_ms) / s.dt_ms));
+    const std::size_t keep = static_cast<std::size_t>(steps / s.record_every + 1);
+    if (r.failed_step[c] > steps) r.failed_step[c] = -1;  // diverged after its end
+    for (std::size_t k = 0; k < r.n_sites; ++k) {
+      double* v = &r.voltage[(c * r.n_sites + k) * r.n_samples];
+      std::fill(v + std::min(keep, r.n_samples), v + r.n_samples, std::nan(""));
+    }
+  }
+  return r;
+}
+
+}  // namespace
+
 simulation_result simulate_batch(const cell_model& model, const std::vector<parameter_set>& sets,
                                  const std::vector<stimulus>& stimuli, const simulation_settings& s,
                                  const progress_callback& progress) {
   check_batch(model, sets, stimuli, s);
-  if (s.prec == precision::fp32) return run_width<real32_type>(model, sets, stimuli, s, progress);
-  return run_width<real_type>(model, sets, stimuli, s, progress);
+  if (s.prec == precision::fp32) return run_grouped<real32_type>(model, sets, stimuli, s, progress);
+  return run_grouped<real_type>(model, sets, stimuli, s, progress);
 }
 
 }  // namespace cellfit

@@ -35,6 +35,17 @@ struct simulation_settings {
   int find_site(const std::string& name) const;
 };
 
+// The lane-steps a batch of (sets x stimuli) cells costs run as groups of equal duration,
+// and padded to the longest, at `lanes` cells per tile (the rule simulate_batch applies).
+struct duration_plan {
+  std::vector<std::vector<std::size_t>> groups;  // stimuli by duration, shortest first
+  double grouped_cost = 0, padded_cost = 0;
+  bool grouped() const { return groups.size() > 1 && grouped_cost < padded_cost; }
+};
+// lanes 0: the tile width simulate_batch uses for s.prec.
+duration_plan plan_durations(std::size_t n_sets, const std::vector<stimulus>& stimuli,
+                             const simulation_settings& s, int lanes = 0);
+
 struct simulation_result {
   std::size_t n_cells = 0, n_sites = 0, n_samples = 0;
   std::vector<double> voltage;   // [cell][site][sample], mV; NaN from a failed cell's failure on
@@ -53,6 +64,10 @@ void check_batch(const cell_model& model, const std::vector<parameter_set>& sets
                  const std::vector<stimulus>& stimuli, const simulation_settings& settings);
 
 // Validates the settings against the model (throws config_error), then simulates. Blocks.
+// Protocols of different durations (stimulus::t_stop_ms) are grouped by duration when that
+// costs fewer lane-steps than running every cell to the longest (padding), which is chosen
+// otherwise; either way a cell's samples after its protocol's end are NaN (failed_step
+// stays -1) and the result has the run's n_samples.
 simulation_result simulate_batch(const cell_model& model, const std::vector<parameter_set>& sets,
                                  const std::vector<stimulus>& stimuli,
                                  const simulation_settings& settings,

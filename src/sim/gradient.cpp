@@ -74,8 +74,8 @@ gradient_result run(const cell_model& model, const std::vector<parameter_set>& s
     const std::size_t rows = static_cast<std::size_t>(M::n_states) * mv.nodes.extent(0);
     av.ckpt = batch_view4<double, mem>(noinit((label + "::ckpt").c_str()), n_tiles, a.n_segments,
                                        rows, Lanes);
-    av.seg = batch_view4<double, mem>(noinit((label + "::seg").c_str()), n_tiles, K + 1, rows,
-                                      Lanes);
+    av.seg =
+        batch_view4<double, mem>(noinit((label + "::seg").c_str()), n_tiles, K + 1, rows, Lanes);
     av.grad = batch_view4<double, mem>(label + "::grad", mv.params.extent(0), mv.params.extent(1),
                                        mv.params.extent(2), mv.params.extent(3));
     av.lam = batch_view3<double, mem>(label + "::lam", n_tiles, rows, Lanes);
@@ -166,8 +166,8 @@ gradient_result run(const cell_model& model, const std::vector<parameter_set>& s
     std::size_t mi = 0;
     while (mi < model.mechanisms.size() && model.mechanisms[mi].name != M::name) ++mi;
     if (mi == model.mechanisms.size()) return;
-    auto g = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(),
-                                                 a.mechs.template get<M>().grad);
+    auto g =
+        Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), a.mechs.template get<M>().grad);
     const std::size_t n_inst = model.mechanisms[mi].compartments.size();
     for (std::size_t c = 0; c < n_cells; ++c) {
       const bool ok = r.failed_step[c] < 0;
@@ -201,6 +201,14 @@ gradient_result loss_gradient(const cell_model& model, const std::vector<paramet
                               const std::vector<stimulus>& stimuli, const simulation_settings& s,
                               const trace_loss_function& loss, const adjoint_options& opt) {
   check_batch(model, sets, stimuli, s);
+  for (const auto& x : stimuli) {
+    if (stimulus_duration_ms(x, s.t_stop_ms) != s.t_stop_ms) {
+      throw config_error("cellfit::gradient: protocol '" + x.name +
+                         "' is shorter than the run (t_stop_ms " + std::to_string(x.t_stop_ms) +
+                         "): the gradient engine runs every protocol for the run's t_stop_ms; "
+                         "give the protocols one duration");
+    }
+  }
   if (s.prec != precision::fp64) {
     throw config_error("cellfit::gradient: the adjoint runs in fp64 only (simulation.precision)");
   }

@@ -42,7 +42,15 @@ struct stimulus_component {
 struct stimulus {
   std::string name;
   std::vector<stimulus_component> components;
+  // The protocol's own duration (BluePyOpt's totduration); 0: the run's t_stop_ms. A cell
+  // is simulated for its protocol's duration; its trace is NaN after it.
+  double t_stop_ms = 0;
 };
+
+// The duration of stimulus x in a run of t_stop_ms.
+inline double stimulus_duration_ms(const stimulus& x, double run_t_stop_ms) {
+  return x.t_stop_ms > 0 ? x.t_stop_ms : run_t_stop_ms;
+}
 
 // Where a stimulus is on (eFEL's stim_start/stim_end, the default window of `cellfit
 // features` and of the GA's features): its first step (else its first component that is not

@@ -2,6 +2,7 @@
 // one cell, every protocol has a distinct name.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -267,6 +268,78 @@ TEST(protocols, feature_targets_are_scored_at_their_recording) {
   const auto obj = sc.score(r, 1);
   EXPECT_NEAR(obj.values[0], 1.0, 1e-12);
   EXPECT_NEAR(obj.values[1], 2.0, 1e-12);
+}
+
+// Two protocols of 40 and 100 ms in a run of 100 ms, `sets` parameter sets.
+std::string two_durations(int sets) {
+  return R"toml(
+[simulation]
+t_stop_ms = 100.0
+record_sites = [0, -1]
+[batch]
+vary = ["hh.gnabar"]
+parameter_sets = )toml" +
+         std::to_string(sets) + R"toml(
+[[protocol]]
+name = "short"
+t_stop_ms = 40.0
+[[protocol.stimulus]]
+sites = "soma"
+amplitude = 0.5
+delay_ms = 10.0
+duration_ms = 20.0
+[[protocol]]
+name = "long"
+[[protocol.stimulus]]
+sites = "soma"
+amplitude = 0.3
+delay_ms = 10.0
+duration_ms = 80.0
+)toml";
+}
+
+TEST(protocols, shorter_protocols_end_early_grouped_or_padded) {
+  for (int sets : {1, 16}) {
+    auto rc = cellfit::parse_config(two_durations(sets), "run.toml", {});
+    ASSERT_EQ(rc.stimuli[0].t_stop_ms, 40.0);
+    ASSERT_EQ(rc.stimuli[1].t_stop_ms, 0.0);  // the run's
+    const auto plan = cellfit::plan_durations(rc.sets.size(), rc.stimuli, rc.settings, 8);
+    EXPECT_EQ(plan.groups.size(), 2u);
+    // One set: two cells fill one tile either way, so padding (one batch) is cheaper; 16
+    // sets: the short protocol's 16 cells would run 60 ms for nothing.
+    EXPECT_EQ(plan.grouped(), sets == 16) << plan.grouped_cost << " " << plan.padded_cost;
+    const auto r = cellfit::simulate_batch(rc.model, rc.sets, rc.stimuli, rc.settings);
+    // Each protocol alone, in a run of its own duration.
+    for (std::size_t k = 0; k < 2; ++k) {
+      auto alone = rc.settings;
+      alone.t_stop_ms = k == 0 ? 40.0 : 100.0;
+      auto x = rc.stimuli[k];
+      x.t_stop_ms = 0;
+      const auto a = cellfit::simulate_batch(rc.model, rc.sets, {x}, alone);
+      for (std::size_t i = 0; i < rc.sets.size(); ++i) {
+        const std::size_t c = i * 2 + k;
+        EXPECT_EQ(r.failed_step[c], -1);
+        for (std::size_t site = 0; site < 2; ++site) {
+          const double* v = &r.voltage[(c * 2 + site) * r.n_samples];
+          const double* w = &a.voltage[(i * 2 + site) * a.n_samples];
+          for (std::size_t n = 0; n < a.n_samples; ++n) ASSERT_EQ(v[n], w[n]) << sets << " " << n;
+          for (std::size_t n = a.n_samples; n < r.n_samples; ++n) ASSERT_TRUE(std::isnan(v[n]));
+        }
+      }
+    }
+  }
+}
+
+TEST(protocols, a_protocol_duration_lies_within_the_run) {
+  std::string longer = two_durations(1);
+  longer.replace(longer.find("t_stop_ms = 40.0"), 16, "t_stop_ms = 140.0");
+  EXPECT_NE(config_refusal(longer).find("protocol[0].t_stop_ms: must be in (0, 100]"),
+            std::string::npos)
+      << config_refusal(longer);
+  std::string odd = two_durations(1);
+  odd.replace(odd.find("t_stop_ms = 40.0"), 16, "t_stop_ms = 40.01");
+  EXPECT_NE(config_refusal(odd).find("must be a whole number of simulation.dt_ms steps"),
+            std::string::npos);
 }
 
 }  // namespace
