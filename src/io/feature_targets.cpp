@@ -97,6 +97,7 @@ bluepyopt_targets read_bluepyopt_targets(const std::string& features_file,
                              ": negative delay/duration or totduration <= 0");
         }
         out.t_stop_ms = std::max(out.t_stop_ms, tot);
+        st.t_stop_ms = std::max(st.t_stop_ms, tot);
         c.kind = (k > 0 && c.delay_ms == 0 && c.duration_ms >= tot) ? stimulus_kind::holding
                                                                     : stimulus_kind::step;
         st.components.push_back(c);
@@ -104,6 +105,10 @@ bluepyopt_targets read_bluepyopt_targets(const std::string& features_file,
       }
       out.stimuli.push_back(std::move(st));
       names.push_back(pname);
+    }
+    // Each protocol lasts its totduration; the run, the longest of them.
+    for (auto& st : out.stimuli) {
+      if (st.t_stop_ms == out.t_stop_ms) st.t_stop_ms = 0;
     }
   } else {
     for (const auto& s : config_stimuli) names.push_back(s.name);

@@ -27,7 +27,7 @@ namespace cellfit {
 
 struct bluepyopt_targets {
   std::vector<stimulus> stimuli;  // from protocols.json (empty without one), in file order
-  double t_stop_ms = 0;           // the longest totduration
+  double t_stop_ms = 0;           // the longest totduration (each protocol lasts its own)
   std::vector<ga::feature_target> targets;
   std::vector<std::string> notes;  // what was left out, and why
 };
