@@ -7,7 +7,7 @@
 //   V(n+1) = V(n) + M(n)^-1 r(n)
 // Walking the steps backwards, for step n:
 //   mu = M(n)^-1 lambda_V(n+1)          (Hines solve; M is symmetric)
-//   lambda_V(n)  = lambda_V(n+1) - L mu + sum_mechanisms mu dF/dV,
+//   lambda_V(n)  = lambda_V(n+1) - L mu - G_c mu + sum_mechanisms mu dF/dV,
 //   lambda_s(n) += mu dF/ds,  grad_p += mu dF/dp,  with F = -a (i + g dv) per instance
 //   then through the state map: lambda_V(n) += lambda_s . dA/dV, grad_p += lambda_s . dA/dp,
 //   lambda_s(n-1) = lambda_s . dA/ds(n-1); at n = 0 through the INITIAL block's parameters.
@@ -18,6 +18,8 @@
 // loss and its derivative with respect to every recorded sample (`seed`), and the backward
 // pass injects the seed at the step that produced each sample. Any loss of the recorded
 // traces (MSE, spike timing, ...) thus has an exact gradient.
+//
+// G_c: the voltage clamps' conductances at step n (diagonal; also in M(n)).
 //
 // Memory (checkpointing): the steps are cut into segments of `checkpoint_every` (K) steps.
 // The forward pass stores the state (V and gates) at the start of every segment and the
@@ -510,6 +512,29 @@ struct adjoint_functor {
     }
   }
 
+  // The voltage clamps of step n: their conductance on the diagonal of M(n) (Diagonal), or
+  // the reverse of their right-hand side g_c (v_c - V(n)), lambda_V(n) -= g_c mu. They hold
+  // no parameter and no state, so nothing else flows through them.
+  template <bool Diagonal>
+  KOKKOS_FORCEINLINE_FUNCTION void clamp_terms(int tile, int n) const {
+    const auto& f = a.f;
+    const int n_inject = static_cast<int>(f.inject_node.extent(0));
+    for (int s = 0; s < n_inject; ++s) {
+      const int node = f.inject_node(s);
+      Real* const dd = &f.d(tile, node, 0);
+      const Real* const mu = &f.rhs(tile, node, 0);
+      Real* const lv = &a.lam_v(tile, node, 0);
+      for (int l = 0; l < Lanes; ++l) {
+        const Real g = f.g_ext(f.stimulus_of_cell(tile * Lanes + l), s, n);
+        if constexpr (Diagonal) {
+          dd[l] += g;
+        } else {
+          lv[l] -= g * mu[l];
+        }
+      }
+    }
+  }
+
   // One backward step n (index k in the current segment).
   KOKKOS_FORCEINLINE_FUNCTION void backward_step(int tile, int n, int k) const {
     const auto& f = a.f;
@@ -539,6 +564,8 @@ struct adjoint_functor {
       }
     }
     f.mechs.for_each([&](auto const& mv) { add_conductance(mv, tile, k); });
+    const bool clamps = f.g_ext.extent(0) != 0;
+    if (clamps) clamp_terms<true>(tile, n);
     hines_solve<Lanes, Real, MemorySpace>(tile, nn, f.parent, f.g_axial, f.d, f.rhs, no_visit{});
     // lambda_V(n) = lambda_V(n+1) - L mu + mechanism terms.
     for (int i = 1; i < nn; ++i) {
@@ -555,6 +582,7 @@ struct adjoint_functor {
         lp[l] += flux;
       }
     }
+    if (clamps) clamp_terms<false>(tile, n);
     f.mechs.for_each([&](auto const& mv) { channel_adjoint(mv, tile, k); });
     if (f.ion_dynamics) ion_adjoint(tile);
     if (n >= 1) {

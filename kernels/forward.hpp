@@ -16,7 +16,9 @@
 //   (C_i/dt + a_i g_i + sum_j G_ij) dv_i - sum_j G_ij dv_j
 //       = -a_i i_ion,i(V) + sum_j G_ij (V_j - V_i) + I_ext,i
 // with C_i the node capacitance, a_i the area factor that turns a channel's current density
-// into a current, and G_ij the axial conductance; the matrix is symmetric.
+// into a current, and G_ij the axial conductance; the matrix is symmetric. A voltage clamp
+// (NEURON's SEClamp) is an electrode current g_c (v_c - V) linearised as NEURON does: g_c
+// joins the diagonal and g_c (v_c - V(n)) the right-hand side, both at t_n + dt/2.
 //
 // Parallelism: one work item is a tile of `lanes` cells that runs the whole time loop, so its
 // working set stays in cache on a host; see batch_layout.hpp for the memory layout. A cell
@@ -99,6 +101,10 @@ struct forward_problem {
   Kokkos::View<const int*, MemorySpace> inject_node;  // [site]
   Kokkos::View<const Real***, Kokkos::LayoutRight, MemorySpace> i_ext;
   Kokkos::View<const int*, MemorySpace> stimulus_of_cell;  // [cell]
+  // Voltage clamps at the same sites and steps: conductance g_c (uS, 0 where no clamp is
+  // on), with g_c v_c already in i_ext, so a site's electrode current is i_ext - g_ext V.
+  // Extent 0 when no stimulus has a clamp (then no cell pays for it).
+  Kokkos::View<const Real***, Kokkos::LayoutRight, MemorySpace> g_ext;
 
   Kokkos::View<const int*, MemorySpace> record_node;  // [site]
   batch_view4<Real, MemorySpace> recorded;            // [tile][site][sample][lane]
@@ -343,12 +349,25 @@ struct forward_functor {
     } else {
       p.mechs.for_each([&](auto const& mv) { advance_and_add_currents(mv, tile, step > 0); });
     }
-    // Electrode currents at t_n + dt/2.
+    // Electrode currents at t_n + dt/2; clamps linearised at V(n) (g_c = 0 where off).
+    const bool clamps = p.g_ext.extent(0) != 0;
     for (int s = 0; s < n_inject; ++s) {
-      Real* const rr = &p.rhs(tile, p.inject_node(s), 0);
-      for (int l = 0; l < Lanes; ++l) {
-        const int cell = tile * Lanes + l;
-        rr[l] += p.i_ext(p.stimulus_of_cell(cell), s, step);
+      const int node = p.inject_node(s);
+      Real* const rr = &p.rhs(tile, node, 0);
+      if (clamps) {
+        Real* const dd = &p.d(tile, node, 0);
+        const Real* const vv = &p.v(tile, node, 0);
+        for (int l = 0; l < Lanes; ++l) {
+          const int x = p.stimulus_of_cell(tile * Lanes + l);
+          const Real g = p.g_ext(x, s, step);
+          rr[l] += p.i_ext(x, s, step) - g * vv[l];
+          dd[l] += g;
+        }
+      } else {
+        for (int l = 0; l < Lanes; ++l) {
+          const int cell = tile * Lanes + l;
+          rr[l] += p.i_ext(p.stimulus_of_cell(cell), s, step);
+        }
       }
     }
     // 2.-3. Hines solve with V += dv and the divergence check fused into its substitution

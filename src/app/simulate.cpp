@@ -60,6 +60,14 @@ void write_traces(const std::string& path, const run_config& rc, const simulatio
     f.attribute("/stimuli/current", "units",
                 std::string(rc.model.geom.point_model ? "model" : "nA"));
     f.attribute("/stimuli/current", "t0_ms", 0.5 * s.dt_ms);
+    if (st.has_clamp()) {
+      // Voltage clamps: conductance 1/rs (0 where off) and command level, same layout.
+      const std::vector<std::size_t> dims{st.n_stimuli, st.sites.size(), st.n_steps};
+      f.write("/stimuli/clamp_conductance", st.clamp_g_us, dims);
+      f.attribute("/stimuli/clamp_conductance", "units", std::string("uS"));
+      f.write("/stimuli/clamp_voltage", st.clamp_mv, dims);
+      f.attribute("/stimuli/clamp_voltage", "units", std::string("mV"));
+    }
     // Each stimulus's window and step amplitude: the defaults of `cellfit features`.
     std::vector<double> w_start, w_end, w_amp, t_stop;
     for (const auto& x : rc.stimuli) {

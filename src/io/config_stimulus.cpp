@@ -68,7 +68,7 @@ std::vector<made_stimulus> read_stimulus_table(table_reader& t, const toml::valu
         static_cast<std::uint64_t>(t.integer("seed", 1, 0, std::numeric_limits<long long>::max())),
         seed_key, 0x57);
   };
-  const double holding = type == "holding" ? 0.0 : t.number("holding", 0.0);
+  const double holding = type == "holding" || type == "seclamp" ? 0.0 : t.number("holding", 0.0);
   std::vector<made_stimulus> made;
   auto emit = [&](stimulus_component comp, const std::string& nm) {
     made_stimulus st;
@@ -163,10 +163,47 @@ std::vector<made_stimulus> read_stimulus_table(table_reader& t, const toml::valu
     c.delay_ms = 0;
     c.duration_ms = t_stop;
     emit(c, label);
+  } else if (type == "seclamp") {
+    // NEURON's SEClamp: on from t = 0 through three levels, off after them.
+    c.kind = stimulus_kind::seclamp;
+    if (t.has("every")) {
+      fail(t.at("every"), t.key_name("every"),
+           "a voltage clamp is one electrode: give sites = one point, such as \"soma\"");
+    }
+    if (c.sites.size() != 1) {
+      fail(t.at("sites"), t.key_name("sites"),
+           "a voltage clamp is one electrode at one point, got " + std::to_string(c.sites.size()) +
+               " sites");
+    }
+    if (rc.model.geom.point_model) {
+      fail(t.get("type"), t.key_name("type"),
+           "a voltage clamp needs a cable model (its series resistance is in MOhm, its current "
+           "in nA)");
+    }
+    c.rs_mohm = t.number("rs_mohm", 1.0);  // refuses a value that is not finite
+    if (!(c.rs_mohm > 0)) {
+      std::ostringstream msg;
+      msg << "the series resistance must be > 0 MOhm, got " << c.rs_mohm;
+      fail(t.at("rs_mohm"), t.key_name("rs_mohm"), msg.str());
+    }
+    double total_ms = 0;
+    for (int k = 0; k < 3; ++k) {
+      const std::string n = std::to_string(k + 1);
+      c.clamp_mv[static_cast<std::size_t>(k)] = t.number("amp" + n, 0.0);
+      c.clamp_dur_ms[static_cast<std::size_t>(k)] = t.number("dur" + n, 0.0, 0.0, 1e12);
+      total_ms += c.clamp_dur_ms[static_cast<std::size_t>(k)];
+    }
+    if (!(total_ms > 0)) {
+      fail(entry, t.key_name("dur1"),
+           "a voltage clamp needs a level held for some time: give dur1, dur2 or dur3 > 0 (ms)");
+    }
+    c.delay_ms = 0;
+    c.duration_ms = total_ms;
+    emit(c, label);
   } else {
     fail(t.get("type"), t.key_name("type"),
          "unknown stimulus type '" + type +
-             "' (step, ramp, noise, random_steps, waveform, holding)");
+             "' (step, ramp, noise, random_steps, waveform, holding, seclamp)");
   }
   return made;
 }

@@ -200,12 +200,17 @@ forward_problem<Real, device_memory> build_forward_problem(const cell_model& mod
     make_mechanism(mv, model, ions, values, n_stim, n_tiles, lanes, n_cells);
   });
 
-  // Stimuli sampled at step midpoints.
+  // Stimuli sampled at step midpoints; clamps as a conductance and its current at V = 0.
   {
     const sampled_stimuli st = sample_stimuli(stimuli, static_cast<std::size_t>(n_steps), s.dt_ms);
+    const std::size_t n_clamp_stim = st.has_clamp() ? n_stim : 0;
     Kokkos::View<int*, mem> inj("cellfit::sim::inject_node", st.sites.size());
     Kokkos::View<Real***, Kokkos::LayoutRight, mem> iext("cellfit::sim::i_ext", n_stim,
                                                          st.sites.size(), n_steps);
+    Kokkos::View<Real***, Kokkos::LayoutRight, mem> gext("cellfit::sim::g_ext", n_clamp_stim,
+                                                         n_clamp_stim ? st.sites.size() : 0,
+                                                         n_clamp_stim ? n_steps : 0);
+    auto gext_h = Kokkos::create_mirror_view(gext);
     Kokkos::View<int*, mem> stim_of("cellfit::sim::stimulus_of_cell",
                                     static_cast<std::size_t>(n_tiles) * lanes);
     auto inj_h = Kokkos::create_mirror_view(inj);
@@ -217,7 +222,13 @@ forward_problem<Real, device_memory> build_forward_problem(const cell_model& mod
     for (std::size_t a = 0; a < n_stim; ++a) {
       for (std::size_t k = 0; k < st.sites.size(); ++k) {
         for (int n = 0; n < n_steps; ++n) {
-          iext_h(a, k, n) = static_cast<Real>(st.at(a, k, static_cast<std::size_t>(n)));
+          const std::size_t q = st.index(a, k, static_cast<std::size_t>(n));
+          double i = st.current[q];
+          if (n_clamp_stim) {
+            i += st.clamp_g_us[q] * st.clamp_mv[q];
+            gext_h(a, k, n) = static_cast<Real>(st.clamp_g_us[q]);
+          }
+          iext_h(a, k, n) = static_cast<Real>(i);
         }
       }
     }
@@ -226,9 +237,11 @@ forward_problem<Real, device_memory> build_forward_problem(const cell_model& mod
     }
     Kokkos::deep_copy(inj, inj_h);
     Kokkos::deep_copy(iext, iext_h);
+    Kokkos::deep_copy(gext, gext_h);
     Kokkos::deep_copy(stim_of, stim_of_h);
     p.inject_node = inj;
     p.i_ext = iext;
+    p.g_ext = gext;
     p.stimulus_of_cell = stim_of;
   }
 

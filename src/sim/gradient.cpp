@@ -108,7 +108,8 @@ gradient_result run(const cell_model& model, const std::vector<parameter_set>& s
   r.n_segments = a.n_segments;
   r.trajectory_bytes = trajectory;
   r.peak_bytes = r.trajectory_bytes + other + bytes_of(a.f.v) + bytes_of(a.f.d) +
-                 bytes_of(a.f.rhs) + bytes_of(a.f.recorded) + bytes_of(a.f.i_ext);
+                 bytes_of(a.f.rhs) + bytes_of(a.f.recorded) + bytes_of(a.f.i_ext) +
+                 bytes_of(a.f.g_ext);
 
   device_space exec;
   initialize_states(exec, a.f);

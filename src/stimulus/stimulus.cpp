@@ -27,6 +27,8 @@ const char* stimulus_kind_name(stimulus_kind k) {
       return "waveform";
     case stimulus_kind::holding:
       return "holding";
+    case stimulus_kind::seclamp:
+      return "seclamp";
   }
   return "?";
 }
@@ -62,8 +64,27 @@ double stimulus_component::value(std::size_t site_index, double t) const {
       const double f = (t - w.t_ms[k - 1]) / (w.t_ms[k] - w.t_ms[k - 1]);
       return scale * (w.i[k - 1] + f * (w.i[k] - w.i[k - 1]));
     }
+    case stimulus_kind::seclamp:
+      return 0.0;
   }
   return 0.0;
+}
+
+bool stimulus_component::clamp_level(double t, double& vc_mv) const {
+  // SEClamp's thresholds tc2 = dur1 + dur2 and tc3 = tc2 + dur3, summed as it sums them.
+  const double tc2 = clamp_dur_ms[0] + clamp_dur_ms[1];
+  const double tc3 = tc2 + clamp_dur_ms[2];
+  vc_mv = 0.0;
+  if (t < clamp_dur_ms[0]) {
+    vc_mv = clamp_mv[0];
+  } else if (t < tc2) {
+    vc_mv = clamp_mv[1];
+  } else if (t < tc3) {
+    vc_mv = clamp_mv[2];
+  } else {
+    return false;
+  }
+  return true;
 }
 
 std::vector<double> random_step_levels(std::uint64_t seed, std::uint64_t stimulus_index,
@@ -193,14 +214,35 @@ sampled_stimuli sample_stimuli(const std::vector<stimulus>& stimuli, std::size_t
   }
   out.n_stimuli = stimuli.size();
   out.n_steps = n_steps;
-  out.current.assign(out.n_stimuli * out.sites.size() * n_steps, 0.0);
+  const std::size_t size = out.n_stimuli * out.sites.size() * n_steps;
+  out.current.assign(size, 0.0);
+  for (const auto& s : stimuli) {
+    for (const auto& c : s.components) {
+      if (c.kind == stimulus_kind::seclamp) {
+        out.clamp_g_us.assign(size, 0.0);
+        out.clamp_mv.assign(size, 0.0);
+      }
+    }
+  }
   for (std::size_t s = 0; s < stimuli.size(); ++s) {
     for (const auto& c : stimuli[s].components) {
       for (std::size_t k = 0; k < c.sites.size(); ++k) {
-        const std::size_t site = slot[c.sites[k]];
-        double* row = &out.current[(s * out.sites.size() + site) * n_steps];
+        const std::size_t first = out.index(s, slot[c.sites[k]], 0);
         for (std::size_t n = 0; n < n_steps; ++n) {
-          row[n] += c.value(k, (static_cast<double>(n) + 0.5) * dt_ms);
+          const double t = (static_cast<double>(n) + 0.5) * dt_ms;
+          if (c.kind != stimulus_kind::seclamp) {
+            out.current[first + n] += c.value(k, t);
+            continue;
+          }
+          // Two clamps at one site act as two electrodes (as two SEClamps in NEURON): their
+          // conductances add, and the level is their conductance-weighted mean.
+          double vc = 0;
+          if (!c.clamp_level(t, vc)) continue;
+          const double g = 1.0 / c.rs_mohm;
+          const double g_old = out.clamp_g_us[first + n];
+          out.clamp_mv[first + n] =
+              g_old == 0 ? vc : (g_old * out.clamp_mv[first + n] + g * vc) / (g_old + g);
+          out.clamp_g_us[first + n] = g_old + g;
         }
       }
     }
@@ -215,7 +257,16 @@ stimulus_window active_window(const stimulus& x, double t_stop_ms) {
     if (c.kind == stimulus_kind::step) pick = pick ? pick : &c;
   }
   for (const auto& c : x.components) {
-    if (c.kind != stimulus_kind::holding) pick = pick ? pick : &c;
+    if (c.kind != stimulus_kind::holding && c.kind != stimulus_kind::seclamp) {
+      pick = pick ? pick : &c;
+    }
+  }
+  // A clamp alone: its second level (a clamp protocol's test pulse).
+  for (const auto& c : x.components) {
+    if (pick == nullptr && c.kind == stimulus_kind::seclamp) {
+      const double t0 = c.clamp_dur_ms[0];
+      return {std::min(t0, t_stop_ms), std::min(t0 + c.clamp_dur_ms[1], t_stop_ms), nan};
+    }
   }
   if (pick == nullptr) return {nan, nan, nan};
   const double amp = pick->kind == stimulus_kind::step ? pick->amplitude : nan;

@@ -1,9 +1,11 @@
 #pragma once
 // Injected-current protocols. A stimulus is what one simulated cell receives: one or more
 // components, each injecting a current (nA in cable models, model units in point models)
-// at a set of compartments. Components are pure functions of (site, t), seeded where random,
-// so the same stimulus is reproduced exactly on any rank.
+// at a set of compartments, or clamping the voltage at one (NEURON's SEClamp). Components
+// are pure functions of (site, t), seeded where random, so the same stimulus is reproduced
+// exactly on any rank.
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -17,7 +19,7 @@ struct waveform_samples {
   std::vector<double> i;     // current at t_ms
 };
 
-enum class stimulus_kind { step, ramp, noise, random_steps, waveform, holding };
+enum class stimulus_kind { step, ramp, noise, random_steps, waveform, holding, seclamp };
 
 const char* stimulus_kind_name(stimulus_kind k);
 
@@ -34,9 +36,18 @@ struct stimulus_component {
   std::vector<std::vector<double>> levels;  // random_steps: [site][interval]
   std::shared_ptr<const waveform_samples> waveform;
   double scale = 1.0;  // waveform
+  // seclamp (NEURON's SEClamp, one site): series resistance and three levels, each held for
+  // its duration from t = 0 on; off (no current) after the last.
+  double rs_mohm = 1.0;
+  std::array<double, 3> clamp_mv = {0, 0, 0};
+  std::array<double, 3> clamp_dur_ms = {0, 0, 0};
 
-  // Current at compartment sites[site_index] at time t_ms.
+  // Current at compartment sites[site_index] at time t_ms (0 for a clamp: its current
+  // depends on V, see clamp_level).
   double value(std::size_t site_index, double t_ms) const;
+  // A clamp's command voltage at t_ms, as SEClamp's vstim() picks it: amp1 while t < dur1,
+  // amp2 while t < dur1 + dur2, amp3 while t < dur1 + dur2 + dur3. False once it is off.
+  bool clamp_level(double t_ms, double& vc_mv) const;
 };
 
 struct stimulus {
@@ -55,7 +66,8 @@ inline double stimulus_duration_ms(const stimulus& x, double run_t_stop_ms) {
 // Where a stimulus is on (eFEL's stim_start/stim_end, the default window of `cellfit
 // features` and of the GA's features): its first step (else its first component that is not
 // a holding current) from delay to delay + duration, clipped to the run; a waveform from its
-// first to its last non-zero sample. NaN where there is none (a holding current alone).
+// first to its last non-zero sample; a voltage clamp alone: its second level. NaN where
+// there is none (a holding current alone).
 // amplitude: the step's (NaN for other kinds).
 struct stimulus_window {
   double start_ms, end_ms, amplitude;
@@ -75,14 +87,22 @@ std::shared_ptr<const waveform_samples> read_waveform(const std::string& path,
                                                       const std::string& dataset);
 
 // Every stimulus sampled at the midpoints t_n + dt/2 of n_steps steps (NEURON evaluates
-// electrode currents there), on the union of their injection sites.
+// electrode currents there), on the union of their injection sites. The electrode current
+// of step n at a site is current + g (vc - V), with g = 1/rs (uS) where a clamp is on and 0
+// elsewhere; clamp conductances and levels are empty when no stimulus has a clamp.
 struct sampled_stimuli {
-  std::vector<int> sites;       // compartments
-  std::vector<double> current;  // [stimulus][site][step]
+  std::vector<int> sites;          // compartments
+  std::vector<double> current;     // [stimulus][site][step], nA (model units in point models)
+  std::vector<double> clamp_g_us;  // [stimulus][site][step], or empty
+  std::vector<double> clamp_mv;    // [stimulus][site][step], or empty
   std::size_t n_stimuli = 0, n_steps = 0;
-  double at(std::size_t s, std::size_t site, std::size_t step) const {
-    return current[(s * sites.size() + site) * n_steps + step];
+  std::size_t index(std::size_t s, std::size_t site, std::size_t step) const {
+    return (s * sites.size() + site) * n_steps + step;
   }
+  double at(std::size_t s, std::size_t site, std::size_t step) const {
+    return current[index(s, site, step)];
+  }
+  bool has_clamp() const { return !clamp_g_us.empty(); }
 };
 
 sampled_stimuli sample_stimuli(const std::vector<stimulus>& stimuli, std::size_t n_steps,

@@ -134,6 +134,33 @@ duration_ms = 10.0
                  1e-5);
 }
 
+// A three-level voltage clamp at the soma (10 MOhm, so the soma still moves), off for the
+// last 2 ms: the clamp's conductance in M(n) and its -g V(n) in r(n) are in the adjoint.
+TEST(gradient, hh_ball_and_stick_under_a_voltage_clamp_matches_finite_differences) {
+  check_gradient(R"(
+[model]
+morphology = "builtin:ball_and_stick"
+[simulation]
+dt_ms = 0.025
+t_stop_ms = 12.0
+record_every = 4
+record_sites = [0, -1]
+[[protocol]]
+name = "vc"
+[[protocol.stimulus]]
+type = "seclamp"
+sites = "soma"
+rs_mohm = 10.0
+amp1 = -70.0
+dur1 = 2.0
+amp2 = -20.0
+dur2 = 6.0
+amp3 = -60.0
+dur3 = 2.0
+)",
+                 1e-5);
+}
+
 TEST(gradient, hh_and_pas_on_a_branched_random_tree) {
   check_gradient(R"(
 [model]
