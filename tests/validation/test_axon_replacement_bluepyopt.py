@@ -27,6 +27,8 @@ import subprocess
 import sys
 import tempfile
 
+from validation_common import read_rows, rel
+
 TOL = 1e-6
 L5PC_SEGMENTS = 699  # BluePyOpt's L5PC after axon replacement (docs/morphology.md)
 
@@ -148,16 +150,6 @@ def bluepyopt_dump(path, sites_json, out):
 
 # ---------------------------------------------------------------------------------------
 # The comparison.
-
-
-def read_rows(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def rel(a, b):
-    a, b = float(a), float(b)
-    return abs(a - b) / max(abs(b), 1e-300)
 
 
 def compare_sections(label, cf, bp):

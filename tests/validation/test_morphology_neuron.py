@@ -19,6 +19,8 @@ import subprocess
 import sys
 import tempfile
 
+from validation_common import read_rows, rel
+
 TOL = 1e-6
 
 # ---------------------------------------------------------------------------------------
@@ -330,16 +332,6 @@ def neuron_dump(path, out):
 
 # ---------------------------------------------------------------------------------------
 # The comparison.
-
-
-def read_rows(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def rel(a, b):
-    a, b = float(a), float(b)
-    return abs(a - b) / max(abs(b), 1e-300)
 
 
 def compare(label, cellfit_csv, neuron_csv):
