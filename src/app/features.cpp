@@ -182,12 +182,12 @@ int run_features(const features_options& o) {
       if (in.site_names[k] == o.site) site = k;
   }
   if (site >= in.n_sites) {
-    std::string names;
-    for (const auto& n : in.site_names) names += (names.empty() ? "" : ", ") + n;
+    std::string recorded;
+    for (const auto& n : in.site_names) recorded += (recorded.empty() ? "" : ", ") + n;
     throw usage_error(where + "--site " + printable_text(o.site) + ": " + o.traces + " has " +
                       std::to_string(in.n_sites) + " recorded site(s) (0.." +
                       std::to_string(in.n_sites == 0 ? 0 : in.n_sites - 1) +
-                      (names.empty() ? std::string() : ": " + names) + ")");
+                      (recorded.empty() ? std::string() : ": " + recorded) + ")");
   }
 
   std::vector<features::trace> traces(in.n_cells);

@@ -137,9 +137,9 @@ bluepyopt_targets read_bluepyopt_targets(const std::string& features_file,
                                   ? loc.substr(0, loc.size() - 2)
                                   : loc;
       std::size_t site = ga::feature_target::scoring_site;
-      const int k = sim.find_site(rec);
-      if (k >= 0) {
-        site = static_cast<std::size_t>(k);
+      const int rec_index = sim.find_site(rec);
+      if (rec_index >= 0) {
+        site = static_cast<std::size_t>(rec_index);
       } else if (rec != "soma") {
         std::string known;
         for (const auto& n : sim.site_names()) known += (known.empty() ? "" : ", ") + n;
