@@ -1,0 +1,294 @@
+#!/usr/bin/env python3
+"""BluePyOpt's L5PC with its released parameters: cellfit against the same cell built by
+BluePyOpt in NEURON, spike by spike.
+
+usage: test_l5pc_release_neuron.py CELLFIT_BINARY MOD_DIR [--t-stop MS]
+
+cellfit simulates examples/l5pc/l5pc_release.toml (C060114A7.asc from the installed bluepyopt,
+axon replacement, BluePyOpt's nseg rule, the mechanisms/l5pc channel set per section list,
+the apical Ih distribution, Step1: 0.458 nA from 700 to 2700 ms on a -0.126 nA holding
+current, 3000 ms, recorded at soma[0](0.5) and 660 um from the soma on the apical list).
+
+NEURON, in a process of its own, builds the same cell with BluePyOpt's classes: a CellModel of
+NrnFileMorphology(do_replace_axon=True), NrnMODMechanism per section list (the same .mod
+files, compiled here by nrnivmodl) and frozen NrnSectionParameter / NrnRangeParameter /
+NrnGlobalParameter values with NrnSegmentSomaDistanceScaler for the apical Ih, and runs
+BluePyOpt's SweepProtocol (two NrnSquarePulse at soma[0](0.5), CompRecording at the soma and
+at NrnSomaDistanceCompLocation(660 um, apical)) with NrnSimulator at fixed dt 0.025 ms,
+secondorder 0.
+
+Both run at the same time (two processes). The test requires the same recorded compartments,
+the same number of somatic spikes (upward crossings of -20 mV, eFEL's threshold, interpolated
+linearly between samples) with every spike time within 0.01 ms, and on the dendrite, where
+the back-propagated spikes ride on a slow depolarisation and reach only about -55 mV (so no
+fixed threshold counts them reliably), the time of the dendritic maximum within 10 ms after
+each somatic spike (a parabola through the three samples around it) within 0.01 ms. It prints
+spike counts, the worst time differences, the RMS and maximum voltage difference per
+recording, and both run times.
+Exit 0 on success, 1 on a mismatch, 77 when neuron, bluepyopt or h5py is missing.
+"""
+import argparse
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+SPIKE_TIME_TOL_MS = 0.01
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+CONFIG = os.path.join(ROOT, "examples", "l5pc", "l5pc_release.toml")
+DT_MS = 0.025
+THRESHOLD_MV = -20.0
+BAP_WINDOW_MS = 10.0
+
+# The cell as BluePyOpt's examples/l5pc defines it (mechanisms.json, parameters.json and the
+# released values of the 20 free parameters).
+MECHANISMS = {
+    "all": ["pas"],
+    "apical": ["Im", "NaTs2_t", "SKv3_1", "Ih"],
+    "axonal": ["NaTa_t", "Nap_Et2", "K_Pst", "K_Tst", "SK_E2", "SKv3_1", "Ca_HVA", "Ca_LVAst",
+               "CaDynamics_E2"],
+    "somatic": ["NaTs2_t", "SKv3_1", "SK_E2", "CaDynamics_E2", "Ca_HVA", "Ca_LVAst", "Ih"],
+    "basal": ["Ih"],
+}
+IH_APICAL = "(-0.8696 + 2.087*math.exp(({distance})*0.0031))*{value}"
+# (NEURON name, section list, value); section parameters first, as parameters.json lists them.
+SECTION_PARAMETERS = [
+    ("g_pas", "all", 3e-5), ("e_pas", "all", -75.0), ("cm", "all", 1.0), ("Ra", "all", 100.0),
+    ("ena", "apical", 50.0), ("ek", "apical", -85.0), ("cm", "apical", 2.0),
+    ("ena", "somatic", 50.0), ("ek", "somatic", -85.0), ("cm", "basal", 2.0),
+    ("ena", "axonal", 50.0), ("ek", "axonal", -85.0),
+]
+RANGE_PARAMETERS = [
+    ("gIhbar_Ih", "basal", 8e-5), ("gIhbar_Ih", "somatic", 8e-5),
+    ("gNaTs2_tbar_NaTs2_t", "apical", 0.026145), ("gSKv3_1bar_SKv3_1", "apical", 0.004226),
+    ("gImbar_Im", "apical", 0.000143),
+    ("gNaTa_tbar_NaTa_t", "axonal", 3.137968), ("gNap_Et2bar_Nap_Et2", "axonal", 0.006827),
+    ("gK_Pstbar_K_Pst", "axonal", 0.973538), ("gK_Tstbar_K_Tst", "axonal", 0.089259),
+    ("gSK_E2bar_SK_E2", "axonal", 0.007104), ("gSKv3_1bar_SKv3_1", "axonal", 1.021945),
+    ("gCa_HVAbar_Ca_HVA", "axonal", 0.000990), ("gCa_LVAstbar_Ca_LVAst", "axonal", 0.008752),
+    ("gamma_CaDynamics_E2", "axonal", 0.002910), ("decay_CaDynamics_E2", "axonal", 287.198731),
+    ("gNaTs2_tbar_NaTs2_t", "somatic", 0.983955), ("gSKv3_1bar_SKv3_1", "somatic", 0.303472),
+    ("gSK_E2bar_SK_E2", "somatic", 0.008407), ("gCa_HVAbar_Ca_HVA", "somatic", 0.000994),
+    ("gCa_LVAstbar_Ca_LVAst", "somatic", 0.000333),
+    ("gamma_CaDynamics_E2", "somatic", 0.000609), ("decay_CaDynamics_E2", "somatic", 210.485284),
+]
+GLOBAL_PARAMETERS = [("v_init", -65.0), ("celsius", 34.0)]
+STEP = {"amp": 0.458, "delay": 700.0, "duration": 2000.0}
+HOLDING_NA = -0.126
+T_STOP_MS = 3000.0
+
+
+# ---------------------------------------------------------------------------------------
+# The NEURON side, run as `test_l5pc_release_neuron.py --neuron ASC MECH_DIR T_STOP OUT.npz`.
+
+
+def neuron_traces(asc, mech_dir, t_stop, out):
+    import bluepyopt.ephys as ephys
+
+    sim = ephys.simulators.NrnSimulator(dt=DT_MS, cvode_active=False,
+                                        mechanisms_directory=mech_dir)
+    sim.neuron.h.secondorder = 0
+    loc = {name: ephys.locations.NrnSeclistLocation(name, seclist_name=name)
+           for name in MECHANISMS}
+    mechs = [ephys.mechanisms.NrnMODMechanism(name=f"{m}.{sl}", suffix=m, locations=[loc[sl]],
+                                              preloaded=True)
+             for sl, ms in MECHANISMS.items() for m in ms]
+    uniform = ephys.parameterscalers.NrnSegmentLinearScaler()
+    params = [ephys.parameters.NrnSectionParameter(
+        name=f"{p}.{sl}", param_name=p, value_scaler=uniform, value=v, frozen=True,
+        locations=[loc[sl]]) for p, sl, v in SECTION_PARAMETERS]
+    params += [ephys.parameters.NrnRangeParameter(
+        name=f"{p}.{sl}", param_name=p, value_scaler=uniform, value=v, frozen=True,
+        locations=[loc[sl]]) for p, sl, v in RANGE_PARAMETERS]
+    params.append(ephys.parameters.NrnRangeParameter(
+        name="gIhbar_Ih.apical", param_name="gIhbar_Ih",
+        value_scaler=ephys.parameterscalers.NrnSegmentSomaDistanceScaler(distribution=IH_APICAL),
+        value=8e-5, frozen=True, locations=[loc["apical"]]))
+    params += [ephys.parameters.NrnGlobalParameter(name=p, param_name=p, value=v, frozen=True)
+               for p, v in GLOBAL_PARAMETERS]
+    cell = ephys.models.CellModel(
+        "l5pc", morph=ephys.morphologies.NrnFileMorphology(asc, do_replace_axon=True),
+        mechs=mechs, params=params)
+
+    soma = ephys.locations.NrnSeclistCompLocation(name="soma", seclist_name="somatic",
+                                                  sec_index=0, comp_x=0.5)
+    dend1 = ephys.locations.NrnSomaDistanceCompLocation(name="dend1", soma_distance=660,
+                                                        seclist_name="apical")
+    stimuli = [
+        ephys.stimuli.NrnSquarePulse(step_amplitude=STEP["amp"], step_delay=STEP["delay"],
+                                     step_duration=STEP["duration"], location=soma,
+                                     total_duration=t_stop),
+        ephys.stimuli.NrnSquarePulse(step_amplitude=HOLDING_NA, step_delay=0.0,
+                                     step_duration=t_stop, location=soma, total_duration=t_stop),
+    ]
+    recordings = [ephys.recordings.CompRecording(name=f"Step1.{n}.v", location=l, variable="v")
+                  for n, l in (("soma", soma), ("dend1", dend1))]
+    protocol = ephys.protocols.SweepProtocol("Step1", stimuli, recordings)
+
+    # Where dend1 lands (section(x)), to check that both record the same compartment.
+    cell.freeze({})
+    cell.instantiate(sim=sim)
+    icell = cell.icell
+    seg = dend1.instantiate(sim=sim, icell=icell)
+    # The recorded node is the centre of the segment that holds x.
+    nseg = seg.sec.nseg
+    node_x = (min(int(nseg * seg.x), nseg - 1) + 0.5) / nseg
+    where = f"{seg.sec.name().split('.')[-1]}({node_x:.6g})"
+    nseg_total = sum(sec.nseg for sec in icell.all)
+    cell.destroy(sim=sim)
+
+    start = time.perf_counter()
+    responses = protocol.run(cell_model=cell, param_values={}, sim=sim, isolate=False)
+    wall = time.perf_counter() - start
+    np.savez(out, t_soma=responses["Step1.soma.v"]["time"].to_numpy(),
+             v_soma=responses["Step1.soma.v"]["voltage"].to_numpy(),
+             t_dend1=responses["Step1.dend1.v"]["time"].to_numpy(),
+             v_dend1=responses["Step1.dend1.v"]["voltage"].to_numpy(),
+             dend1_site=np.array(where), segments=np.array(nseg_total), wall_s=np.array(wall))
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def spike_times(t, v, threshold):
+    """Upward crossings of threshold, interpolated linearly between samples (ms)."""
+    i = np.nonzero((v[:-1] < threshold) & (v[1:] >= threshold))[0]
+    return t[i] + (threshold - v[i]) * (t[i + 1] - t[i]) / (v[i + 1] - v[i])
+
+
+def bap_peaks(t, v, spikes):
+    """Time (ms) and value (mV) of v's maximum within BAP_WINDOW_MS after each spike time."""
+    times, peaks = [], []
+    for ts in spikes:
+        w = np.nonzero((t >= ts) & (t <= ts + BAP_WINDOW_MS))[0]
+        i = int(w[np.argmax(v[w])])
+        i = min(max(i, 1), len(v) - 2)
+        a, b, c = v[i - 1], v[i], v[i + 1]
+        den = a - 2 * b + c
+        shift = 0.5 * (a - c) / den if den != 0 else 0.0  # vertex of the parabola, in samples
+        times.append(t[i] + shift * (t[i + 1] - t[i]))
+        peaks.append(b - 0.25 * (a - c) * shift)
+    return np.array(times), np.array(peaks)
+
+
+def nrnivmodl(mod_dir, work):
+    mech = os.path.join(work, "mechanisms")
+    os.makedirs(mech)
+    for f in glob.glob(os.path.join(mod_dir, "*.mod")):
+        shutil.copy(f, mech)
+    r = subprocess.run(["nrnivmodl", "mechanisms"], cwd=work, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"nrnivmodl failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
+    return work  # BluePyOpt loads <dir>/<arch>/.libs/libnrnmech.so from here
+
+
+def main():
+    if len(sys.argv) == 6 and sys.argv[1] == "--neuron":
+        neuron_traces(sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5])
+        return 0
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("cellfit")
+    ap.add_argument("mod_dir")
+    ap.add_argument("--t-stop", type=float, default=T_STOP_MS)
+    args = ap.parse_args()
+    try:
+        import bluepyopt
+        import h5py
+        import neuron  # noqa: F401
+    except ImportError as e:
+        print(f"test_l5pc_release_neuron: skipped ({e}; pip install neuron bluepyopt h5py)")
+        return 77
+    asc = os.path.join(os.path.dirname(bluepyopt.__file__),
+                       "tests/test_ephys/testdata/acc/l5pc/C060114A7.asc")
+    if not os.path.exists(asc):
+        print(f"test_l5pc_release_neuron: skipped (no C060114A7.asc in bluepyopt: {asc})")
+        return 77
+    cellfit = os.path.realpath(args.cellfit)
+    with tempfile.TemporaryDirectory() as work:
+        mech_dir = nrnivmodl(os.path.realpath(args.mod_dir), work)
+        nrn_out = os.path.join(work, "neuron.npz")
+        # An empty working directory: NEURON loads an x86_64/ it finds there by itself, and
+        # the mechanisms must be loaded once, by BluePyOpt's mechanisms_directory.
+        run_dir = os.path.join(work, "run")
+        os.makedirs(run_dir)
+        start = time.perf_counter()
+        nrn = subprocess.Popen([sys.executable, os.path.realpath(__file__), "--neuron", asc,
+                                mech_dir, repr(args.t_stop), nrn_out],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               cwd=run_dir)
+        out = os.path.join(work, "cellfit.h5")
+        r = subprocess.run([cellfit, "simulate", CONFIG, "--set", f"model.morphology={asc}",
+                            "--set", f"simulation.t_stop_ms={args.t_stop!r}",
+                            "--out", out, "--quiet"], capture_output=True, text=True)
+        cellfit_wall = time.perf_counter() - start
+        if r.returncode != 0:
+            nrn.kill()
+            sys.exit(f"cellfit simulate failed ({r.returncode}): {r.stderr.strip()}")
+        nrn_stdout, nrn_stderr = nrn.communicate()
+        if nrn.returncode != 0:
+            sys.exit(f"the NEURON side failed: {nrn_stderr.strip()[-3000:]}")
+        ref = np.load(nrn_out)
+        with h5py.File(out, "r") as f:
+            v = f["/traces/voltage"][()]
+            t = f["/traces/time_ms"][()]
+            # Each recording as section(x) of its compartment's node.
+            sections = [s.decode() if isinstance(s, bytes) else str(s)
+                        for s in f["/model/compartments/section"][()]]
+            x = f["/model/compartments/x"][()]
+            names = [f"{sections[c]}({x[c]:.6g})" for c in f["/traces/sites"][()]]
+            n_comp = len(sections)
+    print(f"L5PC release, Step1 ({STEP['amp']} nA from {STEP['delay']:g} ms on "
+          f"{HOLDING_NA} nA holding), {args.t_stop:g} ms at dt {DT_MS} ms: NEURON "
+          f"{int(ref['segments'])} segments, cellfit {n_comp} compartments; NEURON "
+          f"{float(ref['wall_s']):.1f} s, cellfit {cellfit_wall:.1f} s (wall, side by side)")
+    failures = 0
+    if int(ref["segments"]) != n_comp:
+        print("  segment counts differ")
+        failures += 1
+    if len(ref["t_soma"]) != len(t) or np.max(np.abs(ref["t_soma"] - t)) > 1e-6:
+        sys.exit(f"time axes differ (NEURON {len(ref['t_soma'])} samples, cellfit {len(t)})")
+    if str(ref["dend1_site"]) != names[1]:
+        print(f"  dend1: NEURON records {ref['dend1_site']}, cellfit {names[1]}")
+        failures += 1
+    sn = spike_times(t, ref["v_soma"], THRESHOLD_MV)
+    sc = spike_times(t, v[0, 0], THRESHOLD_MV)
+    events = {"soma": (sn, sc, "spikes")}
+    if len(sn) == len(sc):
+        events["dend1"] = (bap_peaks(t, ref["v_dend1"], sn)[0], bap_peaks(t, v[0, 1], sc)[0],
+                           "bAP peaks")
+    for k, name in enumerate(("soma", "dend1")):
+        diff = v[0, k] - ref[f"v_{name}"]
+        rms = float(np.sqrt(np.mean(diff ** 2)))
+        worst = int(np.argmax(np.abs(diff)))
+        line = f"  {name} ({names[k]}): "
+        if name in events:
+            en, ec, what = events[name]
+            line += f"{what} NEURON {len(en)}, cellfit {len(ec)}"
+            if len(en) == len(ec):
+                d = float(np.max(np.abs(ec - en))) if len(en) else 0.0
+                line += f", worst time difference {d:.3g} ms"
+                if d > SPIKE_TIME_TOL_MS:
+                    failures += 1
+                    first = int(np.argmax(np.abs(ec - en) > SPIKE_TIME_TOL_MS))
+                    line += (f" (> {SPIKE_TIME_TOL_MS} ms from event {first}: NEURON "
+                             f"{en[first]:.4f}, cellfit {ec[first]:.4f} ms)")
+            else:
+                failures += 1
+                line += (f" (NEURON {np.array2string(en[:12], precision=3)}, cellfit "
+                         f"{np.array2string(ec[:12], precision=3)})")
+            line += "; "
+        line += (f"RMS difference {rms:.3g} mV, max {abs(diff[worst]):.3g} mV at "
+                 f"{t[worst]:.3f} ms")
+        print(line)
+    print("test_l5pc_release_neuron: " + ("FAILED" if failures else "ok"))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
