@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "config_refusal.hpp"
 #include "io/config.hpp"
 #include "model/axon_replacement.hpp"
 #include "model/cable_geometry.hpp"
@@ -12,14 +13,7 @@
 
 namespace {
 
-std::string config_refusal(const std::string& text) {
-  try {
-    cellfit::parse_config(text, "run.toml", {});
-  } catch (const cellfit::config_error& e) {
-    return e.what();
-  }
-  return "";
-}
+using cellfit::test::config_refusal;
 
 cellfit::section line(cellfit::region type, int parent, double y0, double y1, double d0,
                       double d1) {

@@ -4,20 +4,12 @@
 #include <string>
 
 #include "common/error.hpp"
+#include "config_refusal.hpp"
 #include "io/config.hpp"
 
 namespace {
 
-std::string config_refusal(const std::string& text, const std::vector<std::string>& sets = {}) {
-  try {
-    cellfit::parse_config(text, "run.toml", sets);
-  } catch (const cellfit::config_error& e) {
-    return e.what();
-  } catch (const cellfit::usage_error& e) {
-    return e.what();
-  }
-  return "";
-}
+using cellfit::test::config_refusal;
 
 TEST(config, defaults_give_the_builtin_problem) {
   const auto rc = cellfit::load_config("", {});

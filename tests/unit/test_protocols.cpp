@@ -7,20 +7,14 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "config_refusal.hpp"
 #include "ga/objectives.hpp"
 #include "io/config.hpp"
 #include "sim/batch_simulator.hpp"
 
 namespace {
 
-std::string config_refusal(const std::string& text) {
-  try {
-    cellfit::parse_config(text, "run.toml", {});
-  } catch (const cellfit::error& e) {
-    return e.what();
-  }
-  return "";
-}
+using cellfit::test::config_refusal;
 
 int spikes_at(const cellfit::simulation_result& r, std::size_t cell, std::size_t site) {
   const double* v = &r.voltage[(cell * r.n_sites + site) * r.n_samples];

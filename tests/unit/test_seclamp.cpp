@@ -8,20 +8,14 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "config_refusal.hpp"
 #include "io/config.hpp"
 #include "sim/batch_simulator.hpp"
 #include "stimulus/stimulus.hpp"
 
 namespace {
 
-std::string config_refusal(const std::string& text) {
-  try {
-    cellfit::parse_config(text, "run.toml", {});
-  } catch (const cellfit::error& e) {
-    return e.what();
-  }
-  return "";
-}
+using cellfit::test::config_refusal;
 
 // A ball-and-stick hh cell (soma 0, dendrite 1..5) with one clamp element `clamp` (the
 // lines after `type = "seclamp"`) in protocol "vc", and a somatic step in protocol "step".

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "config_refusal.hpp"
 #include "io/config.hpp"
 #include "model/cable_geometry.hpp"
 #include "model/morphology.hpp"
@@ -14,14 +15,7 @@
 
 namespace {
 
-std::string config_refusal(const std::string& text) {
-  try {
-    cellfit::parse_config(text, "run.toml", {});
-  } catch (const cellfit::config_error& e) {
-    return e.what();
-  }
-  return "";
-}
+using cellfit::test::config_refusal;
 
 std::string point_refusal(const cellfit::morphology& m, const std::vector<int>& nseg,
                           const std::string& list, double d) {
