@@ -82,6 +82,10 @@ struct adjoint_problem {
   batch_view3<Real, MemorySpace> lam_v;   // scratch [tile][node][lane]
   adjoint_mechanisms<Real, MemorySpace> mechs;
   ion_adjoint_views<Real, MemorySpace> ions[n_ion_species];
+  // Gradients of the passive matrix terms, when asked for (tile extent 0 otherwise):
+  // dL/d(C_i/dt) and dL/dG_i (G_i the axial conductance of node i to its parent), per cell.
+  batch_view3<Real, MemorySpace> grad_cap;  // [tile][node][lane]
+  batch_view3<Real, MemorySpace> grad_g;    // [tile][node][lane]
 };
 
 namespace detail {
@@ -535,6 +539,33 @@ struct adjoint_functor {
     }
   }
 
+  // The passive terms' share of step n (k in the segment), with mu = M(n)^-1 lambda_V(n+1)
+  // in rhs. Step n solves M dv = r and sets V(n+1) = V(n) + dv, so dL/dM = -mu dv^T and
+  // dL/dr = mu. C_i/dt sits on the diagonal only: dL/d(C_i/dt) = -mu_i dv_i. G_i (node i,
+  // parent p) adds G to M_ii and M_pp, -G to M_ip and M_pi, and G (V_p - V_i) to r_i
+  // (the opposite to r_p), so dL/dG_i = (mu_i - mu_p) (V_p(n+1) - V_i(n+1)).
+  KOKKOS_FORCEINLINE_FUNCTION void passive_gradient(int tile, int k) const {
+    const auto& f = a.f;
+    for (int i = 0; i < f.n_nodes; ++i) {
+      const Real* const mu = &f.rhs(tile, i, 0);
+      const Real* const v0 = &a.seg_v(tile, k, i, 0);
+      const Real* const v1 = &a.seg_v(tile, k + 1, i, 0);
+      Real* const gc = &a.grad_cap(tile, i, 0);
+      CELLFIT_LANE_LOOP
+      for (int l = 0; l < Lanes; ++l) gc[l] -= mu[l] * (v1[l] - v0[l]);
+    }
+    for (int i = 1; i < f.n_nodes; ++i) {
+      const int pi = f.parent(i);
+      const Real* const mi = &f.rhs(tile, i, 0);
+      const Real* const mp = &f.rhs(tile, pi, 0);
+      const Real* const vi = &a.seg_v(tile, k + 1, i, 0);
+      const Real* const vp = &a.seg_v(tile, k + 1, pi, 0);
+      Real* const gg = &a.grad_g(tile, i, 0);
+      CELLFIT_LANE_LOOP
+      for (int l = 0; l < Lanes; ++l) gg[l] += (mi[l] - mp[l]) * (vp[l] - vi[l]);
+    }
+  }
+
   // One backward step n (index k in the current segment).
   KOKKOS_FORCEINLINE_FUNCTION void backward_step(int tile, int n, int k) const {
     const auto& f = a.f;
@@ -552,32 +583,35 @@ struct adjoint_functor {
     // The ions as the currents of step n saw them.
     if (f.ion_dynamics) restore_ions(tile, k + 1, 0, 4);
     // mu = M(n)^-1 lambda_V(n+1).
+    const int pt = f.passive_tile(tile);
     for (int i = 0; i < nn; ++i) {
-      const Real dc = f.d_const(i);
+      const Real* const dc = &f.d_const(pt, i, 0);
       Real* const dd = &f.d(tile, i, 0);
       Real* const rr = &f.rhs(tile, i, 0);
       const Real* const lv = &a.lam_v(tile, i, 0);
       CELLFIT_LANE_LOOP
       for (int l = 0; l < Lanes; ++l) {
-        dd[l] = dc;
+        dd[l] = dc[l];
         rr[l] = lv[l];
       }
     }
     f.mechs.for_each([&](auto const& mv) { add_conductance(mv, tile, k); });
     const bool clamps = f.g_ext.extent(0) != 0;
     if (clamps) clamp_terms<true>(tile, n);
-    hines_solve<Lanes, Real, MemorySpace>(tile, nn, f.parent, f.g_axial, f.d, f.rhs, no_visit{});
+    hines_solve<Lanes, Real, MemorySpace>(tile, nn, f.parent, f.g_axial, pt, f.d, f.rhs,
+                                          no_visit{});
+    if (a.grad_cap.extent(0) != 0) passive_gradient(tile, k);
     // lambda_V(n) = lambda_V(n+1) - L mu + mechanism terms.
     for (int i = 1; i < nn; ++i) {
       const int pi = f.parent(i);
-      const Real g = f.g_axial(i);
+      const Real* const g = &f.g_axial(pt, i, 0);
       const Real* const mi = &f.rhs(tile, i, 0);
       const Real* const mp = &f.rhs(tile, pi, 0);
       Real* const li = &a.lam_v(tile, i, 0);
       Real* const lp = &a.lam_v(tile, pi, 0);
       CELLFIT_LANE_LOOP
       for (int l = 0; l < Lanes; ++l) {
-        const Real flux = g * (mi[l] - mp[l]);
+        const Real flux = g[l] * (mi[l] - mp[l]);
         li[l] -= flux;
         lp[l] += flux;
       }

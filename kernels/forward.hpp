@@ -90,9 +90,17 @@ struct forward_problem {
 
   // Geometry (shared by all cells).
   Kokkos::View<const int*, MemorySpace> parent;        // [node], -1 for the root (node 0)
-  Kokkos::View<const Real*, MemorySpace> g_axial;      // [node] conductance to parent
-  Kokkos::View<const Real*, MemorySpace> d_const;      // [node] C_i/dt + sum of G_ij
   Kokkos::View<const Real*, MemorySpace> area_factor;  // [node] density -> current
+  // Passive matrix terms: the axial conductance G_i of node i to its parent and the
+  // constant part of the diagonal, C_i/dt + sum of G_ij. Per cell ([tile][node][lane]) when
+  // the parameter sets change cm or Ra; otherwise one copy for all cells (tile extent 1,
+  // read at tile 0: see passive_tile), so a batch that fits no passive property pays
+  // nothing for the option.
+  batch_view3<Real, MemorySpace> g_axial;
+  batch_view3<Real, MemorySpace> d_const;
+  KOKKOS_INLINE_FUNCTION int passive_tile(int tile) const {
+    return g_axial.extent(0) == 1 ? 0 : tile;
+  }
 
   forward_mechanisms<Real, MemorySpace> mechs;
   ion_views<Real, MemorySpace> ions[n_ion_species];
@@ -311,23 +319,24 @@ struct forward_functor {
   KOKKOS_FORCEINLINE_FUNCTION void step(const int tile, const int step, int* lane_failed) const {
     const int n = p.n_nodes;
     const int n_inject = static_cast<int>(p.inject_node.extent(0));
+    const int pt = p.passive_tile(tile);
     // 1. Assembly: constant part of the diagonal, axial currents at V(n). One pass in
     // index order: a node's row is initialised before any of its children (higher
     // indices) add their flux to it.
     {
       Real* const d0 = &p.d(tile, 0, 0);
       Real* const r0 = &p.rhs(tile, 0, 0);
-      const Real dc = p.d_const(0);
+      const Real* const dc = &p.d_const(pt, 0, 0);
       CELLFIT_LANE_LOOP
       for (int l = 0; l < Lanes; ++l) {
-        d0[l] = dc;
+        d0[l] = dc[l];
         r0[l] = Real(0);
       }
     }
     for (int i = 1; i < n; ++i) {
       const int pi = p.parent(i);
-      const Real g = p.g_axial(i);
-      const Real dc = p.d_const(i);
+      const Real* const g = &p.g_axial(pt, i, 0);
+      const Real* const dc = &p.d_const(pt, i, 0);
       const Real* const vi = &p.v(tile, i, 0);
       const Real* const vp = &p.v(tile, pi, 0);
       Real* const di = &p.d(tile, i, 0);
@@ -335,8 +344,8 @@ struct forward_functor {
       Real* const rp = &p.rhs(tile, pi, 0);
       CELLFIT_LANE_LOOP
       for (int l = 0; l < Lanes; ++l) {
-        const Real flux = g * (vp[l] - vi[l]);
-        di[l] = dc;
+        const Real flux = g[l] * (vp[l] - vi[l]);
+        di[l] = dc[l];
         ri[l] = flux;
         rp[l] -= flux;
       }
@@ -373,7 +382,7 @@ struct forward_functor {
     // 2.-3. Hines solve with V += dv and the divergence check fused into its substitution
     // sweep. Every node is checked every step: the channels' fast exponentials rely on
     // |V| <= v_bound for every cell that has not failed.
-    hines_solve<Lanes, Real, MemorySpace>(tile, n, p.parent, p.g_axial, p.d, p.rhs,
+    hines_solve<Lanes, Real, MemorySpace>(tile, n, p.parent, p.g_axial, pt, p.d, p.rhs,
                                           add_dv{p, tile, lane_failed});
     // 4. The states are advanced at V(n+1) at the start of the next step (and after the loop).
   }

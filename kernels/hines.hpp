@@ -3,7 +3,8 @@
 // Euler step, for the Lanes cells of one tile at once.
 //
 // Matrix: diagonal d[i]; off-diagonal -g[i] between node i and parent[i] (both ways);
-// nodes numbered so that parent[i] < i and node 0 is the root. On return rhs holds the
+// nodes numbered so that parent[i] < i and node 0 is the root. g is read at tile g_tile:
+// the tile itself when every cell has its own axial conductances, 0 when all share them. On return rhs holds the
 // solution; d is overwritten (with the reciprocal of each eliminated pivot, which the
 // substitution reuses: one division per node instead of two). `visit(i)` runs once node i's
 // solution is final (root first, then in index order), so a caller can fuse the voltage update into
@@ -26,14 +27,14 @@ namespace cellfit {
 template <int Lanes, class Real, class MemorySpace, class ParentView, class ConductanceView,
           class Visit>
 KOKKOS_FORCEINLINE_FUNCTION void hines_solve(int tile, int n, ParentView const& parent,
-                                             ConductanceView const& g,
+                                             ConductanceView const& g, int g_tile,
                                              batch_view3<Real, MemorySpace> const& d,
                                              batch_view3<Real, MemorySpace> const& rhs,
                                              Visit const& visit) {
   // Elimination towards the root: fold each node's row into its parent's.
   for (int i = n - 1; i > 0; --i) {
     const int pi = parent(i);
-    const Real gi = g(i);
+    const auto* const gi = &g(g_tile, i, 0);
     Real* const di = &d(tile, i, 0);
     const Real* const ri = &rhs(tile, i, 0);
     Real* const dp = &d(tile, pi, 0);
@@ -41,9 +42,9 @@ KOKKOS_FORCEINLINE_FUNCTION void hines_solve(int tile, int n, ParentView const& 
     CELLFIT_LANE_LOOP
     for (int l = 0; l < Lanes; ++l) {
       const Real inv = Real(1) / di[l];
-      const Real f = gi * inv;
+      const Real f = gi[l] * inv;
       di[l] = inv;
-      dp[l] -= f * gi;
+      dp[l] -= f * gi[l];
       rp[l] += f * ri[l];
     }
   }
@@ -57,12 +58,12 @@ KOKKOS_FORCEINLINE_FUNCTION void hines_solve(int tile, int n, ParentView const& 
   // Substitution away from it.
   for (int i = 1; i < n; ++i) {
     const int pi = parent(i);
-    const Real gi = g(i);
+    const auto* const gi = &g(g_tile, i, 0);
     const Real* const di = &d(tile, i, 0);
     const Real* const rp = &rhs(tile, pi, 0);
     Real* const ri = &rhs(tile, i, 0);
     CELLFIT_LANE_LOOP
-    for (int l = 0; l < Lanes; ++l) ri[l] = (ri[l] + gi * rp[l]) * di[l];
+    for (int l = 0; l < Lanes; ++l) ri[l] = (ri[l] + gi[l] * rp[l]) * di[l];
     visit(i);
   }
 }

@@ -170,6 +170,7 @@ class evaluator {
     std::vector<double> table(S * W + R * RW, 0.0);
     comm::agree(ctx_, [&] {
       adjoint_options opt = s_.adjoint;
+      opt.passive_gradient = space.has_passive();
       opt.gradient = with_gradient;
       double cells = 0, kernel = 0;
       for (const sched::block& b : mine) {

@@ -143,11 +143,16 @@ void build_batch(table_reader& t, run_config& rc) {
                "'" + vary[v] + "': vary takes mechanism.parameter without a region");
         }
         o.scope = "per_compartment";
-        const mechanism_placement* pl = rc.model.placement(o.mechanism);
-        const mechanism_info* info = find_mechanism(o.mechanism);
+        const parameter_group grp = find_parameter_group(rc.model, o.mechanism);
+        const mechanism_placement* pl = grp.placement;
+        const mechanism_info* info = grp.info;
         if (!pl || !info || info->param_index(o.param) < 0) {
           fail(t.get("vary"), "batch.vary",
                "'" + vary[v] + "' names no inserted mechanism parameter");
+        }
+        if (o.mechanism.empty() && o.param == "Ra") {
+          fail(t.get("vary"), "batch.vary",
+               "'Ra' is one value per section: vary it with [[batch.set]] entries (\"Ra@apical\")");
         }
         const auto& defaults = pl->params[static_cast<std::size_t>(info->param_index(o.param))];
         const double common =

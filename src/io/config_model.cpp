@@ -152,6 +152,48 @@ void read_distributions(const toml::value& v, cell_model& m) {
   t.finish();
 }
 
+// model.<key>: one positive number for every region, or a table of section lists -> number
+// with an optional "default"; broad lists apply before specific ones (alldend before apical).
+std::map<region, double> region_values(table_reader& t, const std::string& key, double def) {
+  std::map<region, double> out;
+  const std::string name = "model." + key;
+  auto checked = [&](const toml::value& v, const std::string& k) {
+    const double x = table_reader::as_number(v, k);
+    if (!(x > 0) || !std::isfinite(x)) fail(v, k, "must be positive and finite");
+    return x;
+  };
+  double all = def;
+  const toml::value* table = nullptr;
+  if (t.has(key)) {
+    const toml::value& v = t.get(key);
+    if (v.is_table()) {
+      table = &v;
+      if (v.as_table().count("default")) all = checked(v.as_table().at("default"), name + ".default");
+    } else {
+      all = checked(v, name);
+    }
+  }
+  for (region r : {region::soma, region::axon, region::basal, region::apical, region::other})
+    out[r] = all;
+  if (!table) return out;
+  for (int rank = 0; rank <= 2; ++rank) {
+    for (const auto& [list, v] : table->as_table()) {
+      if (list == "default") continue;
+      const int rk = section_list_rank(list);
+      if (rk < 0) {
+        fail(v, name + "." + list,
+             "unknown section list (default, all, dend, soma, axon, basal, apical, other; or "
+             "BluePyOpt's allsect, alldend, somatic, axonal)");
+      }
+      if (rk != rank) continue;
+      const double x = checked(v, name + "." + list);
+      for (auto& [r, value] : out)
+        if (section_list_contains(list, r)) value = x;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 void build_model(table_reader& t, cell_model& m, const std::string& source) {
@@ -172,32 +214,11 @@ void build_model(table_reader& t, cell_model& m, const std::string& source) {
     fail(t.at("mode"), "model.mode", m.morph.source + " is a point model (no geometry)");
   }
   m.morph.point_model = mode == "point";
-  // cm: a number, or a table of region -> number with an optional "default" (broad names
-  // first, then the specific ones). Read before discretising: the d_lambda rule needs it.
+  // cm and Ra: a number, or a table of section lists -> number with an optional "default".
+  // Read before discretising: the d_lambda rule needs both.
   const bool point = m.morph.point_model;
   const double cm_default = point ? 0.45 : 1.0;
-  std::map<region, double> cm_of;
-  for (region r : {region::soma, region::axon, region::basal, region::apical, region::other})
-    cm_of[r] = cm_default;
-  if (t.has("cm")) {
-    const toml::value& cv = t.get("cm");
-    if (cv.is_table()) {
-      table_reader ct(cv, "model.cm");
-      const double def = positive(cv, "model.cm.default", ct.number("default", cm_default));
-      for (auto& [r, value] : cm_of) value = def;
-      for (const char* name : {"dend", "soma", "axon", "basal", "apical", "other"}) {
-        if (!ct.has(name)) continue;
-        const double val = positive(cv, std::string("model.cm.") + name, ct.number(name, def));
-        for (auto& [r, value] : cm_of)
-          if (section_list_contains(name, r)) value = val;
-      }
-      ct.finish();
-    } else {
-      const double val = positive(cv, "model.cm", table_reader::as_number(cv, "model.cm"));
-      for (auto& [r, value] : cm_of) value = val;
-    }
-  }
-
+  const std::map<region, double> cm_of = region_values(t, "cm", cm_default);
   discretization_options opt;
   // nseg: a number for every section, or a table of section lists (region names, BluePyOpt's
   // list names) and section names -> number; the most specific entry wins.
@@ -255,7 +276,9 @@ void build_model(table_reader& t, cell_model& m, const std::string& source) {
   }
   opt.cm_uf_cm2 = cm_of;
   opt.max_compartment_um = t.number("max_compartment_um", 0.0, 0.0, 1e9);
-  opt.ra_ohm_cm = t.positive("ra", 35.4);
+  if (t.has("ra") && point) fail(t.at("ra"), "model.ra", "a point model has no axial resistivity");
+  opt.ra_of = region_values(t, "ra", 35.4);
+  opt.ra_ohm_cm = opt.ra_of.at(region::soma);
   opt.axial_weight = t.positive("axial_weight", 0.5);
   if (t.boolean("replace_axon", false)) replace_model_axon(t.at("replace_axon"), m.morph, opt);
   // Sections named in model.nseg: those of the final morphology (after axon replacement).
@@ -275,8 +298,12 @@ void build_model(table_reader& t, cell_model& m, const std::string& source) {
   m.celsius = t.number("celsius", 6.3);
   m.v_init_mv = t.number("v_init", point ? -60.0 : -65.0, -200.0, 200.0);
   m.cm.resize(static_cast<std::size_t>(m.geom.n_compartments()));
-  for (int c = 0; c < m.geom.n_compartments(); ++c)
-    m.cm[static_cast<std::size_t>(c)] = cm_of[m.geom.region_of[static_cast<std::size_t>(c)]];
+  m.ra_ohm_cm.resize(m.cm.size());
+  for (int c = 0; c < m.geom.n_compartments(); ++c) {
+    const std::size_t cu = static_cast<std::size_t>(c);
+    m.cm[cu] = cm_of.at(m.geom.region_of[cu]);
+    m.ra_ohm_cm[cu] = point ? 0.0 : opt.ra_of.at(m.geom.region_of[cu]);
+  }
 
   if (t.has("distributions")) read_distributions(t.get("distributions"), m);
 

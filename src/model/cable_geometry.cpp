@@ -150,7 +150,8 @@ int choose_nseg(const section& s, const discretization_options& opt) {
     case nseg_rule::d_lambda: {
       double cm = 1.0;
       if (const auto it = opt.cm_uf_cm2.find(s.type); it != opt.cm_uf_cm2.end()) cm = it->second;
-      const double lambda = lambda_f_um(s, opt.d_lambda_freq_hz, opt.ra_ohm_cm, cm);
+      const double lambda =
+          lambda_f_um(s, opt.d_lambda_freq_hz, section_ra_ohm_cm(opt, s.type), cm);
       // NEURON's CellBuilder: nseg = int((L/(d_lambda*lambda_f(freq)) + .999)/2)*2 + 1
       n = checked_nseg(std::floor((L / (opt.d_lambda * lambda) + 0.999) / 2) * 2 + 1, s,
                        "model.nseg_rule = \"d_lambda\"");
@@ -190,11 +191,29 @@ double segment_diam_um(const section& s, int nseg, double x) {
   return sg.diam_um[static_cast<std::size_t>(std::max(k, 0))];
 }
 
+double section_ra_ohm_cm(const discretization_options& opt, region r) {
+  const auto it = opt.ra_of.find(r);
+  return it == opt.ra_of.end() ? opt.ra_ohm_cm : it->second;
+}
+
+int ra_compartment(const cable_geometry& g, int node) {
+  const std::size_t i = static_cast<std::size_t>(node);
+  if (g.parent[i] < 0) return -1;
+  const int c = g.compartment_of[i];
+  return c >= 0 ? c : g.compartment_of[static_cast<std::size_t>(g.parent[i])];
+}
+
 cable_geometry discretize(const morphology& m, const discretization_options& opt) {
   if (m.sections.empty())
     throw morphology_error("cellfit::morphology: " + m.source + ": no sections");
   if (!(opt.ra_ohm_cm > 0) || !std::isfinite(opt.ra_ohm_cm)) {
     throw config_error("cellfit::config: model.ra must be positive and finite");
+  }
+  for (const auto& [r, ra] : opt.ra_of) {
+    if (!(ra > 0) || !std::isfinite(ra)) {
+      throw config_error("cellfit::config: model.ra." + std::string(region_name(r)) +
+                         " must be positive and finite");
+    }
   }
   cable_geometry g;
   g.point_model = m.point_model;
@@ -222,6 +241,9 @@ cable_geometry discretize(const morphology& m, const discretization_options& opt
     g.parent.push_back(parent);
     g.area_um2.push_back(area);
     g.g_axial.push_back(gax);
+    g.ra_ohm_cm.push_back(
+        m.point_model ? 0.0
+                      : section_ra_ohm_cm(opt, m.sections[static_cast<std::size_t>(sec)].type));
     g.section_of.push_back(sec);
     g.x.push_back(x);
     const int id = static_cast<int>(g.parent.size()) - 1;
@@ -263,7 +285,7 @@ cable_geometry discretize(const morphology& m, const discretization_options& opt
     }
     const int nseg = choose_nseg(sec, opt);
     g.nseg[s] = nseg;
-    const segment_geometry sg = integrate_section(sec, nseg, opt.ra_ohm_cm);
+    const segment_geometry sg = integrate_section(sec, nseg, section_ra_ohm_cm(opt, sec.type));
 
     // The node this section's 0 end connects to, and its first segment's conductance to it.
     int attach = -1;

@@ -44,6 +44,7 @@ struct discretization_options {
   std::map<region, double> cm_uf_cm2;  // membrane capacitance per region (d_lambda); 1 if absent
   double max_compartment_um = 0;       // > 0: nseg = max(nseg, odd ceil(L / max))
   double ra_ohm_cm = 35.4;             // axial resistivity (cable models)
+  std::map<region, double> ra_of;      // per region, overriding ra_ohm_cm (NEURON's sec.Ra)
   double axial_weight = 0.5;           // conductance between neighbours (point models)
 };
 
@@ -72,6 +73,10 @@ struct cable_geometry {
   std::vector<int> parent;          // [node] -1 for the root
   std::vector<double> area_um2;     // [node] 0 for junction nodes; 1 in point models
   std::vector<double> g_axial;      // [node] to parent: uS (cable) or model units (point)
+  // [node] the axial resistivity (ohm cm) g_axial[node] was computed with: that of the
+  // node's section, whose half segments alone join the node to its parent. g_axial is
+  // proportional to 1/Ra. 0 in point models (no resistivity).
+  std::vector<double> ra_ohm_cm;
   std::vector<int> section_of;      // [node]
   std::vector<double> x;            // [node] position along the section, 0..1
   std::vector<int> compartment_of;  // [node] compartment index or -1
@@ -86,6 +91,14 @@ struct cable_geometry {
 };
 
 cable_geometry discretize(const morphology& m, const discretization_options& opt);
+
+// The axial resistivity (ohm cm) of sections of region r under `opt`.
+double section_ra_ohm_cm(const discretization_options& opt, region r);
+
+// The compartment whose Ra sets node i's conductance to its parent: the node itself, or for
+// a zero-area junction node (a section's 1 end) the segment before it in the same
+// section; -1 for the root. Precondition: cable model.
+int ra_compartment(const cable_geometry& g, int node);
 
 // Path distance (um) of every compartment from the middle of the root section (soma[0](0.5),
 // NEURON's distance() origin as BluePyOpt sets it), along the sections; 0 in point models.

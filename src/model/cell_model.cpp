@@ -86,12 +86,55 @@ const mechanism_placement* cell_model::placement(const std::string& name) const 
   return nullptr;
 }
 
+const mechanism_info& passive_info() {
+  static const mechanism_info info = [] {
+    mechanism_info i;
+    i.name = "";
+    i.source = "the membrane capacitance and the sections' axial resistivity";
+    i.param_names = {"cm", "Ra"};
+    i.param_units = {"uF/cm2", "ohm cm"};
+    i.defaults = {1.0, 35.4};
+    return i;
+  }();
+  return info;
+}
+
+mechanism_placement passive_placement(const cell_model& m) {
+  mechanism_placement pl;
+  pl.name = "";
+  pl.compartments.resize(m.cm.size());
+  for (std::size_t c = 0; c < m.cm.size(); ++c) pl.compartments[c] = static_cast<int>(c);
+  pl.params = {m.cm, m.ra_ohm_cm};
+  return pl;
+}
+
+parameter_group find_parameter_group(const cell_model& m, const std::string& mechanism) {
+  parameter_group g;
+  if (mechanism.empty()) {
+    g.info = &passive_info();
+    g.passive = passive_placement(m);
+    g.placement = &g.passive;
+    g.index = m.mechanisms.size();
+    return g;
+  }
+  g.info = find_mechanism(mechanism);
+  while (g.index < m.mechanisms.size() && m.mechanisms[g.index].name != mechanism) ++g.index;
+  if (g.index < m.mechanisms.size()) g.placement = &m.mechanisms[g.index];
+  return g;
+}
+
+std::string parameter_label(const std::string& mechanism, const std::string& param) {
+  return mechanism.empty() ? param : mechanism + "." + param;
+}
+
 void check_override(const cell_model& m, const parameter_override& o, const std::string& where) {
-  const mechanism_info* info = find_mechanism(o.mechanism);
+  const parameter_group grp = find_parameter_group(m, o.mechanism);
+  const mechanism_info* info = grp.info;
+  const std::string label = parameter_label(o.mechanism, o.param);
   if (!info) {
     throw config_error("cellfit::config: " + where + ": unknown mechanism '" + o.mechanism + "'");
   }
-  const mechanism_placement* pl = m.placement(o.mechanism);
+  const mechanism_placement* pl = grp.placement;
   if (!pl) {
     throw config_error("cellfit::config: " + where + ": mechanism '" + o.mechanism +
                        "' is not inserted in the model");
@@ -102,35 +145,53 @@ void check_override(const cell_model& m, const parameter_override& o, const std:
     throw config_error("cellfit::config: " + where + ": '" + o.mechanism + "' has no parameter '" +
                        o.param + "' (" + known + ")");
   }
+  if (o.mechanism.empty() && o.param == "Ra") {
+    if (m.geom.point_model) {
+      throw config_error("cellfit::config: " + where + ": Ra: a point model has no axial resistivity");
+    }
+    if (o.scope == "per_compartment" || !o.factors.empty()) {
+      throw config_error("cellfit::config: " + where +
+                         ": Ra is one value per section; give a section list, not " +
+                         (o.factors.empty() ? "per_compartment" : "a distribution"));
+    }
+  }
+  if (o.mechanism.empty()) {
+    for (double v : o.values) {
+      if (!(v > 0)) {
+        throw config_error("cellfit::config: " + where + ": " + label + " = " +
+                           std::to_string(v) + " must be positive");
+      }
+    }
+  }
   if (o.scope == "per_compartment") {
     if (o.values.size() != pl->compartments.size()) {
-      throw config_error("cellfit::config: " + where + ": " + o.mechanism + "." + o.param +
+      throw config_error("cellfit::config: " + where + ": " + label +
                          " per_compartment needs " + std::to_string(pl->compartments.size()) +
                          " values, got " + std::to_string(o.values.size()));
     }
   } else {
     compartments_in_region(m.geom, o.scope);  // throws for an unknown region
     if (o.values.size() != 1) {
-      throw config_error("cellfit::config: " + where + ": " + o.mechanism + "." + o.param +
+      throw config_error("cellfit::config: " + where + ": " + label +
                          " needs one value for scope '" + o.scope + "'");
     }
   }
   if (!o.factors.empty() &&
       (o.scope == "per_compartment" || o.factors.size() != pl->compartments.size())) {
-    throw internal_error("cellfit::check_override: " + o.mechanism + "." + o.param + ": " +
+    throw internal_error("cellfit::check_override: " + label + ": " +
                          std::to_string(o.factors.size()) + " distribution factors for scope '" +
                          o.scope + "' and " + std::to_string(pl->compartments.size()) +
                          " instances");
   }
   for (double f : o.factors) {
     if (!std::isfinite(f)) {
-      throw config_error("cellfit::config: " + where + ": " + o.mechanism + "." + o.param +
+      throw config_error("cellfit::config: " + where + ": " + label +
                          ": a distribution factor is not finite");
     }
   }
   for (double v : o.values) {
     if (!std::isfinite(v)) {
-      throw config_error("cellfit::config: " + where + ": " + o.mechanism + "." + o.param + " = " +
+      throw config_error("cellfit::config: " + where + ": " + label + " = " +
                          std::to_string(v) + " is not finite");
     }
   }
@@ -140,15 +201,15 @@ std::vector<std::vector<std::vector<double>>> resolve_parameters(const cell_mode
                                                                  const parameter_set& set) {
   std::vector<std::vector<std::vector<double>>> out;
   for (const auto& pl : m.mechanisms) out.push_back(pl.params);
+  out.push_back({m.cm, m.ra_ohm_cm});
   for (const auto& o : set) {
-    std::size_t mi = 0;
-    while (mi < m.mechanisms.size() && m.mechanisms[mi].name != o.mechanism) ++mi;
-    if (mi == m.mechanisms.size()) {
+    const parameter_group grp = find_parameter_group(m, o.mechanism);
+    if (!grp.placement) {
       throw internal_error("cellfit::resolve_parameters: unchecked override " + o.mechanism);
     }
-    const mechanism_placement& pl = m.mechanisms[mi];
-    const int pi = find_mechanism(o.mechanism)->param_index(o.param);
-    auto& vals = out[mi][static_cast<std::size_t>(pi)];
+    const mechanism_placement& pl = *grp.placement;
+    const int pi = grp.info->param_index(o.param);
+    auto& vals = out[grp.index][static_cast<std::size_t>(pi)];
     if (o.scope == "per_compartment") {
       vals = o.values;
     } else {

@@ -63,6 +63,8 @@ struct cell_model {
   morphology morph;
   cable_geometry geom;
   std::vector<double> cm;  // [compartment] uF/cm2 (cable) or model units (point)
+  // [compartment] axial resistivity (ohm cm) of the compartment's section; 0 in point models
+  std::vector<double> ra_ohm_cm;
   double celsius = 6.3;
   double v_init_mv = -65.0;
   std::vector<mechanism_placement> mechanisms;  // at most one per catalogue entry
@@ -73,6 +75,30 @@ struct cell_model {
 
   const mechanism_placement* placement(const std::string& name) const;
 };
+
+// The passive properties as a parameter group beside the mechanisms: cm (uF/cm2; model
+// units in point models) and Ra (ohm cm, NEURON's section Ra: one value per section), one
+// instance per compartment. Overrides and fit parameters name them without a mechanism
+// ("cm", "Ra@apical": mechanism ""); in the per-mechanism layouts (resolve_parameters,
+// gradient_result::grad) they follow the mechanisms, at index model.mechanisms.size().
+inline constexpr int passive_cm = 0, passive_ra = 1;
+const mechanism_info& passive_info();
+// The group as a placement: every compartment, params [cm, Ra] from the model.
+mechanism_placement passive_placement(const cell_model& m);
+
+// What an override or fit parameter names: a mechanism of the model, or the passive group
+// (mechanism ""). info is null for an unknown mechanism, placement null when the mechanism
+// is not inserted; index is the group's position in the per-mechanism layouts.
+struct parameter_group {
+  const mechanism_info* info = nullptr;
+  const mechanism_placement* placement = nullptr;
+  std::size_t index = 0;
+  mechanism_placement passive;  // storage for the passive group's placement
+};
+parameter_group find_parameter_group(const cell_model& m, const std::string& mechanism);
+
+// "hh.gnabar", or "cm" for a passive property.
+std::string parameter_label(const std::string& mechanism, const std::string& param);
 
 // One override: mechanism.param over a scope: "all", a region name, or "per_compartment"
 // (values then has one entry per instance of the mechanism, in compartment order).
@@ -94,7 +120,7 @@ using parameter_set = std::vector<parameter_override>;
 void check_override(const cell_model& m, const parameter_override& o, const std::string& where);
 
 // Per-instance values of every mechanism parameter after applying `set` to the defaults:
-// result[mechanism][param][instance].
+// result[mechanism][param][instance], the passive group last (passive_placement).
 std::vector<std::vector<std::vector<double>>> resolve_parameters(const cell_model& m,
                                                                  const parameter_set& set);
 

@@ -14,7 +14,7 @@ namespace cellfit {
 namespace {
 
 [[noreturn]] void bad(const fit_parameter& p, const std::string& what) {
-  throw config_error("cellfit::config: " + p.where + ": " + p.mechanism + "." + p.param +
+  throw config_error("cellfit::config: " + p.where + ": " + parameter_label(p.mechanism, p.param) +
                      (p.scope == "all" ? "" : "@" + p.scope) + ": " + what);
 }
 
@@ -46,14 +46,24 @@ parameter_space::parameter_space(const cell_model& model, std::vector<fit_parame
   std::set<std::pair<std::pair<std::size_t, std::size_t>, std::size_t>> taken;
   for (std::size_t g = 0; g < params_.size(); ++g) {
     const fit_parameter& p = params_[g];
-    parameter_override probe{p.mechanism, p.param, p.scope, {}};
-    std::size_t mi = 0;
-    while (mi < model.mechanisms.size() && model.mechanisms[mi].name != p.mechanism) ++mi;
-    const mechanism_info* info = find_mechanism(p.mechanism);
+    const parameter_group grp = find_parameter_group(model, p.mechanism);
+    const std::size_t mi = grp.index;
+    const mechanism_info* info = grp.info;
     if (!info) bad(p, "unknown mechanism '" + p.mechanism + "'");
-    if (mi == model.mechanisms.size()) bad(p, "mechanism '" + p.mechanism + "' is not inserted");
+    if (!grp.placement) bad(p, "mechanism '" + p.mechanism + "' is not inserted");
     const int pk = info->param_index(p.param);
-    if (pk < 0) bad(p, "'" + p.mechanism + "' has no parameter '" + p.param + "'");
+    if (pk < 0) {
+      bad(p, p.mechanism.empty() ? "unknown parameter (cm, Ra, or mechanism.parameter)"
+                                 : "'" + p.mechanism + "' has no parameter '" + p.param + "'");
+    }
+    if (p.mechanism.empty()) {
+      if (!(p.lower > 0)) bad(p, "a passive property needs bounds above 0, got " + num(p.lower));
+      if (pk == passive_ra && model.geom.point_model) bad(p, "a point model has no Ra");
+      if (pk == passive_ra && (p.scope == "per_compartment" || !p.distribution.empty())) {
+        bad(p, "Ra is one value per section: give a section list as scope, without a "
+               "distribution");
+      }
+    }
     if (!std::isfinite(p.lower) || !std::isfinite(p.upper) || !(p.lower < p.upper)) {
       bad(p, "impossible bounds [" + num(p.lower) + ", " + num(p.upper) +
                  "]: need finite lower < upper");
@@ -61,7 +71,7 @@ parameter_space::parameter_space(const cell_model& model, std::vector<fit_parame
     if (p.transform == transform_kind::log && !(p.lower > 0)) {
       bad(p, "the log transform needs lower > 0, got " + num(p.lower));
     }
-    const mechanism_placement& pl = model.mechanisms[mi];
+    const mechanism_placement& pl = *grp.placement;
     std::vector<std::size_t> inst;
     if (p.scope == "per_compartment" || p.scope == "all") {
       for (std::size_t j = 0; j < pl.compartments.size(); ++j) inst.push_back(j);
@@ -75,7 +85,10 @@ parameter_space::parameter_space(const cell_model& model, std::vector<fit_parame
       for (std::size_t j = 0; j < pl.compartments.size(); ++j) {
         if (std::binary_search(comps.begin(), comps.end(), pl.compartments[j])) inst.push_back(j);
       }
-      if (inst.empty()) bad(p, "'" + p.mechanism + "' is not inserted in region " + p.scope);
+      if (inst.empty()) {
+        bad(p, p.mechanism.empty() ? "no compartment in region " + p.scope
+                                   : "'" + p.mechanism + "' is not inserted in region " + p.scope);
+      }
     }
     for (std::size_t j : inst) {
       if (!taken.insert({{mi, static_cast<std::size_t>(pk)}, j}).second) {
@@ -117,7 +130,7 @@ parameter_space::parameter_space(const cell_model& model, std::vector<fit_parame
       entries_.push_back({g, mi, static_cast<std::size_t>(pk), std::move(instances), factors});
       names_.push_back(name);
     };
-    const std::string base = p.mechanism + "." + p.param;
+    const std::string base = parameter_label(p.mechanism, p.param);
     if (p.scope == "per_compartment") {
       for (std::size_t j : inst) add({j}, base + "[" + std::to_string(pl.compartments[j]) + "]");
     } else {
@@ -277,10 +290,19 @@ std::vector<double> parameter_space::x_upper() const {
   return b;
 }
 
+bool parameter_space::has_passive() const {
+  return std::any_of(params_.begin(), params_.end(),
+                     [](const fit_parameter& p) { return p.mechanism.empty(); });
+}
+
 void parameter_space::accumulate(const std::vector<std::vector<std::vector<double>>>& grad,
                                  std::vector<double>& out) const {
   for (std::size_t i = 0; i < entries_.size(); ++i) {
     const auto& e = entries_[i];
+    if (e.mech >= grad.size() || e.param >= grad[e.mech].size()) {
+      throw internal_error("cellfit::parameter_space: no gradient for " + names_[i] +
+                           " (passive properties need adjoint_options::passive_gradient)");
+    }
     if (e.factors.empty()) {
       for (std::size_t j : e.instances) out[i] += grad[e.mech][e.param][j];
     } else {

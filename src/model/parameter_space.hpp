@@ -1,6 +1,7 @@
 #pragma once
-// The parameters an optimiser moves: each is mechanism.param over a scope ("all", a region,
-// or "per_compartment", which makes one scalar per instance), with bounds in physical units
+// The parameters an optimiser moves: each is mechanism.param (or a passive property, cm or
+// Ra, with mechanism "") over a scope ("all", a region, or "per_compartment", which makes
+// one scalar per instance), with bounds in physical units
 // and a transform into the optimiser's coordinates:
 //   linear:  x = p                       (bounds [lo, hi] on x)
 //   log:     x = ln p                    (lo > 0; bounds [ln lo, ln hi] on x)
@@ -20,7 +21,7 @@ namespace cellfit {
 enum class transform_kind { linear, log, sigmoid };
 
 struct fit_parameter {
-  std::string mechanism, param;
+  std::string mechanism, param;  // mechanism "": the passive properties (param cm or Ra)
   std::string scope = "all";  // "all", a region name, or "per_compartment"
   double lower = 0, upper = 0;
   transform_kind transform = transform_kind::linear;
@@ -45,6 +46,9 @@ class parameter_space {
   std::size_t size() const { return entries_.size(); }  // P scalars
   const std::vector<std::string>& names() const { return names_; }
   const std::vector<fit_parameter>& parameters() const { return params_; }
+  // Whether some scalar is a passive property (cm, Ra): the gradient then needs
+  // adjoint_options::passive_gradient.
+  bool has_passive() const;
   // Index of the fit parameter each scalar belongs to.
   std::size_t group_of(std::size_t i) const { return entries_[i].group; }
 
@@ -68,7 +72,7 @@ class parameter_space {
   std::vector<double> x_upper() const;
 
   // dL/d(physical) from a gradient per instance [mechanism][param][instance] (the
-  // layout of gradient_result::grad for one cell), added into `out`.
+  // layout of gradient_result::grad for one cell, the passive group last), added into `out`.
   void accumulate(const std::vector<std::vector<std::vector<double>>>& grad,
                   std::vector<double>& out) const;
 

@@ -119,6 +119,50 @@ void make_ions(forward_problem<Real, Mem>& p, const std::vector<ion_layout>& ion
   }
 }
 
+// The factor that turns a current density at node i into a current: mA/cm2 * um2 -> nA
+// (cable), 1 (point models). Junction nodes have no membrane.
+inline double area_factor(const cable_geometry& g, int i) {
+  return g.point_model ? 1.0 : g.area_um2[static_cast<std::size_t>(i)] * 1e-2;
+}
+
+// Node capacitance per unit cm: C_i = cm * capacitance_per_cm(g, i) (nF per uF/cm2 in cable
+// models: uF/cm2 * um2 -> nF; 1 in point models, where cm is the capacitance itself).
+inline double capacitance_per_cm(const cable_geometry& g, int i) {
+  if (g.compartment_of[static_cast<std::size_t>(i)] < 0) return 0.0;
+  return g.point_model ? 1.0 : g.area_um2[static_cast<std::size_t>(i)] * 1e-5;
+}
+
+// The passive terms of one cell's matrix for cm and Ra per compartment: G_i of node i to its
+// parent (the geometry's, scaled by model Ra / cell Ra: G is proportional to 1/Ra, and a
+// cell with the model's Ra gets the geometry's value bit for bit) and d_const_i = C_i/dt +
+// sum of G_ij.
+struct passive_terms {
+  std::vector<double> g_axial, d_const;  // [node]
+};
+inline passive_terms make_passive_terms(const cell_model& model, const std::vector<double>& cm,
+                                        const std::vector<double>& ra, double dt_ms) {
+  const cable_geometry& g = model.geom;
+  const std::size_t n = static_cast<std::size_t>(g.n_nodes());
+  passive_terms t;
+  t.g_axial.assign(n, 0.0);
+  t.d_const.assign(n, 0.0);
+  for (std::size_t iu = 0; iu < n; ++iu) {
+    const int i = static_cast<int>(iu);
+    const int c = g.compartment_of[iu];
+    if (c >= 0) t.d_const[iu] += cm[static_cast<std::size_t>(c)] * capacitance_per_cm(g, i) / dt_ms;
+    if (g.parent[iu] < 0) continue;
+    double gax = g.g_axial[iu];
+    if (!g.point_model) {
+      const std::size_t rc = static_cast<std::size_t>(ra_compartment(g, i));
+      if (ra[rc] != g.ra_ohm_cm[iu]) gax *= g.ra_ohm_cm[iu] / ra[rc];
+    }
+    t.g_axial[iu] = gax;
+    t.d_const[iu] += gax;
+    t.d_const[static_cast<std::size_t>(g.parent[iu])] += gax;
+  }
+  return t;
+}
+
 // Precondition: settings validated (simulate_batch does it). State: V = v_init, gates not
 // yet initialised (call initialize_states).
 template <class Real, int lanes>
@@ -144,56 +188,61 @@ forward_problem<Real, device_memory> build_forward_problem(const cell_model& mod
   p.dt_ms = static_cast<Real>(s.dt_ms);
   p.v_bound_mv = static_cast<Real>(s.v_bound_mv);
 
-  // Geometry: capacitance, area factor and the constant part of the diagonal.
+  // Geometry: parents and area factors, shared by all cells.
   {
     Kokkos::View<int*, mem> parent("cellfit::sim::parent", n_nodes);
-    Kokkos::View<Real*, mem> gax("cellfit::sim::g_axial", n_nodes);
-    Kokkos::View<Real*, mem> dconst("cellfit::sim::d_const", n_nodes);
     Kokkos::View<Real*, mem> afac("cellfit::sim::area_factor", n_nodes);
     auto parent_h = Kokkos::create_mirror_view(parent);
-    auto gax_h = Kokkos::create_mirror_view(gax);
-    auto dconst_h = Kokkos::create_mirror_view(dconst);
     auto afac_h = Kokkos::create_mirror_view(afac);
-    std::vector<double> dsum(static_cast<std::size_t>(n_nodes), 0.0);
     for (int i = 0; i < n_nodes; ++i) {
       const std::size_t iu = static_cast<std::size_t>(i);
-      const int c = g.compartment_of[iu];
-      double cap = 0, af = 0;  // junction nodes: no membrane
-      if (c >= 0) {
-        const double cm = model.cm[static_cast<std::size_t>(c)];
-        if (g.point_model) {
-          cap = cm;
-          af = 1.0;
-        } else {
-          cap = cm * g.area_um2[iu] * 1e-5;  // uF/cm2 * um2 -> nF
-          af = g.area_um2[iu] * 1e-2;        // mA/cm2 * um2 -> nA
-        }
-      }
-      dsum[iu] += cap / s.dt_ms;
-      if (g.parent[iu] >= 0) {
-        dsum[iu] += g.g_axial[iu];
-        dsum[static_cast<std::size_t>(g.parent[iu])] += g.g_axial[iu];
-      }
       parent_h(i) = g.parent[iu];
-      gax_h(i) = static_cast<Real>(g.g_axial[iu]);
-      afac_h(i) = static_cast<Real>(af);
+      afac_h(i) = static_cast<Real>(g.compartment_of[iu] < 0 ? 0.0 : area_factor(g, i));
     }
-    for (int i = 0; i < n_nodes; ++i)
-      dconst_h(i) = static_cast<Real>(dsum[static_cast<std::size_t>(i)]);
     Kokkos::deep_copy(parent, parent_h);
-    Kokkos::deep_copy(gax, gax_h);
-    Kokkos::deep_copy(dconst, dconst_h);
     Kokkos::deep_copy(afac, afac_h);
     p.parent = parent;
-    p.g_axial = gax;
-    p.d_const = dconst;
     p.area_factor = afac;
   }
 
-  // Parameters of every set, resolved once per set.
+  // Parameters of every set, resolved once per set; the passive group is the last entry.
   std::vector<std::vector<std::vector<std::vector<double>>>> values;
   values.reserve(sets.size());
   for (const auto& set : sets) values.push_back(resolve_parameters(model, set));
+
+  // Passive matrix terms: once for all cells unless some set changes cm or Ra.
+  {
+    const std::size_t pg = model.mechanisms.size();
+    bool per_cell = false;
+    for (const auto& v : values)
+      per_cell = per_cell || v[pg][0] != model.cm || v[pg][1] != model.ra_ohm_cm;
+    const int tiles = per_cell ? n_tiles : 1;
+    batch_view3<Real, mem> gax("cellfit::sim::g_axial", tiles, n_nodes, lanes);
+    batch_view3<Real, mem> dconst("cellfit::sim::d_const", tiles, n_nodes, lanes);
+    auto gax_h = Kokkos::create_mirror_view(gax);
+    auto dconst_h = Kokkos::create_mirror_view(dconst);
+    const passive_terms shared = make_passive_terms(model, model.cm, model.ra_ohm_cm, s.dt_ms);
+    for (int tile = 0; tile < tiles; ++tile) {
+      for (int lane = 0; lane < lanes; ++lane) {
+        const std::size_t cell =
+            std::min(static_cast<std::size_t>(tile) * lanes + static_cast<std::size_t>(lane),
+                     n_cells - 1);
+        const auto& pv = values[cell / n_stim][pg];
+        const passive_terms terms =
+            per_cell ? make_passive_terms(model, pv[0], pv[1], s.dt_ms) : shared;
+        for (int i = 0; i < n_nodes; ++i) {
+          const std::size_t iu = static_cast<std::size_t>(i);
+          gax_h(tile, i, lane) = static_cast<Real>(terms.g_axial[iu]);
+          dconst_h(tile, i, lane) = static_cast<Real>(terms.d_const[iu]);
+        }
+      }
+    }
+    Kokkos::deep_copy(gax, gax_h);
+    Kokkos::deep_copy(dconst, dconst_h);
+    p.g_axial = gax;
+    p.d_const = dconst;
+  }
+
   const std::vector<ion_layout> ions = layout_ions(model);
   make_ions(p, ions, n_tiles, lanes);
   p.mechs.for_each_host([&](auto& mv) {

@@ -42,6 +42,46 @@ double bytes_of(V const& v) {
   return static_cast<double>(v.span()) * sizeof(typename V::value_type);
 }
 
+// dL/dcm and dL/dRa per compartment from the adjoint's dL/d(C_i/dt) and dL/dG_i:
+// C_i/dt = cm_c capacitance_per_cm(i) / dt, and G_i is proportional to 1/Ra of its section,
+// so dG_i/dRa = -G_i / Ra (the Ra of ra_compartment(i)).
+template <class Adjoint>
+void passive_gradients(const cell_model& model, const std::vector<parameter_set>& sets,
+                       std::size_t n_stim, double dt_ms, Adjoint const& a, gradient_result& r) {
+  const cable_geometry& g = model.geom;
+  const int lanes = a.f.lanes;
+  const std::size_t pg = model.mechanisms.size();
+  auto gc = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), a.grad_cap);
+  auto gg = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), a.grad_g);
+  const std::size_t n_comp = static_cast<std::size_t>(g.n_compartments());
+  for (std::size_t set = 0; set < sets.size(); ++set) {
+    const auto values = resolve_parameters(model, sets[set]);
+    const auto& cm = values[pg][passive_cm];
+    const auto& ra = values[pg][passive_ra];
+    const detail::passive_terms terms = detail::make_passive_terms(model, cm, ra, dt_ms);
+    for (std::size_t x = 0; x < n_stim; ++x) {
+      const std::size_t c = set * n_stim + x;
+      const int tile = static_cast<int>(c / static_cast<std::size_t>(lanes));
+      const int lane = static_cast<int>(c % static_cast<std::size_t>(lanes));
+      std::vector<std::vector<double>> out(2, std::vector<double>(n_comp, 0.0));
+      if (r.failed_step[c] < 0) {
+        for (int i = 0; i < g.n_nodes(); ++i) {
+          const std::size_t iu = static_cast<std::size_t>(i);
+          const int comp = g.compartment_of[iu];
+          if (comp >= 0) {
+            out[passive_cm][static_cast<std::size_t>(comp)] +=
+                gc(tile, i, lane) * detail::capacitance_per_cm(g, i) / dt_ms;
+          }
+          if (g.parent[iu] < 0 || g.point_model) continue;
+          const std::size_t rc = static_cast<std::size_t>(ra_compartment(g, i));
+          out[passive_ra][rc] -= gg(tile, i, lane) * terms.g_axial[iu] / ra[rc];
+        }
+      }
+      r.grad[c][pg] = std::move(out);
+    }
+  }
+}
+
 template <int Lanes>
 gradient_result run(const cell_model& model, const std::vector<parameter_set>& sets,
                     const std::vector<stimulus>& stimuli, const simulation_settings& s,
@@ -82,6 +122,11 @@ gradient_result run(const cell_model& model, const std::vector<parameter_set>& s
     trajectory += bytes_of(av.ckpt) + bytes_of(av.seg);
     other += bytes_of(mv.params) + bytes_of(mv.states) + 3 * bytes_of(av.grad) + bytes_of(av.lam);
   });
+  if (opt.passive_gradient) {
+    a.grad_cap = batch_view3<double, mem>("cellfit::gradient::grad_cap", n_tiles, n_nodes, Lanes);
+    a.grad_g = batch_view3<double, mem>("cellfit::gradient::grad_g", n_tiles, n_nodes, Lanes);
+    other += bytes_of(a.grad_cap) + bytes_of(a.grad_g);
+  }
   for (int s_ = 0; s_ < n_ion_species; ++s_) {
     const auto& io = a.f.ions[s_];
     auto& ia = a.ions[s_];
@@ -159,9 +204,10 @@ gradient_result run(const cell_model& model, const std::vector<parameter_set>& s
   exec.fence();
   r.backward_seconds = seconds_since(t_bwd);
 
-  // Gradients per mechanism of the model, in model.mechanisms order.
+  // Gradients per mechanism of the model, in model.mechanisms order, then the passive group.
   r.grad.assign(n_cells, {});
-  for (auto& g : r.grad) g.resize(model.mechanisms.size());
+  for (auto& g : r.grad) g.resize(model.mechanisms.size() + 1);
+  if (opt.passive_gradient) passive_gradients(model, sets, stimuli.size(), s.dt_ms, a, r);
   a.f.mechs.for_each_host([&](auto& mv) {
     using M = typename std::decay_t<decltype(mv)>::mechanism;
     std::size_t mi = 0;

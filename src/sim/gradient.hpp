@@ -26,12 +26,17 @@ struct adjoint_options {
   double memory_budget_bytes = 0;
   // false: the loss only (forward pass; grad left empty), e.g. an optimiser's last point.
   bool gradient = true;
+  // Also the gradients of the passive properties cm and Ra (the passive group of grad);
+  // otherwise that entry is left empty and the backward pass skips their terms.
+  bool passive_gradient = false;
 };
 
 struct gradient_result {
   std::size_t n_cells = 0, n_sites = 0, n_samples = 0;
   std::vector<double> loss;  // [cell]; NaN for a cell that diverged
-  // [cell][mechanism (model.mechanisms order)][param][instance]; zero for a diverged cell
+  // [cell][mechanism (model.mechanisms order, then the passive group: cm, Ra per
+  // compartment, empty unless adjoint_options::passive_gradient)][param][instance]; zero for
+  // a diverged cell
   std::vector<std::vector<std::vector<std::vector<double>>>> grad;
   std::vector<int> failed_step;  // [cell], -1 if it did not diverge
   std::vector<double> voltage;   // [cell][site][sample] recorded traces, mV

@@ -15,14 +15,14 @@ void check_random_trees(std::uint64_t seed) {
   for (int trial = 0; trial < 20; ++trial) {
     const int n = 1 + static_cast<int>(u(gen) * 300);
     Kokkos::View<int*, Kokkos::HostSpace> parent("parent", n);
-    Kokkos::View<double*, Kokkos::HostSpace> g("g", n);
+    // Each lane has its own conductances (a batch that fits Ra).
+    cellfit::batch_view3<double, Kokkos::HostSpace> g("g", 1, n, Lanes);
     cellfit::batch_view3<double, Kokkos::HostSpace> d("d", 1, n, Lanes), rhs("rhs", 1, n, Lanes);
     parent(0) = -1;
-    g(0) = 0;
     for (int i = 1; i < n; ++i) {
       // Mix of chains and bushy branching.
       parent(i) = u(gen) < 0.5 ? i - 1 : static_cast<int>(u(gen) * i);
-      g(i) = 0.01 + 10.0 * u(gen);
+      for (int l = 0; l < Lanes; ++l) g(0, i, l) = 0.01 + 10.0 * u(gen);
     }
     std::vector<Eigen::MatrixXd> dense(Lanes, Eigen::MatrixXd::Zero(n, n));
     std::vector<Eigen::VectorXd> b(Lanes, Eigen::VectorXd(n));
@@ -37,15 +37,15 @@ void check_random_trees(std::uint64_t seed) {
       }
       for (int i = 1; i < n; ++i) {
         const int p = parent(i);
-        dense[l](i, i) += g(i);
-        dense[l](p, p) += g(i);
-        dense[l](i, p) -= g(i);
-        dense[l](p, i) -= g(i);
+        dense[l](i, i) += g(0, i, l);
+        dense[l](p, p) += g(0, i, l);
+        dense[l](i, p) -= g(0, i, l);
+        dense[l](p, i) -= g(0, i, l);
       }
       for (int i = 0; i < n; ++i) d(0, i, l) = dense[l](i, i);
     }
     std::vector<int> visited;
-    cellfit::hines_solve<Lanes, double, Kokkos::HostSpace>(0, n, parent, g, d, rhs,
+    cellfit::hines_solve<Lanes, double, Kokkos::HostSpace>(0, n, parent, g, 0, d, rhs,
                                                            [&](int i) { visited.push_back(i); });
     ASSERT_EQ(static_cast<int>(visited.size()), n);
     for (int i = 0; i < n; ++i) ASSERT_EQ(visited[static_cast<std::size_t>(i)], i);

@@ -191,7 +191,14 @@ parameter_override parse_param_key(const toml::value& at, const std::string& key
     k = k.substr(0, atpos);
   }
   const auto dot = k.find('.');
-  if (dot == std::string::npos) fail(at, key, "expected 'mechanism.parameter[@region]'");
+  if (dot == std::string::npos) {
+    // The passive properties have no mechanism (NEURON's cm and Ra).
+    if (k == "cm" || k == "Ra") {
+      o.param = k;
+      return o;
+    }
+    fail(at, key, "expected 'mechanism.parameter[@region]', 'cm[@region]' or 'Ra[@region]'");
+  }
   o.mechanism = k.substr(0, dot);
   o.param = k.substr(dot + 1);
   return o;

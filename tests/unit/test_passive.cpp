@@ -1,0 +1,229 @@
+// The passive properties cm and Ra as parameters: per-region values in the model, overrides
+// per parameter set (each cell of a batch with its own matrix), their exact gradients
+// against central finite differences, and the refusals.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string>
+
+#include "config_refusal.hpp"
+#include "io/config.hpp"
+#include "model/parameter_space.hpp"
+#include "sim/batch_simulator.hpp"
+#include "sim/gradient.hpp"
+
+namespace {
+
+// A soma with hh and a five-segment dendrite with pas, attached at soma(1) (a junction
+// node), plus a second dendrite attached at soma(0.5) through the builtin tree.
+std::string cell_with(const std::string& ra) {
+  return R"(
+[model]
+morphology = "builtin:ball_and_stick"
+ra = )" + ra + R"(
+cm = { default = 1.0, basal = 1.5 }
+[model.mechanisms.hh]
+regions = ["soma"]
+[model.mechanisms.pas]
+regions = ["basal"]
+g = 5e-4
+e = -65.0
+[simulation]
+dt_ms = 0.025
+t_stop_ms = 12.0
+record_every = 4
+record_sites = [0, -1]
+[[stimulus]]
+sites = "soma"
+amplitude = 0.6
+delay_ms = 1.0
+duration_ms = 10.0
+)";
+}
+const std::string cell = cell_with("{ default = 120.0, soma = 80.0 }");
+
+double mse(const std::vector<double>& v, const std::vector<double>& target) {
+  double s = 0;
+  for (std::size_t k = 0; k < v.size(); ++k) s += (v[k] - target[k]) * (v[k] - target[k]);
+  return s / static_cast<double>(v.size());
+}
+
+cellfit::parameter_override passive(const std::string& param, const std::string& scope,
+                                    std::vector<double> values) {
+  return {"", param, scope, std::move(values)};
+}
+
+TEST(passive, model_ra_and_cm_per_section_list) {
+  const auto rc = cellfit::parse_config(cell, "cell.toml", {});
+  const auto& g = rc.model.geom;
+  for (int c = 0; c < g.n_compartments(); ++c) {
+    const bool soma = g.region_of[static_cast<std::size_t>(c)] == cellfit::region::soma;
+    EXPECT_EQ(rc.model.ra_ohm_cm[static_cast<std::size_t>(c)], soma ? 80.0 : 120.0);
+    EXPECT_EQ(rc.model.cm[static_cast<std::size_t>(c)], soma ? 1.0 : 1.5);
+  }
+  // The junction node at soma(1) is joined by the soma's last half segment (Ra 80).
+  for (int i = 1; i < g.n_nodes(); ++i) {
+    const int rc_comp = cellfit::ra_compartment(g, i);
+    ASSERT_GE(rc_comp, 0);
+    EXPECT_EQ(g.ra_ohm_cm[static_cast<std::size_t>(i)],
+              rc.model.ra_ohm_cm[static_cast<std::size_t>(rc_comp)]);
+  }
+  // Setting Ra per parameter set gives the model that has it in its config (G scales as
+  // 1/Ra; the two differ by the rounding of that scaling).
+  const auto uniform = cellfit::parse_config(cell_with("120.0"), "uniform.toml", {});
+  const auto a = cellfit::simulate_batch(rc.model, {{}}, rc.stimuli, rc.settings);
+  const auto b = cellfit::simulate_batch(uniform.model, {{passive("Ra", "soma", {80.0})}},
+                                         uniform.stimuli, uniform.settings);
+  ASSERT_EQ(a.voltage.size(), b.voltage.size());
+  for (std::size_t k = 0; k < a.voltage.size(); ++k)
+    ASSERT_NEAR(a.voltage[k], b.voltage[k], 1e-9) << k;
+}
+
+// A batch in which cells have their own cm and Ra: every cell equals its run alone, bit for
+// bit, and a cell with the model's values equals the shared-matrix run.
+TEST(passive, cells_of_one_batch_have_their_own_matrix) {
+  const auto rc = cellfit::parse_config(cell, "cell.toml", {});
+  const std::vector<cellfit::parameter_set> sets = {
+      {},
+      {passive("cm", "soma", {2.0}), passive("Ra", "basal", {300.0})},
+      {passive("Ra", "all", {40.0})},
+  };
+  const auto all = cellfit::simulate_batch(rc.model, sets, rc.stimuli, rc.settings);
+  const std::size_t per_cell = all.voltage.size() / sets.size();
+  std::vector<double> spikes_at_end(sets.size());
+  for (std::size_t k = 0; k < sets.size(); ++k) {
+    const auto one = cellfit::simulate_batch(rc.model, {sets[k]}, rc.stimuli, rc.settings);
+    ASSERT_EQ(one.voltage.size(), per_cell);
+    for (std::size_t q = 0; q < per_cell; ++q) {
+      ASSERT_EQ(one.voltage[q], all.voltage[k * per_cell + q]) << "set " << k << " sample " << q;
+    }
+    spikes_at_end[k] = one.voltage[per_cell - 1];
+  }
+  // The properties act: different sets, different traces.
+  EXPECT_NE(spikes_at_end[0], spikes_at_end[1]);
+  EXPECT_NE(spikes_at_end[0], spikes_at_end[2]);
+}
+
+// dL/dp of fitted cm, Ra (per section list, and cm per compartment), e_pas and a channel
+// density, through the parameter space, against central finite differences of the loss.
+TEST(passive, fitted_cm_and_ra_gradients_match_finite_differences) {
+  const std::string fit = cell + R"(
+[[fit.parameter]]
+name = "cm@soma"
+bounds = [0.5, 3.0]
+[[fit.parameter]]
+name = "cm"
+scope = "per_compartment"
+bounds = [0.5, 3.0]
+[[fit.parameter]]
+name = "Ra@soma"
+bounds = [20.0, 400.0]
+transform = "log"
+[[fit.parameter]]
+name = "Ra@basal"
+bounds = [20.0, 400.0]
+[[fit.parameter]]
+name = "pas.e"
+bounds = [-90.0, -50.0]
+[[fit.parameter]]
+name = "hh.gnabar"
+bounds = [0.05, 0.3]
+)";
+  // cm@soma and cm per_compartment overlap at the soma: refused; fit the dendrite's values.
+  auto rc = cellfit::parse_config(fit, "fit.toml", {});
+  EXPECT_THROW(cellfit::parameter_space(rc.model, rc.fit.parameters), cellfit::config_error);
+  rc.fit.parameters[1].scope = "basal";
+  const cellfit::parameter_space space(rc.model, rc.fit.parameters);
+  ASSERT_TRUE(space.has_passive());
+  const auto& s = rc.settings;
+  auto truth = space.model_values();
+  for (std::size_t i = 0; i < truth.size(); ++i) truth[i] *= i % 2 ? 0.9 : 1.15;
+  const auto target = cellfit::simulate_batch(rc.model, {space.to_set(truth)}, rc.stimuli, s);
+  auto loss = [&](const std::vector<double>& x) {
+    const auto r =
+        cellfit::simulate_batch(rc.model, {space.to_set(space.to_physical(x))}, rc.stimuli, s);
+    return mse(r.voltage, target.voltage);
+  };
+  const auto x = space.to_optimizer(space.model_values());
+  cellfit::adjoint_options opt;
+  opt.passive_gradient = true;
+  const auto g = cellfit::loss_gradient(rc.model, {space.to_set(space.to_physical(x))},
+                                        rc.stimuli, s, target.voltage, opt);
+  ASSERT_EQ(g.n_cells, 1u);
+  EXPECT_NEAR(g.loss[0], loss(x), 1e-12 * g.loss[0]);
+  ASSERT_GT(g.loss[0], 1e-6);
+  std::vector<double> gp(space.size(), 0.0);
+  space.accumulate(g.grad[0], gp);
+  const auto jac = space.jacobian(x);
+  double worst = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double h = 1e-5 * std::fabs(x[i]);
+    auto xp = x, xm = x;
+    xp[i] += h;
+    xm[i] -= h;
+    const double fd = (loss(xp) - loss(xm)) / (2 * h);
+    const double adj = gp[i] * jac[i];
+    EXPECT_GT(std::fabs(fd), 0.0) << space.names()[i];
+    EXPECT_LE(std::fabs(adj - fd), 1e-5 * std::fabs(fd))
+        << space.names()[i] << ": adjoint " << adj << " finite difference " << fd;
+    worst = std::max(worst, std::fabs(adj - fd) / std::fabs(fd));
+  }
+  std::printf("  %zu parameters, worst relative difference to finite differences %.2e\n",
+              x.size(), worst);
+  // Checkpointed: the same gradient, bit for bit.
+  opt.checkpoint_every = 7;
+  const auto gc = cellfit::loss_gradient(rc.model, {space.to_set(space.to_physical(x))},
+                                         rc.stimuli, s, target.voltage, opt);
+  EXPECT_EQ(gc.grad, g.grad);
+  // Without passive_gradient, the passive entry is empty and accumulating it is a bug.
+  const auto gn = cellfit::loss_gradient(rc.model, {space.to_set(space.to_physical(x))},
+                                         rc.stimuli, s, target.voltage);
+  std::vector<double> gq(space.size(), 0.0);
+  EXPECT_THROW(space.accumulate(gn.grad[0], gq), cellfit::internal_error);
+}
+
+TEST(passive, refusals_name_the_parameter) {
+  using cellfit::test::config_refusal;
+  const std::string base = cell;
+  auto fit_with = [&](const std::string& p) {
+    try {
+      auto rc = cellfit::parse_config(base + "[[fit.parameter]]\n" + p + "\n", "fit.toml", {});
+      cellfit::parameter_space space(rc.model, rc.fit.parameters);
+    } catch (const cellfit::config_error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_NE(fit_with("name = \"Ra\"\nscope = \"per_compartment\"\nbounds = [10, 200]")
+                .find("Ra is one value per section"),
+            std::string::npos);
+  EXPECT_NE(fit_with("name = \"Ra@basal\"\nbounds = [10, 200]\ndistribution = \"value\"")
+                .find("Ra is one value per section"),
+            std::string::npos);
+  EXPECT_NE(fit_with("name = \"cm\"\nbounds = [0, 2]").find("bounds above 0"), std::string::npos);
+  EXPECT_NE(fit_with("name = \"Rm\"\nbounds = [1, 2]").find("mechanism.parameter"),
+            std::string::npos);
+  EXPECT_NE(config_refusal(base + "[[batch.set]]\n\"Ra@soma\" = -5.0\n").find("must be positive"),
+            std::string::npos);
+  EXPECT_NE(config_refusal(base + "[[batch.set]]\n\"Ra\" = [1.0, 2.0]\n").find("one value per section"),
+            std::string::npos);
+  EXPECT_NE(config_refusal(base + "[batch]\nvary = [\"Ra\"]\n").find("batch.vary"),
+            std::string::npos);
+  std::string bad_ra = base;
+  bad_ra.replace(bad_ra.find("soma = 80.0"), 11, "soma = -8.0");
+  EXPECT_NE(config_refusal(bad_ra).find("model.ra.soma"), std::string::npos);
+  std::string bad_list = base;
+  bad_list.replace(bad_list.find("soma = 80.0"), 11, "dendrite = 8");
+  EXPECT_NE(config_refusal(bad_list).find("unknown section list"), std::string::npos);
+  EXPECT_NE(config_refusal(R"(
+[model]
+morphology = "builtin:chain6"
+ra = 100.0
+)")
+                .find("point model"),
+            std::string::npos);
+}
+
+}  // namespace
