@@ -136,10 +136,14 @@ struct adjoint_functor {
   KOKKOS_FORCEINLINE_FUNCTION Real* live_ion(int s, int field, int tile, int r) const {
     auto const& io = a.f.ions[s];
     switch (field) {
-      case 0: return &io.e(tile, r, 0);
-      case 1: return &io.ci(tile, r, 0);
-      case 2: return &io.co(tile, r, 0);
-      default: return &io.isum(tile, r, 0);
+      case 0:
+        return &io.e(tile, r, 0);
+      case 1:
+        return &io.ci(tile, r, 0);
+      case 2:
+        return &io.co(tile, r, 0);
+      default:
+        return &io.isum(tile, r, 0);
     }
   }
 
@@ -200,8 +204,8 @@ struct adjoint_functor {
 
   // Adjoint pointers of the ion inputs of instance j of M (null for a static species).
   template <class M, class MV>
-  KOKKOS_FORCEINLINE_FUNCTION void ion_lambdas(MV const& mv, int tile, int j,
-                                               Real** lam_in, Real** lam_isum) const {
+  KOKKOS_FORCEINLINE_FUNCTION void ion_lambdas(MV const& mv, int tile, int j, Real** lam_in,
+                                               Real** lam_isum) const {
     for (int i = 0; i < ion_inputs<M>::count; ++i) {
       const int flat = ion_inputs<M>::slot(i);
       const int k = flat / ion_slots, q = flat % ion_slots;

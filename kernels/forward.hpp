@@ -44,9 +44,9 @@ namespace cellfit {
 template <class Mechanism, class Real, class MemorySpace>
 struct mechanism_views {
   using mechanism = Mechanism;
-  Kokkos::View<const int*, MemorySpace> nodes;                             // [instance] -> node
-  Kokkos::View<const int**, Kokkos::LayoutRight, MemorySpace> ion_row;     // [instance][ion]
-  Kokkos::View<const Real*, MemorySpace> constants;                        // [n_constants]
+  Kokkos::View<const int*, MemorySpace> nodes;                          // [instance] -> node
+  Kokkos::View<const int**, Kokkos::LayoutRight, MemorySpace> ion_row;  // [instance][ion]
+  Kokkos::View<const Real*, MemorySpace> constants;                     // [n_constants]
   batch_view4<Real, MemorySpace> params;  // [tile][param][instance][lane]
   batch_view4<Real, MemorySpace> states;  // [tile][state][instance][lane]
   KOKKOS_INLINE_FUNCTION int size() const { return static_cast<int>(nodes.extent(0)); }
@@ -57,10 +57,10 @@ struct mechanism_views {
 // A species the model does not use has 0 rows.
 template <class Real, class MemorySpace>
 struct ion_views {
-  batch_view3<Real, MemorySpace> e, ci, co, isum;  // [tile][row][lane]
+  batch_view3<Real, MemorySpace> e, ci, co, isum;       // [tile][row][lane]
   Kokkos::View<const Real*, MemorySpace> e0, ci0, co0;  // [row] values at initialisation
-  Kokkos::View<const int*, MemorySpace> nernst_at;  // [row] e follows ci, co there (else e0)
-  Real nernst_mv = 0;  // RT/(zF) in mV: e = nernst_mv ln(co/ci)
+  Kokkos::View<const int*, MemorySpace> nernst_at;      // [row] e follows ci, co there (else e0)
+  Real nernst_mv = 0;                                   // RT/(zF) in mV: e = nernst_mv ln(co/ci)
   int nernst = 0;      // at some row: e recomputed at initialisation and every step
   int accumulate = 0;  // some mechanism reads isum: sum the species' currents every step
   int dynamic = 0;     // changes during a run (nernst, a written concentration, or isum)
@@ -446,8 +446,7 @@ struct init_functor {
       for (int r = 0; r < io.rows(); ++r) {
         io.ci(tile, r, l) = io.ci0(r);
         io.co(tile, r, l) = io.co0(r);
-        io.e(tile, r, l) =
-            io.nernst_at(r) ? nernst(io.ci0(r), io.co0(r), io.nernst_mv) : io.e0(r);
+        io.e(tile, r, l) = io.nernst_at(r) ? nernst(io.ci0(r), io.co0(r), io.nernst_mv) : io.e0(r);
         io.isum(tile, r, l) = Real(0);
       }
     }

@@ -4,8 +4,8 @@
 //
 // Matrix: diagonal d[i]; off-diagonal -g[i] between node i and parent[i] (both ways);
 // nodes numbered so that parent[i] < i and node 0 is the root. g is read at tile g_tile:
-// the tile itself when every cell has its own axial conductances, 0 when all share them. On return rhs holds the
-// solution; d is overwritten (with the reciprocal of each eliminated pivot, which the
+// the tile itself when every cell has its own axial conductances, 0 when all share them. On return
+// rhs holds the solution; d is overwritten (with the reciprocal of each eliminated pivot, which the
 // substitution reuses: one division per node instead of two). `visit(i)` runs once node i's
 // solution is final (root first, then in index order), so a caller can fuse the voltage update into
 // the sweep.

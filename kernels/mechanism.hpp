@@ -7,12 +7,13 @@
 // the catalogue (catalogue.hpp) at compile time, so no kernel names a mechanism.
 //
 // Metadata (all constexpr; arrays have at least one element even when their count is 0):
-//   name; n_params, param_names/units/defaults: RANGE parameters, one value per instance
-//   and cell (fittable; the adjoint differentiates every one); n_globals, global_names/
-//   units/defaults: GLOBAL values, one per model (settable in the config, not fitted);
-//   n_constants >= n_globals: the constants array the functions read (the globals first,
-//   then values the mechanism derives from celsius and the globals once per run, on the
-//   host, in `constants`); n_states, state_names: STATE variables; n_ions and ion(k): the
+//   name; n_params, param_names/units/defaults: the parameters, one value per instance and
+//   cell (fittable; the adjoint differentiates every one): the RANGE parameters, then the
+//   n_globals GLOBAL ones (NEURON's one value per model: the host sets every instance of a
+//   cell to the same value); n_constants: the constants array the functions read, values
+//   derived from celsius once per run on the host in `constants` (generated mechanisms keep
+//   celsius itself first);
+//   n_states, state_names: STATE variables; n_ions and ion(k): the
 //   ion species it uses (ion_use below; a constexpr function rather than an array, so that
 //   device code can read it); gates_read_params / init_reads_params: whether
 //   advance() / init() read the parameters (the adjoint skips those directions if not).
@@ -26,7 +27,7 @@
 //   current(v, p, c, s, ion, i_ion, g) -> i: total current density (mA/cm2, or model
 //       units in point models), g = di/dv, i_ion[k] the part carried by ion k
 //   advance(v, dt, p, c, s, ion):            the DERIVATIVE block over dt at v (cnexp)
-//   constants(celsius, globals, out):        host; fills the n_constants values (double)
+//   constants(celsius, out):                 host; fills the n_constants values (double)
 
 #include <Kokkos_Core.hpp>
 

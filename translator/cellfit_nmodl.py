@@ -586,12 +586,12 @@ class Emitter:
         self.m = mech
         self.counter = 0
         self.base = {"v": "v", "dt": "dt"}
-        ng = len(mech.globals)
-        self.base["celsius"] = f"T(c[{ng}])"
-        for k, (n, _, _) in enumerate(mech.params):
+        # GLOBAL parameters follow the RANGE ones in the parameter array: one value per cell
+        # (the same at every instance), so that a fit can move them and the adjoint
+        # differentiates them like any parameter.
+        self.base["celsius"] = "T(c[0])"
+        for k, (n, _, _) in enumerate(mech.params + mech.globals):
             self.base[n] = f"p[{k}]"
-        for k, (n, _, _) in enumerate(mech.globals):
-            self.base[n] = f"T(c[{k}])"
         for k, n in enumerate(mech.states):
             self.base[n] = f"s[{k}]"
         for k, u in enumerate(mech.ions):
@@ -601,7 +601,7 @@ class Emitter:
                 if key in u.reads:
                     self.base[nm] = f"ion[{4 * k + slot[key]}]"
 
-        # Values derived from celsius, GLOBALs and constants alone (hh's q10): computed once
+        # Values derived from celsius and constants alone (hh's q10): computed once
         # per run on the host into the constants array (C++ host expressions, in order).
         self.derived = []
         self.host = False
@@ -637,8 +637,8 @@ class Emitter:
         return counts
 
     def hoistable(self, rhs_text, env) -> bool:
-        """Whether an expression depends on celsius, GLOBALs and constants only (and on at
-        least one of the first two: plain constants are folded anyway)."""
+        """Whether an expression depends on celsius and constants only (and on celsius or a
+        value derived from it: plain constants are folded anyway)."""
         try:
             tree = _py_tree(rhs_text)
         except (SyntaxError, RecursionError, MemoryError):
@@ -896,7 +896,7 @@ class Emitter:
                             self.host = False
                         if host not in self.derived:
                             self.derived.append(host)
-                        slot = len(self.m.globals) + 1 + self.derived.index(host)
+                        slot = 1 + self.derived.index(host)
                         env[n] = f"T(c[{slot}])"
                         out.append(f"{pad}// {n} = {rhs_text}: constants[{slot}], once per run")
                         continue
@@ -1214,16 +1214,15 @@ def emit(mech: Mechanism, text: str) -> str:
         else:
             vals_s = ", ".join((f'"{v}"' if quote else repr(float(v))) for v in vals)
         w(f"  static constexpr {typ} {nm}[{max(1, len(vals))}] = {{{vals_s}}};")
-    w(f"  static constexpr int n_params = {n_params};")
-    arr("const char*", "param_names", [p[0] for p in m.params])
-    arr("const char*", "param_units", [p[2] for p in m.params])
-    arr("double", "param_defaults", [p[1] for p in m.params], quote=False)
+    all_params = m.params + m.globals
+    w(f"  static constexpr int n_params = {n_params + n_globals};"
+      "  // the RANGE parameters, then the GLOBAL ones")
+    arr("const char*", "param_names", [p[0] for p in all_params])
+    arr("const char*", "param_units", [p[2] for p in all_params])
+    arr("double", "param_defaults", [p[1] for p in all_params], quote=False)
     w(f"  static constexpr int n_globals = {n_globals};")
-    arr("const char*", "global_names", [p[0] for p in m.globals])
-    arr("const char*", "global_units", [p[2] for p in m.globals])
-    arr("double", "global_defaults", [p[1] for p in m.globals], quote=False)
-    w(f"  static constexpr int n_constants = {n_globals + 1 + len(em.derived)};"
-      "  // the globals, celsius, derived values")
+    w(f"  static constexpr int n_constants = {1 + len(em.derived)};"
+      "  // celsius, then values derived from it")
     w(f"  static constexpr int n_states = {n_states};")
     arr("const char*", "state_names", m.states)
     w(f"  static constexpr int n_ions = {len(m.ions)};")
@@ -1246,14 +1245,10 @@ def emit(mech: Mechanism, text: str) -> str:
     w(f"  static constexpr bool gates_read_params = {str(reads_params(adv)).lower()};")
     w(f"  static constexpr bool init_reads_params = {str(reads_params(init)).lower()};")
     w("")
-    w("  static void constants(double celsius, const double* globals, double* out) {")
-    if n_globals:
-        w(f"    for (int k = 0; k < {n_globals}; ++k) out[k] = globals[k];")
-    else:
-        w("    (void)globals;")
-    w(f"    out[{n_globals}] = celsius;")
+    w("  static void constants(double celsius, double* out) {")
+    w("    out[0] = celsius;")
     for k, host in enumerate(em.derived):
-        w(f"    out[{n_globals + 1 + k}] = {host};")
+        w(f"    out[{1 + k}] = {host};")
     w("  }")
     w("")
     w("  // INITIAL")

@@ -35,9 +35,6 @@ struct hh {
   static constexpr double param_defaults[n_params] = {0.12, 0.036, 0.0003, -54.3, 50.0, -77.0};
   static constexpr const char* state_names[n_states] = {"m", "h", "n"};
   static constexpr int n_globals = 0;
-  static constexpr const char* global_names[1] = {""};
-  static constexpr const char* global_units[1] = {""};
-  static constexpr double global_defaults[1] = {0.0};
   // constants: q10 = 3^((celsius - 6.3)/10), once per run rather than in every rates().
   static constexpr int n_constants = 1;
   static constexpr int n_ions = 0;  // ena, ek are its own parameters (NEURON's hh reads the ions)
@@ -46,7 +43,7 @@ struct hh {
   }
   static constexpr bool init_reads_params = false;
 
-  static void constants(double celsius, const double* /*globals*/, double* out) {
+  static void constants(double celsius, double* out) {
     out[0] = std::pow(3.0, (celsius - 6.3) / 10.0);
   }
 

@@ -30,9 +30,6 @@ struct jk {
   static constexpr const char* state_names[n_states] = {"m", "h", "n"};
   static constexpr double v_shift = 49.2;
   static constexpr int n_globals = 0;
-  static constexpr const char* global_names[1] = {""};
-  static constexpr const char* global_units[1] = {""};
-  static constexpr double global_defaults[1] = {0.0};
   static constexpr int n_constants = 0;
   static constexpr int n_ions = 0;
   KOKKOS_INLINE_FUNCTION static constexpr ion_use ion(int) {
@@ -40,7 +37,7 @@ struct jk {
   }
   static constexpr bool init_reads_params = false;
 
-  static void constants(double /*celsius*/, const double* /*globals*/, double* /*out*/) {}
+  static void constants(double /*celsius*/, double* /*out*/) {}
 
   // Steady state of each gate and its rate 1/tau (1/ms); see hh::rates.
   template <class T>
@@ -75,8 +72,8 @@ struct jk {
   }
 
   template <class T, class C>
-  KOKKOS_FORCEINLINE_FUNCTION static T current(T v, const T* p, const C*, const T* s, const T*,
-                                               T*, T& didv) {
+  KOKKOS_FORCEINLINE_FUNCTION static T current(T v, const T* p, const C*, const T* s, const T*, T*,
+                                               T& didv) {
     const T vs = v + T(v_shift);
     const T gna = p[gnabar] * s[m] * s[m] * s[h];
     const T gk = p[gkbar] * s[n];
@@ -85,8 +82,7 @@ struct jk {
   }
 
   template <class T, class C>
-  KOKKOS_FORCEINLINE_FUNCTION static void advance(T v, T dt, const T*, const C*, T* s,
-                                                  const T*) {
+  KOKKOS_FORCEINLINE_FUNCTION static void advance(T v, T dt, const T*, const C*, T* s, const T*) {
     T inf[3], rate[3];
     rates(v, inf, rate);
     s[m] = s[m] + (T(1) - kmath::exp_nonpositive(-dt * rate[m])) * (inf[m] - s[m]);

@@ -22,16 +22,13 @@ struct pas {
   static constexpr double param_defaults[n_params] = {0.001, -70.0};
   static constexpr const char* state_names[1] = {""};
   static constexpr int n_globals = 0;
-  static constexpr const char* global_names[1] = {""};
-  static constexpr const char* global_units[1] = {""};
-  static constexpr double global_defaults[1] = {0.0};
   static constexpr int n_constants = 0;
   static constexpr int n_ions = 0;
   KOKKOS_INLINE_FUNCTION static constexpr ion_use ion(int) {
     return {-1, false, false, false, false, false, -1, -1};
   }
 
-  static void constants(double /*celsius*/, const double* /*globals*/, double* /*out*/) {}
+  static void constants(double /*celsius*/, double* /*out*/) {}
 
   template <class T, class C>
   KOKKOS_FORCEINLINE_FUNCTION static void init(T, const T*, const C*, T*, const T*) {}

@@ -106,7 +106,8 @@ void write_fit_parameters(h5::file& f, const parameter_space& space) {
   f.write("/fit/bounds/upper", hi, {P});
   std::vector<std::string> groups, transforms, distributions;
   for (const auto& p : space.parameters()) {
-    groups.push_back(p.mechanism + "." + p.param + (p.scope == "all" ? "" : "@" + p.scope));
+    groups.push_back(parameter_label(p.mechanism, p.param) +
+                     (p.scope == "all" ? "" : "@" + p.scope));
     transforms.push_back(transform_name(p.transform));
     distributions.push_back(p.distribution);
   }
@@ -128,7 +129,7 @@ void print_gt_table(const parameter_space& space, const std::vector<double>& ini
   for (std::size_t k = 0; k < first.size(); ++k) {
     const auto& fp = space.parameters()[k];
     const std::string name =
-        fp.mechanism + "." + fp.param + (fp.scope == "all" ? "" : "@" + fp.scope);
+        parameter_label(fp.mechanism, fp.param) + (fp.scope == "all" ? "" : "@" + fp.scope);
     std::printf("%-28s %12.5g %12.5g %9.2f%%\n", name.c_str(), first[k], last[k],
                 first[k] > 0 ? 100.0 * (1 - last[k] / first[k]) : 0.0);
   }

@@ -24,13 +24,9 @@ int print_catalogue() {
   for (const auto& m : mechanism_catalogue()) {
     std::printf("%s  (%s)\n", m.name.c_str(), m.source.c_str());
     for (std::size_t k = 0; k < m.param_names.size(); ++k) {
-      std::printf("  RANGE   %-16s %-10s default %g\n", m.param_names[k].c_str(),
+      std::printf("  %-7s %-16s %-10s default %g\n",
+                  m.is_global(static_cast<int>(k)) ? "GLOBAL" : "RANGE", m.param_names[k].c_str(),
                   m.param_units[k].empty() ? "1" : m.param_units[k].c_str(), m.defaults[k]);
-    }
-    for (std::size_t k = 0; k < m.global_names.size(); ++k) {
-      std::printf("  GLOBAL  %-16s %-10s default %g\n", m.global_names[k].c_str(),
-                  m.global_units[k].empty() ? "1" : m.global_units[k].c_str(),
-                  m.global_defaults[k]);
     }
     if (!m.state_names.empty()) {
       std::printf("  STATE  ");

@@ -168,7 +168,8 @@ std::map<region, double> region_values(table_reader& t, const std::string& key, 
     const toml::value& v = t.get(key);
     if (v.is_table()) {
       table = &v;
-      if (v.as_table().count("default")) all = checked(v.as_table().at("default"), name + ".default");
+      if (v.as_table().count("default"))
+        all = checked(v.as_table().at("default"), name + ".default");
     } else {
       all = checked(v, name);
     }
@@ -346,6 +347,9 @@ void build_model(table_reader& t, cell_model& m, const std::string& source) {
         const std::string& pn = info.param_names[k];
         if (!ot.has(pn)) continue;
         const toml::value& pv = ot.get(pn);
+        if (info.is_global(static_cast<int>(k)) && !pv.is_integer() && !pv.is_floating()) {
+          fail(pv, ot.key_name(pn), "a GLOBAL is one number for the model");
+        }
         std::vector<region_value> entries;
         if (pv.is_table() && !is_distributed(pv)) {
           table_reader pt(pv, ot.key_name(pn));
@@ -369,13 +373,6 @@ void build_model(table_reader& t, cell_model& m, const std::string& source) {
           }
           apply_region_value(m, m.mechanisms.back(), k, e);
         }
-      }
-      // GLOBALs: one number for the model.
-      m.mechanisms.back().globals = info.global_defaults;
-      for (std::size_t k = 0; k < info.global_names.size(); ++k) {
-        const std::string& gn = info.global_names[k];
-        if (!ot.has(gn)) continue;
-        m.mechanisms.back().globals[k] = table_reader::as_number(ot.get(gn), ot.key_name(gn));
       }
       ot.finish();
     }

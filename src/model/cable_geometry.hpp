@@ -70,9 +70,9 @@ double segment_diam_um(const section& s, int nseg, double x);
 
 struct cable_geometry {
   bool point_model = false;
-  std::vector<int> parent;          // [node] -1 for the root
-  std::vector<double> area_um2;     // [node] 0 for junction nodes; 1 in point models
-  std::vector<double> g_axial;      // [node] to parent: uS (cable) or model units (point)
+  std::vector<int> parent;       // [node] -1 for the root
+  std::vector<double> area_um2;  // [node] 0 for junction nodes; 1 in point models
+  std::vector<double> g_axial;   // [node] to parent: uS (cable) or model units (point)
   // [node] the axial resistivity (ohm cm) g_axial[node] was computed with: that of the
   // node's section, whose half segments alone join the node to its parent. g_axial is
   // proportional to 1/Ra. 0 in point models (no resistivity).

@@ -21,11 +21,7 @@ mechanism_info describe() {
     info.param_units.emplace_back(M::param_units[k]);
     info.defaults.push_back(M::param_defaults[k]);
   }
-  for (int k = 0; k < M::n_globals; ++k) {
-    info.global_names.emplace_back(M::global_names[k]);
-    info.global_units.emplace_back(M::global_units[k]);
-    info.global_defaults.push_back(M::global_defaults[k]);
-  }
+  info.n_globals = M::n_globals;
   for (int k = 0; k < M::n_states; ++k) info.state_names.emplace_back(M::state_names[k]);
   for (int k = 0; k < M::n_ions; ++k) {
     const ion_use u = M::ion(k);
@@ -54,11 +50,6 @@ std::vector<mechanism_info> describe_all(type_list<M...>) {
 int mechanism_info::param_index(const std::string& p) const {
   const auto it = std::find(param_names.begin(), param_names.end(), p);
   return it == param_names.end() ? -1 : static_cast<int>(it - param_names.begin());
-}
-
-int mechanism_info::global_index(const std::string& g) const {
-  const auto it = std::find(global_names.begin(), global_names.end(), g);
-  return it == global_names.end() ? -1 : static_cast<int>(it - global_names.begin());
 }
 
 const std::vector<mechanism_info>& mechanism_catalogue() {
@@ -145,9 +136,15 @@ void check_override(const cell_model& m, const parameter_override& o, const std:
     throw config_error("cellfit::config: " + where + ": '" + o.mechanism + "' has no parameter '" +
                        o.param + "' (" + known + ")");
   }
+  if (info->is_global(info->param_index(o.param)) && (o.scope != "all" || !o.factors.empty())) {
+    throw config_error("cellfit::config: " + where + ": " + label +
+                       " is a GLOBAL, one value for the model: not per region, compartment or "
+                       "distribution");
+  }
   if (o.mechanism.empty() && o.param == "Ra") {
     if (m.geom.point_model) {
-      throw config_error("cellfit::config: " + where + ": Ra: a point model has no axial resistivity");
+      throw config_error("cellfit::config: " + where +
+                         ": Ra: a point model has no axial resistivity");
     }
     if (o.scope == "per_compartment" || !o.factors.empty()) {
       throw config_error("cellfit::config: " + where +
@@ -158,16 +155,16 @@ void check_override(const cell_model& m, const parameter_override& o, const std:
   if (o.mechanism.empty()) {
     for (double v : o.values) {
       if (!(v > 0)) {
-        throw config_error("cellfit::config: " + where + ": " + label + " = " +
-                           std::to_string(v) + " must be positive");
+        throw config_error("cellfit::config: " + where + ": " + label + " = " + std::to_string(v) +
+                           " must be positive");
       }
     }
   }
   if (o.scope == "per_compartment") {
     if (o.values.size() != pl->compartments.size()) {
-      throw config_error("cellfit::config: " + where + ": " + label +
-                         " per_compartment needs " + std::to_string(pl->compartments.size()) +
-                         " values, got " + std::to_string(o.values.size()));
+      throw config_error("cellfit::config: " + where + ": " + label + " per_compartment needs " +
+                         std::to_string(pl->compartments.size()) + " values, got " +
+                         std::to_string(o.values.size()));
     }
   } else {
     compartments_in_region(m.geom, o.scope);  // throws for an unknown region
@@ -191,8 +188,8 @@ void check_override(const cell_model& m, const parameter_override& o, const std:
   }
   for (double v : o.values) {
     if (!std::isfinite(v)) {
-      throw config_error("cellfit::config: " + where + ": " + label + " = " +
-                         std::to_string(v) + " is not finite");
+      throw config_error("cellfit::config: " + where + ": " + label + " = " + std::to_string(v) +
+                         " is not finite");
     }
   }
 }

@@ -23,17 +23,17 @@ struct ion_use_info {
 struct mechanism_info {
   std::string name;
   std::string source;  // the .mod file it was generated from, or the hand-written header
+  // The parameters: the RANGE ones, then the n_globals GLOBAL ones (one value per model:
+  // set with scope "all" only).
   std::vector<std::string> param_names;
   std::vector<std::string> param_units;
   std::vector<double> defaults;
-  std::vector<std::string> global_names;
-  std::vector<std::string> global_units;
-  std::vector<double> global_defaults;
+  int n_globals = 0;
   std::vector<std::string> state_names;
   std::vector<ion_use_info> ions;
   int n_states = 0;
-  int param_index(const std::string& p) const;   // -1 if unknown
-  int global_index(const std::string& g) const;  // -1 if unknown
+  int param_index(const std::string& p) const;  // -1 if unknown
+  bool is_global(int k) const { return k >= static_cast<int>(param_names.size()) - n_globals; }
 };
 
 // Every mechanism of the catalogue, in the order the kernels run them.
@@ -46,7 +46,6 @@ struct mechanism_placement {
   std::string name;
   std::vector<int> compartments;            // where it is inserted, ascending
   std::vector<std::vector<double>> params;  // [param][instance] default values
-  std::vector<double> globals;              // [global] one value for the model
 };
 
 // An ion species' settings: reversal potential and concentrations, each a default with

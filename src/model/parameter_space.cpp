@@ -56,12 +56,16 @@ parameter_space::parameter_space(const cell_model& model, std::vector<fit_parame
       bad(p, p.mechanism.empty() ? "unknown parameter (cm, Ra, or mechanism.parameter)"
                                  : "'" + p.mechanism + "' has no parameter '" + p.param + "'");
     }
+    if (info->is_global(pk) && (p.scope != "all" || !p.distribution.empty())) {
+      bad(p, "a GLOBAL is one value for the model: scope all, without a distribution");
+    }
     if (p.mechanism.empty()) {
       if (!(p.lower > 0)) bad(p, "a passive property needs bounds above 0, got " + num(p.lower));
       if (pk == passive_ra && model.geom.point_model) bad(p, "a point model has no Ra");
       if (pk == passive_ra && (p.scope == "per_compartment" || !p.distribution.empty())) {
-        bad(p, "Ra is one value per section: give a section list as scope, without a "
-               "distribution");
+        bad(p,
+            "Ra is one value per section: give a section list as scope, without a "
+            "distribution");
       }
     }
     if (!std::isfinite(p.lower) || !std::isfinite(p.upper) || !(p.lower < p.upper)) {

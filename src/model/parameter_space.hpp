@@ -22,7 +22,7 @@ enum class transform_kind { linear, log, sigmoid };
 
 struct fit_parameter {
   std::string mechanism, param;  // mechanism "": the passive properties (param cm or Ra)
-  std::string scope = "all";  // "all", a region name, or "per_compartment"
+  std::string scope = "all";     // "all", a region name, or "per_compartment"
   double lower = 0, upper = 0;
   transform_kind transform = transform_kind::linear;
   std::vector<double> initial;  // physical; empty: the model's values

@@ -53,22 +53,19 @@ void make_mechanism(mechanism_views<Mechanism, Real, Mem>& mv, const cell_model&
   auto rows_h = Kokkos::create_mirror_view(rows);
   for (std::size_t j = 0; j < n; ++j) {
     for (int k = 0; k < ni; ++k) {
-      rows_h(j, k) = k < M::n_ions
-                         ? ions[static_cast<std::size_t>(M::ion(k).species)].row_of(nodes_h(j))
-                         : 0;
+      rows_h(j, k) =
+          k < M::n_ions ? ions[static_cast<std::size_t>(M::ion(k).species)].row_of(nodes_h(j)) : 0;
     }
   }
   Kokkos::deep_copy(rows, rows_h);
   mv.ion_row = rows;
-  std::vector<double> globals(M::global_defaults, M::global_defaults + M::n_globals);
-  if (present && !model.mechanisms[mi].globals.empty()) globals = model.mechanisms[mi].globals;
   std::vector<double> constants(static_cast<std::size_t>(M::n_constants > 0 ? M::n_constants : 1));
-  M::constants(model.celsius, globals.data(), constants.data());
+  M::constants(model.celsius, constants.data());
   constants.resize(static_cast<std::size_t>(M::n_constants));
   mv.constants = upload<Real, Mem>(label + "::constants", constants);
   mv.params = batch_view4<Real, Mem>(label + "::params", n_tiles, M::n_params, n, lanes);
-  mv.states = batch_view4<Real, Mem>(label + "::states", n_tiles,
-                                     M::n_states > 0 ? M::n_states : 1, n, lanes);
+  mv.states = batch_view4<Real, Mem>(label + "::states", n_tiles, M::n_states > 0 ? M::n_states : 1,
+                                     n, lanes);
   if (present) {
     auto ph = Kokkos::create_mirror_view(mv.params);
     const std::size_t padded = static_cast<std::size_t>(n_tiles) * static_cast<std::size_t>(lanes);
@@ -224,9 +221,8 @@ forward_problem<Real, device_memory> build_forward_problem(const cell_model& mod
     const passive_terms shared = make_passive_terms(model, model.cm, model.ra_ohm_cm, s.dt_ms);
     for (int tile = 0; tile < tiles; ++tile) {
       for (int lane = 0; lane < lanes; ++lane) {
-        const std::size_t cell =
-            std::min(static_cast<std::size_t>(tile) * lanes + static_cast<std::size_t>(lane),
-                     n_cells - 1);
+        const std::size_t cell = std::min(
+            static_cast<std::size_t>(tile) * lanes + static_cast<std::size_t>(lane), n_cells - 1);
         const auto& pv = values[cell / n_stim][pg];
         const passive_terms terms =
             per_cell ? make_passive_terms(model, pv[0], pv[1], s.dt_ms) : shared;
@@ -245,9 +241,8 @@ forward_problem<Real, device_memory> build_forward_problem(const cell_model& mod
 
   const std::vector<ion_layout> ions = layout_ions(model);
   make_ions(p, ions, n_tiles, lanes);
-  p.mechs.for_each_host([&](auto& mv) {
-    make_mechanism(mv, model, ions, values, n_stim, n_tiles, lanes, n_cells);
-  });
+  p.mechs.for_each_host(
+      [&](auto& mv) { make_mechanism(mv, model, ions, values, n_stim, n_tiles, lanes, n_cells); });
 
   // Stimuli sampled at step midpoints; clamps as a conductance and its current at V = 0.
   {

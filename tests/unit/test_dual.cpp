@@ -49,7 +49,7 @@ void check_mechanism(double v, std::uint64_t seed) {
       s[M::ion(k).write_co_state] = ion[ion_slots * k + cellfit::ion_co];
   }
   double c[M::n_constants > 0 ? M::n_constants : 1] = {};
-  M::constants(34.0, M::global_defaults, c);
+  M::constants(34.0, c);
   const double dt = 0.025;
 
   // Everything at once on duals.
@@ -108,10 +108,10 @@ void check_mechanism(double v, std::uint64_t seed) {
     }
   }
   for (int in = 0; in < n_in; ++in) {
-    const double x = in == 0                 ? v
-                     : in <= np              ? p[in - 1]
-                     : in <= np + ns         ? s[in - 1 - np]
-                                             : ion[in - 1 - np - ns];
+    const double x = in == 0         ? v
+                     : in <= np      ? p[in - 1]
+                     : in <= np + ns ? s[in - 1 - np]
+                                     : ion[in - 1 - np - ns];
     const double h = 1e-6 * (std::fabs(x) > 0 ? std::fabs(x) : 1.0);
     double plus[ns1], minus[ns1], ip_ion[nions1], im_ion[nions1];
     const double ip = evaluate(in, h, plus, ip_ion), im = evaluate(in, -h, minus, im_ion);
@@ -145,8 +145,7 @@ TEST(dual, every_mechanism_derivatives_match_finite_differences) {
 }
 
 TEST(dual, jk_derivatives_match_finite_differences) {
-  for (double v : {-100.0, -60.0, -30.0, 0.0, 20.0})
-    check_mechanism<cellfit::channels::jk>(v, 2);
+  for (double v : {-100.0, -60.0, -30.0, 0.0, 20.0}) check_mechanism<cellfit::channels::jk>(v, 2);
 }
 
 }  // namespace

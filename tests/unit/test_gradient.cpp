@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <numeric>
 #include <random>
 
 #include "common/error.hpp"
@@ -20,7 +21,8 @@ double mse(const std::vector<double>& v, const std::vector<double>& target) {
   return s / static_cast<double>(v.size());
 }
 
-// Perturbs every default by U(0.8, 1.2) per instance (the point where gradients are taken).
+// Perturbs every default by U(0.8, 1.2) per instance (the point where gradients are taken);
+// a GLOBAL, one value for the model, by one factor at every instance.
 cellfit::parameter_set random_point(const cellfit::cell_model& m, std::uint64_t seed) {
   std::mt19937_64 gen(seed);
   std::uniform_real_distribution<double> u(0.8, 1.2);
@@ -28,6 +30,10 @@ cellfit::parameter_set random_point(const cellfit::cell_model& m, std::uint64_t 
   for (const auto& pl : m.mechanisms) {
     const auto* info = cellfit::find_mechanism(pl.name);
     for (std::size_t k = 0; k < info->param_names.size(); ++k) {
+      if (info->is_global(static_cast<int>(k))) {
+        set.push_back({pl.name, info->param_names[k], "all", {pl.params[k][0] * u(gen)}});
+        continue;
+      }
       cellfit::parameter_override o{pl.name, info->param_names[k], "per_compartment", {}};
       for (double d : pl.params[k]) o.values.push_back(d * u(gen));
       set.push_back(o);
@@ -98,12 +104,14 @@ void check_gradient(const std::string& config, double tolerance, double fd_step 
           mse(cellfit::simulate_batch(rc.model, {minus}, rc.stimuli, rc.settings).voltage,
               target.voltage);
       const double fd = (lp - lm) / (2 * h);
-      const double adj = g.grad[0][mi][static_cast<std::size_t>(k)][j];
+      // A GLOBAL's one value sets every instance: its gradient is the sum over them.
+      const auto& per_instance = g.grad[0][mi][static_cast<std::size_t>(k)];
+      double adj = per_instance[j];
+      if (ov.scope == "all") adj = std::accumulate(per_instance.begin(), per_instance.end(), 0.0);
       // Relative to the largest gradient of this parameter family, so near-zero entries do
       // not demand more digits than the finite difference has.
-      double scale = 0;
-      for (double v : g.grad[0][mi][static_cast<std::size_t>(k)])
-        scale = std::max(scale, std::fabs(v));
+      double scale = ov.scope == "all" ? std::fabs(adj) : 0.0;
+      for (double v : per_instance) scale = std::max(scale, std::fabs(v));
       const double err = std::fabs(adj - fd) / std::max(scale, 1e-300);
       worst = std::max(worst, err);
       EXPECT_LE(err, tolerance) << ov.mechanism << "." << ov.param << "[" << j << "]: adjoint "

@@ -22,7 +22,8 @@ std::string cell_with(const std::string& ra) {
   return R"(
 [model]
 morphology = "builtin:ball_and_stick"
-ra = )" + ra + R"(
+ra = )" + ra +
+         R"(
 cm = { default = 1.0, basal = 1.5 }
 [model.mechanisms.hh]
 regions = ["soma"]
@@ -149,8 +150,8 @@ bounds = [0.05, 0.3]
   const auto x = space.to_optimizer(space.model_values());
   cellfit::adjoint_options opt;
   opt.passive_gradient = true;
-  const auto g = cellfit::loss_gradient(rc.model, {space.to_set(space.to_physical(x))},
-                                        rc.stimuli, s, target.voltage, opt);
+  const auto g = cellfit::loss_gradient(rc.model, {space.to_set(space.to_physical(x))}, rc.stimuli,
+                                        s, target.voltage, opt);
   ASSERT_EQ(g.n_cells, 1u);
   EXPECT_NEAR(g.loss[0], loss(x), 1e-12 * g.loss[0]);
   ASSERT_GT(g.loss[0], 1e-6);
@@ -170,16 +171,16 @@ bounds = [0.05, 0.3]
         << space.names()[i] << ": adjoint " << adj << " finite difference " << fd;
     worst = std::max(worst, std::fabs(adj - fd) / std::fabs(fd));
   }
-  std::printf("  %zu parameters, worst relative difference to finite differences %.2e\n",
-              x.size(), worst);
+  std::printf("  %zu parameters, worst relative difference to finite differences %.2e\n", x.size(),
+              worst);
   // Checkpointed: the same gradient, bit for bit.
   opt.checkpoint_every = 7;
-  const auto gc = cellfit::loss_gradient(rc.model, {space.to_set(space.to_physical(x))},
-                                         rc.stimuli, s, target.voltage, opt);
+  const auto gc = cellfit::loss_gradient(rc.model, {space.to_set(space.to_physical(x))}, rc.stimuli,
+                                         s, target.voltage, opt);
   EXPECT_EQ(gc.grad, g.grad);
   // Without passive_gradient, the passive entry is empty and accumulating it is a bug.
-  const auto gn = cellfit::loss_gradient(rc.model, {space.to_set(space.to_physical(x))},
-                                         rc.stimuli, s, target.voltage);
+  const auto gn = cellfit::loss_gradient(rc.model, {space.to_set(space.to_physical(x))}, rc.stimuli,
+                                         s, target.voltage);
   std::vector<double> gq(space.size(), 0.0);
   EXPECT_THROW(space.accumulate(gn.grad[0], gq), cellfit::internal_error);
 }
@@ -207,8 +208,9 @@ TEST(passive, refusals_name_the_parameter) {
             std::string::npos);
   EXPECT_NE(config_refusal(base + "[[batch.set]]\n\"Ra@soma\" = -5.0\n").find("must be positive"),
             std::string::npos);
-  EXPECT_NE(config_refusal(base + "[[batch.set]]\n\"Ra\" = [1.0, 2.0]\n").find("one value per section"),
-            std::string::npos);
+  EXPECT_NE(
+      config_refusal(base + "[[batch.set]]\n\"Ra\" = [1.0, 2.0]\n").find("one value per section"),
+      std::string::npos);
   EXPECT_NE(config_refusal(base + "[batch]\nvary = [\"Ra\"]\n").find("batch.vary"),
             std::string::npos);
   std::string bad_ra = base;
@@ -223,6 +225,72 @@ morphology = "builtin:chain6"
 ra = 100.0
 )")
                 .find("point model"),
+            std::string::npos);
+}
+
+}  // namespace
+
+namespace {
+
+// A GLOBAL (Ih's ehcn) is one value per model, fitted like any parameter: one value per
+// cell, at every instance, with its exact gradient.
+TEST(globals, a_fitted_global_has_the_finite_difference_gradient) {
+  const std::string text = cell_with("100.0") + R"(
+[model.mechanisms.Ih]
+regions = ["all"]
+gIhbar = 2e-4
+ehcn = -40.0
+[[fit.parameter]]
+name = "Ih.ehcn"
+bounds = [-60.0, -20.0]
+[[fit.parameter]]
+name = "Ih.gIhbar"
+bounds = [1e-5, 1e-3]
+transform = "log"
+)";
+  auto rc = cellfit::parse_config(text, "globals.toml", {});
+  const auto* ih = rc.model.placement("Ih");
+  ASSERT_NE(ih, nullptr);
+  const auto* info = cellfit::find_mechanism("Ih");
+  const int k = info->param_index("ehcn");
+  ASSERT_TRUE(info->is_global(k));
+  for (double e : ih->params[static_cast<std::size_t>(k)]) EXPECT_EQ(e, -40.0);
+  const cellfit::parameter_space space(rc.model, rc.fit.parameters);
+  const auto& s = rc.settings;
+  auto truth = space.model_values();
+  truth[0] = -30.0;
+  truth[1] *= 1.3;
+  const auto target = cellfit::simulate_batch(rc.model, {space.to_set(truth)}, rc.stimuli, s);
+  auto loss = [&](const std::vector<double>& x) {
+    const auto r =
+        cellfit::simulate_batch(rc.model, {space.to_set(space.to_physical(x))}, rc.stimuli, s);
+    return mse(r.voltage, target.voltage);
+  };
+  const auto x = space.to_optimizer(space.model_values());
+  const auto g = cellfit::loss_gradient(rc.model, {space.to_set(space.to_physical(x))}, rc.stimuli,
+                                        s, target.voltage);
+  ASSERT_GT(g.loss[0], 1e-6);
+  std::vector<double> gp(space.size(), 0.0);
+  space.accumulate(g.grad[0], gp);
+  const auto jac = space.jacobian(x);
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double h = 1e-5 * std::fabs(x[i]);
+    auto xp = x, xm = x;
+    xp[i] += h;
+    xm[i] -= h;
+    const double fd = (loss(xp) - loss(xm)) / (2 * h);
+    EXPECT_LE(std::fabs(gp[i] * jac[i] - fd), 1e-5 * std::fabs(fd))
+        << space.names()[i] << ": adjoint " << gp[i] * jac[i] << " finite difference " << fd;
+  }
+  // One value for the model: not per region, per compartment or distributed.
+  rc.fit.parameters[0].scope = "soma";
+  EXPECT_THROW(cellfit::parameter_space(rc.model, rc.fit.parameters), cellfit::config_error);
+  std::string by_region = text;
+  by_region.replace(by_region.find("ehcn = -40.0"), 12, "ehcn = { soma = -40.0 }");
+  EXPECT_NE(cellfit::test::config_refusal(by_region).find("a GLOBAL is one number"),
+            std::string::npos);
+  EXPECT_NE(cellfit::test::config_refusal(text + "[[batch.set]]\n\"Ih.ehcn@soma\" = -30.0\n")
+                .find("is a GLOBAL"),
             std::string::npos);
 }
 

@@ -142,13 +142,18 @@ def main():
             "dend" in regions and region in ("basal", "apical"))
 
     def region_value(value, region, default):
-        """A config value: a number, or a table region -> number (broadest first)."""
+        """A config value: a number, or a table of section lists -> number, broadest first
+        (cellfit's region names beside BluePyOpt's list names)."""
         if not isinstance(value, dict):
             return value
-        out = value.get("default", value.get("all", default))
-        if region in ("basal", "apical") and "dend" in value:
-            out = value["dend"]
-        return value.get(region, out)
+        out = default
+        for names in (("default", "all", "allsect"), ("dend", "alldend") if region in
+                      ("basal", "apical") else (),
+                      (region, {"soma": "somatic", "axon": "axonal"}.get(region, region))):
+            for name in names:
+                if name in value:
+                    out = value[name]
+        return out
 
     mechanisms = model.get("mechanisms", {"hh": {"regions": "all"}})
     # Which config key is which NEURON variable: RANGE PARAMETERs per segment, GLOBALs once.
@@ -185,7 +190,7 @@ def main():
     ion_values = []  # (segment, attribute, value): restored before every run
     for sec in secs:
         region = region_of(sec)
-        sec.Ra = model.get("ra", 35.4)
+        sec.Ra = region_value(model.get("ra", 35.4), region, 35.4)
         sec.cm = region_value(model.get("cm", 1.0), region, 1.0)
         # The nseg rules as a NEURON user writes them: the CellBuilder's d_lambda rule with
         # NEURON's own lambda_f, BluePyOpt's 1 + 2 int(L/40), a plain ceil(L / max); then

@@ -90,9 +90,9 @@ run_case multisoma "$work/multisoma.swc" "max_compartment_um = 15.0" "[-1, 9]" |
 run_case tree184 "$work/tree184.swc" "" "[100, -1]" || status=1
 run_case contour "$work/contour.asc" "max_compartment_um = 20.0" "[-1, 27]" || status=1
 # Mixed membrane: hh with a hotter axon in soma and axon, pas in the dendrites, a larger cm
-# in the dendrites, celsius 16.3 (q10 = 3), Ra 150.
+# in the dendrites, celsius 16.3 (q10 = 3), Ra per section list (NEURON's sec.Ra).
 run_case mixed "$work/branched.swc" "max_compartment_um = 25.0
-ra = 150.0
+ra = {default = 150.0, somatic = 80.0, apical = 220.0}
 celsius = 16.3
 cm = {default = 1.0, basal = 2.0, apical = 1.5}
 [model.mechanisms.hh]

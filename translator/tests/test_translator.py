@@ -387,8 +387,6 @@ int run(int argc, char** argv) {
     print_names("param_names", M::param_names, M::n_params);
     print_list("param_defaults", M::param_defaults, M::n_params);
     std::printf("\"n_globals\": %d, ", M::n_globals);
-    print_names("global_names", M::global_names, M::n_globals);
-    print_list("global_defaults", M::global_defaults, M::n_globals);
     std::printf("\"n_constants\": %d, \"n_states\": %d, ", M::n_constants, M::n_states);
     print_names("state_names", M::state_names, M::n_states);
     std::printf("\"gates_read_params\": %s, \"init_reads_params\": %s, ",
@@ -408,19 +406,19 @@ int run(int argc, char** argv) {
   const double celsius = std::strtod(argv[5], nullptr);
   std::vector<double> x;
   for (int k = 6; k < argc; ++k) x.push_back(std::strtod(argv[k], nullptr));
-  const int np = M::n_params, ng = M::n_globals, ns = M::n_states, ni = 4 * M::n_ions;
-  if (static_cast<int>(x.size()) != np + ng + ns + ni) {
-    std::fprintf(stderr, "%s: %d numbers needed, %d given\n", M::name, np + ng + ns + ni,
+  // The parameters: RANGE, then GLOBAL (M::n_params counts both).
+  const int np = M::n_params, ns = M::n_states, ni = 4 * M::n_ions;
+  if (static_cast<int>(x.size()) != np + ns + ni) {
+    std::fprintf(stderr, "%s: %d numbers needed, %d given\n", M::name, np + ns + ni,
                  static_cast<int>(x.size()));
     return 3;
   }
-  double p[np + 1], gl[ng + 1], s[ns + 1], ion[ni + 4], c[M::n_constants + 1];
+  double p[np + 1], s[ns + 1], ion[ni + 4], c[M::n_constants + 1];
   int at = 0;
   for (int k = 0; k < np; ++k) p[k] = x[at++];
-  for (int k = 0; k < ng; ++k) gl[k] = x[at++];
   for (int k = 0; k < ns; ++k) s[k] = x[at++];
   for (int k = 0; k < ni; ++k) ion[k] = x[at++];
-  M::constants(celsius, gl, c);
+  M::constants(celsius, c);
   std::printf("{");
   print_list("constants", c, M::n_constants);
   if (op == "init") {
@@ -642,13 +640,15 @@ def test_range_parameters_vs_globals(built):
     # GLOBAL q10 and the non-RANGE PARAMETER slope: one value per model.
     assert m.globals == [("q10", 2.3, ""), ("slope", 7.0, "mV")]
     meta = built.meta("tb_cnexp")
-    assert meta["param_names"] == ["gbar", "vhalf"] and meta["param_defaults"] == [0.002, -30]
-    assert meta["global_names"] == ["q10", "slope"] and meta["global_defaults"] == [2.3, 7]
-    # the constants: the globals, then celsius (then values derived from them, if any)
-    assert meta["n_constants"] >= 3
+    # The kernel's parameters: the RANGE ones, then the GLOBALs (one value per cell, so a
+    # fit can move them).
+    assert meta["param_names"] == ["gbar", "vhalf", "q10", "slope"]
+    assert meta["param_defaults"] == [0.002, -30, 2.3, 7] and meta["n_globals"] == 2
+    # the constants: celsius (then values derived from it alone, if any)
+    assert meta["n_constants"] >= 1
     assert meta["gates_read_params"] and meta["init_reads_params"]  # vhalf via boltz()
     res = built.call("tb_cnexp", "init", -50.0, celsius=34.0, globals_=[3.0, 9.0])
-    assert res["constants"][:3] == [3.0, 9.0, 34.0]
+    assert res["constants"][0] == 34.0
     # a GLOBAL changes the result; a RANGE parameter is per instance
     a = built.call("tb_cnexp", "init", -50.0, celsius=34.0, params=[0.002, -30.0],
                    globals_=[3.0, 9.0])["states"]
@@ -974,7 +974,8 @@ def test_header_metadata_compiles_for_every_behavioural_mechanism(built):
     for name, m in built.mechs.items():
         meta = built.meta(name)
         assert meta["name"] == name
-        assert meta["n_params"] == len(m.params) and meta["n_globals"] == len(m.globals)
+        assert meta["n_params"] == len(m.params) + len(m.globals)
+        assert meta["n_globals"] == len(m.globals)
         assert meta["state_names"] == m.states
         assert len(meta["ions"]) == len(m.ions)
 
