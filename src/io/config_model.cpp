@@ -102,7 +102,7 @@ region_value read_region_value(const toml::value& v, const std::string& key,
 // some compartment).
 void apply_region_value(const cell_model& m, mechanism_placement& pl, std::size_t k,
                         const region_value& e) {
-  const std::vector<int> in = compartments_in_region(m.geom, e.scope);
+  const std::vector<int> in = scope_compartments(m, e.scope);
   std::vector<std::size_t> inst;
   std::vector<int> comps;
   for (std::size_t j = 0; j < pl.compartments.size(); ++j) {
@@ -322,7 +322,7 @@ void build_model(table_reader& t, cell_model& m, const std::string& source) {
                             : std::vector<std::string>{"all"};
       for (const auto& r : regions) {
         try {
-          const auto c = compartments_in_region(m.geom, r);
+          const auto c = scope_compartments(m, r);
           comps.insert(comps.end(), c.begin(), c.end());
         } catch (const config_error& e) {
           fail(one, ot.key_name("regions"), e.what());
@@ -363,7 +363,7 @@ void build_model(table_reader& t, cell_model& m, const std::string& source) {
         }
         // Broad scopes first, so that a specific one overrides them whatever the key order.
         std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
-          return scope_rank(a.scope) < scope_rank(b.scope);
+          return scope_precedence(a.scope) < scope_precedence(b.scope);
         });
         for (const region_value& e : entries) {
           try {
@@ -429,7 +429,7 @@ void build_model(table_reader& t, cell_model& m, const std::string& source) {
           kt.finish();
           // Broad regions first, so that a specific one overrides them ("all", "dend", ...).
           std::stable_sort(dst->begin(), dst->end(), [](const auto& a, const auto& b) {
-            return scope_rank(a.first) < scope_rank(b.first);
+            return scope_precedence(a.first) < scope_precedence(b.first);
           });
         } else {
           dst->emplace_back("all", table_reader::as_number(kv, st.key_name(key)));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <utility>
 
 #include "common/error.hpp"
@@ -99,6 +100,47 @@ mechanism_placement passive_placement(const cell_model& m) {
   return pl;
 }
 
+std::vector<int> scope_compartments(const cell_model& m, const std::string& scope) {
+  if (section_list_rank(scope) >= 0) return compartments_in_region(m.geom, scope);
+  const auto& secs = m.morph.sections;
+  const auto open = scope.find('(');
+  const std::string name = open == std::string::npos ? scope : scope.substr(0, open);
+  const auto it =
+      std::find_if(secs.begin(), secs.end(), [&](const section& x) { return x.name == name; });
+  if (it == secs.end() || secs.empty()) {
+    throw config_error(
+        "cellfit::config: unknown scope '" + scope +
+        "' (a section list: all, soma, axon, basal, apical, dend, other, allsect, "
+        "somatic, axonal, alldend; a section " +
+        (secs.empty() ? std::string() : secs.front().name + " .. " + secs.back().name) +
+        "; or section(x))");
+  }
+  if (open != std::string::npos) {
+    const std::string xs = scope.substr(open + 1);
+    char* end = nullptr;
+    const double x = std::strtod(xs.c_str(), &end);
+    if (xs.size() < 2 || end != xs.c_str() + xs.size() - 1 || xs.back() != ')') {
+      throw config_error("cellfit::config: scope '" + scope + "': expected section(x), e.g. " +
+                         name + "(0.5)");
+    }
+    return {compartment_at(m.morph, m.geom, name, x)};
+  }
+  const int s = static_cast<int>(it - secs.begin());
+  std::vector<int> out;
+  for (int c = 0; c < m.geom.n_compartments(); ++c) {
+    const int node = m.geom.node_of[static_cast<std::size_t>(c)];
+    if (m.geom.section_of[static_cast<std::size_t>(node)] == s) out.push_back(c);
+  }
+  return out;
+}
+
+int scope_precedence(const std::string& scope) {
+  if (scope == "per_compartment") return 0;
+  const int r = section_list_rank(scope);
+  if (r >= 0) return r;
+  return scope.find('(') == std::string::npos ? 3 : 4;
+}
+
 parameter_group find_parameter_group(const cell_model& m, const std::string& mechanism) {
   parameter_group g;
   if (mechanism.empty()) {
@@ -146,10 +188,12 @@ void check_override(const cell_model& m, const parameter_override& o, const std:
       throw config_error("cellfit::config: " + where +
                          ": Ra: a point model has no axial resistivity");
     }
-    if (o.scope == "per_compartment" || !o.factors.empty()) {
+    if (o.scope == "per_compartment" || !o.factors.empty() || scope_precedence(o.scope) == 4) {
       throw config_error("cellfit::config: " + where +
-                         ": Ra is one value per section; give a section list, not " +
-                         (o.factors.empty() ? "per_compartment" : "a distribution"));
+                         ": Ra is one value per section; give a section list or a section, not " +
+                         (o.scope == "per_compartment" ? "per_compartment"
+                          : o.factors.empty()          ? "a point"
+                                                       : "a distribution"));
     }
   }
   if (o.mechanism.empty()) {
@@ -167,7 +211,7 @@ void check_override(const cell_model& m, const parameter_override& o, const std:
                          std::to_string(o.values.size()));
     }
   } else {
-    compartments_in_region(m.geom, o.scope);  // throws for an unknown region
+    scope_compartments(m, o.scope);  // throws for an unknown scope
     if (o.values.size() != 1) {
       throw config_error("cellfit::config: " + where + ": " + label +
                          " needs one value for scope '" + o.scope + "'");
@@ -210,7 +254,7 @@ std::vector<std::vector<std::vector<double>>> resolve_parameters(const cell_mode
     if (o.scope == "per_compartment") {
       vals = o.values;
     } else {
-      const std::vector<int> in = compartments_in_region(m.geom, o.scope);
+      const std::vector<int> in = scope_compartments(m, o.scope);
       for (std::size_t j = 0; j < pl.compartments.size(); ++j) {
         if (std::binary_search(in.begin(), in.end(), pl.compartments[j])) {
           vals[j] = o.factors.empty() ? o.values[0] : o.values[0] * o.factors[j];

@@ -114,6 +114,16 @@ struct parameter_override {
 
 using parameter_set = std::vector<parameter_override>;
 
+// The compartments a scope names: a section list or region name (compartments_in_region),
+// a section name ("apic[3]": its compartments), or a section(x) point ("apic[3](0.5)": the
+// compartment NEURON's node rule gives). Ascending. Throws config_error for a name that is
+// none of these, naming the lists and the range of section names.
+std::vector<int> scope_compartments(const cell_model& m, const std::string& scope);
+
+// Precedence of a scope when several set the same value: all 0, dend 1, one region 2, a
+// section 3, a section(x) point 4 (broad ones apply first, the specific ones override).
+int scope_precedence(const std::string& scope);
+
 // Checks an override against the model: mechanism inserted, parameter known, scope valid,
 // values finite and of the right count. Throws config_error naming `where`.
 void check_override(const cell_model& m, const parameter_override& o, const std::string& where);

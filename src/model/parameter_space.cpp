@@ -62,7 +62,8 @@ parameter_space::parameter_space(const cell_model& model, std::vector<fit_parame
     if (p.mechanism.empty()) {
       if (!(p.lower > 0)) bad(p, "a passive property needs bounds above 0, got " + num(p.lower));
       if (pk == passive_ra && model.geom.point_model) bad(p, "a point model has no Ra");
-      if (pk == passive_ra && (p.scope == "per_compartment" || !p.distribution.empty())) {
+      if (pk == passive_ra && (p.scope == "per_compartment" || !p.distribution.empty() ||
+                               scope_precedence(p.scope) == 4)) {
         bad(p,
             "Ra is one value per section: give a section list as scope, without a "
             "distribution");
@@ -82,7 +83,7 @@ parameter_space::parameter_space(const cell_model& model, std::vector<fit_parame
     } else {
       std::vector<int> comps;
       try {
-        comps = compartments_in_region(model.geom, p.scope);
+        comps = scope_compartments(model, p.scope);
       } catch (const config_error& e) {
         bad(p, e.what());
       }

@@ -295,3 +295,54 @@ transform = "log"
 }
 
 }  // namespace
+
+namespace {
+
+// Parameter scopes name locations as stimuli and recordings do: a section, or the node of
+// section(x); the most specific scope wins whatever the order of the keys.
+TEST(scopes, a_section_and_a_section_point_are_scopes) {
+  const std::string text = cell_with("100.0") + R"toml(
+[model.mechanisms.Ih]
+regions = ["dend[0]"]
+gIhbar = { "dend[0](0.3)" = 3e-4, all = 1e-4 }
+)toml";
+  const auto rc = cellfit::parse_config(text, "scopes.toml", {});
+  const auto& g = rc.model.geom;
+  const auto dend = cellfit::scope_compartments(rc.model, "dend[0]");
+  ASSERT_EQ(dend.size(), 5u);  // the dendrite's five segments, not the soma
+  const int point = cellfit::compartment_at(rc.model.morph, g, "dend[0]", 0.3);
+  EXPECT_EQ(cellfit::scope_compartments(rc.model, "dend[0](0.3)"), std::vector<int>{point});
+  const auto* ih = rc.model.placement("Ih");
+  ASSERT_NE(ih, nullptr);
+  EXPECT_EQ(ih->compartments, dend);
+  for (std::size_t j = 0; j < dend.size(); ++j) {
+    EXPECT_EQ(ih->params[0][j], dend[j] == point ? 3e-4 : 1e-4) << j;
+  }
+  // A fit parameter and an override on a section.
+  auto fit = cellfit::parse_config(
+      text + "[[fit.parameter]]\nname = \"cm@dend[0]\"\nbounds = [0.5, 3]\n", "fit.toml", {});
+  const cellfit::parameter_space space(fit.model, fit.fit.parameters);
+  EXPECT_EQ(space.names(), std::vector<std::string>{"cm@dend[0]"});
+  const auto values = cellfit::resolve_parameters(fit.model, space.to_set({2.5}));
+  const auto& cm = values.back()[cellfit::passive_cm];
+  for (int c = 0; c < g.n_compartments(); ++c) {
+    const bool in = std::count(dend.begin(), dend.end(), c) > 0;
+    EXPECT_EQ(cm[static_cast<std::size_t>(c)], in ? 2.5 : 1.0) << c;
+  }
+  // Refused: an unknown section, x outside (0, 1), a malformed point, Ra at a point.
+  using cellfit::test::config_refusal;
+  EXPECT_NE(
+      config_refusal(text + "[[batch.set]]\n\"cm@dend[7]\" = 2.0\n").find("soma[0] .. dend[0]"),
+      std::string::npos);
+  EXPECT_NE(config_refusal(text + "[[batch.set]]\n\"cm@dend[0](1.5)\" = 2.0\n").find("x must"),
+            std::string::npos);
+  EXPECT_NE(config_refusal(text + "[[batch.set]]\n\"cm@dend[0](0.5\" = 2.0\n")
+                .find("expected section(x)"),
+            std::string::npos);
+  EXPECT_NE(
+      config_refusal(text + "[[batch.set]]\n\"Ra@dend[0](0.5)\" = 50.0\n").find("not a point"),
+      std::string::npos);
+  EXPECT_EQ(config_refusal(text + "[[batch.set]]\n\"Ra@dend[0]\" = 50.0\n"), "");
+}
+
+}  // namespace

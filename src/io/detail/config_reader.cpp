@@ -154,16 +154,10 @@ std::vector<int> parse_sites(const toml::value& x, const std::string& key,
   return unique;
 }
 
-int scope_rank(const std::string& scope) {
-  if (scope == "all" || scope == "per_compartment") return 0;
-  if (scope == "dend") return 1;
-  return 2;
-}
-
 void sort_by_scope(parameter_set& set) {
   std::stable_sort(set.begin(), set.end(),
                    [](const parameter_override& a, const parameter_override& b) {
-                     return scope_rank(a.scope) < scope_rank(b.scope);
+                     return scope_precedence(a.scope) < scope_precedence(b.scope);
                    });
 }
 

@@ -141,7 +141,6 @@ std::vector<int> parse_sites(const toml::value& x, const std::string& key,
 
 // Order of application of overlapping scopes: the broadest first, so the most specific
 // value wins whatever order the keys are written in.
-int scope_rank(const std::string& scope);
 void sort_by_scope(parameter_set& set);
 
 // A string or an array of strings.
