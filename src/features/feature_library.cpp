@@ -32,6 +32,8 @@ using detail::trace_context;
 enum class fid : std::size_t {
   spike_count,
   spike_count_stimint,
+  Spikecount,
+  Spikecount_stimint,
   peak_time,
   peak_voltage,
   mean_frequency,
@@ -49,6 +51,7 @@ enum class fid : std::size_t {
   adaptation_index2,
   AP_height,
   AP_amplitude,
+  AP_amplitude_from_voltagebase,
   AP1_amp,
   AP2_amp,
   APlast_amp,
@@ -156,6 +159,11 @@ value spike_count_stimint(evaluation& e) {
   for (double t : pt.values) n += t >= e.ctx.stim_start() && t <= e.ctx.stim_end();
   return scalar(static_cast<double>(n));
 }
+
+// eFEL's names before 5.0 for spike_count and spike_count_stimint, which it still computes
+// (deprecated) and BluePyOpt's L5PC example uses.
+value Spikecount(evaluation& e) { return e.get(fid::spike_count); }
+value Spikecount_stimint(evaluation& e) { return e.get(fid::spike_count_stimint); }
 
 value peak_time(evaluation& e) {
   const index_list& p = e.ctx.peak_indices();
@@ -344,6 +352,19 @@ value AP_amplitude(evaluation& e) {
   }
   for (std::size_t i = 0; i < during.size(); ++i) during[i] -= e.ctx.v()[begin.idx[i]];
   return result(std::move(during), "no spikes during the stimulus");
+}
+
+// Every peak, in or out of the stimulus, against one baseline (unlike AP_amplitude, which
+// needs an onset per spike): usable at dendritic sites where a back-propagating spike has no
+// sharp onset.
+value AP_amplitude_from_voltagebase(evaluation& e) {
+  const value& base = e.get(fid::voltage_base);
+  if (!base.ok) return base;
+  const value& pv = e.get(fid::peak_voltage);
+  if (!pv.ok) return pv;
+  std::vector<double> out;
+  for (double peak : pv.values) out.push_back(peak - base.values[0]);
+  return result(std::move(out), "no spikes");
 }
 
 value AP1_amp(evaluation& e) {
@@ -761,6 +782,8 @@ const std::array<entry, n_features>& table() {
   static const std::array<entry, n_features> t = {{
       CELLFIT_FEATURE(spike_count),
       CELLFIT_FEATURE(spike_count_stimint),
+      CELLFIT_FEATURE(Spikecount),
+      CELLFIT_FEATURE(Spikecount_stimint),
       CELLFIT_FEATURE(peak_time),
       CELLFIT_FEATURE(peak_voltage),
       CELLFIT_FEATURE(mean_frequency),
@@ -778,6 +801,7 @@ const std::array<entry, n_features>& table() {
       CELLFIT_FEATURE(adaptation_index2),
       CELLFIT_FEATURE(AP_height),
       CELLFIT_FEATURE(AP_amplitude),
+      CELLFIT_FEATURE(AP_amplitude_from_voltagebase),
       CELLFIT_FEATURE(AP1_amp),
       CELLFIT_FEATURE(AP2_amp),
       CELLFIT_FEATURE(APlast_amp),
