@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <string>
+#include <utility>
 
 #include "app/fit_common.hpp"
 #include "app/model_export.hpp"
@@ -277,7 +279,22 @@ void setup_ga(run_config& rc, const fit_run& run, ga_state& st) {
     char line[256];
     std::snprintf(line, sizeof line, "target.features.%05zu = %zu %s %.17g %.17g", k, t.stimulus,
                   t.feature.c_str(), t.mean, t.std);
-    extra.push_back(line);
+    // A target's own settings change its score, so a resume must see them too.
+    std::string own = line;
+    for (const auto& x : t.efel) {
+      std::snprintf(line, sizeof line, " %s=%.17g%s", x.name.c_str(), x.number, x.text.c_str());
+      own += line;
+    }
+    const std::pair<const char*, double> window[] = {{"stim_start", t.stim_start_ms},
+                                                     {"stim_end", t.stim_end_ms},
+                                                     {"stimulus_current", t.stimulus_current_na}};
+    for (const auto& [key, x] : window) {
+      if (!std::isnan(x)) {
+        std::snprintf(line, sizeof line, " %s=%.17g", key, x);
+        own += line;
+      }
+    }
+    extra.push_back(own);
   }
   st.id = checkpoint::make_identity(rc, "ga", extra);
 }

@@ -900,6 +900,71 @@ void check_settings(const settings& s) {
   }
 }
 
+const std::vector<std::pair<std::string, setting_type>>& efel_setting_names() {
+  static const std::vector<std::pair<std::string, setting_type>> names = {
+      {"Threshold", setting_type::number},
+      {"DerivativeThreshold", setting_type::number},
+      {"DownDerivativeThreshold", setting_type::number},
+      {"interp_step", setting_type::number},
+      {"DerivativeWindow", setting_type::integer},
+      {"spike_skipf", setting_type::number},
+      {"max_spike_skip", setting_type::integer},
+      {"voltage_base_start_perc", setting_type::number},
+      {"voltage_base_end_perc", setting_type::number},
+      {"voltage_base_mode", setting_type::text},
+      {"precision_threshold", setting_type::number},
+      {"sahp_start", setting_type::number},
+      {"ignore_first_ISI", setting_type::boolean},
+      {"strict_stiminterval", setting_type::boolean},
+  };
+  return names;
+}
+
+void apply(settings& s, const named_setting& x) {
+  auto bad = [&](const std::string& why) {
+    const std::string shown = x.text.empty() ? number(x.number) : "\"" + x.text + "\"";
+    throw config_error("cellfit::features: setting " + x.name + " = " + shown + ": " + why);
+  };
+  const auto& names = efel_setting_names();
+  const auto it =
+      std::find_if(names.begin(), names.end(), [&](const auto& n) { return n.first == x.name; });
+  if (it == names.end()) bad("not an eFEL setting cellfit implements");
+  const double v = x.number;
+  switch (it->second) {
+    case setting_type::number:
+      if (!std::isfinite(v)) bad("not a finite number");
+      break;
+    case setting_type::integer:
+      if (!(std::abs(v) < 1e9) || v != std::floor(v)) bad("not an integer");
+      break;
+    case setting_type::boolean:
+      if (v != 0 && v != 1) bad("not a boolean (true, false, 1 or 0)");
+      break;
+    case setting_type::text:
+      if (x.text != "mean" && x.text != "median") {
+        bad("expected \"mean\" or \"median\"");
+      }
+      break;
+  }
+  const std::string& n = x.name;
+  if (n == "Threshold") s.threshold_mv = v;
+  if (n == "DerivativeThreshold") s.derivative_threshold = v;
+  if (n == "DownDerivativeThreshold") s.down_derivative_threshold = v;
+  if (n == "interp_step") s.interp_step_ms = v;
+  if (n == "DerivativeWindow") s.derivative_window = static_cast<int>(v);
+  if (n == "spike_skipf") s.spike_skipf = v;
+  if (n == "max_spike_skip") s.max_spike_skip = static_cast<int>(v);
+  if (n == "voltage_base_start_perc") s.voltage_base_start_perc = v;
+  if (n == "voltage_base_end_perc") s.voltage_base_end_perc = v;
+  if (n == "voltage_base_mode") {
+    s.base_mode = x.text == "median" ? voltage_base_mode::median : voltage_base_mode::mean;
+  }
+  if (n == "precision_threshold") s.precision_threshold = v;
+  if (n == "sahp_start") s.sahp_start_ms = v;
+  if (n == "ignore_first_ISI") s.ignore_first_isi = v != 0;
+  if (n == "strict_stiminterval") s.strict_stiminterval = v != 0;
+}
+
 const std::vector<std::string>& available() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> n;
