@@ -69,6 +69,8 @@ with h5py.File("fit.h5", "r") as f:
     assert names == ["NaTs2_t.gNaTs2_tbar@somatic", "SKv3_1.gSKv3_1bar@somatic"], names
     stims = [n.decode() if isinstance(n, bytes) else n for n in f["/fit/stimuli/names"][...]]
     assert stims == ["bAP", "Step1"], stims
+    own = [n.decode() if isinstance(n, bytes) else n for n in f["/fit/target/features/settings"][...]]
+    assert own == ["", "Threshold=-55", "", ""], own
 PY
 
 # Bad input: one line naming file and key; an existing output is left as it was.
