@@ -82,4 +82,15 @@ struct features_options {
 };
 int run_features(const features_options& o);
 
+struct import_options {
+  std::string config_dir;  // BluePyOpt's parameters/mechanisms/protocols(/features).json
+  std::string morphology;
+  std::string out;
+  bool replace_axon = false;
+  double dt_ms = 0.025;
+};
+// Writes the cellfit config equivalent to BluePyOpt's config files (atomically; nothing on
+// error).
+int run_import_bluepyopt(const import_options& o);
+
 }  // namespace cellfit::app

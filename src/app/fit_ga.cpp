@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <string>
+#include <utility>
 
 #include "app/fit_common.hpp"
 #include "app/model_export.hpp"
@@ -23,6 +25,27 @@
 namespace cellfit::app {
 
 namespace {
+
+// A target's own eFEL settings and window (features.json's per-feature entries), as
+// " Threshold=-55 stim_start=300"; empty when it has none.
+std::string own_settings(const ga::feature_target& t) {
+  std::string out;
+  char item[160];
+  for (const auto& x : t.efel) {
+    std::snprintf(item, sizeof item, " %s=%.17g%s", x.name.c_str(), x.number, x.text.c_str());
+    out += item;
+  }
+  const std::pair<const char*, double> window[] = {{"stim_start", t.stim_start_ms},
+                                                   {"stim_end", t.stim_end_ms},
+                                                   {"stimulus_current", t.stimulus_current_na}};
+  for (const auto& [key, x] : window) {
+    if (!std::isnan(x)) {
+      std::snprintf(item, sizeof item, " %s=%.17g", key, x);
+      out += item;
+    }
+  }
+  return out;
+}
 
 std::vector<double> flatten(const std::vector<std::vector<ga::ga_individual>>& pops,
                             bool objectives, std::size_t width) {
@@ -91,11 +114,13 @@ void write_ga_fit(const std::string& path, const run_config& rc, const parameter
     f.write("/fit/target/sites", sites, {sites.size()});
     f.write("/fit/target/site_names", s.site_names());
     if (!sc.targets().empty()) {
-      std::vector<std::string> names;
+      std::vector<std::string> names, settings;
       std::vector<std::int64_t> stim, site;
       std::vector<double> mean, sd;
       for (const auto& t : sc.targets()) {
         names.push_back(t.feature);
+        const std::string own = own_settings(t);
+        settings.push_back(own.empty() ? own : own.substr(1));
         stim.push_back(static_cast<std::int64_t>(t.stimulus));
         site.push_back(static_cast<std::int64_t>(t.site));
         mean.push_back(t.mean);
@@ -107,6 +132,7 @@ void write_ga_fit(const std::string& path, const run_config& rc, const parameter
       f.write("/fit/target/features/site", site, {T});
       f.write("/fit/target/features/mean", mean, {T});
       f.write("/fit/target/features/std", sd, {T});
+      f.write("/fit/target/features/settings", settings);
     }
     std::vector<std::string> stim_names;
     std::vector<double> win;
@@ -277,7 +303,9 @@ void setup_ga(run_config& rc, const fit_run& run, ga_state& st) {
     char line[256];
     std::snprintf(line, sizeof line, "target.features.%05zu = %zu %s %.17g %.17g", k, t.stimulus,
                   t.feature.c_str(), t.mean, t.std);
-    extra.push_back(line);
+    // A target's own settings change its score, so a resume must see them too.
+    const std::string own = line + own_settings(t);
+    extra.push_back(own);
   }
   st.id = checkpoint::make_identity(rc, "ga", extra);
 }

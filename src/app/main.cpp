@@ -190,13 +190,31 @@ int main(int argc, char** argv) {
   features_cmd->add_option("--current", feat.current_na,
                            "Stimulus current, nA, for ohmic_input_resistance (default: the "
                            "step's amplitude, from the file)");
-  features_cmd->add_option("--site", feat.site, "Recorded site: index into /traces/sites (0), or a name from /traces/site_names");
+  features_cmd->add_option(
+      "--site", feat.site,
+      "Recorded site: index into /traces/sites (0), or a name from /traces/site_names");
   features_cmd->add_option("--threshold", feat.threshold_mv, "Spike threshold, mV (-20)");
   features_cmd->add_option("--derivative-threshold", feat.derivative_threshold,
                            "dV/dt threshold for AP onsets, mV/ms (10)");
   features_cmd->add_option("--out", feat.out, "Also write the features to this HDF5 file")
       ->check(file_name);
   features_cmd->add_option("--threads", feat.threads, "Host threads (0: all cores)");
+
+  app::import_options imp;
+  auto* import_cmd = cli.add_subcommand(
+      "import-bluepyopt",
+      "Write the cellfit config equivalent to BluePyOpt's config files (parameters.json,\n"
+      "mechanisms.json, protocols.json and, if present, features.json of one directory).\n"
+      "docs/config.md describes the mapping.");
+  import_cmd->add_option("--config-dir", imp.config_dir, "Directory of BluePyOpt's JSON files")
+      ->required();
+  import_cmd->add_option("--morphology", imp.morphology, "SWC or ASC morphology file")->required();
+  import_cmd->add_option("--out", imp.out, "The cellfit config (TOML) to write")
+      ->required()
+      ->check(file_name);
+  import_cmd->add_flag("--replace-axon", imp.replace_axon,
+                       "BluePyOpt's axon replacement (its L5PC example uses it)");
+  import_cmd->add_option("--dt", imp.dt_ms, "Time step of the config, ms (0.025)");
 
   auto* config_cmd =
       cli.add_subcommand("default-config", "Print the built-in default problem's config");
@@ -234,6 +252,8 @@ int main(int argc, char** argv) {
     } else if (features_cmd->parsed()) {
       // Host-only, and Kokkos would claim its --threads option.
       code = app::run_features(feat);
+    } else if (import_cmd->parsed()) {
+      code = app::run_import_bluepyopt(imp);
     } else {
       std::string device_arg;
       std::vector<char*> kargs = kokkos_arguments(argc, argv, *world, device_arg);

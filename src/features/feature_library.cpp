@@ -32,6 +32,8 @@ using detail::trace_context;
 enum class fid : std::size_t {
   spike_count,
   spike_count_stimint,
+  Spikecount,
+  Spikecount_stimint,
   peak_time,
   peak_voltage,
   mean_frequency,
@@ -49,6 +51,7 @@ enum class fid : std::size_t {
   adaptation_index2,
   AP_height,
   AP_amplitude,
+  AP_amplitude_from_voltagebase,
   AP1_amp,
   AP2_amp,
   APlast_amp,
@@ -156,6 +159,11 @@ value spike_count_stimint(evaluation& e) {
   for (double t : pt.values) n += t >= e.ctx.stim_start() && t <= e.ctx.stim_end();
   return scalar(static_cast<double>(n));
 }
+
+// eFEL's names before 5.0 for spike_count and spike_count_stimint, which it still computes
+// (deprecated) and BluePyOpt's L5PC example uses.
+value Spikecount(evaluation& e) { return e.get(fid::spike_count); }
+value Spikecount_stimint(evaluation& e) { return e.get(fid::spike_count_stimint); }
 
 value peak_time(evaluation& e) {
   const index_list& p = e.ctx.peak_indices();
@@ -344,6 +352,19 @@ value AP_amplitude(evaluation& e) {
   }
   for (std::size_t i = 0; i < during.size(); ++i) during[i] -= e.ctx.v()[begin.idx[i]];
   return result(std::move(during), "no spikes during the stimulus");
+}
+
+// Every peak, in or out of the stimulus, against one baseline (unlike AP_amplitude, which
+// needs an onset per spike): usable at dendritic sites where a back-propagating spike has no
+// sharp onset.
+value AP_amplitude_from_voltagebase(evaluation& e) {
+  const value& base = e.get(fid::voltage_base);
+  if (!base.ok) return base;
+  const value& pv = e.get(fid::peak_voltage);
+  if (!pv.ok) return pv;
+  std::vector<double> out;
+  for (double peak : pv.values) out.push_back(peak - base.values[0]);
+  return result(std::move(out), "no spikes");
 }
 
 value AP1_amp(evaluation& e) {
@@ -761,6 +782,8 @@ const std::array<entry, n_features>& table() {
   static const std::array<entry, n_features> t = {{
       CELLFIT_FEATURE(spike_count),
       CELLFIT_FEATURE(spike_count_stimint),
+      CELLFIT_FEATURE(Spikecount),
+      CELLFIT_FEATURE(Spikecount_stimint),
       CELLFIT_FEATURE(peak_time),
       CELLFIT_FEATURE(peak_voltage),
       CELLFIT_FEATURE(mean_frequency),
@@ -778,6 +801,7 @@ const std::array<entry, n_features>& table() {
       CELLFIT_FEATURE(adaptation_index2),
       CELLFIT_FEATURE(AP_height),
       CELLFIT_FEATURE(AP_amplitude),
+      CELLFIT_FEATURE(AP_amplitude_from_voltagebase),
       CELLFIT_FEATURE(AP1_amp),
       CELLFIT_FEATURE(AP2_amp),
       CELLFIT_FEATURE(APlast_amp),
@@ -874,6 +898,71 @@ void check_settings(const settings& s) {
   if (!(s.decay_start_after_stim_ms < s.decay_end_after_stim_ms)) {
     bad("decay_start_after_stim_ms must be less than decay_end_after_stim_ms");
   }
+}
+
+const std::vector<std::pair<std::string, setting_type>>& efel_setting_names() {
+  static const std::vector<std::pair<std::string, setting_type>> names = {
+      {"Threshold", setting_type::number},
+      {"DerivativeThreshold", setting_type::number},
+      {"DownDerivativeThreshold", setting_type::number},
+      {"interp_step", setting_type::number},
+      {"DerivativeWindow", setting_type::integer},
+      {"spike_skipf", setting_type::number},
+      {"max_spike_skip", setting_type::integer},
+      {"voltage_base_start_perc", setting_type::number},
+      {"voltage_base_end_perc", setting_type::number},
+      {"voltage_base_mode", setting_type::text},
+      {"precision_threshold", setting_type::number},
+      {"sahp_start", setting_type::number},
+      {"ignore_first_ISI", setting_type::boolean},
+      {"strict_stiminterval", setting_type::boolean},
+  };
+  return names;
+}
+
+void apply(settings& s, const named_setting& x) {
+  auto bad = [&](const std::string& why) {
+    const std::string shown = x.text.empty() ? number(x.number) : "\"" + x.text + "\"";
+    throw config_error("cellfit::features: setting " + x.name + " = " + shown + ": " + why);
+  };
+  const auto& names = efel_setting_names();
+  const auto it =
+      std::find_if(names.begin(), names.end(), [&](const auto& n) { return n.first == x.name; });
+  if (it == names.end()) bad("not an eFEL setting cellfit implements");
+  const double v = x.number;
+  switch (it->second) {
+    case setting_type::number:
+      if (!std::isfinite(v)) bad("not a finite number");
+      break;
+    case setting_type::integer:
+      if (!(std::abs(v) < 1e9) || v != std::floor(v)) bad("not an integer");
+      break;
+    case setting_type::boolean:
+      if (v != 0 && v != 1) bad("not a boolean (true, false, 1 or 0)");
+      break;
+    case setting_type::text:
+      if (x.text != "mean" && x.text != "median") {
+        bad("expected \"mean\" or \"median\"");
+      }
+      break;
+  }
+  const std::string& n = x.name;
+  if (n == "Threshold") s.threshold_mv = v;
+  if (n == "DerivativeThreshold") s.derivative_threshold = v;
+  if (n == "DownDerivativeThreshold") s.down_derivative_threshold = v;
+  if (n == "interp_step") s.interp_step_ms = v;
+  if (n == "DerivativeWindow") s.derivative_window = static_cast<int>(v);
+  if (n == "spike_skipf") s.spike_skipf = v;
+  if (n == "max_spike_skip") s.max_spike_skip = static_cast<int>(v);
+  if (n == "voltage_base_start_perc") s.voltage_base_start_perc = v;
+  if (n == "voltage_base_end_perc") s.voltage_base_end_perc = v;
+  if (n == "voltage_base_mode") {
+    s.base_mode = x.text == "median" ? voltage_base_mode::median : voltage_base_mode::mean;
+  }
+  if (n == "precision_threshold") s.precision_threshold = v;
+  if (n == "sahp_start") s.sahp_start_ms = v;
+  if (n == "ignore_first_ISI") s.ignore_first_isi = v != 0;
+  if (n == "strict_stiminterval") s.strict_stiminterval = v != 0;
 }
 
 const std::vector<std::string>& available() {

@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace cellfit::features {
@@ -45,6 +46,27 @@ struct settings {
 // Throws cellfit::config_error naming the first setting outside its domain
 // (interp_step_ms <= 0, derivative_window < 1, spike_skipf outside [0, 1), ...).
 void check_settings(const settings& s);
+
+// One eFEL setting by eFEL's name, as a per-feature entry of BluePyOpt's features.json or
+// eFEL's set_setting gives it.
+enum class setting_type { number, integer, boolean, text };
+struct named_setting {
+  std::string name;   // eFEL's name: "Threshold", "interp_step", "strict_stiminterval", ...
+  double number = 0;  // number and integer settings; booleans as 0 or 1
+  std::string text;   // text settings (voltage_base_mode)
+  bool operator==(const named_setting& o) const {
+    return name == o.name && number == o.number && text == o.text;
+  }
+};
+
+// The eFEL settings that `settings` expresses (the fields above under their eFEL names,
+// without the trace keys decay_*_after_stim), with their types.
+const std::vector<std::pair<std::string, setting_type>>& efel_setting_names();
+// Sets eFEL setting x.name on s. Throws config_error "cellfit::features: setting NAME =
+// VALUE: why"
+// for a name efel_setting_names() lacks, an integer or boolean that is not one, or a text
+// value eFEL does not know; the domain of the result is check_settings's business.
+void apply(settings& s, const named_setting& x);
 
 // One voltage trace; the arrays are not owned and must outlive the call.
 struct trace {

@@ -18,6 +18,14 @@ std::vector<double> sample_times(const simulation_settings& sim) {
   return t;
 }
 
+// NaN-aware equality of a target's optional overrides.
+bool same(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
+
+bool same_overrides(const feature_target& a, const feature_target& b) {
+  return a.efel == b.efel && same(a.stim_start_ms, b.stim_start_ms) &&
+         same(a.stim_end_ms, b.stim_end_ms) && same(a.stimulus_current_na, b.stimulus_current_na);
+}
+
 // The samples of a trace within its protocol's duration.
 std::size_t samples_within(const std::vector<double>& t_ms, const feature_window& w) {
   if (!(w.t_stop_ms > 0)) return t_ms.size();
@@ -70,6 +78,23 @@ scorer::scorer(const scoring_settings& s, std::vector<feature_target> targets,
       throw config_error("cellfit::ga: the target of " + t.feature + " on stimulus " +
                          std::to_string(t.stimulus) + " needs a finite mean and std > 0 (mean " +
                          std::to_string(t.mean) + ", std " + std::to_string(t.std) + ")");
+    }
+    features::settings own = s_.efel;
+    try {
+      for (const auto& x : t.efel) features::apply(own, x);
+      features::check_settings(own);
+    } catch (const config_error& e) {
+      throw config_error("cellfit::ga: the target of " + t.feature + " on stimulus " +
+                         std::to_string(t.stimulus) + ": " + e.what());
+    }
+    const feature_window& w = windows_[t.stimulus];
+    const double start = std::isnan(t.stim_start_ms) ? w.start_ms : t.stim_start_ms;
+    const double end = std::isnan(t.stim_end_ms) ? w.end_ms : t.stim_end_ms;
+    const bool own_window = !std::isnan(t.stim_start_ms) || !std::isnan(t.stim_end_ms);
+    if (own_window && !(end > start)) {
+      throw config_error("cellfit::ga: the target of " + t.feature + " on stimulus " +
+                         std::to_string(t.stimulus) + " has an empty window [" +
+                         std::to_string(start) + ", " + std::to_string(end) + "] ms");
     }
     names.push_back(t.feature);
   }
@@ -133,17 +158,27 @@ void scorer::group_targets() {
     const feature_target& x = targets_[t];
     std::size_t gi = groups_.size();
     for (std::size_t g : groups_of_stim[x.stimulus]) {
-      if (groups_[g].site == x.site) gi = g;
+      if (groups_[g].site == x.site && same_overrides(targets_[groups_[g].like], x)) gi = g;
     }
     if (gi == groups_.size()) {
-      groups_.push_back({x.stimulus, x.site, {}, {}});
+      trace_group g;
+      g.stimulus = x.stimulus;
+      g.site = x.site;
+      g.like = t;
+      g.efel = s_.efel;
+      for (const auto& setting : x.efel) features::apply(g.efel, setting);
+      g.window = windows_[x.stimulus];
+      if (!std::isnan(x.stim_start_ms)) g.window.start_ms = x.stim_start_ms;
+      if (!std::isnan(x.stim_end_ms)) g.window.end_ms = x.stim_end_ms;
+      if (!std::isnan(x.stimulus_current_na)) g.window.current_na = x.stimulus_current_na;
+      groups_.push_back(std::move(g));
       groups_of_stim[x.stimulus].push_back(gi);
     }
     trace_group& g = groups_[gi];
     if (std::find(g.features.begin(), g.features.end(), x.feature) != g.features.end()) {
       throw config_error("cellfit::ga: two targets for " + x.feature + " on stimulus " +
                          std::to_string(x.stimulus) + " at recorded site " +
-                         std::to_string(x.site));
+                         std::to_string(x.site) + " with the same settings");
     }
     g.features.push_back(x.feature);
     g.targets.push_back(t);
@@ -201,14 +236,14 @@ objective_matrix scorer::score(const simulation_result& r, std::size_t n_individ
       features::trace tr{};
       tr.t_ms = time_ms_.data();
       tr.v_mv = &r.voltage[(c * n_sites + g.site) * n_samples];
-      tr.n = samples_within(time_ms_, windows_[g.stimulus]);
-      tr.stim_start_ms = windows_[g.stimulus].start_ms;
-      tr.stim_end_ms = windows_[g.stimulus].end_ms;
-      tr.stimulus_current_na = windows_[g.stimulus].current_na;
+      tr.n = samples_within(time_ms_, g.window);
+      tr.stim_start_ms = g.window.start_ms;
+      tr.stim_end_ms = g.window.end_ms;
+      tr.stimulus_current_na = g.window.current_na;
       traces.push_back(tr);
       who.push_back(i);
     }
-    const auto values = features::compute_batch(traces, g.features, s_.efel, threads);
+    const auto values = features::compute_batch(traces, g.features, g.efel, threads);
     for (std::size_t k = 0; k < who.size(); ++k) {
       for (std::size_t f = 0; f < g.targets.size(); ++f) {
         const std::size_t t = g.targets[f];

@@ -11,6 +11,7 @@
 // Scoring runs on a pool of host threads (features::compute_batch) and is deterministic.
 
 #include <cstddef>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,13 @@ struct feature_target {
   std::string feature;
   double mean = 0, std = 1;
   std::size_t site = scoring_site;  // recorded site; scoring_site: settings.feature_site
+  // This target's own eFEL settings, applied over scoring_settings::efel (BluePyOpt's
+  // per-feature entries such as a -55 mV threshold at a dendritic site).
+  std::vector<features::named_setting> efel{};
+  // This target's own stimulus window and current; NaN: its stimulus's (feature_window).
+  double stim_start_ms = std::numeric_limits<double>::quiet_NaN();
+  double stim_end_ms = std::numeric_limits<double>::quiet_NaN();
+  double stimulus_current_na = std::numeric_limits<double>::quiet_NaN();
 };
 
 enum class objective_kind { features, mse };
@@ -52,7 +60,8 @@ struct scoring_settings {
 class scorer {
  public:
   // Feature objectives. `windows` has one entry per stimulus; every target's feature must be
-  // known and its std > 0 (config_error otherwise).
+  // known, its std > 0, its own eFEL settings valid over s.efel and its own window, if any,
+  // not empty (config_error otherwise).
   scorer(const scoring_settings& s, std::vector<feature_target> targets,
          std::vector<feature_window> windows, const simulation_settings& sim);
   // Trace-MSE objectives against target traces [stimulus][site][sample].
@@ -81,9 +90,13 @@ class scorer {
   std::vector<std::string> names_;
   std::vector<std::size_t> objective_of_;  // per target
   std::vector<double> divisor_;            // per objective (per_feature: its targets)
-  // The targets by (stimulus, site), each trace's features computed in one batch.
+  // The targets by (stimulus, site, own settings and window), each trace's features
+  // computed in one batch.
   struct trace_group {
     std::size_t stimulus = 0, site = 0;
+    std::size_t like = 0;               // a target whose settings and window the group uses
+    features::settings efel;            // s_.efel with that target's own settings
+    feature_window window;              // the stimulus's, with that target's own overrides
     std::vector<std::string> features;  // distinct
     std::vector<std::size_t> targets;   // [feature k] -> target
   };

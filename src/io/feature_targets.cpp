@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <functional>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -32,17 +34,138 @@ double number(const json& v, const std::string& where) {
   return x;
 }
 
-void add_target(bluepyopt_targets& out, std::size_t stim, std::size_t site, const std::string& name,
-                double mean, double sd, const std::string& where) {
+std::string known_features() {
+  std::string known;
+  for (const auto& k : features::available()) known += (known.empty() ? "" : ", ") + k;
+  return known;
+}
+
+ga::feature_target make_target(std::size_t stim, std::size_t site, const std::string& name,
+                               double mean, double sd, const std::string& where) {
   if (!features::is_known(name)) {
-    out.notes.push_back(where + ": feature " + name + " is not in cellfit's library, left out");
-    return;
+    throw config_error("cellfit::features: " + where + ": feature '" + name +
+                       "' is not in cellfit's library (known: " + known_features() + ")");
   }
   if (!(sd > 0)) {
     throw config_error("cellfit::features: " + where + ": std of " + name + " must be > 0, got " +
                        std::to_string(sd));
   }
-  out.targets.push_back({stim, name, mean, sd, site});
+  ga::feature_target t;
+  t.stimulus = stim;
+  t.feature = name;
+  t.mean = mean;
+  t.std = sd;
+  t.site = site;
+  return t;
+}
+
+// An eFEL setting from a JSON value of the type eFEL gives it; nullopt when cellfit's
+// settings do not express `name`.
+std::optional<features::named_setting> efel_setting(const std::string& name, const json& v,
+                                                    const std::function<void(std::string)>& bad) {
+  const auto& names = features::efel_setting_names();
+  const auto it =
+      std::find_if(names.begin(), names.end(), [&](const auto& n) { return n.first == name; });
+  if (it == names.end()) return std::nullopt;
+  features::named_setting x;
+  x.name = name;
+  switch (it->second) {
+    case features::setting_type::text:
+      if (!v.is_string()) bad("expected a string");
+      x.text = v.get<std::string>();
+      break;
+    case features::setting_type::boolean:
+      if (v.is_boolean()) {
+        x.number = v.get<bool>() ? 1 : 0;
+      } else if (v.is_number()) {
+        x.number = v.get<double>();
+      } else {
+        bad("expected true or false");
+      }
+      break;
+    default:
+      if (!v.is_number()) bad("expected a number");
+      x.number = v.get<double>();
+      break;
+  }
+  // The value's domain, named after the JSON key.
+  try {
+    features::settings probe;
+    features::apply(probe, x);
+    features::check_settings(probe);
+  } catch (const config_error& e) {
+    const std::string what = e.what();
+    bad(v.dump() + ": " + what.substr(what.rfind(": ") + 2));
+  }
+  return x;
+}
+
+std::string cellfit_settings() {
+  std::string known;
+  for (const auto& n : features::efel_setting_names())
+    known += (known.empty() ? "" : ", ") + n.first;
+  return known;
+}
+
+// The per-feature entries of BluePyOpt's list layout beside "feature" and "val" (or "mean"
+// and "std"): eFEL settings (by their eFEL names, in eFELFeature's groups, or as BluePyOpt's
+// evaluators spell them), the target's own window and current, and bookkeeping. Whatever
+// cellfit cannot honour is refused, never dropped: a fit scored otherwise than its file says
+// would be compared unfairly with BluePyOpt's.
+void read_feature_settings(const json& e, ga::feature_target& t, const std::string& where) {
+  for (const auto& [key, v] : e.items()) {
+    const auto bad = [&, k = key](const std::string& why) {
+      throw config_error("cellfit::features: " + where + " " + t.feature + ": " + k + ": " + why);
+    };
+    if (key == "feature" || key == "val" || key == "mean" || key == "std") continue;
+    // Bookkeeping of the extraction (number of traces, feature id) and comments.
+    if (key == "n" || key == "fid" || key == "comment" || key == "__comment") continue;
+    if (key == "weight") {
+      if (!v.is_number() || v.get<double>() != 1.0) {
+        bad("cellfit's objectives are unweighted; only 1 is accepted");
+      }
+      continue;
+    }
+    if (key == "max_score" || key == "force_max_score") {
+      bad("not per feature in cellfit: every feature scores at most fit.ga.penalty");
+    }
+    if (key == "stim_start" || key == "stim_end" || key == "stimulus_current") {
+      const double x = number(v, where + " " + t.feature + ": " + key);
+      (key == "stim_start" ? t.stim_start_ms
+       : key == "stim_end" ? t.stim_end_ms
+                           : t.stimulus_current_na) = x;
+      continue;
+    }
+    if (key == "double_settings" || key == "int_settings" || key == "string_settings" ||
+        key == "efel_settings") {
+      if (!v.is_object()) bad("expected an object of eFEL settings");
+      for (const auto& [name, value] : v.items()) {
+        const auto bad_setting = [&, group = key, n = name](const std::string& why) {
+          throw config_error("cellfit::features: " + where + " " + t.feature + ": " + group + "." +
+                             n + ": " + why);
+        };
+        const auto x = efel_setting(name, value, bad_setting);
+        if (!x) {
+          bad_setting("not an eFEL setting cellfit can honour (it has: " + cellfit_settings() +
+                      ")");
+        }
+        t.efel.push_back(*x);
+      }
+      continue;
+    }
+    // BluePyOpt's spellings, then eFEL's own names given directly.
+    const std::string name = key == "threshold"     ? std::string("Threshold")
+                             : key == "strict_stim" ? std::string("strict_stiminterval")
+                                                    : key;
+    const auto x = efel_setting(name, v, bad);
+    if (!x) {
+      bad("not a per-feature setting cellfit can honour (it has: threshold, strict_stim, "
+          "stim_start, stim_end, stimulus_current, weight 1, double_settings, int_settings, "
+          "string_settings, efel_settings and the eFEL settings " +
+          cellfit_settings() + ")");
+    }
+    t.efel.push_back(*x);
+  }
 }
 
 }  // namespace
@@ -152,8 +275,8 @@ bluepyopt_targets read_bluepyopt_targets(const std::string& features_file,
           if (!ms.is_array() || ms.size() != 2) {
             throw config_error("cellfit::features: " + w + "." + fname + ": expected [mean, std]");
           }
-          add_target(out, stim, site, fname, number(ms[0], w + "." + fname),
-                     number(ms[1], w + "." + fname), w);
+          out.targets.push_back(make_target(stim, site, fname, number(ms[0], w + "." + fname),
+                                            number(ms[1], w + "." + fname), w));
         }
       } else if (feats.is_array()) {
         std::size_t k = 0;
@@ -176,7 +299,9 @@ bluepyopt_targets read_bluepyopt_targets(const std::string& features_file,
             throw config_error("cellfit::features: " + we +
                                ": needs \"val\": [mean, std] or \"mean\" and \"std\"");
           }
-          add_target(out, stim, site, fname, mean, sd, we);
+          ga::feature_target t = make_target(stim, site, fname, mean, sd, we);
+          read_feature_settings(e, t, we);
+          out.targets.push_back(std::move(t));
         }
       } else {
         throw config_error("cellfit::features: " + w +

@@ -115,6 +115,10 @@ printf '{"Step9": {"soma": {"AP_height": [1, 2]}}}' > unknown_protocol.json
 expect 3 "Step9: no stimulus of that name" -- "$cellfit" fit bpo.toml --set fit.target.features_file=unknown_protocol.json --out kept.h5
 printf '{"Step1": {"soma": {"AP_height": [1, 0]}}}' > zero_std.json
 expect 3 "std of AP_height must be > 0" -- "$cellfit" fit bpo.toml --set fit.target.features_file=zero_std.json --out kept.h5
+printf '{"Step1": {"soma": {"Spikecont": [1, 1]}}}' > unknown_feature.json
+expect 3 "unknown_feature.json: Step1.soma: feature 'Spikecont' is not in cellfit's library" -- "$cellfit" fit bpo.toml --set fit.target.features_file=unknown_feature.json --out kept.h5
+printf '{"Step1": {"soma": [{"feature": "AP_height", "val": [20, 5], "min_spike_height": 10}]}}' > unknown_setting.json
+expect 3 "unknown_setting.json: Step1.soma\[0\] AP_height: min_spike_height: not a per-feature setting" -- "$cellfit" fit bpo.toml --set fit.target.features_file=unknown_setting.json --out kept.h5
 expect 3 "needs fit.ga.objective = \"features\"" -- "$cellfit" fit bpo.toml --set fit.ga.objective=mse --out kept.h5
 expect 2 "expected gradient, ga or hybrid" -- "$cellfit" fit "$bas" --engine annealing --out kept.h5
 [[ $(cat kept.h5) == keep ]] || { echo "FAIL: kept.h5 was overwritten"; fails=$((fails + 1)); }

@@ -104,10 +104,15 @@ TEST(features, names_and_unknown_names) {
                         "ohmic_input_resistance",
                         "decay_time_constant_after_stim",
                         "minimum_voltage",
-                        "maximum_voltage"}) {
+                        "maximum_voltage",
+                        "Spikecount",
+                        "Spikecount_stimint",
+                        "AP_amplitude_from_voltagebase",
+                        "AHP_slow_time"}) {
     EXPECT_TRUE(ft::is_known(n)) << n;
   }
-  EXPECT_FALSE(ft::is_known("Spikecount"));
+  // eFEL's names are case-sensitive.
+  EXPECT_FALSE(ft::is_known("spikecount"));
   EXPECT_NO_THROW(ft::check_names({"spike_count", "AP_width"}));
   try {
     ft::check_names({"spike_count", "AP_widht"});
@@ -168,11 +173,19 @@ TEST(features, spike_train_timing) {
 
 TEST(features, spike_train_shape) {
   const owned_trace tr = spike_train();
-  const std::vector<std::string> names = {
-      "AP_height",    "AP_amplitude",       "AP1_amp",
-      "APlast_amp",   "AHP_depth_abs",      "AHP_depth",
-      "voltage_base", "AP_width",           "AP_duration_half_width",
-      "fast_AHP",     "AHP_depth_abs_slow", "AP_begin_voltage"};
+  const std::vector<std::string> names = {"AP_height",
+                                          "AP_amplitude",
+                                          "AP1_amp",
+                                          "APlast_amp",
+                                          "AHP_depth_abs",
+                                          "AHP_depth",
+                                          "voltage_base",
+                                          "AP_width",
+                                          "AP_duration_half_width",
+                                          "fast_AHP",
+                                          "AHP_depth_abs_slow",
+                                          "AP_begin_voltage",
+                                          "AP_amplitude_from_voltagebase"};
   const auto vs = ft::compute(tr.view(), names);
   // The resampled times are accumulated sums of 0.1 ms, off by up to ~1e-11 ms late in the
   // trace; on a 110 mV/ms rise that is ~1e-9 mV.
@@ -188,6 +201,8 @@ TEST(features, spike_train_shape) {
   all_near("AP_begin_voltage", -70, 5, 1e-7);
   all_near("AP_amplitude", 110, 5, 1e-7);
   all_near("AP1_amp", 110, 1, 1e-7);
+  // Peak (40 mV) against the baseline (-70 mV), for every spike.
+  all_near("AP_amplitude_from_voltagebase", 110, 5, 1e-7);
   all_near("APlast_amp", 110, 1, 1e-7);
   all_near("AHP_depth_abs", -80, 5, 1e-7);
   all_near("AHP_depth", -10, 5, 1e-7);
@@ -278,6 +293,35 @@ TEST(features, bad_traces_are_values_not_exceptions) {
   expect_all_fail(window, "stim_end");
   ft::trace empty{};
   EXPECT_NO_THROW(ft::compute(empty, {"spike_count"}));
+}
+
+TEST(features, efel_old_spike_count_names_and_amplitude_from_voltagebase) {
+  const std::vector<std::string> names = {"spike_count", "Spikecount", "spike_count_stimint",
+                                          "Spikecount_stimint", "AP_amplitude_from_voltagebase"};
+  // Two of five spikes before the stimulus: counted by Spikecount, not by its _stimint;
+  // AP_amplitude_from_voltagebase has every spike, against the base before stim_start.
+  owned_trace late = spike_train();
+  late.start = 200;
+  auto vs = ft::compute(late.view(), names);
+  EXPECT_EQ(scalar(vs, names, "Spikecount"), 5);
+  EXPECT_EQ(scalar(vs, names, "Spikecount_stimint"), 3);
+  EXPECT_EQ(scalar(vs, names, "Spikecount"), scalar(vs, names, "spike_count"));
+  EXPECT_EQ(scalar(vs, names, "Spikecount_stimint"), scalar(vs, names, "spike_count_stimint"));
+  ASSERT_TRUE(vs[4].ok) << vs[4].reason;
+  EXPECT_EQ(vs[4].values.size(), 5u);
+  // No spikes: counts are 0, the amplitude is not computable.
+  ft::settings high;
+  high.threshold_mv = 50;
+  vs = ft::compute(late.view(), names, high);
+  EXPECT_EQ(scalar(vs, names, "Spikecount"), 0);
+  EXPECT_EQ(scalar(vs, names, "Spikecount_stimint"), 0);
+  EXPECT_FALSE(vs[4].ok);
+  // No baseline window (stim_start 0): not computable either, with the base's reason.
+  owned_trace at_zero = spike_train();
+  at_zero.start = 0;
+  vs = ft::compute(at_zero.view(), names);
+  EXPECT_FALSE(vs[4].ok);
+  EXPECT_NE(vs[4].reason.find("voltage_base"), std::string::npos) << vs[4].reason;
 }
 
 TEST(features, spike_counting_edge_cases) {

@@ -143,6 +143,14 @@ echo "== kinds, threshold -35 mV, derivative threshold 25 mV/ms"
 python3 "$here/efel_reference.py" kinds.h5 kinds_thr.feat.h5 --label kinds_thr \
   --summary "$summary" || status=1
 
+# The distal dendrite at -55 mV, the threshold BluePyOpt's L5PC uses at its dendritic bAP
+# recordings (spikes that arrive attenuated).
+"$cellfit" features kinds.h5 --features all --site 1 --threshold -55 \
+  --out kinds_site1_thr.feat.h5 > /dev/null
+echo "== kinds, site 1, threshold -55 mV"
+python3 "$here/efel_reference.py" kinds.h5 kinds_site1_thr.feat.h5 --label kinds_site1_thr \
+  --summary "$summary" || status=1
+
 # Traces that stop in the middle of a spike: at the peak of the 1st, 2nd and 4th spike of a
 # 1 nA step, on the rising edge (above the threshold) of the 3rd, and while still falling
 # after the 1st and the 2nd (the AHP minimum would be the last sample: eFEL drops it).
