@@ -117,7 +117,7 @@ struct converter {
   std::vector<quantity> quantities;
   std::vector<std::pair<std::string, std::string>> distributions;  // name, expression
   std::vector<std::pair<std::string, double>> mech_globals;        // "Ih.ehcn", value
-  double celsius = std::nan(""), v_init = std::nan(""), ra = std::nan("");
+  double celsius = std::nan(""), v_init = std::nan("");
   std::ostringstream protocols_toml, recordings_toml;
   std::vector<std::string> recording_names = {"soma"};
   std::vector<std::pair<std::string, json>> recordings;  // name, definition (for checks)
@@ -195,6 +195,11 @@ struct converter {
 
   // The mechanism and parameter a NEURON RANGE name such as "g_pas" or "gIhbar_Ih" names;
   // the longest mechanism suffix wins (mechanism names contain underscores).
+  static bool is_global_of(const mechanism_info& m, const std::string& param) {
+    const int k = m.param_index(param);
+    return k >= 0 && m.is_global(k);
+  }
+
   std::pair<std::string, std::string> split_range_name(const std::string& name) {
     std::pair<std::string, std::string> best;
     for (const auto& m : mechanism_catalogue()) {
@@ -203,7 +208,8 @@ struct converter {
           name.compare(name.size() - tail.size(), tail.size(), tail) == 0 &&
           m.name.size() > best.first.size()) {
         const std::string param = name.substr(0, name.size() - tail.size());
-        if (m.param_index(param) >= 0) best = {m.name, param};
+        const int k = m.param_index(param);
+        if (k >= 0 && !m.is_global(k)) best = {m.name, param};
       }
     }
     return best;
@@ -255,7 +261,7 @@ struct converter {
             const std::string tail = "_" + m.name;
             if (name.size() > tail.size() &&
                 name.compare(name.size() - tail.size(), tail.size(), tail) == 0 &&
-                m.global_index(name.substr(0, name.size() - tail.size())) >= 0) {
+                is_global_of(m, name.substr(0, name.size() - tail.size()))) {
               if (!lists_of(m.name)) {
                 refuse(where,
                        "mechanism '" + m.name + "' is not inserted anywhere (" + mech_file + ")");
@@ -294,22 +300,16 @@ struct converter {
         param = text(p, "mech_param", where);
         const mechanism_info* m = find_mechanism(mech);
         if (!m) refuse(where + ".mech", "unknown mechanism '" + mech + "'");
-        if (m->param_index(param) < 0) {
+        if (m->param_index(param) < 0 || m->is_global(m->param_index(param))) {
           refuse(where + ".mech_param", "'" + mech + "' has no RANGE parameter '" + param + "'");
         }
       } else if (name == "cm" || name == "Ra" || name == "ena" || name == "ek" || name == "eca") {
-        if (rv.fitted) {
-          refuse(where + ".bounds", "cellfit fits mechanism parameters, not " + name);
+        // cm and Ra are cellfit parameters (fittable); reversal potentials are ion settings.
+        if (rv.fitted && name != "cm" && name != "Ra") {
+          refuse(where + ".bounds", "cellfit fits mechanism parameters, cm and Ra, not " + name);
         }
         if (!rv.distribution.empty()) refuse(where + ".dist", name + " has no distribution here");
-        if (name == "Ra") {
-          if (!std::isnan(ra) && ra != rv.value) {
-            refuse(where, "Ra differs between section lists; cellfit's ra is one value");
-          }
-          ra = rv.value;
-        } else {
-          add(name, rv, where);
-        }
+        add(name, rv, where);
         continue;
       } else {
         std::tie(mech, param) = split_range_name(name);
@@ -502,9 +502,9 @@ struct converter {
       << "[model]\nmorphology = " << quoted(fs::absolute(o.morphology).lexically_normal().string())
       << "\nreplace_axon = " << (o.replace_axon ? "true" : "false")
       << "\nnseg_rule = \"bluepyopt\"\n";
-    if (!std::isnan(ra)) t << "ra = " << num(ra) << "\n";
     for (const auto& q : quantities) {
       if (q.key == "cm") t << "cm = " << region_table(q, true) << "\n";
+      if (q.key == "Ra") t << "ra = " << region_table(q, true) << "\n";
     }
     if (!std::isnan(celsius)) t << "celsius = " << num(celsius) << "\n";
     if (!std::isnan(v_init)) t << "v_init = " << num(v_init) << "\n";

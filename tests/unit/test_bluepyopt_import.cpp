@@ -211,8 +211,13 @@ TEST(bluepyopt_import, bad_input_is_refused_naming_file_and_key) {
           "parameters.json: [13] (gNaTa_tbar_NaTa_t): mechanism 'NaTa_t' is not inserted on basal");
   // What cellfit cannot fit, and unknown keys.
   refused(bluepyopt_files(mechanisms_json,
-                          replaced(parameters_json, "\"value\": 100", "\"bounds\": [50, 150]")),
-          "parameters.json: [3] (Ra).bounds: cellfit fits mechanism parameters, not Ra");
+                          replaced(parameters_json, "\"value\": -85", "\"bounds\": [-90, -80]")),
+          "parameters.json: [8] (ek).bounds: cellfit fits mechanism parameters, cm and Ra, not ek");
+  // A fitted Ra or cm is a cellfit fit parameter.
+  EXPECT_EQ(bluepyopt_files(mechanisms_json,
+                            replaced(parameters_json, "\"value\": 100", "\"bounds\": [50, 150]"))
+                .refusal(),
+            "");
   refused(bluepyopt_files(mechanisms_json, replaced(parameters_json, "\"value\": 34",
                                                     "\"value\": 34, \"units\": \"C\"")),
           "parameters.json: [5] (celsius).units: unknown key");
