@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -64,6 +65,19 @@ nb::list string_list(const std::vector<std::string>& v) {
 }
 
 bool kokkos_started = false;
+
+// Calls that run Kokkos kernels take turns: the default execution space instance (Serial,
+// OpenMP) is not meant to be entered from several host threads at once. The GIL is released
+// first, so other Python threads (and feature computations) go on while one waits.
+std::mutex kernel_mutex;
+class kernel_turn {
+ public:
+  kernel_turn() : lock_(kernel_mutex) {}
+
+ private:
+  nb::gil_scoped_release unlocked_;  // declared first: released before the lock is taken
+  std::lock_guard<std::mutex> lock_;
+};
 
 void initialize_kokkos() {
   if (kokkos_started || Kokkos::is_initialized()) return;
@@ -304,7 +318,7 @@ class model {
     if (sets.empty()) throw config_error("cellfit::python: simulate: no parameter sets given");
     simulation_result r;
     {
-      nb::gil_scoped_release unlocked;
+      const kernel_turn turn;
       progress_callback report;
       if (progress) {
         report = [last = -1e9](std::size_t done, std::size_t all, double sec) mutable {
@@ -331,24 +345,30 @@ class model {
   }
 
   nb::object target() {
-    ensure_target();
+    {
+      const kernel_turn turn;
+      ensure_target();
+    }
     const auto& s = rc_.settings;
     return to_numpy(problem_.target, {rc_.stimuli.size(), s.record_compartments.size(),
                                       static_cast<std::size_t>(s.n_samples())});
   }
 
   nb::object ground_truth() {
-    ensure_target();
+    {
+      const kernel_turn turn;
+      ensure_target();
+    }
     if (problem_.ground_truth.empty()) return nb::none();
     return to_numpy(problem_.ground_truth);
   }
 
   nb::tuple loss_and_gradient(array_in physical, bool with_gradient) {
-    ensure_target();
     const std::vector<double> p(physical.data(), physical.data() + physical.shape(0));
     loss_evaluation e;
     {
-      nb::gil_scoped_release unlocked;
+      const kernel_turn turn;
+      ensure_target();
       e = evaluate_loss(problem_, rc_.fit.gradient, p, with_gradient);
     }
     nb::object grad = with_gradient ? to_numpy(std::move(e.gradient)) : nb::none();
@@ -370,7 +390,8 @@ class model {
     return *space_;
   }
 
-  // The gradient engine's problem, as `cellfit fit --engine gradient` builds it.
+  // The gradient engine's problem, as `cellfit fit --engine gradient` builds it. The caller
+  // holds a kernel_turn (the GIL is released).
   void ensure_target() {
     if (target_ready_) return;
     app::fit_options o;
@@ -386,10 +407,7 @@ class model {
     problem_.space = &sp;
     problem_.stimuli = rc_.stimuli;
     problem_.settings = rc_.settings;
-    {
-      nb::gil_scoped_release unlocked;
-      app::make_target(rc_, sp, problem_.target, problem_.ground_truth, true);
-    }
+    app::make_target(rc_, sp, problem_.target, problem_.ground_truth, true);
     target_ready_ = true;
   }
 
@@ -518,8 +536,8 @@ template <class F>
 int run_command(F&& f) {
   int code = 0;
   {
-    nb::gil_scoped_release unlocked;
-    signals::handler_scope handlers;
+    const kernel_turn turn;
+    const signals::handler_scope handlers;
     code = f();
   }
   std::fflush(stdout);
