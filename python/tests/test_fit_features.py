@@ -107,16 +107,27 @@ def test_sigint_stops_a_fit_gracefully_and_python_keeps_its_handler(tmp_path):
     import os
     import signal
     import threading
+    import time
 
     out = tmp_path / "long.h5"
-    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
+    ckpt = tmp_path / "long.h5.ckpt"
+
+    def interrupt_once_fitting():
+        # The first checkpoint is written from inside the fit loop (where a signal is a stop
+        # request), then the signal comes.
+        deadline = time.monotonic() + 120
+        while not ckpt.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    sender = threading.Thread(target=interrupt_once_fitting)
+    sender.start()
     try:
         with pytest.raises(KeyboardInterrupt):
-            cellfit.fit(toy_config(epochs=200000), out=out, quiet=True)
+            cellfit.fit(toy_config(epochs=200000), out=out, quiet=True, checkpoint_every=1)
     finally:
-        timer.cancel()
-    assert (tmp_path / "long.h5.ckpt").exists()
+        sender.join()
+    assert ckpt.exists()
     assert not out.exists()
     # After the fit, SIGINT reaches Python again as KeyboardInterrupt.
     with pytest.raises(KeyboardInterrupt):
