@@ -24,7 +24,7 @@ import math
 import os
 import tempfile
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -592,7 +592,10 @@ def compare(
     ``read_result``. ``budget``: single-cell simulations per engine (0: the config's);
     ``budget_seconds``: wall time per engine instead; ``engines``: a subset of
     ``("ga", "gradient", "hybrid")``; ``plots``: write the PNGs into ``out_dir``."""
-    overrides_list = _override_list(overrides)
+    if isinstance(config, Model) and overrides is None:
+        overrides_list = list(config._overrides)
+    else:
+        overrides_list = _override_list(overrides)
     if config is None:
         ctx: Any = None
         path = ""
