@@ -18,7 +18,7 @@ packages=(
   nlohmann-json3-dev              # BluePyOpt features.json / protocols.json
   libmuparser-dev                 # expressions of distance-dependent parameter densities
   slurm-wlm                       # slurmctld, slurmd, sbatch, srun: tests/slurm (ctest -L slurm)
-  python3 python3-pip
+  python3 python3-pip python3-dev # python3-dev: the headers the Python module (python/) builds on
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -34,15 +34,20 @@ fi
 # time; validation, benchmarks), sympy (the translator's cnexp solutions), eFEL (feature
 # validation), DEAP and BluePyOpt (selection validation and benchmark), h5py and numpy
 # (reading results), matplotlib (the PNG plots of `cellfit compare` and
-# bench/plot_scaling.py), pytest (the translator's unit tests), Arbor (the L5PC mechanisms
-# against Arbor's bbp catalogue, tests/validation/arbor_l5pc_mechanisms.py).
+# bench/plot_scaling.py), pytest (the translator's and the Python module's tests), Arbor (the
+# L5PC mechanisms against Arbor's bbp catalogue, tests/validation/arbor_l5pc_mechanisms.py),
+# nanobind (the Python module's bindings, python/), scikit-build-core (`pip install .`),
+# scipy (the Python tests drive the gradient with scipy.optimize).
 py_missing=$(python3 - <<'PY'
 import importlib.util
 print(" ".join(m for m, mod in (("neuron", "neuron"), ("efel", "efel"), ("deap", "deap"),
                                      ("bluepyopt", "bluepyopt"),
                                      ("h5py", "h5py"), ("numpy", "numpy"),
                                      ("matplotlib", "matplotlib"), ("sympy", "sympy"),
-                                     ("pytest", "pytest"), ("arbor", "arbor"))
+                                     ("pytest", "pytest"), ("arbor", "arbor"),
+                                     ("nanobind", "nanobind"),
+                                     ("scikit-build-core", "scikit_build_core"),
+                                     ("scipy", "scipy"))
                if importlib.util.find_spec(mod) is None))
 PY
 )

@@ -37,6 +37,25 @@ void install() {
   std::signal(SIGUSR1, on_signal);
 }
 
+namespace {
+constexpr int handled[3] = {SIGTERM, SIGINT, SIGUSR1};
+}  // namespace
+
+handler_scope::handler_scope() {
+  struct sigaction ours {};
+  ours.sa_handler = on_signal;
+  sigemptyset(&ours.sa_mask);
+  for (int k = 0; k < 3; ++k) sigaction(handled[k], &ours, &previous_[k]);
+  installed.store(1);
+}
+
+handler_scope::~handler_scope() {
+  for (int k = 0; k < 3; ++k) sigaction(handled[k], &previous_[k], nullptr);
+  // The next install() (a scope, a pending temporary file) installs them again.
+  installed.store(0);
+  requested.store(0);
+}
+
 int stop_requested() { return requested.load(); }
 
 void clear_stop_request() { requested.store(0); }

@@ -12,6 +12,8 @@
 // The handlers use only async-signal-safe calls (unlink, signal, raise) and lock-free
 // atomics.
 
+#include <csignal>
+
 namespace cellfit::signals {
 
 // Installs the handlers (idempotent; called by the first stop_scope or pending temp file).
@@ -30,6 +32,21 @@ class stop_scope {
   ~stop_scope();
   stop_scope(const stop_scope&) = delete;
   stop_scope& operator=(const stop_scope&) = delete;
+};
+
+// For a host process with handlers of its own (the Python interpreter): installs cellfit's
+// handlers for the scope's lifetime and puts the previous ones back after it, so that a
+// signal during a fit stops it gracefully and one after it reaches the host as before.
+// Scopes do not nest.
+class handler_scope {
+ public:
+  handler_scope();
+  ~handler_scope();
+  handler_scope(const handler_scope&) = delete;
+  handler_scope& operator=(const handler_scope&) = delete;
+
+ private:
+  struct sigaction previous_[3];
 };
 
 // The temporary file to remove when a signal kills the process (nullptr: none). The path

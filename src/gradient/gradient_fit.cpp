@@ -144,6 +144,19 @@ class evaluator {
     return loss;
   }
 
+  // One pass at physical values outside any fit's history (evaluate_loss): the loss, and
+  // dL/d(physical) in grad_p when with_gradient.
+  double once(const std::vector<double>& phys, bool with_gradient, std::vector<double>& grad_p,
+              int& diverged) {
+    const std::vector<double> x = p_.space->to_optimizer(phys);
+    std::vector<double> grad_x(x.size(), 0.0);
+    double loss = 0;
+    bool stop = false;
+    evaluate(x, phys, grad_x, with_gradient, loss, diverged, stop);
+    grad_p = with_gradient ? last_grad_p_ : std::vector<double>{};
+    return loss;
+  }
+
   int iterations() const { return static_cast<int>(r_.history.loss.size()); }
   const sched::plan& plan() const { return plan_; }
 
@@ -243,6 +256,7 @@ class evaluator {
       over_time_ = over_time_ || t[3] != 0;
     }
     r_.simulations += (with_gradient ? 2 : 1) * S;
+    last_grad_p_ = grad_p;
     if (with_gradient) {
       const std::vector<double> jac = space.jacobian(x);
       for (std::size_t i = 0; i < x.size(); ++i) grad_x[i] = grad_p[i] * jac[i];
@@ -264,6 +278,7 @@ class evaluator {
   double cell_cost_ = 1;
   std::vector<sched::rank_resources> resources_;
   sched::plan plan_;
+  std::vector<double> last_grad_p_;  // dL/d(physical) of the last evaluation
 };
 
 bool early_stop(const fit_history& h, const gradient_settings& s) {
@@ -476,6 +491,27 @@ gradient_log gradient_log::unpack(const std::vector<double>& v) {
   take(g.wall_s, E);
   take(g.simulations, E);
   return g;
+}
+
+loss_evaluation evaluate_loss(const fit_problem& p, const gradient_settings& s,
+                              const std::vector<double>& physical, bool with_gradient) {
+  if (!p.model || !p.space) throw internal_error("cellfit::gradient_fit: incomplete problem");
+  if (physical.size() != p.space->size()) {
+    throw config_error("cellfit::gradient_fit: " + std::to_string(physical.size()) +
+                       " parameter values given, the fit has " + std::to_string(p.space->size()));
+  }
+  // No budget applies to a single evaluation.
+  gradient_settings once = s;
+  once.max_simulations = 0;
+  once.max_wall_s = 0;
+  const comm::context_ptr local = p.comm ? p.comm : comm::make_local_context();
+  fit_result r;
+  const epoch_callback no_report;
+  const gradient_control no_control;
+  evaluator f(p, once, r, no_report, 1, *local, no_control);
+  loss_evaluation e;
+  e.loss = f.once(physical, with_gradient, e.gradient, e.diverged);
+  return e;
 }
 
 fit_result run_gradient_fit(const fit_problem& p, const gradient_settings& s,

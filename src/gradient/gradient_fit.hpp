@@ -131,6 +131,17 @@ std::vector<double> gt_error_by_group(const parameter_space& space, const std::v
                                       const std::vector<double>& b);
 double gt_error(const std::vector<double>& a, const std::vector<double>& b);
 
+// One evaluation of the fit's loss as an iteration of run_gradient_fit makes it (one forward
+// pass, and with_gradient the adjoint, over every stimulus of the problem, on the ranks of
+// problem.comm; a collective), at physical parameter values [P] (the space's order). Blocks.
+struct loss_evaluation {
+  double loss = 0;               // settings.loss over all stimuli; +infinity if a cell diverged
+  std::vector<double> gradient;  // dL/d(physical) [P]; empty without gradient
+  int diverged = 0;              // cells that diverged
+};
+loss_evaluation evaluate_loss(const fit_problem& problem, const gradient_settings& settings,
+                              const std::vector<double>& physical, bool with_gradient = true);
+
 // Every rank of problem.comm calls it (a collective); every rank gets the same result
 // (best_voltage on rank 0 only). on_epoch is called on every rank (print on rank 0).
 fit_result run_gradient_fit(const fit_problem& problem, const gradient_settings& settings,
