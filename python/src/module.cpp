@@ -173,11 +173,15 @@ class model {
       d["compartments"] =
           to_numpy(std::vector<std::int64_t>(pl.compartments.begin(), pl.compartments.end()));
       for (std::size_t k = 0; k < info.param_names.size(); ++k) {
-        params[info.param_names[k].c_str()] = to_numpy(pl.params[k]);
         units[info.param_names[k].c_str()] = info.param_units[k];
+        if (info.is_global(static_cast<int>(k))) {
+          // One value for the model (every instance holds it).
+          globals[info.param_names[k].c_str()] = pl.params[k].empty() ? info.defaults[k]
+                                                                      : pl.params[k].front();
+        } else {
+          params[info.param_names[k].c_str()] = to_numpy(pl.params[k]);
+        }
       }
-      for (std::size_t k = 0; k < info.global_names.size() && k < pl.globals.size(); ++k)
-        globals[info.global_names[k].c_str()] = pl.globals[k];
       d["parameters"] = params;
       d["units"] = units;
       d["globals"] = globals;
@@ -424,10 +428,8 @@ nb::list catalogue() {
     d["name"] = m.name;
     d["source"] = m.source;
     for (std::size_t k = 0; k < m.param_names.size(); ++k) {
-      params[m.param_names[k].c_str()] = nb::make_tuple(m.defaults[k], m.param_units[k]);
-    }
-    for (std::size_t k = 0; k < m.global_names.size(); ++k) {
-      globals[m.global_names[k].c_str()] = nb::make_tuple(m.global_defaults[k], m.global_units[k]);
+      auto& dst = m.is_global(static_cast<int>(k)) ? globals : params;
+      dst[m.param_names[k].c_str()] = nb::make_tuple(m.defaults[k], m.param_units[k]);
     }
     d["parameters"] = params;
     d["globals"] = globals;
