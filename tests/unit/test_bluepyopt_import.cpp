@@ -13,34 +13,13 @@
 #include "io/config.hpp"
 #include "io/feature_targets.hpp"
 #include "model/parameter_space.hpp"
+#include "scratch_dir.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-class scratch_dir {
- public:
-  scratch_dir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("cellfit_test_" + std::string(info->test_suite_name()) + "_" + info->name());
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~scratch_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string write(const std::string& name, const std::string& text) const {
-    const fs::path p = path_ / name;
-    std::ofstream(p) << text;
-    return p.string();
-  }
-  std::string path() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
+using cellfit::test::scratch_dir;
 
 // A soma, a 60 um axon, a 100 um basal and a 300 um apical dendrite.
 const char* cell_swc = R"(1 1 0 0 0 10 -1

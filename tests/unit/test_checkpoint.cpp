@@ -27,6 +27,7 @@
 #include "io/config.hpp"
 #include "io/h5.hpp"
 #include "model/parameter_space.hpp"
+#include "scratch_dir.hpp"
 #include "sim/batch_simulator.hpp"
 
 namespace {
@@ -34,30 +35,7 @@ namespace {
 using namespace cellfit;
 namespace fs = std::filesystem;
 
-// A fresh directory per test, removed afterwards.
-class scratch_dir {
- public:
-  scratch_dir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() / ("cellfit_test_" + std::string(info->test_suite_name()) +
-                                         "_" + info->name() + "_" + std::to_string(::getpid()));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~scratch_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  std::vector<std::string> entries() const {
-    std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(path_)) out.push_back(e.path().filename());
-    return out;
-  }
-
- private:
-  fs::path path_;
-};
+using cellfit::test::scratch_dir;
 
 std::string bytes_of(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -13,6 +13,7 @@
 #include "model/parameter_space.hpp"
 #include "sim/batch_simulator.hpp"
 #include "sim/gradient.hpp"
+#include "space_gradient.hpp"
 
 namespace {
 
@@ -432,46 +433,14 @@ TEST(distribution_fit, non_linear_and_empty_distributions_are_refused) {
       {"not inserted in region apical"});
 }
 
-double mse(const std::vector<double>& v, const std::vector<double>& target) {
-  double s = 0;
-  for (std::size_t k = 0; k < v.size(); ++k) s += (v[k] - target[k]) * (v[k] - target[k]);
-  return s / static_cast<double>(v.size());
-}
-
 // dL/dx through the distributions and transforms against central finite differences of the
 // simulated loss.
 TEST(distribution_fit, gradient_matches_finite_differences) {
   auto rc = cellfit::parse_config(branched(fit_mechanisms, fit_section), "grad.toml", {});
   const cellfit::parameter_space space(rc.model, rc.fit.parameters);
-  const auto& s = rc.settings;
   auto truth = space.model_values();
   for (std::size_t i = 0; i < truth.size(); ++i) truth[i] *= i % 2 ? 0.8 : 1.25;
-  const auto target = cellfit::simulate_batch(rc.model, {space.to_set(truth)}, rc.stimuli, s);
-  auto loss = [&](const std::vector<double>& x) {
-    const auto r =
-        cellfit::simulate_batch(rc.model, {space.to_set(space.to_physical(x))}, rc.stimuli, s);
-    return mse(r.voltage, target.voltage);
-  };
-  const auto x = space.to_optimizer(space.model_values());
-  const auto g = cellfit::loss_gradient(rc.model, {space.to_set(space.to_physical(x))}, rc.stimuli,
-                                        s, target.voltage);
-  ASSERT_EQ(g.n_cells, 1u);
-  EXPECT_NEAR(g.loss[0], loss(x), 1e-12 * g.loss[0]);
-  ASSERT_GT(g.loss[0], 1e-6);
-  std::vector<double> gp(space.size(), 0.0);
-  space.accumulate(g.grad[0], gp);
-  const auto jac = space.jacobian(x);
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    const double h = 1e-5 * std::fabs(x[i]);  // relative: pas.g is ~2e-5 in linear coordinates
-    auto xp = x, xm = x;
-    xp[i] += h;
-    xm[i] -= h;
-    const double fd = (loss(xp) - loss(xm)) / (2 * h);
-    const double adj = gp[i] * jac[i];
-    EXPECT_GT(std::fabs(fd), 0.0) << space.names()[i];
-    EXPECT_LE(std::fabs(adj - fd), 1e-5 * std::fabs(fd))
-        << space.names()[i] << ": adjoint " << adj << " finite difference " << fd;
-  }
+  cellfit::test::check_space_gradient(rc, space, truth);
 }
 
 }  // namespace

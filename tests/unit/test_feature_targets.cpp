@@ -14,34 +14,14 @@
 #include "common/error.hpp"
 #include "ga/objectives.hpp"
 #include "io/feature_targets.hpp"
+#include "scratch_dir.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using cellfit::ga::feature_target;
 
-class scratch_dir {
- public:
-  scratch_dir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("cellfit_test_" + std::string(info->test_suite_name()) + "_" + info->name());
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~scratch_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string write(const std::string& name, const std::string& text) const {
-    const fs::path p = path_ / name;
-    std::ofstream(p) << text;
-    return p.string();
-  }
-
- private:
-  fs::path path_;
-};
+using cellfit::test::scratch_dir;
 
 // Three recordings named as BluePyOpt's L5PC names its sites.
 cellfit::simulation_settings l5pc_like_recordings() {
@@ -143,10 +123,7 @@ TEST(feature_targets, per_feature_settings_are_read) {
 
 TEST(feature_targets, what_cannot_be_honoured_is_refused) {
   scratch_dir dir;
-  const std::string file =
-      (fs::temp_directory_path() /
-       "cellfit_test_feature_targets_what_cannot_be_honoured_is_refused" / "features.json")
-          .string();
+  const std::string file = dir.file("features.json");
   // Every message is one line that names the file, the protocol and location, the feature
   // and the key.
   auto expect_refused = [&](const std::string& features, const std::string& want) {

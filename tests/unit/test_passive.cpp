@@ -13,6 +13,7 @@
 #include "model/parameter_space.hpp"
 #include "sim/batch_simulator.hpp"
 #include "sim/gradient.hpp"
+#include "space_gradient.hpp"
 
 namespace {
 
@@ -44,12 +45,6 @@ duration_ms = 10.0
 )";
 }
 const std::string cell = cell_with("{ default = 120.0, soma = 80.0 }");
-
-double mse(const std::vector<double>& v, const std::vector<double>& target) {
-  double s = 0;
-  for (std::size_t k = 0; k < v.size(); ++k) s += (v[k] - target[k]) * (v[k] - target[k]);
-  return s / static_cast<double>(v.size());
-}
 
 cellfit::parameter_override passive(const std::string& param, const std::string& scope,
                                     std::vector<double> values) {
@@ -138,41 +133,18 @@ bounds = [0.05, 0.3]
   rc.fit.parameters[1].scope = "basal";
   const cellfit::parameter_space space(rc.model, rc.fit.parameters);
   ASSERT_TRUE(space.has_passive());
-  const auto& s = rc.settings;
   auto truth = space.model_values();
   for (std::size_t i = 0; i < truth.size(); ++i) truth[i] *= i % 2 ? 0.9 : 1.15;
+  const double worst = cellfit::test::check_space_gradient(rc, space, truth);
+  std::printf("  %zu parameters, worst relative difference to finite differences %.2e\n",
+              space.size(), worst);
+  const auto& s = rc.settings;
   const auto target = cellfit::simulate_batch(rc.model, {space.to_set(truth)}, rc.stimuli, s);
-  auto loss = [&](const std::vector<double>& x) {
-    const auto r =
-        cellfit::simulate_batch(rc.model, {space.to_set(space.to_physical(x))}, rc.stimuli, s);
-    return mse(r.voltage, target.voltage);
-  };
   const auto x = space.to_optimizer(space.model_values());
   cellfit::adjoint_options opt;
   opt.passive_gradient = true;
   const auto g = cellfit::loss_gradient(rc.model, {space.to_set(space.to_physical(x))}, rc.stimuli,
                                         s, target.voltage, opt);
-  ASSERT_EQ(g.n_cells, 1u);
-  EXPECT_NEAR(g.loss[0], loss(x), 1e-12 * g.loss[0]);
-  ASSERT_GT(g.loss[0], 1e-6);
-  std::vector<double> gp(space.size(), 0.0);
-  space.accumulate(g.grad[0], gp);
-  const auto jac = space.jacobian(x);
-  double worst = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    const double h = 1e-5 * std::fabs(x[i]);
-    auto xp = x, xm = x;
-    xp[i] += h;
-    xm[i] -= h;
-    const double fd = (loss(xp) - loss(xm)) / (2 * h);
-    const double adj = gp[i] * jac[i];
-    EXPECT_GT(std::fabs(fd), 0.0) << space.names()[i];
-    EXPECT_LE(std::fabs(adj - fd), 1e-5 * std::fabs(fd))
-        << space.names()[i] << ": adjoint " << adj << " finite difference " << fd;
-    worst = std::max(worst, std::fabs(adj - fd) / std::fabs(fd));
-  }
-  std::printf("  %zu parameters, worst relative difference to finite differences %.2e\n", x.size(),
-              worst);
   // Checkpointed: the same gradient, bit for bit.
   opt.checkpoint_every = 7;
   const auto gc = cellfit::loss_gradient(rc.model, {space.to_set(space.to_physical(x))}, rc.stimuli,
@@ -256,32 +228,10 @@ transform = "log"
   ASSERT_TRUE(info->is_global(k));
   for (double e : ih->params[static_cast<std::size_t>(k)]) EXPECT_EQ(e, -40.0);
   const cellfit::parameter_space space(rc.model, rc.fit.parameters);
-  const auto& s = rc.settings;
   auto truth = space.model_values();
   truth[0] = -30.0;
   truth[1] *= 1.3;
-  const auto target = cellfit::simulate_batch(rc.model, {space.to_set(truth)}, rc.stimuli, s);
-  auto loss = [&](const std::vector<double>& x) {
-    const auto r =
-        cellfit::simulate_batch(rc.model, {space.to_set(space.to_physical(x))}, rc.stimuli, s);
-    return mse(r.voltage, target.voltage);
-  };
-  const auto x = space.to_optimizer(space.model_values());
-  const auto g = cellfit::loss_gradient(rc.model, {space.to_set(space.to_physical(x))}, rc.stimuli,
-                                        s, target.voltage);
-  ASSERT_GT(g.loss[0], 1e-6);
-  std::vector<double> gp(space.size(), 0.0);
-  space.accumulate(g.grad[0], gp);
-  const auto jac = space.jacobian(x);
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    const double h = 1e-5 * std::fabs(x[i]);
-    auto xp = x, xm = x;
-    xp[i] += h;
-    xm[i] -= h;
-    const double fd = (loss(xp) - loss(xm)) / (2 * h);
-    EXPECT_LE(std::fabs(gp[i] * jac[i] - fd), 1e-5 * std::fabs(fd))
-        << space.names()[i] << ": adjoint " << gp[i] * jac[i] << " finite difference " << fd;
-  }
+  cellfit::test::check_space_gradient(rc, space, truth);
   // One value for the model: not per region, per compartment or distributed.
   rc.fit.parameters[0].scope = "soma";
   EXPECT_THROW(cellfit::parameter_space(rc.model, rc.fit.parameters), cellfit::config_error);
