@@ -1,8 +1,10 @@
 #include "gradient/trace_loss.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "common/error.hpp"
+#include "sim/gradient.hpp"
 
 namespace cellfit {
 
@@ -28,11 +30,16 @@ trace_loss::trace_loss(loss_settings s, std::vector<double> target, std::size_t 
   if (target_.size() != n_cells * n_sites * n_samples) {
     throw internal_error("cellfit::trace_loss: target size does not match the recordings");
   }
+  samples_.resize(n_cells);
+  for (std::size_t c = 0; c < n_cells; ++c) {
+    samples_[c] =
+        n_sites > 0 ? samples_before_nan(&target_[c * n_sites * n_samples], n_samples) : n_samples;
+  }
   if (s_.spike_weight > 0) {
     target_spikes_.resize(n_cells * n_sites);
     for (std::size_t i = 0; i < n_cells * n_sites; ++i) {
-      target_spikes_[i] =
-          threshold_crossings(&target_[i * n_samples], n_samples, sample_ms, s_.spike_threshold_mv);
+      target_spikes_[i] = threshold_crossings(&target_[i * n_samples], samples_[i / n_sites],
+                                              sample_ms, s_.spike_threshold_mv);
     }
   }
 }
@@ -45,26 +52,34 @@ double trace_loss::operator()(std::size_t cell, const double* v, double* dv) con
   // mse: the mean over cells, sites and samples; normalized: that over the number of sites.
   const double S = static_cast<double>(n_sites_);
   const double site_norm = s_.kind == loss_kind::normalized ? 1.0 / (S * S) : 1.0 / S;
-  const double w = site_norm / (static_cast<double>(n_cells_) * static_cast<double>(n_samples_));
+  // A protocol shorter than the run: its samples only (the rest of dv stays 0). The target
+  // ends at the protocol's end, and so does v (NaN after it).
+  const std::size_t len =
+      std::min(samples_[cell], n_sites_ > 0 ? samples_before_nan(v, n_samples_) : n_samples_);
+  const std::size_t n = std::max<std::size_t>(len, 1);
+  const double w = site_norm / (static_cast<double>(n_cells_) * static_cast<double>(n));
   const double* t = &target_[cell * n_sites_ * n_samples_];
   double sum = 0;
-  for (std::size_t i = 0; i < n_sites_ * n_samples_; ++i) {
-    const double diff = v[i] - t[i];
-    sum += diff * diff;
-    dv[i] = 2.0 * w * diff;
+  for (std::size_t site = 0; site < n_sites_; ++site) {
+    for (std::size_t k = 0; k < len; ++k) {
+      const std::size_t i = site * n_samples_ + k;
+      const double diff = v[i] - t[i];
+      sum += diff * diff;
+      dv[i] = 2.0 * w * diff;
+    }
   }
   double loss = w * sum;
   if (s_.spike_weight > 0) {
     const double ws = s_.spike_weight * site_norm / static_cast<double>(n_cells_);
-    const double miss = (static_cast<double>(n_samples_) * sample_ms_) *
-                        (static_cast<double>(n_samples_) * sample_ms_);
+    const double miss =
+        (static_cast<double>(n) * sample_ms_) * (static_cast<double>(n) * sample_ms_);
     const double th = s_.spike_threshold_mv, h = sample_ms_;
     for (std::size_t site = 0; site < n_sites_; ++site) {
       const double* vs = v + site * n_samples_;
       double* ds = dv + site * n_samples_;
       const auto& ts = target_spikes_[cell * n_sites_ + site];
       std::size_t i = 0;
-      for (std::size_t k = 0; k + 1 < n_samples_; ++k) {
+      for (std::size_t k = 0; k + 1 < len; ++k) {
         if (!(vs[k] < th && vs[k + 1] >= th)) continue;
         const double b = vs[k + 1] - vs[k];
         const double tk = h * (static_cast<double>(k) + (th - vs[k]) / b);

@@ -26,7 +26,9 @@ struct loss_settings {
 
 class trace_loss {
  public:
-  // target: [cell][site][sample]; sample_ms the time between samples.
+  // target: [cell][site][sample]; sample_ms the time between samples. A cell's target may
+  // end in NaN (a protocol shorter than the run, as simulate writes it): the loss of that
+  // cell covers its samples before the first NaN of its first site, nothing after.
   trace_loss(loss_settings s, std::vector<double> target, std::size_t n_cells, std::size_t n_sites,
              std::size_t n_samples, double sample_ms);
 
@@ -44,6 +46,7 @@ class trace_loss {
   std::size_t n_cells_, n_sites_, n_samples_;
   double sample_ms_;
   std::vector<std::vector<double>> target_spikes_;  // [cell * sites + site] crossing times
+  std::vector<std::size_t> samples_;                 // [cell] samples the loss covers
 };
 
 // Upward crossings of `threshold` in v[0..n) with samples `dt` apart, linearly

@@ -178,8 +178,17 @@ gradient_result run(const cell_model& model, const std::vector<parameter_set>& s
   for (std::size_t c = 0; c < n_cells; ++c) {
     const int tile = static_cast<int>(c / Lanes), lane = static_cast<int>(c % Lanes);
     double* v = &r.voltage[c * n_sites * n_samples];
+    // Every cell runs to the longest protocol (padded); a shorter one's trace ends at its
+    // own end, NaN after it as simulate writes it, and its loss sees nothing beyond.
+    const int steps = static_cast<int>(
+        std::llround(stimulus_duration_ms(stimuli[c % stimuli.size()], s.t_stop_ms) / s.dt_ms));
+    const std::size_t keep =
+        std::min(n_samples, static_cast<std::size_t>(steps / s.record_every + 1));
     for (std::size_t k = 0; k < n_sites; ++k) {
-      for (std::size_t t = 0; t < n_samples; ++t) v[k * n_samples + t] = rec_h(tile, k, t, lane);
+      for (std::size_t t = 0; t < n_samples; ++t) {
+        v[k * n_samples + t] = t < keep ? static_cast<double>(rec_h(tile, k, t, lane))
+                                        : std::numeric_limits<double>::quiet_NaN();
+      }
     }
     r.failed_step[c] = fail_h(c);
     if (fail_h(c) >= 0) continue;  // no gradient through a diverged cell
@@ -232,6 +241,12 @@ gradient_result run(const cell_model& model, const std::vector<parameter_set>& s
 
 }  // namespace
 
+std::size_t samples_before_nan(const double* v, std::size_t n) {
+  std::size_t k = 0;
+  while (k < n && !std::isnan(v[k])) ++k;
+  return k;
+}
+
 double adjoint_trajectory_bytes_per_cell(const cell_model& model, const simulation_settings& s,
                                          int K) {
   double ion_rows = 0;
@@ -248,14 +263,6 @@ gradient_result loss_gradient(const cell_model& model, const std::vector<paramet
                               const std::vector<stimulus>& stimuli, const simulation_settings& s,
                               const trace_loss_function& loss, const adjoint_options& opt) {
   check_batch(model, sets, stimuli, s);
-  for (const auto& x : stimuli) {
-    if (stimulus_duration_ms(x, s.t_stop_ms) != s.t_stop_ms) {
-      throw config_error("cellfit::gradient: protocol '" + x.name +
-                         "' is shorter than the run (t_stop_ms " + std::to_string(x.t_stop_ms) +
-                         "): the gradient engine runs every protocol for the run's t_stop_ms; "
-                         "give the protocols one duration");
-    }
-  }
   if (s.prec != precision::fp64) {
     throw config_error("cellfit::gradient: the adjoint runs in fp64 only (simulation.precision)");
   }
@@ -306,14 +313,22 @@ gradient_result loss_gradient(const cell_model& model, const std::vector<paramet
                        std::to_string(n_sites) + " sites x " + std::to_string(n_samples) +
                        " samples");
   }
-  const double norm = 1.0 / static_cast<double>(per_cell);
+  // The mean over a cell's sites and samples; a protocol shorter than the run covers its
+  // own samples (the target is NaN after its end, as simulate writes it).
   auto mse = [&](std::size_t c, const double* v, double* dv) {
     const double* t = &target[c * per_cell];
+    const std::size_t n =
+        n_sites > 0 ? std::min(samples_before_nan(t, n_samples), samples_before_nan(v, n_samples))
+                    : n_samples;
+    const double norm = 1.0 / static_cast<double>(std::max<std::size_t>(n * n_sites, 1));
     double sum = 0;
-    for (std::size_t i = 0; i < per_cell; ++i) {
-      const double diff = v[i] - t[i];
-      sum += diff * diff;
-      dv[i] = 2.0 * norm * diff;
+    for (std::size_t site = 0; site < n_sites; ++site) {
+      for (std::size_t k = 0; k < n; ++k) {
+        const std::size_t i = site * n_samples + k;
+        const double diff = v[i] - t[i];
+        sum += diff * diff;
+        dv[i] = 2.0 * norm * diff;
+      }
     }
     return sum * norm;
   };

@@ -48,12 +48,18 @@ struct gradient_result {
   double setup_seconds = 0;                          // layout, copies, initialisation
 };
 
+// The samples of a target trace before its first NaN: a protocol shorter than the run ends
+// there (simulate writes NaN after it), and trace losses cover only those samples.
+std::size_t samples_before_nan(const double* v, std::size_t n);
+
 // Bytes of stored trajectory per cell for checkpoint interval K (documented for the
 // reports; the driver uses it to pick K).
 double adjoint_trajectory_bytes_per_cell(const cell_model& model,
                                          const simulation_settings& settings, int K);
 
-// Runs forward and backward for the batch. FP64 only. Throws config_error on bad settings
+// Runs forward and backward for the batch. FP64 only. Protocols of different durations run
+// padded to the longest (the loss sees each one's own samples: the traces passed to `loss`
+// and returned in voltage are NaN after a protocol's end). Throws config_error on bad settings
 // or when even the checkpointed trajectory cannot fit the memory budget.
 gradient_result loss_gradient(const cell_model& model, const std::vector<parameter_set>& sets,
                               const std::vector<stimulus>& stimuli,

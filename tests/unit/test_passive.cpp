@@ -296,3 +296,77 @@ gIhbar = { "dend[0](0.3)" = 3e-4, all = 1e-4 }
 }
 
 }  // namespace
+
+namespace {
+
+// Protocols of different durations in one gradient: every cell runs to the longest (padded),
+// the loss covers each protocol's own samples, and the shorter protocol's gradient is the
+// one it has run alone for its own duration.
+TEST(gradient_durations, protocols_of_different_durations) {
+  const std::string text = R"toml(
+[model]
+morphology = "builtin:ball_and_stick"
+[simulation]
+dt_ms = 0.025
+t_stop_ms = 16.0
+record_every = 4
+record_sites = [0, -1]
+[[protocol]]
+name = "long"
+[[protocol.stimulus]]
+sites = "soma"
+amplitude = 0.5
+delay_ms = 1.0
+duration_ms = 12.0
+[[protocol]]
+name = "short"
+t_stop_ms = 9.0
+[[protocol.stimulus]]
+sites = "soma"
+amplitude = 0.8
+delay_ms = 2.0
+duration_ms = 5.0
+[[fit.parameter]]
+name = "hh.gnabar"
+bounds = [0.05, 0.3]
+[[fit.parameter]]
+name = "hh.gkbar"
+bounds = [0.01, 0.1]
+)toml";
+  const auto rc = cellfit::parse_config(text, "durations.toml", {});
+  const cellfit::parameter_space space(rc.model, rc.fit.parameters);
+  auto truth = space.model_values();
+  truth[0] *= 1.2;
+  truth[1] *= 0.85;
+  cellfit::test::check_space_gradient(rc, space, truth);
+
+  // The short protocol's gradient equals that of a run of it alone, 9 ms long.
+  const auto here = space.to_set(space.model_values());
+  const auto target =
+      cellfit::simulate_batch(rc.model, {space.to_set(truth)}, rc.stimuli, rc.settings);
+  const auto both =
+      cellfit::loss_gradient(rc.model, {here}, rc.stimuli, rc.settings, target.voltage);
+  ASSERT_EQ(both.n_cells, 2u);
+  const std::size_t n_samples = both.n_samples, per_cell = both.n_sites * n_samples;
+  // Its trace ends at 9 ms (NaN after), as simulate writes it.
+  const std::size_t keep = static_cast<std::size_t>(9.0 / (0.025 * 4)) + 1;
+  EXPECT_TRUE(std::isnan(both.voltage[per_cell + keep]));
+  EXPECT_FALSE(std::isnan(both.voltage[per_cell + keep - 1]));
+  cellfit::simulation_settings alone = rc.settings;
+  alone.t_stop_ms = 9.0;
+  const auto short_target =
+      cellfit::simulate_batch(rc.model, {space.to_set(truth)}, {rc.stimuli[1]}, alone);
+  const auto one =
+      cellfit::loss_gradient(rc.model, {here}, {rc.stimuli[1]}, alone, short_target.voltage);
+  EXPECT_NEAR(both.loss[1], one.loss[0], 1e-12 * one.loss[0]);
+  const auto* hh = rc.model.placement("hh");
+  ASSERT_NE(hh, nullptr);
+  for (std::size_t k = 0; k < both.grad[1][0].size(); ++k) {
+    for (std::size_t j = 0; j < both.grad[1][0][k].size(); ++j) {
+      const double a = both.grad[1][0][k][j], b = one.grad[0][0][k][j];
+      EXPECT_NEAR(a, b, 1e-10 * (1 + std::fabs(b))) << "param " << k << " instance " << j;
+    }
+  }
+}
+
+}  // namespace
