@@ -129,6 +129,7 @@ int run_info(const info_options& o) {
   struct tally {
     int sections = 0, compartments = 0;
     double area = 0, length = 0;
+    double cm = 0, ra = 0;  // the model's values (one per region)
   };
   std::map<std::string, tally> by_region;
   for (const auto& s : m.sections) {
@@ -140,15 +141,27 @@ int run_info(const info_options& o) {
     auto& t = by_region[region_name(g.region_of[static_cast<std::size_t>(c)])];
     ++t.compartments;
     t.area += g.area_um2[static_cast<std::size_t>(g.node_of[static_cast<std::size_t>(c)])];
+    if (config) {  // a bare morphology has no membrane yet
+      t.cm = rc.model.cm[static_cast<std::size_t>(c)];
+      t.ra = rc.model.ra_ohm_cm[static_cast<std::size_t>(c)];
+    }
   }
-  std::printf("\n%-8s %9s %13s %12s %12s\n", "region", "sections", "compartments", "length_um",
+  std::printf("\n%-8s %9s %13s %12s %12s", "region", "sections", "compartments", "length_um",
               "area_um2");
+  std::printf(config ? " %8s %8s\n" : "\n", "cm", "Ra");
   for (const auto& [name, t] : by_region) {
-    if (m.point_model) {  // no geometry: lengths and areas do not exist
-      std::printf("%-8s %9d %13d %12s %12s\n", name.c_str(), t.sections, t.compartments, "-", "-");
+    if (m.point_model) {  // no geometry: lengths, areas and Ra do not exist
+      std::printf("%-8s %9d %13d %12s %12s", name.c_str(), t.sections, t.compartments, "-", "-");
     } else {
-      std::printf("%-8s %9d %13d %12.6g %12.6g\n", name.c_str(), t.sections, t.compartments,
-                  t.length, t.area);
+      std::printf("%-8s %9d %13d %12.6g %12.6g", name.c_str(), t.sections, t.compartments, t.length,
+                  t.area);
+    }
+    if (!config) {
+      std::printf("\n");
+    } else if (m.point_model) {
+      std::printf(" %8.4g %8s\n", t.cm, "-");
+    } else {
+      std::printf(" %8.4g %8.4g\n", t.cm, t.ra);
     }
   }
   if (!o.swc_out.empty()) {
