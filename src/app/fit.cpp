@@ -119,6 +119,18 @@ void write_fit_parameters(h5::file& f, const parameter_space& space) {
   f.write("/fit/parameters/of_param", group_of, {P});
 }
 
+void write_fit_time(h5::file& f, const run_config& rc, bool names) {
+  const auto& s = rc.settings;
+  std::vector<double> t(static_cast<std::size_t>(s.n_samples()));
+  for (std::size_t k = 0; k < t.size(); ++k)
+    t[k] = static_cast<double>(k) * s.record_every * s.dt_ms;
+  f.write("/fit/time_ms", t, {t.size()});
+  if (!names) return;
+  std::vector<std::string> stim_names;
+  for (const auto& st : rc.stimuli) stim_names.push_back(st.name);
+  f.write("/fit/stimuli/names", stim_names);
+}
+
 void print_gt_table(const parameter_space& space, const std::vector<double>& initial,
                     const std::vector<double>& best, const std::vector<double>& truth,
                     const char* initial_label) {
@@ -132,6 +144,29 @@ void print_gt_table(const parameter_space& space, const std::vector<double>& ini
         parameter_label(fp.mechanism, fp.param) + (fp.scope == "all" ? "" : "@" + fp.scope);
     std::printf("%-28s %12.5g %12.5g %9.2f%%\n", name.c_str(), first[k], last[k],
                 first[k] > 0 ? 100.0 * (1 - last[k] / first[k]) : 0.0);
+  }
+}
+
+void print_fitted_values(const parameter_space& space, const std::vector<double>& initial,
+                         const std::vector<double>& best, const std::vector<double>& truth,
+                         const char* initial_label) {
+  const bool known = truth.size() == space.size();
+  std::printf("%-28s %-8s %12s %12s%s\n", "fitted values", "unit", initial_label, "best",
+              known ? "  ground truth" : "");
+  for (std::size_t i = 0; i < space.size(); ++i) {
+    const fit_parameter& fp = space.parameters()[space.group_of(i)];
+    std::string unit = fp.param == "cm" && fp.mechanism.empty()   ? "uF/cm2"
+                       : fp.param == "Ra" && fp.mechanism.empty() ? "ohm cm"
+                                                                  : "";
+    if (const mechanism_info* info = find_mechanism(fp.mechanism)) {
+      const int k = info->param_index(fp.param);
+      if (k >= 0) unit = info->param_units[static_cast<std::size_t>(k)];
+    }
+    std::printf("%-28s %-8s %12.6g %12.6g", space.names()[i].c_str(), unit.c_str(),
+                i < initial.size() ? initial[i] : std::nan(""),
+                i < best.size() ? best[i] : std::nan(""));
+    if (known) std::printf(" %13.6g", truth[i]);
+    std::printf("\n");
   }
 }
 
@@ -281,6 +316,7 @@ void write_fit(const std::string& path, const run_config& rc, const parameter_sp
     const std::size_t n_stim = rc.stimuli.size(), n_sites = s.record_compartments.size();
     const std::size_t n_samples = static_cast<std::size_t>(s.n_samples());
     f.write("/fit/target/voltage", target, {n_stim, n_sites, n_samples});
+    write_fit_time(f, rc, true);
     if (!r.best_voltage.empty()) {
       f.write("/fit/best/voltage", r.best_voltage, {n_stim, n_sites, n_samples});
     }
@@ -431,6 +467,7 @@ int run_fit(const fit_options& o) {
   std::printf("adjoint: checkpoint every %d steps, peak memory %.3g MB\n", r.checkpoint_every,
               r.peak_bytes / 1e6);
   if (comm.size() > 1) std::printf("%s", r.plan.summary().c_str());
+  print_fitted_values(space, r.initial, r.best, p.ground_truth);
   if (!p.ground_truth.empty()) print_gt_table(space, r.initial, r.best, p.ground_truth);
   if (!std::isfinite(r.best_loss)) {
     std::fprintf(stderr,
