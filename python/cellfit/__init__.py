@@ -245,6 +245,10 @@ class Model:
         self._m = _core.Model(self._path, self._text, name, self._overrides)
         self._info = self._m.info()
         self._parameters: Optional[Parameters] = None
+        # Values almost certainly in the wrong unit (dt_ms = 25, celsius = 307, gnabar = 120,
+        # a 100 nA step): the command prints them to stderr; here they are warnings.
+        for w in self._info.get("warnings", []):
+            warnings.warn(f"cellfit: {w}", UserWarning, stacklevel=2)
 
     def __repr__(self) -> str:
         i = self._info

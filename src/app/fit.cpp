@@ -18,6 +18,7 @@
 #include "gradient/gradient_fit.hpp"
 #include "io/checkpoint.hpp"
 #include "io/config.hpp"
+#include "io/config_units.hpp"
 #include "io/h5.hpp"
 #include "model/parameter_space.hpp"
 #include "sim/batch_simulator.hpp"
@@ -385,6 +386,8 @@ int run_fit(const fit_options& o) {
     rc = load_config(o.config, o.overrides);
     engine = check_fit_config(rc, o);
   });
+  // Once per command: not again for each member of an ensemble.
+  if (ctx->rank() == 0 && o.member < 0) warn_implausible_values(rc, "fit");
   if (rc.fit.ensemble.present && o.member < 0) return run_ensemble(rc, o);
   if (engine == "ga") return run_ga_fit(rc, o);
   if (engine == "hybrid") return run_hybrid_fit_command(rc, o);
