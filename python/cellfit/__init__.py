@@ -44,6 +44,7 @@ __all__ = [
     "fit",
     "compare",
     "read_result",
+    "plot",
     "Error",
     "UsageError",
     "ConfigError",
@@ -619,6 +620,34 @@ def compare(
     if code != 0:
         raise Error(f"cellfit.compare: ended with status {code}")
     return read_result(os.path.join(os.fspath(out_dir), "compare.h5"))
+
+
+def plot(
+    path: Union[str, "os.PathLike[str]"],
+    out_dir: Union[str, "os.PathLike[str]"] = ".",
+    *,
+    dpi: int = 90,
+) -> List[str]:
+    """Draws the PNG plots of a cellfit result file, as ``cellfit plot`` does (the same
+    code, scripts/plot_result.py), and returns their paths.
+
+    A fit file ``FIT.h5``: ``FIT_loss.png`` (loss per iteration/generation, log scale; the
+    GA's median, the GT error when the target is synthetic), ``FIT_traces.png`` (target vs
+    best traces per stimulus and recording), ``FIT_params.png`` (the fitted values within
+    their bounds, initial and ground truth when known) and, for the GA,
+    ``FIT_population.png`` (each individual's summed objective per generation). A simulate
+    file ``SIM.h5``: ``SIM_traces.png``. ``out_dir`` is created if needed.
+
+    Raises ``cellfit.FileError`` for a missing file or one that is not a cellfit fit or
+    simulate result; ``ImportError`` without matplotlib or h5py. Uses matplotlib's Agg
+    backend unless an inline backend (Jupyter) is active; figures are closed after saving.
+    """
+    from . import _plot
+
+    try:
+        return _plot.plot(os.fspath(path), os.fspath(out_dir), dpi)
+    except _plot.PlotError as e:
+        raise FileError(f"cellfit::plot: {e}") from None
 
 
 from ._result import Result, read_result  # noqa: E402
