@@ -129,8 +129,9 @@ def _plot_fit(f, np, out_dir, stem, dpi):
         ax.plot(it[okm], med[okm], color="tab:gray", lw=1.2, label="median")
     if "phase" in h:
         phase = h["phase"][()]
-        for s in np.nonzero(np.diff(phase) != 0)[0] + 1:
-            ax.axvline(s, color="tab:green", lw=0.8, ls=":")
+        for k, s in enumerate(np.nonzero(np.diff(phase) != 0)[0] + 1):
+            ax.axvline(s, color="tab:green", lw=0.8, ls=":",
+                       label="polish starts" if k == 0 else None)
     loss_name = _text(f.attrs.get("loss", "summed objective" if engine == "ga" else "loss"))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(loss_name)
@@ -199,9 +200,9 @@ def _plot_fit(f, np, out_dir, stem, dpi):
         ax.grid(alpha=0.3, axis="x")
         ax.legend(fontsize=7, loc="best")
         gt = f.attrs.get("gt_error")
-        ax.set_title(f"{stem}: fitted parameters" +
-                     (f" (GT error {float(gt):.3g})" if gt is not None and truth is not None else ""),
-                     fontsize=10)
+        known = gt is not None and truth is not None
+        ax.set_title(f"{stem}: fitted parameters"
+                     + (f" (GT error {float(gt):.3g})" if known else ""), fontsize=10)
         fig.tight_layout()
         _save(fig, out_dir, stem, "params", dpi, written)
 
@@ -294,7 +295,8 @@ def plot(path, out_dir=".", dpi=90):
             os.makedirs(out_dir, exist_ok=True)
             return kind(f, np, out_dir, stem, dpi)
         except KeyError as e:
-            raise PlotError(f"{path}: incomplete cellfit {command or 'result'} file ({e})") from None
+            raise PlotError(f"{path}: incomplete cellfit {command or 'result'} file ({e})") \
+                from None
 
 
 def main():
