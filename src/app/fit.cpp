@@ -171,8 +171,8 @@ void print_fitted_values(const parameter_space& space, const std::vector<double>
   }
 }
 
-epoch_callback epoch_progress_printer() {
-  return [](const epoch_report& e) {
+epoch_callback epoch_progress_printer(bool lbfgsb) {
+  return [lbfgsb](const epoch_report& e) {
     if (e.replayed) return;
     const double per = e.iteration > 0 ? e.elapsed_seconds / e.iteration : e.epoch_seconds;
     const double eta = per * std::max(0, e.planned - 1 - e.iteration);
@@ -181,6 +181,14 @@ epoch_callback epoch_progress_printer() {
     char div[64] = "";
     if (e.diverged > 0)
       std::snprintf(div, sizeof div, "  (%d cells diverged: step rejected)", e.diverged);
+    if (lbfgsb) {
+      // L-BFGS-B counts loss evaluations (line searches make several per iteration); it
+      // usually converges before the most it may make, so that is shown as a bound.
+      std::fprintf(stderr,
+                   "  evaluation %4d (at most %d)  loss %.5g  normalized %.5g%s  %.3f s/eval%s\n",
+                   e.iteration + 1, e.planned, e.loss, e.normalized_loss, gt, e.epoch_seconds, div);
+      return;
+    }
     std::fprintf(stderr, "  epoch %4d/%d  loss %.5g  normalized %.5g%s  %.3f s/epoch  ETA %s%s\n",
                  e.iteration, e.planned - 1, e.loss, e.normalized_loss, gt, e.epoch_seconds,
                  hms(eta).c_str(), div);
@@ -408,8 +416,11 @@ int run_fit(const fit_options& o) {
                 << " parameters, " << rc.stimuli.size() << " stimuli, "
                 << s.record_compartments.size() << " recorded sites, " << s.n_steps()
                 << " steps of " << s.dt_ms << " ms; "
-                << (g.optimizer == optimizer_kind::adam ? "Adam" : "L-BFGS-B") << ", " << g.epochs
-                << " epochs; " << comm.size() << " rank" << (comm.size() == 1 ? "" : "s") << "\n";
+                << (g.optimizer == optimizer_kind::adam
+                        ? "Adam, " + std::to_string(g.epochs) + " epochs"
+                        : "L-BFGS-B, at most " + std::to_string(g.epochs) + " iterations (" +
+                              std::to_string(3 * g.epochs + 1) + " loss evaluations)")
+                << "; " << comm.size() << " rank" << (comm.size() == 1 ? "" : "s") << "\n";
     }
     p.model = &rc.model;
     p.space = &space;
@@ -435,7 +446,7 @@ int run_fit(const fit_options& o) {
   const parameter_space& space = *space_owner;
 
   epoch_callback progress;
-  if (!run.quiet) progress = epoch_progress_printer();
+  if (!run.quiet) progress = epoch_progress_printer(g.optimizer == optimizer_kind::lbfgsb);
   gradient_control control;
   control.resume = run.resume.empty() ? nullptr : &resumed;
   control.checkpoint_every = run.checkpoint_every;
@@ -459,8 +470,12 @@ int run_fit(const fit_options& o) {
   if (!run.root) return std::isfinite(r.best_loss) ? exit_ok : exit_diverged;
 
   const auto& h = r.history;
-  std::printf("cellfit fit: %zu iterations (%s), %.2f s, %zu single-cell simulations -> %s\n",
-              h.loss.size(), r.stop_reason.c_str(), r.wall_seconds, r.simulations, run.out.c_str());
+  const bool lbfgsb = g.optimizer == optimizer_kind::lbfgsb;
+  // Adam's history holds the loss before each update and after the last.
+  const std::size_t count = lbfgsb || h.loss.empty() ? h.loss.size() : h.loss.size() - 1;
+  std::printf("cellfit fit: %zu %s (stopped: %s), %.2f s, %zu single-cell simulations -> %s\n",
+              count, lbfgsb ? "L-BFGS-B loss evaluations" : "Adam epochs", r.stop_reason.c_str(),
+              r.wall_seconds, r.simulations, run.out.c_str());
   if (r.replayed > 0)
     std::printf("resumed: %d evaluations replayed from %s\n", r.replayed, run.resume.c_str());
   if (!h.loss.empty()) {

@@ -84,7 +84,8 @@ void write_or_save_state(const fit_run& r, const fit_options& o,
                          const std::function<void()>& save_checkpoint);
 
 // The progress lines of `cellfit fit` on stderr (rank 0).
-epoch_callback epoch_progress_printer();
+// lbfgsb: the lines count loss evaluations ("evaluation k (at most N)"), not epochs.
+epoch_callback epoch_progress_printer(bool lbfgsb = false);
 ga::generation_callback ga_progress_printer();
 
 // The GA's view of a fit problem: scoring, stimulus windows, feature targets, and the target

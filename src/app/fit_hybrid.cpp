@@ -146,7 +146,7 @@ int run_hybrid_fit_command(run_config& rc, const fit_options& o) {
   hybrid_callbacks cb;
   if (!run.quiet) {
     cb.on_generation = ga_progress_printer();
-    cb.on_epoch = epoch_progress_printer();
+    cb.on_epoch = epoch_progress_printer(grad.optimizer == optimizer_kind::lbfgsb);
     cb.on_phase = [](int phase, int of, const std::vector<double>&) {
       if (phase == 0) {
         std::fprintf(stderr, "  phase GA\n");
