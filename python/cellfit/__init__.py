@@ -12,6 +12,7 @@ Quick tour (docs/python.md)::
     sim = model.simulate()                       # sim.voltage [cell][site][sample], mV
     loss, grad = model.loss_and_gradient(model.parameters.initial)
     result = cellfit.fit("examples/11_toy_grad_all_all.toml", out="fit.h5")
+    cellfit.plot("fit.h5", out_dir="plots")      # loss, traces, parameters (PNG paths)
 
 Processes: the module runs in one process (no MPI). Under ``mpirun -np N`` with N > 1 the
 import is refused; run ``mpirun -np N cellfit fit ...`` for distributed fits.
@@ -639,8 +640,9 @@ def plot(
     file ``SIM.h5``: ``SIM_traces.png``. ``out_dir`` is created if needed.
 
     Raises ``cellfit.FileError`` for a missing file or one that is not a cellfit fit or
-    simulate result; ``ImportError`` without matplotlib or h5py. Uses matplotlib's Agg
-    backend unless an inline backend (Jupyter) is active; figures are closed after saving.
+    simulate result; ``ImportError`` without matplotlib or h5py. The figures are drawn
+    without pyplot: no matplotlib backend is chosen or changed (a notebook's stays), and
+    nothing is left open; show them with ``IPython.display.Image(path)``.
     """
     from . import _plot
 
