@@ -37,7 +37,8 @@ fi
 # bench/plot_scaling.py), pytest (the translator's and the Python module's tests), Arbor (the
 # L5PC mechanisms against Arbor's bbp catalogue, tests/validation/arbor_l5pc_mechanisms.py),
 # nanobind (the Python module's bindings, python/), scikit-build-core (`pip install .`),
-# scipy (the Python tests drive the gradient with scipy.optimize).
+# scipy (the Python tests drive the gradient with scipy.optimize), nbclient, nbformat and
+# ipykernel (CTest executes examples/notebooks/tour.ipynb).
 py_missing=$(python3 - <<'PY'
 import importlib.util
 print(" ".join(m for m, mod in (("neuron", "neuron"), ("efel", "efel"), ("deap", "deap"),
@@ -47,7 +48,8 @@ print(" ".join(m for m, mod in (("neuron", "neuron"), ("efel", "efel"), ("deap",
                                      ("pytest", "pytest"), ("arbor", "arbor"),
                                      ("nanobind", "nanobind"),
                                      ("scikit-build-core", "scikit_build_core"),
-                                     ("scipy", "scipy"))
+                                     ("scipy", "scipy"), ("nbclient", "nbclient"),
+                                     ("nbformat", "nbformat"), ("ipykernel", "ipykernel"))
                if importlib.util.find_spec(mod) is None))
 PY
 )

@@ -12,6 +12,7 @@ Quick tour (docs/python.md)::
     sim = model.simulate()                       # sim.voltage [cell][site][sample], mV
     loss, grad = model.loss_and_gradient(model.parameters.initial)
     result = cellfit.fit("examples/11_toy_grad_all_all.toml", out="fit.h5")
+    cellfit.plot("fit.h5", out_dir="plots")      # loss, traces, parameters (PNG paths)
 
 Processes: the module runs in one process (no MPI). Under ``mpirun -np N`` with N > 1 the
 import is refused; run ``mpirun -np N cellfit fit ...`` for distributed fits.
@@ -44,6 +45,7 @@ __all__ = [
     "fit",
     "compare",
     "read_result",
+    "plot",
     "Error",
     "UsageError",
     "ConfigError",
@@ -245,6 +247,10 @@ class Model:
         self._m = _core.Model(self._path, self._text, name, self._overrides)
         self._info = self._m.info()
         self._parameters: Optional[Parameters] = None
+        # Values almost certainly in the wrong unit (dt_ms = 25, celsius = 307, gnabar = 120,
+        # a 100 nA step): the command prints them to stderr; here they are warnings.
+        for w in self._info.get("warnings", []):
+            warnings.warn(f"cellfit: {w}", UserWarning, stacklevel=2)
 
     def __repr__(self) -> str:
         i = self._info
@@ -615,6 +621,35 @@ def compare(
     if code != 0:
         raise Error(f"cellfit.compare: ended with status {code}")
     return read_result(os.path.join(os.fspath(out_dir), "compare.h5"))
+
+
+def plot(
+    path: Union[str, "os.PathLike[str]"],
+    out_dir: Union[str, "os.PathLike[str]"] = ".",
+    *,
+    dpi: int = 90,
+) -> List[str]:
+    """Draws the PNG plots of a cellfit result file, as ``cellfit plot`` does (the same
+    code, scripts/plot_result.py), and returns their paths.
+
+    A fit file ``FIT.h5``: ``FIT_loss.png`` (loss per iteration/generation, log scale; the
+    GA's median, the GT error when the target is synthetic), ``FIT_traces.png`` (target vs
+    best traces per stimulus and recording), ``FIT_params.png`` (the fitted values within
+    their bounds, initial and ground truth when known) and, for the GA,
+    ``FIT_population.png`` (each individual's summed objective per generation). A simulate
+    file ``SIM.h5``: ``SIM_traces.png``. ``out_dir`` is created if needed.
+
+    Raises ``cellfit.FileError`` for a missing file or one that is not a cellfit fit or
+    simulate result; ``ImportError`` without matplotlib or h5py. The figures are drawn
+    without pyplot: no matplotlib backend is chosen or changed (a notebook's stays), and
+    nothing is left open; show them with ``IPython.display.Image(path)``.
+    """
+    from . import _plot
+
+    try:
+        return _plot.plot(os.fspath(path), os.fspath(out_dir), dpi)
+    except _plot.PlotError as e:
+        raise FileError(f"cellfit::plot: {e}") from None
 
 
 from ._result import Result, read_result  # noqa: E402

@@ -32,6 +32,7 @@
 #include "features/feature_library.hpp"
 #include "gradient/gradient_fit.hpp"
 #include "io/config.hpp"
+#include "io/config_units.hpp"
 #include "model/parameter_space.hpp"
 #include "sim/batch_simulator.hpp"
 
@@ -157,6 +158,7 @@ class model {
     d["v_init_mv"] = rc_.model.v_init_mv;
     d["n_parameter_sets"] = rc_.sets.size();
     d["has_fit"] = rc_.fit.present;
+    d["warnings"] = string_list(implausible_values(rc_));
     d["engine"] = rc_.fit.engine;
     d["target"] = rc_.fit.target.type;
     d["output"] = rc_.output;

@@ -82,6 +82,15 @@ struct features_options {
 };
 int run_features(const features_options& o);
 
+struct plot_options {
+  std::string file;  // a `cellfit fit` or `cellfit simulate` output
+  std::string out_dir = ".";
+  int dpi = 0;  // 0: the script's default
+};
+// PNG plots of a fit or simulate result (scripts/plot_result.py); throws io_error for a
+// missing, unreadable or foreign file.
+int run_plot(const plot_options& o);
+
 struct import_options {
   std::string config_dir;  // BluePyOpt's parameters/mechanisms/protocols(/features).json
   std::string morphology;

@@ -8,10 +8,6 @@
 // simulations each optimiser runs; the passes that only report (the GA generations' best on
 // the trace-loss scale, each engine's best traces) are not counted.
 
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <spawn.h>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -25,13 +21,13 @@
 #include "app/commands.hpp"
 #include "app/fit_common.hpp"
 #include "app/model_export.hpp"
+#include "app/python_script.hpp"
 #include "common/error.hpp"
 #include "hybrid/hybrid_fit.hpp"
 #include "hybrid/progress_curve.hpp"
+#include "io/config_units.hpp"
 #include "io/h5.hpp"
 #include "sim/batch_simulator.hpp"
-
-extern char** environ;
 
 namespace cellfit::app {
 
@@ -133,36 +129,6 @@ class throttle {
   clock_type::time_point last_;
 };
 
-std::string plot_script() {
-  if (const char* env = std::getenv("CELLFIT_PLOT_COMPARE")) return env;
-  std::vector<std::filesystem::path> candidates;
-  std::error_code ec;
-  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec) candidates.push_back(exe.parent_path() / "../share/cellfit/plot_compare.py");
-#ifdef CELLFIT_SOURCE_DIR
-  candidates.emplace_back(std::string(CELLFIT_SOURCE_DIR) + "/scripts/plot_compare.py");
-#endif
-  for (const auto& c : candidates) {
-    if (std::filesystem::exists(c, ec)) return std::filesystem::weakly_canonical(c, ec).string();
-  }
-  return "";
-}
-
-// Runs python3 SCRIPT H5 --out-dir DIR; returns its exit status (127: could not start).
-int run_plot(const std::string& script, const std::string& h5, const std::string& dir) {
-  std::vector<std::string> args = {"python3", script, h5, "--out-dir", dir};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  if (posix_spawnp(&pid, "python3", nullptr, nullptr, argv.data(), environ) != 0) return 127;
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return 127;
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
-
 void write_compare(const std::string& path, const run_config& rc, const parameter_space& space,
                    const fit_problem& fp, const std::vector<engine_run>& runs, double budget_sims,
                    double budget_s, const comm::context& ctx) {
@@ -259,6 +225,7 @@ int run_compare(const compare_options& o) {
   comm::agree(comm, [&] {
     rc = o.config.empty() ? parse_config(compare_config_text(), "builtin:compare", o.overrides)
                           : load_config(o.config, o.overrides);
+    if (root) warn_implausible_values(rc, "compare");
     for (const auto& e : engines) {
       if (e != "ga" && e != "gradient" && e != "hybrid")
         throw usage_error("cellfit::compare: --engines: unknown engine '" + e +
@@ -456,8 +423,9 @@ int run_compare(const compare_options& o) {
               fp.ground_truth.empty() ? "" : "; GT error: mean |g* - g| over the parameters");
   std::printf("results: %s\n", h5_path.c_str());
   if (!o.plots) return exit_ok;
-  const std::string script = plot_script();
-  const int rc_plot = script.empty() ? 127 : run_plot(script, h5_path, o.out_dir);
+  const std::string script = find_script("plot_compare.py", "CELLFIT_PLOT_COMPARE");
+  const int rc_plot =
+      script.empty() ? 127 : run_python_script(script, {h5_path, "--out-dir", o.out_dir});
   if (rc_plot != 0) {
     std::fprintf(stderr,
                  "cellfit compare: warning: no PNG plots (%s); the results are in %s; plot them "

@@ -18,6 +18,7 @@
 #include "gradient/gradient_fit.hpp"
 #include "io/checkpoint.hpp"
 #include "io/config.hpp"
+#include "io/config_units.hpp"
 #include "io/h5.hpp"
 #include "model/parameter_space.hpp"
 #include "sim/batch_simulator.hpp"
@@ -119,6 +120,18 @@ void write_fit_parameters(h5::file& f, const parameter_space& space) {
   f.write("/fit/parameters/of_param", group_of, {P});
 }
 
+void write_fit_time(h5::file& f, const run_config& rc, bool names) {
+  const auto& s = rc.settings;
+  std::vector<double> t(static_cast<std::size_t>(s.n_samples()));
+  for (std::size_t k = 0; k < t.size(); ++k)
+    t[k] = static_cast<double>(k) * s.record_every * s.dt_ms;
+  f.write("/fit/time_ms", t, {t.size()});
+  if (!names) return;
+  std::vector<std::string> stim_names;
+  for (const auto& st : rc.stimuli) stim_names.push_back(st.name);
+  f.write("/fit/stimuli/names", stim_names);
+}
+
 void print_gt_table(const parameter_space& space, const std::vector<double>& initial,
                     const std::vector<double>& best, const std::vector<double>& truth,
                     const char* initial_label) {
@@ -135,8 +148,31 @@ void print_gt_table(const parameter_space& space, const std::vector<double>& ini
   }
 }
 
-epoch_callback epoch_progress_printer() {
-  return [](const epoch_report& e) {
+void print_fitted_values(const parameter_space& space, const std::vector<double>& initial,
+                         const std::vector<double>& best, const std::vector<double>& truth,
+                         const char* initial_label) {
+  const bool known = truth.size() == space.size();
+  std::printf("%-28s %-8s %12s %12s%s\n", "fitted values", "unit", initial_label, "best",
+              known ? "  ground truth" : "");
+  for (std::size_t i = 0; i < space.size(); ++i) {
+    const fit_parameter& fp = space.parameters()[space.group_of(i)];
+    std::string unit = fp.param == "cm" && fp.mechanism.empty()   ? "uF/cm2"
+                       : fp.param == "Ra" && fp.mechanism.empty() ? "ohm cm"
+                                                                  : "";
+    if (const mechanism_info* info = find_mechanism(fp.mechanism)) {
+      const int k = info->param_index(fp.param);
+      if (k >= 0) unit = info->param_units[static_cast<std::size_t>(k)];
+    }
+    std::printf("%-28s %-8s %12.6g %12.6g", space.names()[i].c_str(), unit.c_str(),
+                i < initial.size() ? initial[i] : std::nan(""),
+                i < best.size() ? best[i] : std::nan(""));
+    if (known) std::printf(" %13.6g", truth[i]);
+    std::printf("\n");
+  }
+}
+
+epoch_callback epoch_progress_printer(bool lbfgsb) {
+  return [lbfgsb](const epoch_report& e) {
     if (e.replayed) return;
     const double per = e.iteration > 0 ? e.elapsed_seconds / e.iteration : e.epoch_seconds;
     const double eta = per * std::max(0, e.planned - 1 - e.iteration);
@@ -145,6 +181,14 @@ epoch_callback epoch_progress_printer() {
     char div[64] = "";
     if (e.diverged > 0)
       std::snprintf(div, sizeof div, "  (%d cells diverged: step rejected)", e.diverged);
+    if (lbfgsb) {
+      // L-BFGS-B counts loss evaluations (line searches make several per iteration); it
+      // usually converges before the most it may make, so that is shown as a bound.
+      std::fprintf(stderr,
+                   "  evaluation %4d (at most %d)  loss %.5g  normalized %.5g%s  %.3f s/eval%s\n",
+                   e.iteration + 1, e.planned, e.loss, e.normalized_loss, gt, e.epoch_seconds, div);
+      return;
+    }
     std::fprintf(stderr, "  epoch %4d/%d  loss %.5g  normalized %.5g%s  %.3f s/epoch  ETA %s%s\n",
                  e.iteration, e.planned - 1, e.loss, e.normalized_loss, gt, e.epoch_seconds,
                  hms(eta).c_str(), div);
@@ -281,6 +325,7 @@ void write_fit(const std::string& path, const run_config& rc, const parameter_sp
     const std::size_t n_stim = rc.stimuli.size(), n_sites = s.record_compartments.size();
     const std::size_t n_samples = static_cast<std::size_t>(s.n_samples());
     f.write("/fit/target/voltage", target, {n_stim, n_sites, n_samples});
+    write_fit_time(f, rc, true);
     if (!r.best_voltage.empty()) {
       f.write("/fit/best/voltage", r.best_voltage, {n_stim, n_sites, n_samples});
     }
@@ -349,6 +394,8 @@ int run_fit(const fit_options& o) {
     rc = load_config(o.config, o.overrides);
     engine = check_fit_config(rc, o);
   });
+  // Once per command: not again for each member of an ensemble.
+  if (ctx->rank() == 0 && o.member < 0) warn_implausible_values(rc, "fit");
   if (rc.fit.ensemble.present && o.member < 0) return run_ensemble(rc, o);
   if (engine == "ga") return run_ga_fit(rc, o);
   if (engine == "hybrid") return run_hybrid_fit_command(rc, o);
@@ -369,8 +416,11 @@ int run_fit(const fit_options& o) {
                 << " parameters, " << rc.stimuli.size() << " stimuli, "
                 << s.record_compartments.size() << " recorded sites, " << s.n_steps()
                 << " steps of " << s.dt_ms << " ms; "
-                << (g.optimizer == optimizer_kind::adam ? "Adam" : "L-BFGS-B") << ", " << g.epochs
-                << " epochs; " << comm.size() << " rank" << (comm.size() == 1 ? "" : "s") << "\n";
+                << (g.optimizer == optimizer_kind::adam
+                        ? "Adam, " + std::to_string(g.epochs) + " epochs"
+                        : "L-BFGS-B, at most " + std::to_string(g.epochs) + " iterations (" +
+                              std::to_string(3 * g.epochs + 1) + " loss evaluations)")
+                << "; " << comm.size() << " rank" << (comm.size() == 1 ? "" : "s") << "\n";
     }
     p.model = &rc.model;
     p.space = &space;
@@ -396,7 +446,7 @@ int run_fit(const fit_options& o) {
   const parameter_space& space = *space_owner;
 
   epoch_callback progress;
-  if (!run.quiet) progress = epoch_progress_printer();
+  if (!run.quiet) progress = epoch_progress_printer(g.optimizer == optimizer_kind::lbfgsb);
   gradient_control control;
   control.resume = run.resume.empty() ? nullptr : &resumed;
   control.checkpoint_every = run.checkpoint_every;
@@ -420,8 +470,12 @@ int run_fit(const fit_options& o) {
   if (!run.root) return std::isfinite(r.best_loss) ? exit_ok : exit_diverged;
 
   const auto& h = r.history;
-  std::printf("cellfit fit: %zu iterations (%s), %.2f s, %zu single-cell simulations -> %s\n",
-              h.loss.size(), r.stop_reason.c_str(), r.wall_seconds, r.simulations, run.out.c_str());
+  const bool lbfgsb = g.optimizer == optimizer_kind::lbfgsb;
+  // Adam's history holds the loss before each update and after the last.
+  const std::size_t count = lbfgsb || h.loss.empty() ? h.loss.size() : h.loss.size() - 1;
+  std::printf("cellfit fit: %zu %s (stopped: %s), %.2f s, %zu single-cell simulations -> %s\n",
+              count, lbfgsb ? "L-BFGS-B loss evaluations" : "Adam epochs", r.stop_reason.c_str(),
+              r.wall_seconds, r.simulations, run.out.c_str());
   if (r.replayed > 0)
     std::printf("resumed: %d evaluations replayed from %s\n", r.replayed, run.resume.c_str());
   if (!h.loss.empty()) {
@@ -431,6 +485,7 @@ int run_fit(const fit_options& o) {
   std::printf("adjoint: checkpoint every %d steps, peak memory %.3g MB\n", r.checkpoint_every,
               r.peak_bytes / 1e6);
   if (comm.size() > 1) std::printf("%s", r.plan.summary().c_str());
+  print_fitted_values(space, r.initial, r.best, p.ground_truth);
   if (!p.ground_truth.empty()) print_gt_table(space, r.initial, r.best, p.ground_truth);
   if (!std::isfinite(r.best_loss)) {
     std::fprintf(stderr,

@@ -30,10 +30,20 @@ void make_target(const run_config& rc, const parameter_space& space, std::vector
 // /fit/param_names, /fit/bounds/*, /fit/parameters/*.
 void write_fit_parameters(h5::file& f, const parameter_space& space);
 
+// /fit/time_ms [sample] (the times of the target and best traces) and, with `names`,
+// /fit/stimuli/names [stimulus] (the GA writes its own with the windows).
+void write_fit_time(h5::file& f, const run_config& rc, bool names);
+
 // The per-parameter GT error table on stdout.
 void print_gt_table(const parameter_space& space, const std::vector<double>& initial,
                     const std::vector<double>& best, const std::vector<double>& truth,
                     const char* initial_label = "initial");
+
+// The fitted values on stdout, one row per scalar (name, unit, initial, best and, when
+// `truth` is not empty, the ground truth), all in physical units.
+void print_fitted_values(const parameter_space& space, const std::vector<double>& initial,
+                         const std::vector<double>& best, const std::vector<double>& truth,
+                         const char* initial_label = "initial");
 
 // The ranks, files and checkpoint settings of one `cellfit fit`, the same for both engines.
 struct fit_run {
@@ -74,7 +84,8 @@ void write_or_save_state(const fit_run& r, const fit_options& o,
                          const std::function<void()>& save_checkpoint);
 
 // The progress lines of `cellfit fit` on stderr (rank 0).
-epoch_callback epoch_progress_printer();
+// lbfgsb: the lines count loss evaluations ("evaluation k (at most N)"), not epochs.
+epoch_callback epoch_progress_printer(bool lbfgsb = false);
 ga::generation_callback ga_progress_printer();
 
 // The GA's view of a fit problem: scoring, stimulus windows, feature targets, and the target

@@ -143,6 +143,7 @@ void write_ga_fit(const std::string& path, const run_config& rc, const parameter
     }
     f.write("/fit/stimuli/names", stim_names);
     f.write("/fit/stimuli/window_ms", win, {n_stim, 2});
+    write_fit_time(f, rc, false);
     write_model(f, rc.model);
 
     f.attribute("/", "cellfit_version", std::string("0.1.0"));
@@ -441,16 +442,15 @@ int run_ga_fit(run_config& rc, const fit_options& o) {
       sum.simulate_s, sum.copy_s, sum.score_s, sum.communicate_s, sum.select_s, sum.wall_s,
       sum.overlap_efficiency(), comm.size(), comm.size() == 1 ? "" : "s",
       rc.parallel.overlap ? "on" : "off");
-  if (!g.truth.empty()) {
-    std::vector<double> start = space.initial_values();
-    if (!r.populations.empty()) {
-      const auto& pop0 = r.populations.front();
-      start = std::min_element(pop0.begin(), pop0.end(), [](const auto& x, const auto& y) {
-                return x.total < y.total;
-              })->params;
-    }
-    print_gt_table(space, start, best.params, g.truth, "gen 0 best");
+  std::vector<double> start = space.initial_values();
+  if (!r.populations.empty()) {
+    const auto& pop0 = r.populations.front();
+    start = std::min_element(pop0.begin(), pop0.end(), [](const auto& x, const auto& y) {
+              return x.total < y.total;
+            })->params;
   }
+  print_fitted_values(space, start, best.params, g.truth, "gen 0 best");
+  if (!g.truth.empty()) print_gt_table(space, start, best.params, g.truth, "gen 0 best");
   if (all_diverged[0] != 0) {
     std::fprintf(stderr,
                  "cellfit fit: every simulated cell diverged: no individual was scored "

@@ -47,6 +47,7 @@ void write_hybrid_fit(const std::string& path, const run_config& rc, const param
     const std::size_t n_stim = fp.stimuli.size(), n_sites = s.record_compartments.size();
     const std::size_t n_samples = static_cast<std::size_t>(s.n_samples());
     f.write("/fit/target/voltage", fp.target, {n_stim, n_sites, n_samples});
+    write_fit_time(f, rc, true);
     std::vector<std::int64_t> sites(s.record_compartments.begin(), s.record_compartments.end());
     f.write("/fit/target/sites", sites, {sites.size()});
     f.write("/fit/target/site_names", s.site_names());
@@ -145,7 +146,7 @@ int run_hybrid_fit_command(run_config& rc, const fit_options& o) {
   hybrid_callbacks cb;
   if (!run.quiet) {
     cb.on_generation = ga_progress_printer();
-    cb.on_epoch = epoch_progress_printer();
+    cb.on_epoch = epoch_progress_printer(grad.optimizer == optimizer_kind::lbfgsb);
     cb.on_phase = [](int phase, int of, const std::vector<double>&) {
       if (phase == 0) {
         std::fprintf(stderr, "  phase GA\n");
@@ -176,6 +177,8 @@ int run_hybrid_fit_command(run_config& rc, const fit_options& o) {
                 c.loss[std::min(ga_n, c.loss.size()) - 1], r.best_loss, r.best + 1,
                 r.polished.size());
   }
+  if (!r.starts.empty())
+    print_fitted_values(*st.space, r.starts[r.best], r.best_params, fp.ground_truth, "GA start");
   if (!fp.ground_truth.empty() && !r.starts.empty()) {
     print_gt_table(*st.space, r.starts[r.best], r.best_params, fp.ground_truth, "GA start");
   }

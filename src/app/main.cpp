@@ -75,7 +75,8 @@ int main(int argc, char** argv) {
   auto* fit_cmd = cli.add_subcommand(
       "fit",
       "Fit the [[fit.parameter]]s of a model to target traces (synthetic or HDF5) and write\n"
-      "the fit result (HDF5). Progress, one line per epoch, on stderr.");
+      "the fit result (HDF5) and a summary with the fitted values on stdout. Progress on\n"
+      "stderr: one line per epoch (gradient), per generation (GA), both in turn (hybrid).");
   fit_cmd->add_option("config", fit.config, "TOML config with a [fit] section (docs/config.md)")
       ->required();
   fit_cmd->add_option("--engine", fit.engine,
@@ -138,7 +139,11 @@ int main(int argc, char** argv) {
   compare_cmd
       ->add_option("--engines", cmp.engines, "Engines to run, comma-separated (ga,gradient,hybrid)")
       ->delimiter(',');
-  compare_cmd->add_flag("!--no-plots", cmp.plots, "Write no PNG (only compare.h5)");
+  bool no_plots = false, print_compare_config = false;
+  compare_cmd->add_flag("--no-plots", no_plots, "Write no PNG (only compare.h5)");
+  compare_cmd->add_flag("--print-config", print_compare_config,
+                        "Print the built-in problem's config (TOML) and exit: save it, edit it "
+                        "and pass it as CONFIG");
   compare_cmd->add_flag("--quiet,-q", cmp.quiet, "No progress output");
 
   app::info_options info;
@@ -216,6 +221,21 @@ int main(int argc, char** argv) {
                        "BluePyOpt's axon replacement (its L5PC example uses it)");
   import_cmd->add_option("--dt", imp.dt_ms, "Time step of the config, ms (0.025)");
 
+  app::plot_options plot;
+  auto* plot_cmd = cli.add_subcommand(
+      "plot",
+      "PNG plots of a result file (python3 with matplotlib and h5py). A fit: loss history\n"
+      "(log scale), target vs best traces per stimulus and recording, the fitted values\n"
+      "within their bounds (with the ground truth when known) and, for the GA, the\n"
+      "population's summed objectives per generation. A simulate output: its traces.\n"
+      "The PNGs are named after the file: FIT_loss.png, FIT_traces.png, ...");
+  plot_cmd->add_option("file", plot.file, "HDF5 file written by cellfit fit or cellfit simulate")
+      ->required()
+      ->check(file_name);
+  plot_cmd->add_option("--out-dir", plot.out_dir, "Where the PNGs go (.)")->check(file_name);
+  plot_cmd->add_option("--dpi", plot.dpi, "Resolution of the PNGs (90)")
+      ->check(CLI::Range(10, 1200));
+
   auto* config_cmd =
       cli.add_subcommand("default-config", "Print the built-in default problem's config");
 
@@ -240,6 +260,7 @@ int main(int argc, char** argv) {
     std::cerr << "cellfit: " << comm::describe(e) << "\n";
     return exit_failure;
   }
+  cmp.plots = !no_plots;
   fit.comm = world;
   sim.comm = world;
   cmp.comm = world;
@@ -252,6 +273,15 @@ int main(int argc, char** argv) {
     } else if (features_cmd->parsed()) {
       // Host-only, and Kokkos would claim its --threads option.
       code = app::run_features(feat);
+    } else if (compare_cmd->parsed() && print_compare_config) {
+      if (!cmp.config.empty()) {
+        throw usage_error(
+            "cellfit::compare: --print-config prints the built-in problem; it takes no CONFIG");
+      }
+      if (world->rank() == 0) std::cout << app::compare_config_text();
+      code = exit_ok;
+    } else if (plot_cmd->parsed()) {
+      code = app::run_plot(plot);  // host only: python3 draws
     } else if (import_cmd->parsed()) {
       code = app::run_import_bluepyopt(imp);
     } else {

@@ -12,6 +12,7 @@
 #include "app/model_export.hpp"
 #include "common/error.hpp"
 #include "io/config.hpp"
+#include "io/config_units.hpp"
 #include "io/h5.hpp"
 #include "sched/load_balance.hpp"
 #include "sim/batch_simulator.hpp"
@@ -154,6 +155,7 @@ int run_simulate(const simulate_options& o) {
   std::string out;
   comm::agree(*ctx, [&] {
     rc = load_config(o.config, o.overrides);
+    if (root) warn_implausible_values(rc, "simulate");
     out = o.out.empty() ? rc.output : o.out;
     // Refuse an unwritable destination before spending the simulation time.
     if (root) check_writable(out, "simulate");

@@ -322,16 +322,20 @@ const std::vector<std::string>& default_ga_features() {
 const char* default_config_text() {
   return R"(# cellfit built-in default problem: the ball-and-stick hh cell (soma + 5 dendrite
 # compartments), 4 parameter sets (gnabar, gkbar x U(0.7, 1.3)) x 6 somatic current steps.
+# Units are NEURON's: ms, mV, nA, uF/cm2, S/cm2 (conductance densities), ohm cm, um, degC;
+# `cellfit info --mechanisms` lists every mechanism parameter with its unit.
 [model]
 morphology = "builtin:ball_and_stick"
+celsius = 6.3                # degC (not kelvin)
+v_init = -65.0               # mV
 
 [model.mechanisms.hh]
-regions = "all"
+regions = "all"              # hh's defaults: gnabar 0.12, gkbar 0.036, gl 0.0003 S/cm2
 
 [simulation]
-dt_ms = 0.025
-t_stop_ms = 200.0
-record_sites = [0, -1]
+dt_ms = 0.025                # ms
+t_stop_ms = 200.0            # ms
+record_sites = [0, -1]       # compartments: the soma and the dendrite's far end
 
 [batch]
 parameter_sets = 4
@@ -341,7 +345,7 @@ seed = 20230619
 [[stimulus]]
 type = "step"
 sites = "soma"
-amplitudes = [0.0, 0.1, 0.2, 0.4, 0.8, 1.6]
+amplitudes = [0.0, 0.1, 0.2, 0.4, 0.8, 1.6]   # nA (0.1 nA = 100 pA), one stimulus each
 delay_ms = 20.0
 duration_ms = 150.0
 )";

@@ -89,7 +89,7 @@ print("ok: hybrid fit, GT error", e0, "->", e1)
 PY
 
 # A budget on one fit: Adam stops before its epochs, within the budget (+ the best traces).
-expect 0 "\(budget\)" -- "$cellfit" fit "$examples/11_toy_grad_all_all.toml" \
+expect 0 "\(stopped: budget\)" -- "$cellfit" fit "$examples/11_toy_grad_all_all.toml" \
   --set fit.max_simulations=4000 --out budget.h5
 python3 - <<'PY' || fails=$((fails + 1))
 import h5py
