@@ -156,10 +156,10 @@ void print_fitted_values(const parameter_space& space, const std::vector<double>
               known ? "  ground truth" : "");
   for (std::size_t i = 0; i < space.size(); ++i) {
     const fit_parameter& fp = space.parameters()[space.group_of(i)];
-    std::string unit = fp.param == "cm" && fp.mechanism.empty()   ? "uF/cm2"
-                       : fp.param == "Ra" && fp.mechanism.empty() ? "ohm cm"
-                                                                  : "";
-    if (const mechanism_info* info = find_mechanism(fp.mechanism)) {
+    std::string unit;
+    const mechanism_info* info =
+        fp.mechanism.empty() ? &passive_info() : find_mechanism(fp.mechanism);
+    if (info) {
       const int k = info->param_index(fp.param);
       if (k >= 0) unit = info->param_units[static_cast<std::size_t>(k)];
     }
