@@ -58,7 +58,12 @@ std::string one_line_toml_error(const std::string& msg, const std::string& fallb
 
 // Keys come from the document: a quoted key may hold any character.
 [[noreturn]] void fail(const toml::value& v, const std::string& key, const std::string& what) {
-  throw config_error("cellfit::config: " + where(v, printable_text(key)) + ": " + what);
+  // A message passed on from a deeper check keeps its text, not its own "cellfit::config: "
+  // prefix (one prefix per line, the location first).
+  std::string text = what;
+  const std::string prefix = "cellfit::config: ";
+  if (text.compare(0, prefix.size(), prefix) == 0) text.erase(0, prefix.size());
+  throw config_error(prefix + where(v, printable_text(key)) + ": " + text);
 }
 
 double positive(const toml::value& v, const std::string& key, double x) {
