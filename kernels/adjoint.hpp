@@ -602,8 +602,10 @@ struct adjoint_functor {
     f.mechs.for_each([&](auto const& mv) { add_conductance(mv, tile, k); });
     const bool clamps = f.g_ext.extent(0) != 0;
     if (clamps) clamp_terms<true>(tile, n);
-    hines_solve<Lanes, Real, MemorySpace>(tile, nn, f.parent, f.g_axial, pt, f.d, f.rhs,
-                                          no_visit{});
+    // Per lane either way: a shared copy holds the same value in every lane, and the adjoint's
+    // cost is in its dual-number channel terms, not here.
+    hines_solve<Lanes, Real, MemorySpace>(tile, nn, f.parent, f.g_axial, pt, f.d, f.rhs, no_visit{},
+                                          std::true_type{});
     if (a.grad_cap.extent(0) != 0) passive_gradient(tile, k);
     // lambda_V(n) = lambda_V(n+1) - L mu + mechanism terms.
     for (int i = 1; i < nn; ++i) {

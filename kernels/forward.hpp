@@ -28,6 +28,7 @@
 // enforces it).
 
 #include <stdexcept>
+#include <type_traits>
 
 #include <Kokkos_Core.hpp>
 
@@ -98,9 +99,8 @@ struct forward_problem {
   // nothing for the option.
   batch_view3<Real, MemorySpace> g_axial;
   batch_view3<Real, MemorySpace> d_const;
-  KOKKOS_INLINE_FUNCTION int passive_tile(int tile) const {
-    return g_axial.extent(0) == 1 ? 0 : tile;
-  }
+  int passive_per_cell = 0;  // 1: per cell (read per lane); 0: shared (read once, broadcast)
+  KOKKOS_INLINE_FUNCTION int passive_tile(int tile) const { return passive_per_cell ? tile : 0; }
 
   forward_mechanisms<Real, MemorySpace> mechs;
   ion_views<Real, MemorySpace> ions[n_ion_species];
@@ -316,7 +316,20 @@ struct forward_functor {
   }
 
   // One step n -> n+1 of every lane of the tile (see the scheme at the top of this file).
+  // The passive terms are read per lane only when the cells have their own (compile-time
+  // choice, so a batch without fitted cm or Ra broadcasts one value per node).
   KOKKOS_FORCEINLINE_FUNCTION void step(const int tile, const int step, int* lane_failed) const {
+    if (p.passive_per_cell) {
+      step_impl(tile, step, lane_failed, std::true_type{});
+    } else {
+      step_impl(tile, step, lane_failed, std::false_type{});
+    }
+  }
+
+  template <class PerCell>
+  KOKKOS_FORCEINLINE_FUNCTION void step_impl(const int tile, const int step, int* lane_failed,
+                                             PerCell per_cell_tag) const {
+    constexpr bool per_cell = PerCell::value;
     const int n = p.n_nodes;
     const int n_inject = static_cast<int>(p.inject_node.extent(0));
     const int pt = p.passive_tile(tile);
@@ -327,9 +340,10 @@ struct forward_functor {
       Real* const d0 = &p.d(tile, 0, 0);
       Real* const r0 = &p.rhs(tile, 0, 0);
       const Real* const dc = &p.d_const(pt, 0, 0);
+      const Real dc0 = dc[0];
       CELLFIT_LANE_LOOP
       for (int l = 0; l < Lanes; ++l) {
-        d0[l] = dc[l];
+        d0[l] = per_cell ? dc[l] : dc0;
         r0[l] = Real(0);
       }
     }
@@ -337,6 +351,7 @@ struct forward_functor {
       const int pi = p.parent(i);
       const Real* const g = &p.g_axial(pt, i, 0);
       const Real* const dc = &p.d_const(pt, i, 0);
+      const Real g0 = g[0], dc0 = dc[0];
       const Real* const vi = &p.v(tile, i, 0);
       const Real* const vp = &p.v(tile, pi, 0);
       Real* const di = &p.d(tile, i, 0);
@@ -344,8 +359,8 @@ struct forward_functor {
       Real* const rp = &p.rhs(tile, pi, 0);
       CELLFIT_LANE_LOOP
       for (int l = 0; l < Lanes; ++l) {
-        const Real flux = g[l] * (vp[l] - vi[l]);
-        di[l] = dc[l];
+        const Real flux = (per_cell ? g[l] : g0) * (vp[l] - vi[l]);
+        di[l] = per_cell ? dc[l] : dc0;
         ri[l] = flux;
         rp[l] -= flux;
       }
@@ -383,7 +398,7 @@ struct forward_functor {
     // sweep. Every node is checked every step: the channels' fast exponentials rely on
     // |V| <= v_bound for every cell that has not failed.
     hines_solve<Lanes, Real, MemorySpace>(tile, n, p.parent, p.g_axial, pt, p.d, p.rhs,
-                                          add_dv{p, tile, lane_failed});
+                                          add_dv{p, tile, lane_failed}, per_cell_tag);
     // 4. The states are advanced at V(n+1) at the start of the next step (and after the loop).
   }
 

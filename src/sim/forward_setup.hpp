@@ -237,6 +237,7 @@ forward_problem<Real, device_memory> build_forward_problem(const cell_model& mod
     Kokkos::deep_copy(dconst, dconst_h);
     p.g_axial = gax;
     p.d_const = dconst;
+    p.passive_per_cell = per_cell ? 1 : 0;
   }
 
   const std::vector<ion_layout> ions = layout_ions(model);

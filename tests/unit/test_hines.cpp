@@ -45,8 +45,8 @@ void check_random_trees(std::uint64_t seed) {
       for (int i = 0; i < n; ++i) d(0, i, l) = dense[l](i, i);
     }
     std::vector<int> visited;
-    cellfit::hines_solve<Lanes, double, Kokkos::HostSpace>(0, n, parent, g, 0, d, rhs,
-                                                           [&](int i) { visited.push_back(i); });
+    cellfit::hines_solve<Lanes, double, Kokkos::HostSpace>(
+        0, n, parent, g, 0, d, rhs, [&](int i) { visited.push_back(i); }, std::true_type{});
     ASSERT_EQ(static_cast<int>(visited.size()), n);
     for (int i = 0; i < n; ++i) ASSERT_EQ(visited[static_cast<std::size_t>(i)], i);
     for (int l = 0; l < Lanes; ++l) {
