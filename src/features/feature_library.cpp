@@ -1,4 +1,5 @@
 #include "features/feature_library.hpp"
+#include "common/suggest.hpp"
 
 #include <algorithm>
 #include <array>
@@ -987,7 +988,8 @@ void check_names(const std::vector<std::string>& names) {
     if (is_known(nm)) continue;
     std::string known;
     for (const auto& k : available()) known += (known.empty() ? "" : ", ") + k;
-    throw config_error("cellfit::features: unknown feature '" + nm + "' (known: " + known + ")");
+    throw config_error("cellfit::features: unknown feature '" + nm + "'" +
+                       did_you_mean(nm, available()) + " (known: " + known + ")");
   }
 }
 

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "common/suggest.hpp"
 #include "io/feature_targets.hpp"
 #include "model/cell_model.hpp"
 #include "sim/batch_simulator.hpp"
@@ -142,7 +143,8 @@ struct converter {
         if (!n.is_string()) refuse(where, "expected mechanism names (strings)");
         const std::string mech = n.get<std::string>();
         if (!find_mechanism(mech)) {
-          refuse(where, "unknown mechanism '" + mech + "' (catalogue: " + catalogue_names() + ")");
+          refuse(where, "unknown mechanism '" + mech + "'" + did_you_mean(mech, catalogue_list()) +
+                            " (catalogue: " + catalogue_names() + ")");
         }
         auto* lists = lists_of(mech);
         if (!lists) {
@@ -299,7 +301,10 @@ struct converter {
         mech = text(p, "mech", where);
         param = text(p, "mech_param", where);
         const mechanism_info* m = find_mechanism(mech);
-        if (!m) refuse(where + ".mech", "unknown mechanism '" + mech + "'");
+        if (!m) {
+          refuse(where + ".mech",
+                 "unknown mechanism '" + mech + "'" + did_you_mean(mech, catalogue_list()));
+        }
         if (m->param_index(param) < 0 || m->is_global(m->param_index(param))) {
           refuse(where + ".mech_param", "'" + mech + "' has no RANGE parameter '" + param + "'");
         }

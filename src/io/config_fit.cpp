@@ -7,6 +7,7 @@
 #include <toml.hpp>
 
 #include "common/error.hpp"
+#include "common/suggest.hpp"
 #include "features/feature_library.hpp"
 #include "io/config.hpp"
 #include "io/detail/config_reader.hpp"
@@ -92,7 +93,9 @@ void build_ga(const toml::value& v, run_config& rc) {
       if (!features::is_known(name)) {
         std::string known;
         for (const auto& k : features::available()) known += (known.empty() ? "" : ", ") + k;
-        fail(fv, "fit.ga.features", "unknown feature '" + name + "' (known: " + known + ")");
+        fail(fv, "fit.ga.features",
+             "unknown feature '" + name + "'" + did_you_mean(name, features::available()) +
+                 " (known: " + known + ")");
       }
     }
   }

@@ -8,6 +8,7 @@
 #include <toml.hpp>
 
 #include "common/error.hpp"
+#include "common/suggest.hpp"
 #include "io/config.hpp"
 #include "io/detail/config_reader.hpp"
 #include "io/detail/config_sections.hpp"
@@ -380,7 +381,8 @@ void build_model(table_reader& t, cell_model& m, const std::string& source) {
     for (const auto& [key, value] : mv.as_table()) {
       if (!find_mechanism(key)) {
         fail(value, "model.mechanisms." + key,
-             "unknown mechanism (the catalogue: " + catalogue_names() + ")");
+             "unknown mechanism" + did_you_mean(key, catalogue_list()) +
+                 " (the catalogue: " + catalogue_names() + ")");
       }
     }
     mt.finish();

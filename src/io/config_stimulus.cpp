@@ -8,6 +8,7 @@
 
 #include "common/error.hpp"
 #include "common/rng.hpp"
+#include "common/suggest.hpp"
 #include "io/config.hpp"
 #include "io/detail/config_reader.hpp"
 #include "io/detail/config_sections.hpp"
@@ -202,8 +203,10 @@ std::vector<made_stimulus> read_stimulus_table(table_reader& t, const toml::valu
     emit(c, label);
   } else {
     fail(t.get("type"), t.key_name("type"),
-         "unknown stimulus type '" + type +
-             "' (step, ramp, noise, random_steps, waveform, holding, seclamp)");
+         "unknown stimulus type '" + type + "'" +
+             did_you_mean(type, {"step", "ramp", "noise", "random_steps", "waveform", "holding",
+                                 "seclamp"}) +
+             " (step, ramp, noise, random_steps, waveform, holding, seclamp)");
   }
   return made;
 }

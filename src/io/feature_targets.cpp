@@ -1,4 +1,5 @@
 #include "io/feature_targets.hpp"
+#include "common/suggest.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -44,7 +45,8 @@ ga::feature_target make_target(std::size_t stim, std::size_t site, const std::st
                                double mean, double sd, const std::string& where) {
   if (!features::is_known(name)) {
     throw config_error("cellfit::features: " + where + ": feature '" + name +
-                       "' is not in cellfit's library (known: " + known_features() + ")");
+                       "' is not in cellfit's library" + did_you_mean(name, features::available()) +
+                       " (known: " + known_features() + ")");
   }
   if (!(sd > 0)) {
     throw config_error("cellfit::features: " + where + ": std of " + name + " must be > 0, got " +

@@ -1,4 +1,5 @@
 #include "model/cell_model.hpp"
+#include "common/suggest.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -61,6 +62,12 @@ const std::vector<mechanism_info>& mechanism_catalogue() {
 std::string catalogue_names() {
   std::string out;
   for (const auto& m : mechanism_catalogue()) out += (out.empty() ? "" : ", ") + m.name;
+  return out;
+}
+
+std::vector<std::string> catalogue_list() {
+  std::vector<std::string> out;
+  for (const auto& m : mechanism_catalogue()) out.push_back(m.name);
   return out;
 }
 
@@ -165,7 +172,8 @@ void check_override(const cell_model& m, const parameter_override& o, const std:
   const mechanism_info* info = grp.info;
   const std::string label = parameter_label(o.mechanism, o.param);
   if (!info) {
-    throw config_error("cellfit::config: " + where + ": unknown mechanism '" + o.mechanism + "'");
+    throw config_error("cellfit::config: " + where + ": unknown mechanism '" + o.mechanism + "'" +
+                       did_you_mean(o.mechanism, catalogue_list()));
   }
   const mechanism_placement* pl = grp.placement;
   if (!pl) {
@@ -176,7 +184,8 @@ void check_override(const cell_model& m, const parameter_override& o, const std:
     std::string known;
     for (const auto& n : info->param_names) known += (known.empty() ? "" : ", ") + n;
     throw config_error("cellfit::config: " + where + ": '" + o.mechanism + "' has no parameter '" +
-                       o.param + "' (" + known + ")");
+                       o.param + "'" + did_you_mean(o.param, info->param_names) + " (" + known +
+                       ")");
   }
   if (info->is_global(info->param_index(o.param)) && (o.scope != "all" || !o.factors.empty())) {
     throw config_error("cellfit::config: " + where + ": " + label +

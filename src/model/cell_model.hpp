@@ -41,6 +41,8 @@ const std::vector<mechanism_info>& mechanism_catalogue();
 const mechanism_info* find_mechanism(const std::string& name);
 // "hh, pas, jk, ..." for messages.
 std::string catalogue_names();
+// The catalogue's mechanism names, in its order.
+std::vector<std::string> catalogue_list();
 
 struct mechanism_placement {
   std::string name;

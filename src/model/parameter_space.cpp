@@ -1,4 +1,5 @@
 #include "model/parameter_space.hpp"
+#include "common/suggest.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -49,12 +50,15 @@ parameter_space::parameter_space(const cell_model& model, std::vector<fit_parame
     const parameter_group grp = find_parameter_group(model, p.mechanism);
     const std::size_t mi = grp.index;
     const mechanism_info* info = grp.info;
-    if (!info) bad(p, "unknown mechanism '" + p.mechanism + "'");
+    if (!info)
+      bad(p,
+          "unknown mechanism '" + p.mechanism + "'" + did_you_mean(p.mechanism, catalogue_list()));
     if (!grp.placement) bad(p, "mechanism '" + p.mechanism + "' is not inserted");
     const int pk = info->param_index(p.param);
     if (pk < 0) {
       bad(p, p.mechanism.empty() ? "unknown parameter (cm, Ra, or mechanism.parameter)"
-                                 : "'" + p.mechanism + "' has no parameter '" + p.param + "'");
+                                 : "'" + p.mechanism + "' has no parameter '" + p.param + "'" +
+                                       did_you_mean(p.param, info->param_names));
     }
     if (info->is_global(pk) && (p.scope != "all" || !p.distribution.empty())) {
       bad(p, "a GLOBAL is one value for the model: scope all, without a distribution");

@@ -29,9 +29,9 @@ expect 2 "section.key=value" -- "$cellfit" simulate --set simulation --out b.h5
 
 # The mechanism catalogue and ions: unknown names are refused naming the catalogue/keys.
 printf '[model.mechanisms.NaTs2t]\nregions = "soma"\n' > unknown_mech.toml
-expect 3 "unknown_mech.toml:1: model.mechanisms.NaTs2t: unknown mechanism .the catalogue: hh, pas, jk, CaDynamics_E2" -- "$cellfit" simulate unknown_mech.toml --out b.h5
+expect 3 "unknown_mech.toml:1: model.mechanisms.NaTs2t: unknown mechanism \\(did you mean 'NaTs2_t'\\?\\) \\(the catalogue: hh, pas, jk, CaDynamics_E2" -- "$cellfit" simulate unknown_mech.toml --out b.h5
 printf '[model.mechanisms.SK_E2]\nregions = "soma"\nzTau = 2.0\nzTua = 1.0\n' > unknown_global.toml
-expect 3 "unknown_global.toml:4: model.mechanisms.SK_E2.zTua: unknown key" -- "$cellfit" simulate unknown_global.toml --out b.h5
+expect 3 "unknown_global.toml:4: model.mechanisms.SK_E2.zTua: unknown key \\(did you mean 'zTau'\\?\\)" -- "$cellfit" simulate unknown_global.toml --out b.h5
 printf '[model.mechanisms.CaDynamics_E2]\nregions = "soma"\n[model.ions.ca]\nci = -1.0\n' > bad_conc.toml
 expect 3 "model.ions.ca.ci: a concentration must be > 0 mM" -- "$cellfit" simulate bad_conc.toml --out b.h5
 printf '[model.mechanisms.Ca_HVA]\nregions = "soma"\n[model.ions.ca]\nstyle = "ghk"\n' > bad_style.toml

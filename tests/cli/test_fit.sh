@@ -93,6 +93,7 @@ expect 3 "target.h5:/traces/voltage has shape \[20 x 6 x 51\], the fit records \
 expect 3 "impossible bounds \[5, 1\]" -- "$cellfit" fit "$toy" --set 'fit.parameter.0.bounds=[5.0, 1.0]' --out bad.h5
 expect 3 "unknown mechanism 'kdr'" -- "$cellfit" fit "$toy" --set 'fit.parameter.0.name=kdr.gbar' --out bad.h5
 expect 3 "'jk' has no parameter 'gbar'" -- "$cellfit" fit "$toy" --set 'fit.parameter.0.name=jk.gbar' --out bad.h5
+expect 3 "'jk' has no parameter 'gkbr' \\(did you mean 'gkbar'\\?\\)" -- "$cellfit" fit "$toy" --set 'fit.parameter.0.name=jk.gkbr' --out bad.h5
 expect 3 "is set twice" -- "$cellfit" fit "$toy" --set 'fit.parameter.1.name=jk.gnabar' --out bad.h5
 expect 3 "initial value 1000 .* outside the bounds" -- "$cellfit" fit "$toy" --set 'fit.parameter.0.initial=1000.0' --out bad.h5
 expect 3 "log transform needs lower > 0" -- "$cellfit" fit "$toy" --set 'fit.parameter.0.bounds=[0.0, 300.0]' --set fit.parameter.0.transform=log --out bad.h5

@@ -167,7 +167,7 @@ TEST(bluepyopt_import, bad_input_is_refused_naming_file_and_key) {
   };
   // An unknown mechanism, in mechanisms.json and as a parameter's mechanism.
   refused(bluepyopt_files(replaced(mechanisms_json, "\"Ih\"", "\"Ihh\"")),
-          "mechanisms.json: apical: unknown mechanism 'Ihh' (catalogue: ");
+          "mechanisms.json: apical: unknown mechanism 'Ihh' (did you mean 'Ih'?) (catalogue: ");
   refused(bluepyopt_files(mechanisms_json,
                           replaced(parameters_json, "\"mech\": \"NaTa_t\"", "\"mech\": \"NaT\"")),
           "parameters.json: [13] (gNaTa_tbar_NaTa_t).mech: unknown mechanism 'NaT'");

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "common/error.hpp"
+#include "common/suggest.hpp"
 #include "config_refusal.hpp"
 #include "io/config.hpp"
 
@@ -25,6 +26,31 @@ TEST(config, unknown_key_names_file_line_and_key) {
   EXPECT_NE(m.find("run.toml:5"), std::string::npos) << m;
   EXPECT_NE(m.find("simulation.dt"), std::string::npos) << m;
   EXPECT_NE(m.find("unknown key"), std::string::npos) << m;
+}
+
+TEST(config, mistyped_names_get_the_closest_known_one) {
+  using cellfit::closest_name;
+  using cellfit::edit_distance;
+  EXPECT_EQ(edit_distance("dtms", "dt_ms"), 1u);
+  EXPECT_EQ(edit_distance("gnbaar", "gnabar"), 1u);  // a swap of neighbours counts once
+  EXPECT_EQ(edit_distance("Spikecount", "spikecount"), 0u);
+  EXPECT_EQ(closest_name("optimiser", {"optimizer", "epochs", "lr"}), "optimizer");
+  EXPECT_EQ(closest_name("tstop", {"t_stop_ms", "dt_ms"}), "");  // too far to be a typo
+  EXPECT_EQ(closest_name("xyz", {"lr", "epochs"}), "");
+  // In the messages: keys of a table, mechanisms, stimulus types (a mechanism's parameters:
+  // tests/cli/test_fit.sh).
+  EXPECT_NE(config_refusal("[simulation]\ndtms = 0.1\n")
+                .find("run.toml:2: simulation.dtms: unknown key (did you mean 'dt_ms'?)"),
+            std::string::npos);
+  EXPECT_NE(config_refusal("", {"fit.gradient.optimiser=\"adam\""})
+                .find("--set fit.gradient.optimiser: unknown key (did you mean 'optimizer'?)"),
+            std::string::npos);
+  EXPECT_NE(config_refusal("[model.mechanisms.hhh]\nregions = \"soma\"\n")
+                .find("unknown mechanism (did you mean 'hh'?)"),
+            std::string::npos);
+  EXPECT_NE(config_refusal("[[stimulus]]\ntype = \"stpe\"\nsites = [0]\n")
+                .find("unknown stimulus type 'stpe' (did you mean 'step'?)"),
+            std::string::npos);
 }
 
 TEST(config, wrong_type_and_impossible_values) {

@@ -13,7 +13,9 @@ namespace cellfit::detail {
 std::string where(const toml::value& v, const std::string& key) {
   const auto loc = v.location();
   std::string w = loc.file_name();
-  if (w.rfind("--set", 0) == 0) return w + ": " + key;  // a command-line override
+  if (w.rfind("--set", 0) == 0) {  // a command-line override: "--set a.b", then the key
+    return w == "--set " + key ? w : w + ": " + key;
+  }
   if (loc.line() > 0) w += ":" + std::to_string(loc.line());
   return w + ": " + key;
 }

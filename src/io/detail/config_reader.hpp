@@ -12,6 +12,7 @@
 #include <toml.hpp>
 
 #include "common/error.hpp"
+#include "common/suggest.hpp"
 #include "model/cable_geometry.hpp"
 #include "model/distance_function.hpp"
 #include "model/morphology.hpp"
@@ -36,7 +37,12 @@ class table_reader {
   table_reader(const toml::value& v, std::string name) : v_(v), name_(std::move(name)) {
     if (!v.is_table()) fail(v, name_, "expected a table");
   }
-  bool has(const std::string& key) const { return v_.as_table().count(key) != 0; }
+  // Every key asked about is a key this table knows: finish() suggests the closest one for
+  // a key nobody asked about.
+  bool has(const std::string& key) const {
+    asked_.insert(key);
+    return v_.as_table().count(key) != 0;
+  }
   const toml::value& get(const std::string& key) {
     used_.insert(key);
     return v_.as_table().at(key);
@@ -107,7 +113,10 @@ class table_reader {
   }
   void finish() const {
     for (const auto& [k, val] : v_.as_table()) {
-      if (!used_.count(k)) fail(val, key_name(k), "unknown key");
+      if (used_.count(k)) continue;
+      std::vector<std::string> known(asked_.begin(), asked_.end());
+      known.insert(known.end(), used_.begin(), used_.end());
+      fail(val, key_name(k), "unknown key" + did_you_mean(k, known));
     }
   }
   const toml::value& value() const { return v_; }
@@ -116,6 +125,7 @@ class table_reader {
   const toml::value& v_;
   std::string name_;
   std::set<std::string> used_;
+  mutable std::set<std::string> asked_;
 };
 
 double positive(const toml::value& v, const std::string& key, double x);
