@@ -540,6 +540,7 @@ def fit(
     resume: Optional[Union[str, "os.PathLike[str]"]] = None,
     checkpoint: Optional[Union[str, "os.PathLike[str]"]] = None,
     checkpoint_every: Optional[int] = None,
+    fresh: bool = False,
 ) -> "Result":
     """Runs ``cellfit fit`` (the same code) and returns its result file read by
     ``read_result``.
@@ -547,10 +548,10 @@ def fit(
     ``engine``: ``"gradient"``, ``"ga"`` or ``"hybrid"`` (default: the config's fit.engine);
     ``overrides``: ``{"fit.gradient.epochs": 50}`` as ``--set``; ``out``: the HDF5 output
     (default: the config's fit.output, ``fit.h5``); ``resume``/``checkpoint``/
-    ``checkpoint_every`` as on the command line. Progress goes to stderr (``quiet`` silences
+    ``checkpoint_every``/``fresh`` as on the command line. Progress goes to stderr (``quiet`` silences
     it), the summary to stdout. The GIL is released while the fit runs; Ctrl-C (SIGINT) stops
     it gracefully as in the CLI: a checkpoint is written and ``KeyboardInterrupt`` is raised
-    (``resume=`` continues it). A config given as text or a dict runs from a temporary file.
+    (``resume=`` continues it; the next fit without ``resume`` moves it to ``CKPT.prev``). A config given as text or a dict runs from a temporary file.
     """
     if isinstance(config, Model) and overrides is None:
         overrides_list = list(config._overrides)
@@ -572,6 +573,7 @@ def fit(
             os.fspath(resume) if resume is not None else "",
             os.fspath(checkpoint) if checkpoint is not None else "",
             -1 if checkpoint_every is None else int(checkpoint_every),
+            bool(fresh),
         )
     if code == _INTERRUPTED:
         raise KeyboardInterrupt("cellfit.fit: stopped by a signal; a checkpoint was written")

@@ -178,8 +178,8 @@ class model {
         units[info.param_names[k].c_str()] = info.param_units[k];
         if (info.is_global(static_cast<int>(k))) {
           // One value for the model (every instance holds it).
-          globals[info.param_names[k].c_str()] = pl.params[k].empty() ? info.defaults[k]
-                                                                      : pl.params[k].front();
+          globals[info.param_names[k].c_str()] =
+              pl.params[k].empty() ? info.defaults[k] : pl.params[k].front();
         } else {
           params[info.param_names[k].c_str()] = to_numpy(pl.params[k]);
         }
@@ -551,7 +551,8 @@ int run_command(F&& f) {
 
 int run_fit(const std::string& config, const std::string& engine,
             const std::vector<std::string>& overrides, const std::string& out, bool quiet,
-            const std::string& resume, const std::string& checkpoint, int checkpoint_every) {
+            const std::string& resume, const std::string& checkpoint, int checkpoint_every,
+            bool fresh) {
   app::fit_options o;
   o.config = config;
   o.engine = engine;
@@ -561,6 +562,7 @@ int run_fit(const std::string& config, const std::string& engine,
   o.resume = resume;
   o.checkpoint = checkpoint;
   o.checkpoint_every = checkpoint_every;
+  o.fresh = fresh;
   return run_command([&] { return app::run_fit(o); });
 }
 
@@ -608,7 +610,7 @@ NB_MODULE(_core, m) {
         nb::arg("settings"), nb::arg("threads"));
   m.def("run_fit", &run_fit, nb::arg("config"), nb::arg("engine"), nb::arg("overrides"),
         nb::arg("out"), nb::arg("quiet"), nb::arg("resume"), nb::arg("checkpoint"),
-        nb::arg("checkpoint_every"));
+        nb::arg("checkpoint_every"), nb::arg("fresh"));
   m.def("run_compare", &run_compare, nb::arg("config"), nb::arg("overrides"), nb::arg("out_dir"),
         nb::arg("budget_simulations"), nb::arg("budget_seconds"), nb::arg("engines"),
         nb::arg("plots"), nb::arg("quiet"));

@@ -28,6 +28,7 @@ struct fit_options {
   std::string resume;         // checkpoint (or finished fit output) to continue
   std::string checkpoint;     // empty: the config's fit.checkpoint, else out + ".ckpt"
   int checkpoint_every = -1;  // < 0: the config's fit.checkpoint_every
+  bool fresh = false;         // start over an earlier run's checkpoint (moved to CKPT.prev)
   comm::context_ptr comm;     // the ranks of the run (main sets it; null: one process)
   int member = -1;            // >= 0: one member of a [fit.ensemble] (set by the ensemble)
 };

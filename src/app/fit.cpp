@@ -3,8 +3,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -218,9 +220,27 @@ fit_run prepare_fit_run(const run_config& rc, const fit_options& o) {
       throw io_error("cellfit::fit: --resume " + r.resume + ": no such file");
     }
     if (r.resume != r.checkpoint && std::ifstream(r.checkpoint)) {
-      throw io_error("cellfit::fit: " + r.checkpoint +
-                     " holds the checkpoint of an earlier run: continue it with --resume " +
-                     r.checkpoint + ", or remove it");
+      // An earlier run's checkpoint. One written on Ctrl-C belongs to an interactive
+      // session that is iterating on its config, so it is moved aside with a note; one a
+      // scheduler's signal or the periodic schedule wrote belongs to a job that should be
+      // resumed, so a new fit refuses to start unless asked (--fresh). Neither is deleted.
+      const std::string cause = checkpoint::read_written_on(r.checkpoint);
+      if (!o.fresh && cause != "SIGINT") {
+        throw io_error("cellfit::fit: " + r.checkpoint + " holds the checkpoint of an earlier run" +
+                       (cause.empty() ? std::string() : " (written on " + cause + ")") +
+                       ": continue it with --resume " + r.checkpoint +
+                       ", or start afresh with --fresh (it is kept as " + r.checkpoint + ".prev)");
+      }
+      const std::string kept = r.checkpoint + ".prev";
+      if (std::rename(r.checkpoint.c_str(), kept.c_str()) != 0) {
+        throw io_error("cellfit::fit: cannot move the earlier checkpoint " + r.checkpoint + " to " +
+                       kept + ": " + std::strerror(errno));
+      }
+      if (r.root) {
+        std::cerr << "cellfit: note: " << r.checkpoint << " held the checkpoint of an earlier run"
+                  << (cause == "SIGINT" ? " stopped with Ctrl-C" : "") << "; kept as " << kept
+                  << " (continue it with --resume " << kept << ")\n";
+      }
     }
   });
   return r;

@@ -96,6 +96,10 @@ int main(int argc, char** argv) {
       ->add_option("--checkpoint", fit.checkpoint,
                    "Checkpoint file (default: fit.checkpoint, else OUT.ckpt)")
       ->check(file_name);
+  fit_cmd->add_flag("--fresh", fit.fresh,
+                    "Start afresh when the checkpoint file holds an earlier run's checkpoint:\n"
+                    "it is moved to CKPT.prev, not deleted (a checkpoint written on Ctrl-C\n"
+                    "is moved aside without this flag)");
   fit_cmd
       ->add_option("--checkpoint-every", fit.checkpoint_every,
                    "Generations/evaluations between checkpoints (default: "

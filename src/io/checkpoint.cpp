@@ -1,11 +1,13 @@
 #include "io/checkpoint.hpp"
 
 #include <algorithm>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 
 #include "common/error.hpp"
+#include "common/signals.hpp"
 
 namespace cellfit::checkpoint {
 
@@ -195,6 +197,31 @@ void write(h5::file& f, const identity& id, const gradient_log& log) {
   f.write("/checkpoint/gradient/simulations", log.simulations, {E});
 }
 
+std::string written_on(int signal_number) {
+  switch (signal_number) {
+    case 0:
+      return "schedule";
+    case SIGINT:
+      return "SIGINT";
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGUSR1:
+      return "SIGUSR1";
+    default:
+      return "signal " + std::to_string(signal_number);
+  }
+}
+
+std::string read_written_on(const std::string& path) {
+  try {
+    const h5::file f = h5::file::open_read(path);
+    if (!f.exists("/checkpoint") || !f.has_attribute("/checkpoint", "written_on")) return "";
+    return f.read_attribute_string("/checkpoint", "written_on");
+  } catch (const error&) {
+    return "";
+  }
+}
+
 namespace {
 template <class Log>
 void save_impl(const std::string& path, const identity& id, const Log& log) {
@@ -202,6 +229,10 @@ void save_impl(const std::string& path, const identity& id, const Log& log) {
   {
     h5::file f = h5::file::create(out.temp_path());
     write(f, id, log);
+    // What made this checkpoint: a new fit moves aside one written on Ctrl-C (an
+    // interactive run) but refuses to start over one a scheduler's signal or the periodic
+    // schedule wrote (a batch job that should be resumed).
+    f.attribute("/checkpoint", "written_on", written_on(signals::stop_requested()));
     f.attribute("/", "cellfit_version", std::string("0.1.0"));
     f.attribute("/", "command", std::string("fit checkpoint"));
     f.close();

@@ -37,7 +37,16 @@ std::string digest(const std::string& name, const std::vector<double>& values);
 void write(h5::file& f, const identity& id, const ga::ga_log& log);
 void write(h5::file& f, const identity& id, const gradient_log& log);
 
-// A file holding only the checkpoint, written atomically. Throws io_error.
+// What a checkpoint records as its cause in /checkpoint@written_on: "SIGINT", "SIGTERM",
+// "SIGUSR1" for a stop request with that signal number, "schedule" for none (0).
+std::string written_on(int signal_number);
+
+// The cause a checkpoint file records, "" when the file cannot be read as one (or predates
+// the attribute). Never throws.
+std::string read_written_on(const std::string& path);
+
+// A file holding only the checkpoint, written atomically (its cause: the pending stop
+// request, signals::stop_requested()). Throws io_error.
 void save(const std::string& path, const identity& id, const ga::ga_log& log);
 void save(const std::string& path, const identity& id, const gradient_log& log);
 

@@ -89,6 +89,29 @@ expect 0 "resumed: [0-9]+ generations replayed" -- \
 same whole.h5 cut.h5 "${ga_sets[@]}" || fails=$((fails + 1))
 [[ -f cut.h5.ckpt ]] && { echo "FAIL: checkpoint left after a complete fit"; fails=$((fails + 1)); }
 
+# Interactive iteration: a checkpoint written on Ctrl-C is moved aside by the next fit (with
+# a note), even one with another --set; one written on SIGTERM needs --fresh. Neither is lost.
+"$cellfit" "${long[@]}" --out int.h5 > int.log 2>&1 &
+pid=$!
+for _ in $(seq 600); do [[ -f int.h5.ckpt ]] && break; sleep 0.05; done
+sleep 0.3
+kill -INT $pid
+wait $pid
+rc=$?
+[[ $rc -eq 75 && -f int.h5.ckpt ]] || { echo "FAIL: SIGINT: exit $rc, $(ls int.h5.ckpt 2>&1)"; fails=$((fails + 1)); }
+cp int.h5.ckpt int_saved.ckpt
+expect 0 "note: int.h5.ckpt held the checkpoint of an earlier run stopped with Ctrl-C; kept as int.h5.ckpt.prev" -- \
+  "$cellfit" "${long[@]}" --set fit.ga.generations=2 --out int.h5
+cmp -s int.h5.ckpt.prev int_saved.ckpt && echo "ok: the Ctrl-C checkpoint kept as .prev" ||
+  { echo "FAIL: int.h5.ckpt.prev differs from the Ctrl-C checkpoint"; fails=$((fails + 1)); }
+cp saved.ckpt term.h5.ckpt
+expect 5 "holds the checkpoint of an earlier run \\(written on SIGTERM\\): .*--fresh" -- \
+  "$cellfit" "${long[@]}" --set fit.ga.generations=2 --out term.h5
+expect 0 "kept as term.h5.ckpt.prev" -- \
+  "$cellfit" "${long[@]}" --set fit.ga.generations=2 --out term.h5 --fresh
+cmp -s term.h5.ckpt.prev saved.ckpt && echo "ok: --fresh kept the SIGTERM checkpoint" ||
+  { echo "FAIL: --fresh lost the SIGTERM checkpoint"; fails=$((fails + 1)); }
+
 # A finished fit's output extends to more generations: same as running them at once.
 expect 0 "" -- "$cellfit" "${ga[@]}" --set fit.ga.generations=5 --out ga5.h5
 expect 0 "" -- run 2 "${ga[@]}" --set fit.ga.generations=5 --out ga1x.h5 --resume ga1.h5
