@@ -91,6 +91,7 @@ seed = 1
 optimizer = "adam"
 lr = 0.5
 loss = "normalized"
+spike_weight = 0          # paper 000's loss: the trace MSE alone
 
 [fit.hybrid]
 polish = 3

@@ -2,14 +2,15 @@
 // engine, print a progress line per epoch, and write the fit contract (docs/hdf5.md).
 
 #include <algorithm>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <sstream>
 
 #include "app/commands.hpp"
 #include "app/fit_common.hpp"
@@ -33,6 +34,29 @@ std::string hms(double s) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
   return buf;
+}
+
+void warn_spiking_target(const run_config& rc, const std::vector<double>& target) {
+  const loss_settings& l = rc.fit.gradient.loss;
+  if (rc.fit.gradient.spike_weight_given || l.spike_weight > 0) return;
+  const std::size_t n_samples = static_cast<std::size_t>(rc.settings.n_samples());
+  if (n_samples < 2) return;
+  std::size_t crossings = 0;
+  for (std::size_t trace = 0; trace + 1 <= target.size() / n_samples; ++trace) {
+    const double* v = target.data() + trace * n_samples;
+    for (std::size_t k = 1; k < n_samples; ++k) {
+      if (v[k - 1] < l.spike_threshold_mv && v[k] >= l.spike_threshold_mv) ++crossings;
+    }
+  }
+  if (crossings == 0) return;
+  std::ostringstream msg;
+  msg << "cellfit fit: warning: the target traces spike (" << crossings << " crossings of "
+      << l.spike_threshold_mv
+      << " mV) and the loss is their MSE alone, which has local minima far from the truth when "
+         "spike trains are out of step: add a spike-timing term (fit.gradient.spike_weight = 1), "
+         "start near the target, or search first with --engine hybrid (docs/gradient.md); write "
+         "spike_weight = 0 to keep the MSE alone\n";
+  std::cerr << msg.str();
 }
 
 void make_target(const run_config& rc, const parameter_space& space, std::vector<double>& target,
@@ -448,6 +472,7 @@ int run_fit(const fit_options& o) {
     p.settings = s;
     p.comm = run.ctx;
     make_target(rc, space, p.target, p.ground_truth, run.quiet);
+    if (run.root && o.member <= 0) warn_spiking_target(rc, p.target);
     id = checkpoint::make_identity(rc, "gradient", {checkpoint::digest("target.traces", p.target)});
   });
   // The resumed log: read on rank 0 (agreed), then on every rank (each runs the optimiser).

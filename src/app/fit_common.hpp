@@ -27,6 +27,14 @@ std::string hms(double s);
 void make_target(const run_config& rc, const parameter_space& space, std::vector<double>& target,
                  std::vector<double>& truth, bool quiet);
 
+// A gradient-side fit (engine gradient or hybrid) of target traces that spike, with the
+// trace MSE alone because fit.gradient.spike_weight was not given: the MSE of spike trains
+// that are out of step has local minima far from the truth, so this prints a warning naming
+// the remedies (a spike-timing term, a start near the target, the hybrid's GA search; or
+// spike_weight = 0 written out to keep the MSE alone).
+// Call on rank 0.
+void warn_spiking_target(const run_config& rc, const std::vector<double>& target);
+
 // /fit/param_names, /fit/bounds/*, /fit/parameters/*.
 void write_fit_parameters(h5::file& f, const parameter_space& space);
 

@@ -130,6 +130,7 @@ int run_hybrid_fit_command(run_config& rc, const fit_options& o) {
     }
     setup_ga(rc, run, st);
     fp = trace_problem_of(rc, st, run.ctx);
+    if (run.root && o.member <= 0) warn_spiking_target(rc, fp.target);
   });
   const ga::ga_problem gp = ga_problem_of(rc, st, run.ctx);
   const gradient_settings& grad = rc.fit.gradient;

@@ -42,6 +42,9 @@ struct gradient_settings {
   double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;
   int lbfgs_memory = 10;
   loss_settings loss;
+  // fit.gradient.spike_weight was written in the config (even as 0): the user chose the
+  // loss, so a spiking target is not warned about (app::warn_spiking_target).
+  bool spike_weight_given = false;
   // Early stopping: stop when the relative loss decrease over the last `patience`
   // iterations is below early_stop (0: never).
   double early_stop = 0;

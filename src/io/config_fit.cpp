@@ -257,6 +257,7 @@ void build_fit(const toml::value& fv, run_config& rc) {
       fail(gt.at("loss"), "fit.gradient.loss",
            "expected \"mse\" or \"normalized\", got \"" + loss + "\"");
     }
+    g.spike_weight_given = gt.has("spike_weight");
     g.loss.spike_weight = gt.number("spike_weight", 0.0, 0.0, 1e12);
     g.loss.spike_threshold_mv = gt.number("spike_threshold_mv", -20.0, -400.0, 400.0);
     g.early_stop = gt.number("early_stop", 0.0, 0.0, 1.0);

@@ -18,6 +18,14 @@ toy="$examples/11_toy_grad_all_all.toml"
 expect 0 "evaluation +[0-9]+ \(at most [0-9]+\)" -- "$cellfit" fit "$toy" --set fit.gradient.optimizer=lbfgsb --out lbfgsb.h5
 # Adam, paper settings, 40 epochs, progress lines and ETA.
 expect 0 "ETA" -- "$cellfit" fit "$toy" --set fit.gradient.epochs=40 --out adam.h5
+# The toy's target spikes: its MSE-only loss is written out (spike_weight = 0), so no warning;
+# left to the default, the fit warns once and names the remedy.
+out=$("$cellfit" fit "$toy" --set fit.gradient.epochs=1 --out quiet.h5 2>&1)
+grep -q "warning" <<< "$out" && { echo "FAIL: warning with spike_weight = 0 written out"; fails=$((fails + 1)); }
+grep -v "^spike_weight" "$toy" > toy_default_loss.toml
+expect 0 "warning: the target traces spike \\(600 crossings of -20 mV\\).*fit.gradient.spike_weight = 1" -- \
+  "$cellfit" fit toy_default_loss.toml --set fit.gradient.epochs=1 --out warned.h5 --quiet
+expect 0 "" -- "$cellfit" fit toy_default_loss.toml --set fit.gradient.epochs=1 --set fit.gradient.spike_weight=1 --out spikes.h5 --quiet
 python3 - <<'PY' || fails=$((fails + 1))
 import h5py, numpy as np
 with h5py.File("lbfgsb.h5", "r") as f:
