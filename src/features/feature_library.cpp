@@ -675,7 +675,9 @@ value voltage_deflection_vb_ssse(evaluation& e) {
 value ohmic(const value& deflection, double current) {
   if (!deflection.ok) return deflection;
   if (current == 0) {
-    return fail("stimulus current is zero (set trace::stimulus_current_na / --current)");
+    return fail(
+        "stimulus current is zero (give the step's current: --current of cellfit features, "
+        "stimulus_current of a feature target, stimulus_current_na in Python)");
   }
   return scalar(deflection.values[0] / current);
 }

@@ -322,12 +322,26 @@ void build_model(table_reader& t, cell_model& m, const std::string& source) {
           ot.has("regions") ? string_list(ot.get("regions"), ot.key_name("regions"))
                             : std::vector<std::string>{"all"};
       for (const auto& r : regions) {
+        std::vector<int> c;
         try {
-          const auto c = scope_compartments(m, r);
-          comps.insert(comps.end(), c.begin(), c.end());
+          c = scope_compartments(m, r);
         } catch (const config_error& e) {
           fail(one, ot.key_name("regions"), e.what());
         }
+        // A list naming a region this cell lacks is a typo or the wrong morphology; the
+        // mechanism would silently be missing where the user expects it.
+        if (c.empty() && regions.size() > 1) {
+          std::string present;
+          for (const char* list : {"soma", "axon", "basal", "apical", "dend", "other"}) {
+            if (!compartments_in_region(m.geom, list).empty()) {
+              present += (present.empty() ? "" : ", ") + std::string(list);
+            }
+          }
+          fail(ot.at("regions"), ot.key_name("regions"),
+               "'" + r + "' selects no compartment of " + m.morph.source +
+                   " (its regions: " + present + ")");
+        }
+        comps.insert(comps.end(), c.begin(), c.end());
       }
       std::sort(comps.begin(), comps.end());
       comps.erase(std::unique(comps.begin(), comps.end()), comps.end());

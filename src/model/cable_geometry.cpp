@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "common/error.hpp"
+#include "common/suggest.hpp"
 
 namespace cellfit {
 
@@ -348,8 +349,10 @@ std::vector<double> path_distances_um(const morphology& m, const cable_geometry&
 
 std::vector<int> compartments_in_region(const cable_geometry& g, const std::string& name) {
   if (section_list_rank(name) < 0) {
-    throw config_error("cellfit::config: unknown region '" + name +
-                       "' (all, soma, axon, basal, apical, dend, other; or BluePyOpt's allsect, "
+    throw config_error("cellfit::config: unknown region '" + name + "'" +
+                       did_you_mean(name, {"all", "soma", "axon", "basal", "apical", "dend",
+                                           "other", "allsect", "somatic", "axonal", "alldend"}) +
+                       " (all, soma, axon, basal, apical, dend, other; or BluePyOpt's allsect, "
                        "somatic, axonal, alldend)");
   }
   std::vector<int> out;

@@ -116,8 +116,10 @@ std::vector<int> scope_compartments(const cell_model& m, const std::string& scop
       std::find_if(secs.begin(), secs.end(), [&](const section& x) { return x.name == name; });
   if (it == secs.end() || secs.empty()) {
     throw config_error(
-        "cellfit::config: unknown scope '" + scope +
-        "' (a section list: all, soma, axon, basal, apical, dend, other, allsect, "
+        "cellfit::config: unknown scope '" + scope + "'" +
+        did_you_mean(scope, {"all", "soma", "axon", "basal", "apical", "dend", "other", "allsect",
+                             "somatic", "axonal", "alldend"}) +
+        " (a section list: all, soma, axon, basal, apical, dend, other, allsect, "
         "somatic, axonal, alldend; a section " +
         (secs.empty() ? std::string() : secs.front().name + " .. " + secs.back().name) +
         "; or section(x))");

@@ -51,6 +51,20 @@ TEST(config, mistyped_names_get_the_closest_known_one) {
   EXPECT_NE(config_refusal("[[stimulus]]\ntype = \"stpe\"\nsites = [0]\n")
                 .find("unknown stimulus type 'stpe' (did you mean 'step'?)"),
             std::string::npos);
+  EXPECT_NE(config_refusal("", {"simulation.record_sites=[\"soma\", \"apicl\"]"})
+                .find("unknown region 'apicl' (did you mean 'apical'?)"),
+            std::string::npos);
+}
+
+TEST(config, a_region_list_naming_an_absent_region_is_refused) {
+  const std::string head = "[model]\nmorphology = \"builtin:ball_and_stick\"\n";
+  const std::string m =
+      config_refusal(head + "[model.mechanisms.hh]\nregions = [\"soma\", \"axon\"]\n");
+  EXPECT_NE(m.find("run.toml:4: model.mechanisms.hh.regions: 'axon' selects no compartment of "
+                   "builtin:ball_and_stick (its regions: soma, basal, dend)"),
+            std::string::npos)
+      << m;
+  EXPECT_EQ(config_refusal(head + "[model.mechanisms.hh]\nregions = [\"soma\", \"dend\"]\n"), "");
 }
 
 TEST(config, wrong_type_and_impossible_values) {

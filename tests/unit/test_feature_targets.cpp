@@ -134,7 +134,8 @@ TEST(feature_targets, what_cannot_be_honoured_is_refused) {
   };
   // A feature cellfit does not compute, in either layout.
   expect_refused(R"({"Step1": {"soma": {"Spikecont": [1, 1]}}})",
-                 "Step1.soma: feature 'Spikecont' is not in cellfit's library (known: ");
+                 "Step1.soma: feature 'Spikecont' is not in cellfit's library (did you mean "
+                 "'Spikecount'?) (known: ");
   expect_refused(R"({"Step1": {"soma.v": [{"feature": "burst_number", "val": [1, 1]}]}})",
                  "Step1.soma.v[0]: feature 'burst_number' is not in cellfit's library");
   // eFEL settings cellfit does not implement, directly and in a settings group.
