@@ -541,9 +541,10 @@ def fit(
     checkpoint: Optional[Union[str, "os.PathLike[str]"]] = None,
     checkpoint_every: Optional[int] = None,
     fresh: bool = False,
-) -> "Result":
+) -> Union["Result", List["Result"]]:
     """Runs ``cellfit fit`` (the same code) and returns its result file read by
-    ``read_result``.
+    ``read_result``; for a config with ``[fit.ensemble]``, the list of its members' results
+    (``fit.m0.h5``, ``fit.m1.h5``, ...), in member order.
 
     ``engine``: ``"gradient"``, ``"ga"`` or ``"hybrid"`` (default: the config's fit.engine);
     ``overrides``: ``{"fit.gradient.epochs": 50}`` as ``--set``; ``out``: the HDF5 output
@@ -559,11 +560,9 @@ def fit(
         overrides_list = _override_list(overrides)
     with _config_file(config) as path:
         # The output the command will write (and a check of the config before it runs).
-        result_path = (
-            os.fspath(out)
-            if out is not None
-            else _core.Model(path, "", "", overrides_list).info()["fit_output"]
-        )
+        info = _core.Model(path, "", "", overrides_list).info()
+        result_path = os.fspath(out) if out is not None else info["fit_output"]
+        members = int(info["ensemble_members"])
         code = _core.run_fit(
             path,
             engine or "",
@@ -581,6 +580,10 @@ def fit(
         warnings.warn("cellfit.fit: every cell diverges at the starting point", RuntimeWarning)
     elif code != 0:
         raise Error(f"cellfit.fit: the fit ended with status {code}")
+    if members:
+        return [
+            read_result(_core.ensemble_member_output(result_path, m)) for m in range(members)
+        ]
     return read_result(result_path)
 
 

@@ -163,6 +163,7 @@ class model {
     d["target"] = rc_.fit.target.type;
     d["output"] = rc_.output;
     d["fit_output"] = rc_.fit.output;
+    d["ensemble_members"] = rc_.fit.ensemble.present ? rc_.fit.ensemble.values.size() : 0;
     return d;
   }
 
@@ -611,6 +612,8 @@ NB_MODULE(_core, m) {
   m.def("run_fit", &run_fit, nb::arg("config"), nb::arg("engine"), nb::arg("overrides"),
         nb::arg("out"), nb::arg("quiet"), nb::arg("resume"), nb::arg("checkpoint"),
         nb::arg("checkpoint_every"), nb::arg("fresh"));
+  m.def("ensemble_member_output", &cellfit::app::ensemble_member_output, nb::arg("out"),
+        nb::arg("member"), "The output file of one member of an ensemble fit.");
   m.def("run_compare", &run_compare, nb::arg("config"), nb::arg("overrides"), nb::arg("out_dir"),
         nb::arg("budget_simulations"), nb::arg("budget_seconds"), nb::arg("engines"),
         nb::arg("plots"), nb::arg("quiet"));

@@ -1,4 +1,5 @@
 """cellfit.fit, cellfit.compare, cellfit.read_result and cellfit.features."""
+import os
 import subprocess
 
 import numpy as np
@@ -134,3 +135,15 @@ def test_sigint_stops_a_fit_gracefully_and_python_keeps_its_handler(tmp_path):
         os.kill(os.getpid(), signal.SIGINT)
         for _ in range(1000):
             pass
+    # Iterating after a Ctrl-C: a fit with other settings starts; the checkpoint is kept aside.
+    r = cellfit.fit(toy_config(epochs=2), out=out, quiet=True)
+    assert r.history["loss"].shape == (3,)
+    assert (tmp_path / "long.h5.ckpt.prev").exists() and not ckpt.exists()
+
+
+def test_an_ensemble_fit_returns_its_members(examples, tmp_path):
+    rs = cellfit.fit(examples / "16_ensemble_toy_conditions.toml", out=tmp_path / "ens.h5",
+                     overrides={"fit.gradient.epochs": 2, "stimulus.0.count": 3}, quiet=True)
+    assert isinstance(rs, list) and len(rs) == 3
+    assert [os.path.basename(r.path) for r in rs] == ["ens.m0.h5", "ens.m1.h5", "ens.m2.h5"]
+    assert all(r.engine == "gradient" and r.best_params.shape == (12,) for r in rs)

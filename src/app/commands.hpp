@@ -33,6 +33,9 @@ struct fit_options {
   int member = -1;            // >= 0: one member of a [fit.ensemble] (set by the ensemble)
 };
 int run_fit(const fit_options& o);
+// The output of member `member` of a [fit.ensemble] fit whose output is `out`:
+// fit.h5 -> fit.m<member>.h5 (a name without extension gets ".m<member>.h5").
+std::string ensemble_member_output(const std::string& out, int member);
 
 struct compare_options {
   std::string config;  // empty: the built-in problem (compare_config_text)

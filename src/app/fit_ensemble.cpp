@@ -16,17 +16,13 @@
 
 namespace cellfit::app {
 
-namespace {
-
-std::string member_output(const std::string& out, int m) {
+std::string ensemble_member_output(const std::string& out, int m) {
   const auto dot = out.rfind('.');
   const auto slash = out.rfind('/');
   const bool has_ext = dot != std::string::npos && (slash == std::string::npos || dot > slash);
   return (has_ext ? out.substr(0, dot) : out) + ".m" + std::to_string(m) +
          (has_ext ? out.substr(dot) : std::string(".h5"));
 }
-
-}  // namespace
 
 int run_ensemble(const run_config& rc, const fit_options& o) {
   const comm::context_ptr world = o.comm ? o.comm : comm::make_local_context();
@@ -55,7 +51,7 @@ int run_ensemble(const run_config& rc, const fit_options& o) {
     fit_options mo = o;
     mo.comm = group;
     mo.member = m;
-    mo.out = member_output(out, m);
+    mo.out = ensemble_member_output(out, m);
     mo.quiet = o.quiet || color != 0;
     mo.overrides.push_back(e.vary + "=" + e.values[static_cast<std::size_t>(m)]);
     return mo;
@@ -111,7 +107,7 @@ int run_ensemble(const run_config& rc, const fit_options& o) {
               e.vary.c_str(), "member", "value", "exit", "best loss", "GT error", "wall s",
               "output");
   for (int m = 0; m < members; ++m) {
-    const std::string file = member_output(out, m);
+    const std::string file = ensemble_member_output(out, m);
     double loss = NAN, gte = NAN, wall = NAN;
     if (codes[static_cast<std::size_t>(m)] == 0) {
       try {
