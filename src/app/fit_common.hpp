@@ -27,6 +27,10 @@ std::string hms(double s);
 void make_target(const run_config& rc, const parameter_space& space, std::vector<double>& target,
                  std::vector<double>& truth, bool quiet);
 
+// The root attribute `target` of a fit output: the target file, the recordings of
+// [[fit.target.recording]] (comma-separated), the features file, or "synthetic".
+std::string target_label(const target_settings& t);
+
 // /fit/param_names, /fit/bounds/*, /fit/parameters/*.
 void write_fit_parameters(h5::file& f, const parameter_space& space);
 

@@ -61,7 +61,11 @@ class file {
                                       std::vector<std::size_t>& dims) const;
   std::vector<std::string> read_strings(const std::string& name) const;
   bool has_attribute(const std::string& object, const std::string& name) const;
+  // The names of the links in a group, in name order (NWB files name series freely).
+  std::vector<std::string> members(const std::string& group) const;
+  bool is_group(const std::string& object) const;
   double read_attribute_double(const std::string& object, const std::string& name) const;
+  // Variable- or fixed-length string attributes (h5py and HDF5 writers use both).
   std::string read_attribute_string(const std::string& object, const std::string& name) const;
 
   void flush();
