@@ -62,6 +62,37 @@ def write_nwb(path, responses, protocol="IDrest"):
         io.write(nwb)
 
 
+def test_nwb_stimulus_linked_by_the_icephys_table(tmp_path):
+    """Without sweep numbers the stimulus of a response is the one its row of the
+    intracellular_recordings table names (names chosen so that no other order matches)."""
+    pynwb = pytest.importorskip("pynwb")
+    from pynwb.icephys import CurrentClampSeries, CurrentClampStimulusSeries
+
+    nwb = pynwb.NWBFile(session_description="linked", identifier="cellfit-link",
+                        session_start_time=datetime(2024, 6, 1, tzinfo=timezone.utc))
+    device = nwb.create_device(name="amplifier")
+    electrode = nwb.create_icephys_electrode(name="e", description="soma", device=device)
+    t = np.arange(400) * 0.1
+    for k, (stim_name, amp_pa) in enumerate([("c", 100.0), ("a", 200.0), ("b", 300.0)]):
+        i = np.where((t >= 10) & (t < 30), amp_pa, 0.0)
+        stim = CurrentClampStimulusSeries(name=stim_name, data=i, rate=1e4, electrode=electrode,
+                                          gain=1.0, conversion=1e-12)
+        resp = CurrentClampSeries(name=f"r{k}", data=-65.0 + 0.01 * i, rate=1e4,
+                                  electrode=electrode, gain=1.0, conversion=1e-3)
+        nwb.add_stimulus(stim)
+        nwb.add_acquisition(resp)
+        nwb.add_intracellular_recording(electrode=electrode, stimulus=stim, response=resp)
+    path = tmp_path / "linked.nwb"
+    with pynwb.NWBHDF5IO(str(path), "w") as io:
+        io.write(nwb)
+    rec = cellfit.read_recording(path)
+    assert [s.name for s in rec.sweeps] == ["r0", "r1", "r2"]
+    assert [s.sweep_number for s in rec.sweeps] == [-1, -1, -1]
+    for s, amp_pa in zip(rec.sweeps, [100.0, 200.0, 300.0]):
+        assert s.stimulus_current_na == pytest.approx(amp_pa * 1e-3, rel=1e-6)
+        assert s.stim_start_ms == pytest.approx(10.0) and s.stim_end_ms == pytest.approx(30.0)
+
+
 def read_with_pynwb(path):
     """[(t_ms, v_mv, i_na)] per sweep, in SI units converted as NWB defines them."""
     pynwb = pytest.importorskip("pynwb")
@@ -141,6 +172,38 @@ def test_features_command_writes_bluepyopt_targets(tmp_path, responses, cellfit_
     assert step[0]["delay"] == pytest.approx(20.0, abs=1e-9)
     assert step[0]["duration"] == pytest.approx(100.0, abs=1e-9)
     assert step[0]["totduration"] == pytest.approx(150.0, abs=1e-9)
+
+    # The files are a GA fit's targets as BluePyOpt's are.
+    cfg = tmp_path / "ga.toml"
+    cfg.write_text(f"""
+[model]
+morphology = "builtin:ball_and_stick"
+[model.mechanisms.hh]
+regions = "all"
+[simulation]
+dt_ms = 0.025
+record_sites = [0]
+[[stimulus]]
+sites = "soma"
+amplitude = 0.0
+[fit]
+engine = "ga"
+[[fit.parameter]]
+name = "hh.gnabar"
+bounds = [0.05, 0.3]
+[fit.target]
+type = "features"
+features_file = "{fj}"
+protocols_file = "{pj}"
+[fit.ga]
+population = 4
+generations = 1
+""")
+    r = subprocess.run([cellfit_binary, "fit", str(cfg), "--out", str(tmp_path / "ga.h5")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    with h5py.File(tmp_path / "ga.h5", "r") as f:
+        assert f["/fit/history/loss"].shape[0] >= 1
 
 
 @pytest.fixture(scope="module")

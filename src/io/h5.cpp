@@ -333,6 +333,34 @@ std::vector<std::string> file::members(const std::string& group) const {
   return names;
 }
 
+std::vector<std::string> file::read_reference_paths(const std::string& name,
+                                                    const std::string& field) const {
+  handle ds = open_dataset(name);
+  handle space(check_id(H5Dget_space(ds.get()), path_, "H5Dget_space"), H5Sclose);
+  const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  if (n < 0) fail(path_, "bad dataspace of " + name);
+  // A memory type of the one field: HDF5 converts compound members by name.
+  handle mem(check_id(H5Tcreate(H5T_COMPOUND, sizeof(hobj_ref_t)), path_, "H5Tcreate"), H5Tclose);
+  check(H5Tinsert(mem.get(), field.c_str(), 0, H5T_STD_REF_OBJ), path_, "H5Tinsert");
+  std::vector<hobj_ref_t> refs(static_cast<std::size_t>(n));
+  if (n > 0) {
+    check(H5Dread(ds.get(), mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, refs.data()), path_,
+          "cannot read " + name + "." + field + " as object references");
+  }
+  std::vector<std::string> out;
+  for (hobj_ref_t& r : refs) {
+    const ssize_t len = H5Rget_name(h_.get(), H5R_OBJECT, &r, nullptr, 0);
+    if (len <= 0) {
+      out.emplace_back();
+      continue;
+    }
+    std::vector<char> buf(static_cast<std::size_t>(len) + 1, '\0');
+    H5Rget_name(h_.get(), H5R_OBJECT, &r, buf.data(), buf.size());
+    out.emplace_back(buf.data());
+  }
+  return out;
+}
+
 bool file::is_group(const std::string& object) const {
   if (object != "/" && !exists(object)) return false;
   // H5Iget_type of the opened object: H5Oget_info's signature differs across HDF5 1.10-1.14.

@@ -378,6 +378,14 @@ recording read_nwb(const std::string& path) {
       }
     }
   }
+  // NWB 2.4's icephys tables link each response to its stimulus, row by row.
+  std::vector<std::string> table_responses, table_stimuli;
+  const std::string table = "/general/intracellular_ephys/intracellular_recordings";
+  if (f.exists(table + "/responses/response") && f.exists(table + "/stimuli/stimulus")) {
+    table_responses = f.read_reference_paths(table + "/responses/response", "timeseries");
+    table_stimuli = f.read_reference_paths(table + "/stimuli/stimulus", "timeseries");
+    if (table_responses.size() != table_stimuli.size()) table_responses.clear();
+  }
   for (const auto& m : f.members("/acquisition")) {
     const std::string s = "/acquisition/" + m;
     if (string_attribute_or(f, s, "neurodata_type") != "CurrentClampSeries") continue;
@@ -388,9 +396,16 @@ recording read_nwb(const std::string& path) {
     if (w.protocol == "N/A") w.protocol.clear();  // pynwb's "not given"
     w.v_mv = series_data(f, path, s, "volts", 1e3);
     w.t_ms = series_time_ms(f, path, s, w.v_mv.size());
-    if (w.sweep >= 0) {
+    std::string stimulus;
+    for (std::size_t k = 0; k < table_responses.size(); ++k) {
+      if (table_responses[k] == s && !table_stimuli[k].empty()) stimulus = table_stimuli[k];
+    }
+    for (const auto& st : stimuli) {
+      if (stimulus.empty() && w.sweep >= 0 && st.first == w.sweep) stimulus = st.second;
+    }
+    if (!stimulus.empty()) {
       for (const auto& st : stimuli) {
-        if (st.first != w.sweep) continue;
+        if (st.second != stimulus) continue;
         std::vector<double> i = series_data(f, path, st.second, "amperes", 1e9);
         const std::vector<double> ti = series_time_ms(f, path, st.second, i.size());
         if (ti != w.t_ms) {

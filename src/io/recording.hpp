@@ -15,7 +15,8 @@
 //               current (i, i_na, current)
 //   .nwb        NWB 2.x: every CurrentClampSeries under /acquisition, read through the HDF5
 //               layer, with its CurrentClampStimulusSeries under /stimulus/presentation
-//               (matched by sweep_number)
+//               (the one its row of the icephys intracellular_recordings table names, else
+//               the one with its sweep_number)
 //
 // Time stamps must be finite and non-decreasing; a stamp may repeat (NEURON's variable-step
 // output repeats the time of every stimulus on- and offset, with the voltage before and after
