@@ -135,7 +135,7 @@ def test_nwb_reads_as_pynwb_and_averages_as_efel_in_numpy(tmp_path, responses):
 
     ours = cellfit.average_features(cellfit.recording_features(rec, NAMES))
     start, end = rec.sweeps[0].stim_start_ms, rec.sweeps[0].stim_end_ms
-    # NWB keeps `conversion` as float32: the current is 400 pA x float32(1e-12), as read.
+    # The current as read: 400 pA x 1e-12 (conversion) x 1e9 need not round to 0.4.
     i = ref[0][2]
     per_sweep = efel_sweep_means(efel, [(t, v) for t, v, _ in ref], start, end,
                                  float(np.median(i[i != 0])))
@@ -168,7 +168,7 @@ def test_features_command_writes_bluepyopt_targets(tmp_path, responses, cellfit_
     assert {e["feature"] for e in targets} == set(NAMES)
     step = json.loads(pj.read_text())["IDrest"]["stimuli"]
     assert len(step) == 1  # no holding current
-    assert step[0]["amp"] == pytest.approx(0.4, rel=1e-7)  # float32 conversion
+    assert step[0]["amp"] == pytest.approx(0.4, rel=1e-12)
     assert step[0]["delay"] == pytest.approx(20.0, abs=1e-9)
     assert step[0]["duration"] == pytest.approx(100.0, abs=1e-9)
     assert step[0]["totduration"] == pytest.approx(150.0, abs=1e-9)
