@@ -543,50 +543,31 @@ class Recording:
         """Writes the sweeps as the CSV layout ``cellfit features`` and ``[fit.target]`` read
         (one ``t_ms`` column, one voltage column per sweep, the currents when all sweeps have
         them); the sweeps must share their time stamps (ABF episodes do)."""
+        from . import _abf
+
         if not self.sweeps:
             raise ValueError("cellfit.Recording.write_csv: no sweeps")
-        t = self.sweeps[0].time_ms
-        for s in self.sweeps:
-            if s.time_ms.shape != t.shape or not np.array_equal(s.time_ms, t):
-                raise ValueError(
-                    f"cellfit.Recording.write_csv: sweep {s.name!r} has other time stamps "
-                    f"than sweep {self.sweeps[0].name!r}; write one file per sweep"
-                )
-        cols = [t] + [s.voltage_mv for s in self.sweeps]
-        names = ["t_ms"] + [f"v{k}_mv" for k in range(len(self.sweeps))]
-        if all(s.current_na is not None for s in self.sweeps):
-            cols += [s.current_na for s in self.sweeps]
-            names += [f"i{k}_na" for k in range(len(self.sweeps))]
-        np.savetxt(os.fspath(path), np.column_stack(cols), delimiter=",",
-                   header=",".join(names), comments="", fmt="%.17g")
+        try:
+            _abf.write_csv([(w.name, w.protocol, w.sweep_number, w.time_ms, w.voltage_mv,
+                             w.current_na) for w in self.sweeps], os.fspath(path))
+        except _abf.AbfError as e:
+            raise ValueError(f"cellfit.Recording.write_csv: {e}") from e
 
 
 def _read_abf(path: str) -> Recording:
-    # pyabf reads ABF 1 and 2 sweep by sweep, with the command waveform of the protocol's
-    # epoch table (sweepC): the stimulus current the step is read off.
+    from . import _abf  # scripts/read_abf.py, the code `cellfit features` runs for ABF
+
     try:
-        import pyabf
+        rows = _abf.read(path)
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise FileError(f"cellfit::recording: {path}: reading ABF needs pyabf ({e})") from e
-    try:
-        abf = pyabf.ABF(path)
-    except Exception as e:
-        raise FileError(f"cellfit::recording: {path}: pyabf cannot read it ({e})") from e
-    to_mv = {"mV": 1.0, "V": 1e3}
-    to_na = {"pA": 1e-3, "nA": 1.0}
+    except _abf.AbfError as e:
+        raise FileError(str(e)) from e
     sweeps = []
-    for k in abf.sweepList:
-        abf.setSweep(k)
-        if abf.sweepUnitsY not in to_mv:
-            raise FileError(f"cellfit::recording: {path}: sweep {k} records {abf.sweepUnitsY!r}, "
-                            "not a membrane potential (mV or V)")
-        t = np.ascontiguousarray(abf.sweepX, dtype=np.float64) * 1e3
-        v = np.ascontiguousarray(abf.sweepY, dtype=np.float64) * to_mv[abf.sweepUnitsY]
-        ina = None
-        if abf.sweepUnitsC in to_na:
-            ina = np.ascontiguousarray(abf.sweepC, dtype=np.float64) * to_na[abf.sweepUnitsC]
-        step = (math.nan,) * 4 if ina is None else _core.step_of_current(t, ina)
-        sweeps.append(Sweep(f"sweep {k}", str(abf.protocol or ""), int(k), t, v, ina, *step))
+    for name, protocol, number, t, v, i in rows:
+        step = (math.nan,) * 4 if i is None else _core.step_of_current(
+            np.ascontiguousarray(t), np.ascontiguousarray(i))
+        sweeps.append(Sweep(name, protocol, number, t, v, i, *step))
     return Recording(path, "abf", sweeps)
 
 
@@ -597,7 +578,7 @@ def read_recording(
     "Recordings"): two-column text (t_ms v_mv [i_na]), CSV with a header, HDF5 (cellfit's
     /traces layout, or ``"file.h5:/group"``), NWB 2.x (CurrentClampSeries with their
     CurrentClampStimulusSeries; read through HDF5, pynwb is not needed), and ABF (through
-    pyabf). ``sweeps``: indices or names to keep (all by default). Times in ms,
+    pyabf, the code ``cellfit features`` runs for ABF). ``sweeps``: indices or names to keep (all by default). Times in ms,
     voltages in mV, currents in nA. Raises ``cellfit.FileError`` naming the file and the
     line or dataset of a bad value."""
     p = os.fspath(path)

@@ -346,7 +346,7 @@ sweep = "response_000"
     assert "short.txt" in r.stderr and "covers 0 to 2.475 ms" in r.stderr, r.stderr
 
 
-def test_abf_through_pyabf(tmp_path):
+def test_abf_through_pyabf(tmp_path, cellfit_binary):
     pytest.importorskip("pyabf")
     from pyabf import abfWriter
 
@@ -365,3 +365,18 @@ def test_abf_through_pyabf(tmp_path):
     rec.write_csv(csv)
     again = cellfit.read_recording(csv, sweeps="v2_mv")
     np.testing.assert_array_equal(again.sweeps[0].voltage_mv, rec.sweeps[2].voltage_mv)
+
+    # The command line reads it through the same code (scripts/read_abf.py).
+    r = subprocess.run([cellfit_binary, "features", str(path), "--features", "voltage_base",
+                        "--stim-start", "50", "--stim-end", "90", "--sweeps", "1"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    row = [line for line in r.stdout.splitlines() if line.startswith("sweep 1")][0]
+    ours = cellfit.recording_features(rec.sweeps[1], ["voltage_base"], stim_start_ms=50.0,
+                                      stim_end_ms=90.0)[0]["voltage_base"][0]
+    assert float(row.split()[-1]) == pytest.approx(ours, rel=1e-5)
+    bad = tmp_path / "bad.abf"
+    bad.write_text("not an ABF file")
+    r = subprocess.run([cellfit_binary, "features", str(bad), "--features", "voltage_base",
+                        "--stim-start", "50", "--stim-end", "90"], capture_output=True, text=True)
+    assert r.returncode == 5 and "bad.abf" in r.stderr, r.stderr

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "app/commands.hpp"
+#include "app/recording_input.hpp"
 #include "common/error.hpp"
 #include "common/quote.hpp"
 #include "features/feature_library.hpp"
@@ -182,7 +183,7 @@ int run_recording_features(const features_options& o, const std::vector<std::str
   files.insert(files.end(), o.more.begin(), o.more.end());
   std::vector<recorded_input> in;
   for (const auto& file : files) {
-    recording r = read_recording(file);
+    recording r = read_recording_input(file);
     for (const std::size_t k : select_sweeps(r, o.sweeps)) {
       recorded_input x;
       x.file = file;

@@ -12,6 +12,7 @@
 #include "app/commands.hpp"
 #include "app/fit_common.hpp"
 #include "app/model_export.hpp"
+#include "app/recording_input.hpp"
 #include "common/error.hpp"
 #include "common/rng.hpp"
 #include "common/signals.hpp"
@@ -69,7 +70,7 @@ std::vector<double> recorded_target(const run_config& rc) {
   };
   if (t.recordings.empty()) {
     // One file: its (selected) sweeps are the stimuli's targets in order, at site 0.
-    const recording r = read_recording(t.file);
+    const recording r = read_recording_input(t.file);
     const auto sweeps = select_sweeps(r, t.sweeps);
     if (n_sites != 1 || sweeps.size() != n_stim) {
       throw config_error("cellfit::fit: fit.target.file " + t.file + ": " +
@@ -107,7 +108,7 @@ std::vector<double> recorded_target(const run_config& rc) {
                              "\": the fit records " + std::to_string(n_sites) + " site(s)");
         }
       }
-      const recording r = read_recording(x.file);
+      const recording r = read_recording_input(x.file);
       const auto sweeps = select_sweeps(r, x.sweep.empty() ? "0" : x.sweep);
       if (sweeps.size() != 1) {
         throw config_error("cellfit::fit: " + x.where + ": sweep \"" + x.sweep + "\" names " +

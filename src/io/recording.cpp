@@ -91,7 +91,8 @@ column classify(const std::string& raw) {
   } else if (n == "t_s" || n == "time_s") {
     c.kind = column_kind::time;
     c.scale = 1e3;
-  } else if (n == "i" || n == "current" || n.rfind("i_", 0) == 0 || n.rfind("current", 0) == 0) {
+  } else if (n == "i" || n.rfind("i_", 0) == 0 || n.rfind("current", 0) == 0 ||
+             (n.size() > 1 && n[0] == 'i' && std::isdigit(static_cast<unsigned char>(n[1])))) {
     c.kind = column_kind::current;
     if (ends_with(n, "_pa")) c.scale = 1e-3;
   } else {
@@ -467,9 +468,10 @@ recording read_recording(const std::string& spec) {
     return read_hdf5_group(f, path, "/");
   }
   if (ext == "abf") {
+    // The library does not run Python; the commands read ABF through app/recording_input.
     throw io_error(where + path +
-                   ": ABF files are read by the Python module (cellfit.read_recording, through "
-                   "pyabf); convert with it, or save the sweeps as CSV or NWB");
+                   ": ABF is read by the commands and the Python module (through pyabf), not "
+                   "by this reader");
   }
   throw io_error(where + path + ": unknown recording format \"." + ext +
                  "\" (expected .txt, .dat, .csv, .h5, .hdf5 or .nwb)");

@@ -6,7 +6,7 @@
 //   .txt .dat   columns t_ms v_mv [i_na], whitespace or comma separated, '#' comments
 //   .csv        a header naming the columns: a time column (t, time, t_ms, time_ms; t_s,
 //               time_s in seconds), voltage columns (one sweep each; a name ending _v is in
-//               volts, otherwise mV) and current columns (i, current, i_*, current_*; nA,
+//               volts, otherwise mV) and current columns (i, i_*, i<digit>*, current*; nA,
 //               or pA with a _pa suffix): one current column for all sweeps, or one per sweep
 //   .h5 .hdf5   cellfit's /traces layout (/traces/voltage [cell][site][sample] with
 //               /traces/time_ms: one sweep per cell and site), or "file.h5:/group" naming a
@@ -17,6 +17,7 @@
 //               layer, with its CurrentClampStimulusSeries under /stimulus/presentation
 //               (the one its row of the icephys intracellular_recordings table names, else
 //               the one with its sweep_number)
+//   .abf        not here: app/recording_input.hpp runs scripts/read_abf.py (pyabf)
 //
 // Time stamps must be finite and non-decreasing; a stamp may repeat (NEURON's variable-step
 // output repeats the time of every stimulus on- and offset, with the voltage before and after
