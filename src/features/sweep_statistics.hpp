@@ -1,7 +1,8 @@
 #pragma once
 // Feature means and standard deviations over repeated sweeps of one protocol, with
-// BluePyEfe's conventions (bluepyefe/target.py, EFeatureTarget): a sweep contributes the mean
-// of its eFEL values; a sweep where the feature cannot be computed contributes nothing; the
+// BluePyEfe's conventions (bluepyefe/recording.py and target.py): a sweep contributes the
+// mean of its eFEL values; a sweep where the feature cannot be computed (no values, or an
+// infinite mean: BluePyEfe makes both NaN and skips them) contributes nothing; the
 // mean and the population standard deviation (numpy.nanmean, numpy.nanstd: ddof 0) are taken
 // over the rest; a standard deviation of 0 (one sweep, or identical values) becomes
 // default_std; a feature with fewer than min_values sweeps is not a target

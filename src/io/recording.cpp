@@ -523,10 +523,10 @@ std::vector<double> resample_sweep(const recorded_sweep& s, double t0_ms, double
     // is the segment that ends there (eFEL's LinearInterpolation takes the same one).
     while (j + 2 < t.size() && t[j + 1] < x) ++j;
     const double dx = t[j + 1] - t[j];
-    if (x >= t[j + 1]) {
-      out[k] = s.v_mv[j + 1];
-    } else if (x <= t[j] || dx <= 0) {
+    if (x <= t[j]) {
       out[k] = s.v_mv[j];
+    } else if (x >= t[j + 1] || dx <= 0) {
+      out[k] = s.v_mv[j + 1];
     } else {
       out[k] = s.v_mv[j] + (s.v_mv[j + 1] - s.v_mv[j]) * (x - t[j]) / dx;
     }
