@@ -106,6 +106,58 @@ TEST(recording, cellfit_traces_layout_gives_one_sweep_per_cell_and_site) {
   EXPECT_EQ(r.sweeps[1].v_mv, (std::vector<double>{4, 5}));  // ends where its protocol ends
 }
 
+// The NWB layout pynwb writes (python/tests/test_recordings.py checks real pynwb files):
+// series groups with neurodata_type, data with conversion and unit, starting_time with rate.
+void write_series(cellfit::h5::file& f, const std::string& g, const char* type,
+                  const std::vector<double>& data, double conversion, const char* unit,
+                  std::int64_t sweep) {
+  f.write(g + "/data", data, {data.size()});
+  f.write(g + "/starting_time", std::vector<double>{0.5}, {1});
+  f.attribute(g, "neurodata_type", std::string(type));
+  f.attribute(g, "sweep_number", sweep);
+  f.attribute(g + "/data", "conversion", conversion);
+  f.attribute(g + "/data", "unit", std::string(unit));
+  f.attribute(g + "/starting_time", "rate", 2000.0);
+}
+
+TEST(recording, nwb_current_clamp_series_with_their_stimuli) {
+  scratch_dir d;
+  const std::string p = d.file("cell.nwb");
+  {
+    auto f = cellfit::h5::file::create(p);
+    write_series(f, "/acquisition/b", "CurrentClampSeries", {-70, -60, -65}, 1e-3, "volts", 1);
+    write_series(f, "/acquisition/a", "CurrentClampSeries", {-0.07, -0.05, -0.07}, 1.0, "volts", 0);
+    f.attribute("/acquisition/a", "stimulus_description", std::string("IDrest"));
+    write_series(f, "/stimulus/presentation/s1", "CurrentClampStimulusSeries", {0, 300, 0}, 1e-12,
+                 "amperes", 1);
+    write_series(f, "/stimulus/presentation/s0", "CurrentClampStimulusSeries", {0, 0.1, 0}, 1e-9,
+                 "amperes", 0);
+    f.close();
+  }
+  const auto r = read_recording(p);
+  ASSERT_EQ(r.sweeps.size(), 2u);
+  EXPECT_EQ(r.sweeps[0].name, "a");  // by sweep number
+  EXPECT_EQ(r.sweeps[0].protocol, "IDrest");
+  EXPECT_EQ(r.sweeps[1].protocol, "");
+  EXPECT_DOUBLE_EQ(r.sweeps[0].t_ms[0], 500.0);  // starting_time 0.5 s
+  EXPECT_DOUBLE_EQ(r.sweeps[0].t_ms[2], 501.0);  // + 2 / 2000 Hz
+  EXPECT_DOUBLE_EQ(r.sweeps[0].v_mv[1], -50.0);
+  EXPECT_DOUBLE_EQ(r.sweeps[1].v_mv[1], -60.0);
+  EXPECT_NEAR(r.sweeps[0].i_na[1], 0.1, 1e-15);
+  EXPECT_NEAR(r.sweeps[1].i_na[1], 0.3, 1e-15);
+
+  const std::string q = d.file("bad.nwb");
+  {
+    auto f = cellfit::h5::file::create(q);
+    write_series(f, "/acquisition/a", "CurrentClampSeries", {1, 2, 3}, 1.0, "amperes", 0);
+    f.close();
+  }
+  const std::string m = message_of([&] { read_recording(q); });
+  EXPECT_NE(m.find("bad.nwb:/acquisition/a/data@unit = \"amperes\", expected \"volts\""),
+            std::string::npos)
+      << m;
+}
+
 TEST(recording, bad_files_are_refused_naming_file_line_and_value) {
   scratch_dir d;
   auto msg = [&](const std::string& name, const std::string& text) {
