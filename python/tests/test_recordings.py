@@ -330,6 +330,13 @@ file = "step1.nwb"
 sweep = "response_000"
 """)
 
+    # The same samples as the simulation (plus the repeated one): the same fit, to the
+    # rounding of the NWB times (starting_time + k / rate) against k x dt (7e-12 measured).
+    np.savetxt(tmp_path / "step0_full.txt", np.column_stack([
+        np.insert(t, 400, t[400]), np.insert(v[0], 400, v[0][400])]), fmt="%.17g")
+    recorded_config("step0_full.txt")
+    np.testing.assert_allclose(fit([], tmp_path / "full.h5"), reference, rtol=1e-10, atol=0)
+
     recorded_config("step0.txt")
     recorded = fit([], tmp_path / "rec.h5")
     # The last 1 ms of stimulus 0 is read off every third sample (linear interpolation of a

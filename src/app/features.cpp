@@ -187,7 +187,7 @@ int run_recording_features(const features_options& o, const std::vector<std::str
     for (const std::size_t k : select_sweeps(r, o.sweeps)) {
       recorded_input x;
       x.file = file;
-      x.sweep = std::move(r.sweeps[k]);
+      x.sweep = r.sweeps[k];  // a copy: a selection may name a sweep twice
       x.protocol = !o.protocol.empty()         ? o.protocol
                    : !x.sweep.protocol.empty() ? x.sweep.protocol
                                                : file_stem(file);

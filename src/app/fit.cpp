@@ -53,7 +53,11 @@ std::vector<double> recorded_target(const run_config& rc) {
   const target_settings& t = rc.fit.target;
   const std::size_t n_stim = rc.stimuli.size(), n_sites = s.record_compartments.size();
   const std::size_t n_samples = static_cast<std::size_t>(s.n_samples());
-  const double dt = s.dt_ms * s.record_every;
+  // The sample times as `cellfit simulate` writes them.
+  std::vector<double> times(n_samples);
+  for (std::size_t k = 0; k < n_samples; ++k) {
+    times[k] = static_cast<double>(k) * s.record_every * s.dt_ms;
+  }
   std::vector<double> target(n_stim * n_sites * n_samples, std::nan(""));
   std::vector<std::string> source(n_stim * n_sites);
   auto place = [&](std::size_t stim, std::size_t site, const recording& r, std::size_t sweep,
@@ -64,7 +68,7 @@ std::vector<double> recorded_target(const run_config& rc) {
                          s.site_name(site) + " already has a target (" + source[cell] + ")");
     }
     const std::string what = r.source + " sweep " + r.sweeps[sweep].name;
-    const auto v = resample_sweep(r.sweeps[sweep], 0.0, dt, n_samples, at + ": " + what);
+    const auto v = resample_sweep(r.sweeps[sweep], times, at + ": " + what);
     std::copy(v.begin(), v.end(), target.begin() + static_cast<std::ptrdiff_t>(cell * n_samples));
     source[cell] = what;
   };

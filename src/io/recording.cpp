@@ -504,12 +504,14 @@ std::vector<std::size_t> select_sweeps(const recording& r, const std::string& se
   return out;
 }
 
-std::vector<double> resample_sweep(const recorded_sweep& s, double t0_ms, double dt_ms,
-                                   std::size_t n, const std::string& at) {
+std::vector<double> resample_sweep(const recorded_sweep& s, const std::vector<double>& at_ms,
+                                   const std::string& at) {
   const std::vector<double>& t = s.t_ms;
-  const double t_end = t0_ms + static_cast<double>(n - 1) * dt_ms;
+  const std::size_t n = at_ms.size();
+  if (n == 0) return {};
+  const double t0_ms = at_ms.front(), t_end = at_ms.back();
   const double tol = 1e-9 * std::max(1.0, std::abs(t_end));
-  if (t.empty() || t.front() > t0_ms + tol || t.back() < t_end - tol) {
+  if (t.size() < 2 || t.front() > t0_ms + tol || t.back() < t_end - tol) {
     throw io_error(where + at + ": the recording covers " +
                    (t.empty() ? std::string("nothing")
                               : number(t.front()) + " to " + number(t.back()) + " ms") +
@@ -518,7 +520,7 @@ std::vector<double> resample_sweep(const recorded_sweep& s, double t0_ms, double
   std::vector<double> out(n);
   std::size_t j = 0;
   for (std::size_t k = 0; k < n; ++k) {
-    const double x = t0_ms + static_cast<double>(k) * dt_ms;
+    const double x = at_ms[k];
     // The segment [t[j], t[j+1]] with t[j+1] >= x, the first such: at a repeated stamp this
     // is the segment that ends there (eFEL's LinearInterpolation takes the same one).
     while (j + 2 < t.size() && t[j + 1] < x) ++j;

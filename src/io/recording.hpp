@@ -56,12 +56,12 @@ recording read_recording(const std::string& path);
 // index or name the recording does not have.
 std::vector<std::size_t> select_sweeps(const recording& r, const std::string& selection);
 
-// The voltage of sweep s at t0_ms, t0_ms + dt_ms, ..., n samples, linearly interpolated
-// (at a repeated time stamp: the value before the event at that time, the value after it
+// The voltage of sweep s at the times `at_ms` (non-decreasing), linearly interpolated (at a
+// repeated time stamp: the value before the event at that time, the value after it
 // afterwards, as eFEL's resampling takes them). Throws io_error naming `where` when the
-// sweep does not cover [t0_ms, t0_ms + (n - 1) dt_ms] (a tolerance of 1e-9 ms, relative).
-std::vector<double> resample_sweep(const recorded_sweep& s, double t0_ms, double dt_ms,
-                                   std::size_t n, const std::string& where);
+// sweep does not cover [at_ms.front(), at_ms.back()] (a tolerance of 1e-9 ms, relative).
+std::vector<double> resample_sweep(const recorded_sweep& s, const std::vector<double>& at_ms,
+                                   const std::string& where);
 
 // A step stimulus read off a recorded current: the first and last sample whose current
 // differs from the holding current (the first sample's) by more than 1e-6 of the largest

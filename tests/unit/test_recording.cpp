@@ -84,11 +84,13 @@ TEST(recording, hdf5_group_with_non_uniform_and_repeated_stamps) {
   EXPECT_EQ(r.sweeps[1].t_ms[3], 2.0);
   EXPECT_EQ(r.sweeps[1].v_mv[3], -41.0);
   // At the repeated stamp the value before the event, after it the segment from the event.
-  const auto g = cellfit::resample_sweep(r.sweeps[0], 0, 0.5, 7, "test");
+  const auto g = cellfit::resample_sweep(r.sweeps[0], {0, 0.5, 1, 1.5, 2, 2.5, 3}, "test");
   const std::vector<double> expect{-70, -69, -68, -67, -66, -41, -42};
   ASSERT_EQ(g.size(), expect.size());
   for (std::size_t k = 0; k < g.size(); ++k) EXPECT_NEAR(g[k], expect[k], 1e-12) << k;
-  const std::string m = message_of([&] { cellfit::resample_sweep(r.sweeps[0], 0, 0.5, 8, "x"); });
+  const std::string m = message_of([&] {
+    cellfit::resample_sweep(r.sweeps[0], {0, 1, 2, 3, 3.5}, "x");
+  });
   EXPECT_NE(m.find("covers 0 to 3 ms, the simulation 0 to 3.5 ms"), std::string::npos) << m;
 }
 
