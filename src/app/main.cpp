@@ -182,7 +182,7 @@ int main(int argc, char** argv) {
       "features",
       "eFEL features (eFEL 5.7 definitions and defaults) of the traces of a `cellfit simulate`\n"
       "output: a table on stdout (one row per cell, the mean of each feature's values) and\n"
-      "optionally HDF5. Also of recordings (.txt, .csv, .h5, .nwb; docs/features.md,\n"
+      "optionally HDF5. Also of recordings (.txt, .csv, .h5, .nwb, .abf; docs/features.md,\n"
       "\"Recordings\"), whose repeated sweeps of a protocol average into feature targets\n"
       "(--out-features, BluePyOpt's features.json).");
   features_cmd
