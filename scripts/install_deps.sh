@@ -38,7 +38,9 @@ fi
 # L5PC mechanisms against Arbor's bbp catalogue, tests/validation/arbor_l5pc_mechanisms.py),
 # nanobind (the Python module's bindings, python/), scikit-build-core (`pip install .`),
 # scipy (the Python tests drive the gradient with scipy.optimize), nbclient, nbformat and
-# ipykernel (CTest executes examples/notebooks/tour.ipynb).
+# ipykernel (CTest executes examples/notebooks/tour.ipynb), pynwb (the recording tests write
+# NWB files with it; cellfit reads them through HDF5) and pyabf (the Python module reads ABF
+# recordings with it).
 py_missing=$(python3 - <<'PY'
 import importlib.util
 print(" ".join(m for m, mod in (("neuron", "neuron"), ("efel", "efel"), ("deap", "deap"),
@@ -49,7 +51,8 @@ print(" ".join(m for m, mod in (("neuron", "neuron"), ("efel", "efel"), ("deap",
                                      ("nanobind", "nanobind"),
                                      ("scikit-build-core", "scikit_build_core"),
                                      ("scipy", "scipy"), ("nbclient", "nbclient"),
-                                     ("nbformat", "nbformat"), ("ipykernel", "ipykernel"))
+                                     ("nbformat", "nbformat"), ("ipykernel", "ipykernel"),
+                                     ("pynwb", "pynwb"), ("pyabf", "pyabf"))
                if importlib.util.find_spec(mod) is None))
 PY
 )

@@ -42,6 +42,11 @@ __all__ = [
     "catalogue",
     "feature_names",
     "features",
+    "Sweep",
+    "Recording",
+    "read_recording",
+    "recording_features",
+    "average_features",
     "fit",
     "compare",
     "read_result",
@@ -451,7 +456,8 @@ def features(
     """eFEL features of voltage traces, computed by cellfit's feature library (eFEL 5.7's
     definitions and defaults; the traces are resampled at ``interp_step_ms`` as eFEL does).
 
-    ``time_ms`` [sample] strictly increasing times (ms, any spacing); ``voltage`` [sample]
+    ``time_ms`` [sample] non-decreasing times (ms, any spacing; a repeated time, as
+    NEURON's variable-step output has at events, is resampled as eFEL does); ``voltage`` [sample]
     (one trace: returns a ``Features``) or [trace][sample] (returns a list, computed on
     ``threads`` host threads, 0: all cores); ``stim_start_ms``/``stim_end_ms`` the stimulus
     window (ms; one value or one per trace); ``stimulus_current_na`` for
@@ -501,6 +507,161 @@ def features(
         reasons = {name: why for name, (val, why) in zip(names, row) if val is None}
         out.append(Features(values, reasons))
     return out[0] if single else out
+
+
+# --- recordings ------------------------------------------------------------------------------
+
+
+@dataclass
+class Sweep:
+    """One recorded sweep: ``time_ms`` [sample] (non-decreasing; a time may repeat),
+    ``voltage_mv`` [sample], ``current_na`` [sample] or None when the file has no stimulus
+    current; ``stim_start_ms``/``stim_end_ms``/``stimulus_current_na``/``holding_current_na``
+    the step read off the current (NaN without one)."""
+
+    name: str
+    protocol: str
+    sweep_number: int
+    time_ms: np.ndarray
+    voltage_mv: np.ndarray
+    current_na: Optional[np.ndarray]
+    stim_start_ms: float = math.nan
+    stim_end_ms: float = math.nan
+    stimulus_current_na: float = math.nan
+    holding_current_na: float = math.nan
+
+
+@dataclass
+class Recording:
+    """The sweeps of one recording file (``format``: "text", "csv", "hdf5", "nwb", "abf")."""
+
+    path: str
+    format: str
+    sweeps: List[Sweep]
+
+    def write_csv(self, path: Union[str, "os.PathLike[str]"]) -> None:
+        """Writes the sweeps as the CSV layout ``cellfit features`` and ``[fit.target]`` read
+        (one ``t_ms`` column, one voltage column per sweep, the currents when all sweeps have
+        them); the sweeps must share their time stamps (ABF episodes do)."""
+        from . import _abf
+
+        if not self.sweeps:
+            raise ValueError("cellfit.Recording.write_csv: no sweeps")
+        try:
+            _abf.write_csv([(w.name, w.protocol, w.sweep_number, w.time_ms, w.voltage_mv,
+                             w.current_na) for w in self.sweeps], os.fspath(path))
+        except _abf.AbfError as e:
+            raise ValueError(f"cellfit.Recording.write_csv: {e}") from e
+
+
+def _read_abf(path: str) -> Recording:
+    from . import _abf  # scripts/read_abf.py, the code `cellfit features` runs for ABF
+
+    try:
+        rows = _abf.read(path)
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise FileError(f"cellfit::recording: {path}: reading ABF needs pyabf ({e})") from e
+    except _abf.AbfError as e:
+        raise FileError(str(e)) from e
+    sweeps = []
+    for name, protocol, number, t, v, i in rows:
+        step = (math.nan,) * 4 if i is None else _core.step_of_current(
+            np.ascontiguousarray(t), np.ascontiguousarray(i))
+        sweeps.append(Sweep(name, protocol, number, t, v, i, *step))
+    return Recording(path, "abf", sweeps)
+
+
+def read_recording(
+    path: Union[str, "os.PathLike[str]"], sweeps: Union[None, str, Sequence[Union[int, str]]] = None
+) -> Recording:
+    """The sweeps of a recording file, read by cellfit's reader (docs/features.md,
+    "Recordings"): two-column text (t_ms v_mv [i_na]), CSV with a header, HDF5 (cellfit's
+    /traces layout, or ``"file.h5:/group"``), NWB 2.x (CurrentClampSeries with their
+    CurrentClampStimulusSeries; read through HDF5, pynwb is not needed), and ABF (through
+    pyabf, the code ``cellfit features`` runs for ABF). ``sweeps``: indices or names to keep (all by default). Times in ms,
+    voltages in mV, currents in nA. Raises ``cellfit.FileError`` naming the file and the
+    line or dataset of a bad value."""
+    p = os.fspath(path)
+    if p.lower().endswith(".abf"):
+        rec = _read_abf(p)
+    else:
+        rows = _core.read_recording(p)
+        rec = Recording(p, rows[0]["format"] if rows else "", [
+            Sweep(r["name"], r["protocol"], r["sweep_number"], r["time_ms"], r["voltage_mv"],
+                  r["current_na"], r["stim_start_ms"], r["stim_end_ms"],
+                  r["stimulus_current_na"], r["holding_current_na"]) for r in rows
+        ])
+    if sweeps is not None:
+        if isinstance(sweeps, (str, int)):
+            sweeps = [s for s in str(sweeps).split(",") if s]
+        keep = []
+        for s in sweeps:
+            named = [w for w in rec.sweeps if w.name == str(s)]
+            if named:
+                keep.append(named[0])
+            elif str(s).isdigit() and int(s) < len(rec.sweeps):
+                keep.append(rec.sweeps[int(s)])
+            else:
+                raise UsageError(f"cellfit::recording: {p}: no sweep {str(s)!r} "
+                                 f"(it has {len(rec.sweeps)})")
+        rec.sweeps = keep
+    return rec
+
+
+def recording_features(
+    recording: Union[Recording, Sweep, Sequence[Sweep], str, "os.PathLike[str]"],
+    names: Sequence[str],
+    *,
+    stim_start_ms: Optional[float] = None,
+    stim_end_ms: Optional[float] = None,
+    stimulus_current_na: Optional[float] = None,
+    threads: int = 0,
+    **settings: Any,
+) -> List[Features]:
+    """Features of recorded sweeps (a ``Recording``, a path, a ``Sweep`` or a list of them),
+    one ``Features`` per sweep, each on its own time stamps. The stimulus window and current
+    default to the step read off each sweep's recorded current; give them when the file has
+    none. ``settings`` as for ``features``."""
+    if isinstance(recording, (str, os.PathLike)):
+        recording = read_recording(recording)
+    sweeps = (recording.sweeps if isinstance(recording, Recording)
+              else [recording] if isinstance(recording, Sweep) else list(recording))
+    out = []
+    for s in sweeps:
+        start = s.stim_start_ms if stim_start_ms is None else stim_start_ms
+        end = s.stim_end_ms if stim_end_ms is None else stim_end_ms
+        if math.isnan(start) or math.isnan(end):
+            raise UsageError(f"cellfit::recording: sweep {s.name!r} has no recorded step "
+                             "current: give stim_start_ms and stim_end_ms")
+        cur = stimulus_current_na
+        if cur is None:
+            cur = 0.0 if math.isnan(s.stimulus_current_na) else s.stimulus_current_na
+        out.append(features(s.time_ms, s.voltage_mv, start, end, names,
+                            stimulus_current_na=cur, threads=threads, **settings))
+    return out
+
+
+def average_features(
+    per_sweep: Sequence[Features],
+    *,
+    default_std: float = 1e-3,
+    min_values: int = 1,
+    std_fraction: float = 0.0,
+) -> Dict[str, Tuple[float, float, int]]:
+    """Feature means and standard deviations over repeated sweeps of one protocol, with
+    BluePyEfe's conventions: each sweep gives the mean of its values; sweeps where a
+    feature cannot be computed are left out; the population std (numpy.nanstd); a std of 0
+    becomes ``default_std``; a feature given by fewer than ``min_values`` sweeps is left out;
+    ``std_fraction`` > 0 raises a std below ``std_fraction * |mean|``. Returns name ->
+    (mean, std, n sweeps)."""
+    if not per_sweep:
+        return {}
+    names = list(per_sweep[0].keys())
+    rows = [[None if f.get(n) is None else [float(x) for x in np.ravel(f[n])] for n in names]
+            for f in per_sweep]
+    stats = _core.sweep_statistics(rows, names, float(default_std), int(min_values),
+                                   float(std_fraction))
+    return {n: (m, sd, k) for n, (ok, m, sd, k, _) in zip(names, stats) if ok}
 
 
 # --- fit, compare, results -------------------------------------------------------------------

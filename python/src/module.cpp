@@ -30,9 +30,11 @@
 #include "common/error.hpp"
 #include "common/signals.hpp"
 #include "features/feature_library.hpp"
+#include "features/sweep_statistics.hpp"
 #include "gradient/gradient_fit.hpp"
 #include "io/config.hpp"
 #include "io/config_units.hpp"
+#include "io/recording.hpp"
 #include "model/parameter_space.hpp"
 #include "sim/batch_simulator.hpp"
 
@@ -535,6 +537,88 @@ nb::list compute_features(array_in time_ms, matrix_in voltage, array_in start_ms
   return out;
 }
 
+// The sweeps of a recording file: a list of dicts with numpy arrays (io/recording.hpp).
+nb::list read_recording_file(const std::string& path) {
+  recording r;
+  {
+    nb::gil_scoped_release unlocked;
+    r = read_recording(path);
+  }
+  nb::list out;
+  for (auto& w : r.sweeps) {
+    const detected_step step = detect_step(w);
+    const double nan = std::nan("");
+    nb::dict d;
+    d["name"] = w.name;
+    d["protocol"] = w.protocol;
+    d["sweep_number"] = w.sweep;
+    d["format"] = r.format;
+    d["stim_start_ms"] = step.found ? step.start_ms : nan;
+    d["stim_end_ms"] = step.found ? step.end_ms : nan;
+    d["stimulus_current_na"] = step.found ? step.amplitude_na : nan;
+    d["holding_current_na"] = step.found ? step.holding_na : nan;
+    d["time_ms"] = to_numpy(std::move(w.t_ms));
+    d["voltage_mv"] = to_numpy(std::move(w.v_mv));
+    d["current_na"] = w.i_na.empty() ? nb::none() : to_numpy(std::move(w.i_na));
+    out.append(d);
+  }
+  return out;
+}
+
+// The step of a recorded current (detect_step): (start_ms, end_ms, amplitude_na, holding_na),
+// NaN without one.
+nb::tuple step_of_current(array_in time_ms, array_in current_na) {
+  if (time_ms.shape(0) != current_na.shape(0)) {
+    throw config_error("cellfit::python: time_ms has " + std::to_string(time_ms.shape(0)) +
+                       " samples, current_na " + std::to_string(current_na.shape(0)));
+  }
+  recorded_sweep w;
+  w.t_ms.assign(time_ms.data(), time_ms.data() + time_ms.shape(0));
+  w.i_na.assign(current_na.data(), current_na.data() + current_na.shape(0));
+  const detected_step d = detect_step(w);
+  const double nan = std::nan("");
+  return d.found ? nb::make_tuple(d.start_ms, d.end_ms, d.amplitude_na, d.holding_na)
+                 : nb::make_tuple(nan, nan, nan, nan);
+}
+
+// rows [sweep][feature] of (values or None); returns per feature (ok, mean, std, n, reason).
+nb::list sweep_statistics(nb::list rows, const std::vector<std::string>& names, double default_std,
+                          int min_values, double std_fraction) {
+  std::vector<std::vector<features::value>> values;
+  for (nb::handle row : rows) {
+    std::vector<features::value> r;
+    for (nb::handle x : row) {
+      features::value v;
+      if (!x.is_none()) {
+        v.ok = true;
+        v.values = nb::cast<std::vector<double>>(x);
+        if (v.values.empty()) {
+          v.ok = false;
+          v.reason = "no values";
+        }
+      } else {
+        v.reason = "not computable";
+      }
+      r.push_back(std::move(v));
+    }
+    if (r.size() != names.size()) {
+      throw config_error("cellfit::python: average_features: a sweep has " +
+                         std::to_string(r.size()) + " features, expected " +
+                         std::to_string(names.size()));
+    }
+    values.push_back(std::move(r));
+  }
+  features::statistics_settings st;
+  st.default_std = default_std;
+  st.min_values = min_values;
+  st.std_fraction = std_fraction;
+  nb::list out;
+  for (const auto& x : features::statistics_over_sweeps(values, names, st)) {
+    out.append(nb::make_tuple(x.ok, x.mean, x.std, x.n, x.reason));
+  }
+  return out;
+}
+
 // Runs a CLI command's code with cellfit's signal handlers in place (a signal stops a fit
 // gracefully, as in the CLI) and Python's back afterwards.
 template <class F>
@@ -609,6 +693,10 @@ NB_MODULE(_core, m) {
   m.def("compute_features", &compute_features, nb::arg("time_ms"), nb::arg("voltage"),
         nb::arg("stim_start_ms"), nb::arg("stim_end_ms"), nb::arg("current_na"), nb::arg("names"),
         nb::arg("settings"), nb::arg("threads"));
+  m.def("read_recording", &read_recording_file, nb::arg("path"));
+  m.def("step_of_current", &step_of_current, nb::arg("time_ms"), nb::arg("current_na"));
+  m.def("sweep_statistics", &sweep_statistics, nb::arg("rows"), nb::arg("names"),
+        nb::arg("default_std"), nb::arg("min_values"), nb::arg("std_fraction"));
   m.def("run_fit", &run_fit, nb::arg("config"), nb::arg("engine"), nb::arg("overrides"),
         nb::arg("out"), nb::arg("quiet"), nb::arg("resume"), nb::arg("checkpoint"),
         nb::arg("checkpoint_every"), nb::arg("fresh"));

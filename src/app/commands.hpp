@@ -72,7 +72,12 @@ struct info_options {
 int run_info(const info_options& o);
 
 struct features_options {
-  std::string traces;  // a `cellfit simulate` output
+  std::string traces;             // a `cellfit simulate` output, or the first recording
+  std::vector<std::string> more;  // further recordings
+  std::string sweeps;             // sweep selection (indices or names, comma-separated)
+  std::string protocol;           // the protocol all sweeps belong to ("": from each file)
+  std::string out_features, out_protocols;  // BluePyOpt's features.json / protocols.json
+  double default_std = 1e-3;  // the std of a feature whose sweeps agree exactly (BluePyEfe's)
   std::vector<std::string> features;
   double stim_start_ms = std::numeric_limits<double>::quiet_NaN();  // NaN: from the file
   double stim_end_ms = std::numeric_limits<double>::quiet_NaN();

@@ -8,10 +8,14 @@
 #include <vector>
 
 #include "app/commands.hpp"
+#include "app/recording_input.hpp"
 #include "common/error.hpp"
 #include "common/quote.hpp"
 #include "features/feature_library.hpp"
+#include "features/sweep_statistics.hpp"
+#include "io/bluepyopt_export.hpp"
 #include "io/h5.hpp"
+#include "io/recording.hpp"
 
 namespace cellfit::app {
 
@@ -147,6 +151,171 @@ void write_output(const std::string& path, const features_options& o,
   out.commit();
 }
 
+// Whether `path` is a `cellfit simulate` output (read with its per-stimulus windows) rather
+// than a recording.
+bool is_simulate_output(const std::string& path) {
+  const auto dot = path.find_last_of('.');
+  const std::string ext = dot == std::string::npos ? "" : path.substr(dot + 1);
+  if ((ext != "h5" && ext != "hdf5") || path.find(":/") != std::string::npos) return false;
+  const h5::file f = h5::file::open_read(path);
+  return f.exists("/traces/voltage");
+}
+
+std::string file_stem(const std::string& path) {
+  std::string p = path.substr(0, path.find(":/"));
+  const auto slash = p.find_last_of('/');
+  if (slash != std::string::npos) p = p.substr(slash + 1);
+  const auto dot = p.find_last_of('.');
+  return dot == std::string::npos || dot == 0 ? p : p.substr(0, dot);
+}
+
+struct recorded_input {
+  std::string file;
+  recorded_sweep sweep;
+  std::string protocol;
+  detected_step step;
+};
+
+int run_recording_features(const features_options& o, const std::vector<std::string>& names,
+                           const features::settings& s) {
+  const std::string where = "cellfit::features: ";
+  std::vector<std::string> files{o.traces};
+  files.insert(files.end(), o.more.begin(), o.more.end());
+  std::vector<recorded_input> in;
+  for (const auto& file : files) {
+    recording r = read_recording_input(file);
+    for (const std::size_t k : select_sweeps(r, o.sweeps)) {
+      recorded_input x;
+      x.file = file;
+      x.sweep = r.sweeps[k];  // a copy: a selection may name a sweep twice
+      x.protocol = !o.protocol.empty()         ? o.protocol
+                   : !x.sweep.protocol.empty() ? x.sweep.protocol
+                                               : file_stem(file);
+      x.step = detect_step(x.sweep);
+      in.push_back(std::move(x));
+    }
+  }
+  std::vector<features::trace> traces(in.size());
+  for (std::size_t c = 0; c < in.size(); ++c) {
+    const recorded_input& x = in[c];
+    features::trace& tr = traces[c];
+    tr.t_ms = x.sweep.t_ms.data();
+    tr.v_mv = x.sweep.v_mv.data();
+    tr.n = x.sweep.t_ms.size();
+    tr.stim_start_ms = !std::isnan(o.stim_start_ms) ? o.stim_start_ms
+                       : x.step.found               ? x.step.start_ms
+                                                    : std::nan("");
+    tr.stim_end_ms = !std::isnan(o.stim_end_ms) ? o.stim_end_ms
+                     : x.step.found             ? x.step.end_ms
+                                                : std::nan("");
+    if (std::isnan(tr.stim_start_ms)) {
+      throw usage_error(where + x.file + ": sweep " + printable_text(x.sweep.name) +
+                        " has no recorded step current to take the stimulus window from: pass "
+                        "--stim-start MS and --stim-end MS");
+    }
+    tr.stimulus_current_na = !std::isnan(o.current_na) ? o.current_na
+                             : x.step.found            ? x.step.amplitude_na
+                                                       : 0.0;
+  }
+  const std::vector<std::vector<features::value>> values =
+      features::compute_batch(traces, names, s, o.threads);
+
+  std::printf("cellfit features: %zu recorded sweep(s)\n%-24s %-16s %9s %9s", in.size(), "sweep",
+              "protocol", "start_ms", "end_ms");
+  std::vector<int> width;
+  for (const auto& n : names) {
+    width.push_back(std::max<int>(12, static_cast<int>(n.size())));
+    std::printf(" %*s", width.back(), n.c_str());
+  }
+  std::printf("\n");
+  std::vector<std::string> notes;
+  for (std::size_t c = 0; c < in.size(); ++c) {
+    std::printf("%-24s %-16s %9.6g %9.6g", printable_text(in[c].sweep.name).c_str(),
+                printable_text(in[c].protocol).c_str(), traces[c].stim_start_ms,
+                traces[c].stim_end_ms);
+    for (std::size_t k = 0; k < names.size(); ++k) {
+      const features::value& v = values[c][k];
+      if (v.ok) {
+        std::printf(" %*.6g", width[k], v.mean());
+      } else {
+        std::printf(" %*s", width[k], "n/a");
+        notes.push_back(in[c].file + " " + in[c].sweep.name + " " + names[k] + ": " + v.reason);
+      }
+    }
+    std::printf("\n");
+  }
+
+  // Protocols in order of first appearance; the statistics over each one's sweeps.
+  std::vector<protocol_targets> protocols;
+  std::vector<std::vector<std::size_t>> members;
+  for (std::size_t c = 0; c < in.size(); ++c) {
+    std::size_t p = 0;
+    while (p < protocols.size() && protocols[p].name != in[c].protocol) ++p;
+    if (p == protocols.size()) {
+      protocols.emplace_back();
+      protocols.back().name = in[c].protocol;
+      members.emplace_back();
+    }
+    members[p].push_back(c);
+  }
+  features::statistics_settings st;
+  st.default_std = o.default_std;
+  for (std::size_t p = 0; p < protocols.size(); ++p) {
+    protocol_targets& pr = protocols[p];
+    std::vector<std::vector<features::value>> v;
+    double start = 0, end = 0, total = 0, amp = 0, hold = 0;
+    bool known = true;
+    for (const std::size_t c : members[p]) {
+      v.push_back(values[c]);
+      start += traces[c].stim_start_ms;
+      end += traces[c].stim_end_ms;
+      total += in[c].sweep.t_ms.back();
+      amp += traces[c].stimulus_current_na;
+      hold += in[c].step.holding_na;
+      known = known && in[c].step.found;
+    }
+    // The protocol's stimulus: the mean over its sweeps (BluePyEfe averages the eCode
+    // parameters of the recordings it matched).
+    const double m = static_cast<double>(members[p].size());
+    pr.stim_start_ms = start / m;
+    pr.stim_end_ms = end / m;
+    pr.total_ms = total / m;
+    pr.amplitude_na = amp / m;
+    pr.holding_na = hold / m;
+    pr.stimulus_known = known;
+    pr.sweeps = static_cast<int>(members[p].size());
+    pr.features = features::statistics_over_sweeps(v, names, st);
+  }
+  std::printf("\nmean (std) over each protocol's sweeps:\n");
+  for (const auto& pr : protocols) {
+    std::printf("  %s: %d sweep(s)\n", printable_text(pr.name).c_str(), pr.sweeps);
+    for (const auto& f : pr.features) {
+      if (f.ok) {
+        std::printf("    %-32s %14.8g (%.4g), n = %d\n", f.feature.c_str(), f.mean, f.std, f.n);
+      } else {
+        std::printf("    %-32s n/a: %s\n", f.feature.c_str(), f.reason.c_str());
+      }
+    }
+  }
+  if (!notes.empty()) {
+    std::printf("\nnot computable:\n");
+    for (const auto& n : notes) std::printf("  %s\n", n.c_str());
+  }
+  if (!o.out.empty()) {
+    write_output(o.out, o, names, s, traces, values, 0);
+    std::printf("-> %s\n", o.out.c_str());
+  }
+  if (!o.out_features.empty()) {
+    write_features_json(o.out_features, protocols);
+    std::printf("-> %s\n", o.out_features.c_str());
+  }
+  if (!o.out_protocols.empty()) {
+    write_protocols_json(o.out_protocols, protocols);
+    std::printf("-> %s\n", o.out_protocols.c_str());
+  }
+  return exit_ok;
+}
+
 }  // namespace
 
 int run_features(const features_options& o) {
@@ -169,6 +338,13 @@ int run_features(const features_options& o) {
   s.derivative_threshold = o.derivative_threshold;
   features::check_settings(s);
   if (!o.out.empty()) check_writable(o.out, "features");
+  if (!o.out_features.empty()) check_writable(o.out_features, "features");
+  if (!o.out_protocols.empty()) check_writable(o.out_protocols, "features");
+  if (!(o.default_std > 0)) throw usage_error(where + "--default-std must be > 0");
+  const bool recordings = !o.more.empty() || !o.sweeps.empty() || !o.protocol.empty() ||
+                          !o.out_features.empty() || !o.out_protocols.empty() ||
+                          !is_simulate_output(o.traces);
+  if (recordings) return run_recording_features(o, names, s);
 
   const input in = read_input(o.traces);
   // --site: an index, or a recording's name.

@@ -15,6 +15,7 @@
 #include "app/commands.hpp"
 #include "app/fit_common.hpp"
 #include "app/model_export.hpp"
+#include "app/recording_input.hpp"
 #include "common/error.hpp"
 #include "common/rng.hpp"
 #include "common/signals.hpp"
@@ -23,6 +24,7 @@
 #include "io/config.hpp"
 #include "io/config_units.hpp"
 #include "io/h5.hpp"
+#include "io/recording.hpp"
 #include "model/parameter_space.hpp"
 #include "sim/batch_simulator.hpp"
 
@@ -59,12 +61,124 @@ void warn_spiking_target(const run_config& rc, const std::vector<double>& target
   std::cerr << msg.str();
 }
 
+namespace {
+
+// Whether fit.target.file is an HDF5 file holding fit.target.dataset (traces on the
+// simulation's grid) rather than a recording.
+bool is_trace_dataset(const std::string& file, const std::string& dataset) {
+  const auto dot = file.find_last_of('.');
+  const std::string ext = dot == std::string::npos ? "" : file.substr(dot + 1);
+  if (ext != "h5" && ext != "hdf5") return false;
+  return h5::file::open_read(file).exists(dataset);
+}
+
+// The target traces [stimulus][site][sample] from recordings: each sweep linearly resampled
+// onto the simulation's sample times (a recording must cover all of them).
+std::vector<double> recorded_target(const run_config& rc) {
+  const auto& s = rc.settings;
+  const target_settings& t = rc.fit.target;
+  const std::size_t n_stim = rc.stimuli.size(), n_sites = s.record_compartments.size();
+  const std::size_t n_samples = static_cast<std::size_t>(s.n_samples());
+  // The sample times as `cellfit simulate` writes them.
+  std::vector<double> times(n_samples);
+  for (std::size_t k = 0; k < n_samples; ++k) {
+    times[k] = static_cast<double>(k) * s.record_every * s.dt_ms;
+  }
+  std::vector<double> target(n_stim * n_sites * n_samples, std::nan(""));
+  std::vector<std::string> source(n_stim * n_sites);
+  auto place = [&](std::size_t stim, std::size_t site, const recording& r, std::size_t sweep,
+                   const std::string& at) {
+    const std::size_t cell = stim * n_sites + site;
+    if (!source[cell].empty()) {
+      throw config_error("cellfit::fit: " + at + ": stimulus " + rc.stimuli[stim].name + ", site " +
+                         s.site_name(site) + " already has a target (" + source[cell] + ")");
+    }
+    const std::string what = r.source + " sweep " + r.sweeps[sweep].name;
+    const auto v = resample_sweep(r.sweeps[sweep], times, at + ": " + what);
+    std::copy(v.begin(), v.end(), target.begin() + static_cast<std::ptrdiff_t>(cell * n_samples));
+    source[cell] = what;
+  };
+  if (t.recordings.empty()) {
+    // One file: its (selected) sweeps are the stimuli's targets in order, at site 0.
+    const recording r = read_recording_input(t.file);
+    const auto sweeps = select_sweeps(r, t.sweeps);
+    if (n_sites != 1 || sweeps.size() != n_stim) {
+      throw config_error("cellfit::fit: fit.target.file " + t.file + ": " +
+                         std::to_string(sweeps.size()) + " sweep(s) for " + std::to_string(n_stim) +
+                         " stimuli x " + std::to_string(n_sites) +
+                         " recorded sites: a recording file gives one sweep per stimulus at one "
+                         "site (select them with fit.target.sweeps, or use "
+                         "[[fit.target.recording]] tables)");
+    }
+    for (std::size_t k = 0; k < n_stim; ++k) place(k, 0, r, sweeps[k], "fit.target.file");
+  } else {
+    for (const recording_target& x : t.recordings) {
+      std::size_t stim = n_stim;
+      for (std::size_t k = 0; k < n_stim; ++k)
+        if (rc.stimuli[k].name == x.stimulus) stim = k;
+      if (stim == n_stim) {
+        std::string names;
+        for (const auto& st : rc.stimuli) names += (names.empty() ? "" : ", ") + st.name;
+        throw config_error("cellfit::fit: " + x.where + ": stimulus \"" + x.stimulus +
+                           "\" is not one of the fit's stimuli (" + names + ")");
+      }
+      std::size_t site = 0;
+      if (!x.site.empty()) {
+        const int named = s.find_site(x.site);
+        if (named >= 0) {
+          site = static_cast<std::size_t>(named);
+        } else if (x.site.find_first_not_of("0123456789") == std::string::npos &&
+                   x.site.size() < 10) {
+          site = static_cast<std::size_t>(std::stoul(x.site));
+        } else {
+          site = n_sites;
+        }
+        if (site >= n_sites) {
+          throw config_error("cellfit::fit: " + x.where + ": site \"" + x.site +
+                             "\": the fit records " + std::to_string(n_sites) + " site(s)");
+        }
+      }
+      const recording r = read_recording_input(x.file);
+      const auto sweeps = select_sweeps(r, x.sweep.empty() ? "0" : x.sweep);
+      if (sweeps.size() != 1) {
+        throw config_error("cellfit::fit: " + x.where + ": sweep \"" + x.sweep + "\" names " +
+                           std::to_string(sweeps.size()) + " sweeps, expected one");
+      }
+      place(stim, site, r, sweeps[0], x.where);
+    }
+    for (std::size_t cell = 0; cell < source.size(); ++cell) {
+      if (source[cell].empty()) {
+        throw config_error(
+            "cellfit::fit: [[fit.target.recording]] gives no recording for "
+            "stimulus " +
+            rc.stimuli[cell / n_sites].name + ", site " + s.site_name(cell % n_sites));
+      }
+    }
+  }
+  return target;
+}
+
+}  // namespace
+
+std::string target_label(const target_settings& t) {
+  if (t.type == "features") return t.features_file;
+  if (t.type != "file") return "synthetic";
+  if (t.recordings.empty()) return t.file;
+  std::string files;
+  for (const auto& r : t.recordings) files += (files.empty() ? "" : ",") + r.file;
+  return files;
+}
+
 void make_target(const run_config& rc, const parameter_space& space, std::vector<double>& target,
                  std::vector<double>& truth, bool quiet) {
   const auto& s = rc.settings;
   const std::size_t n_stim = rc.stimuli.size(), n_sites = s.record_compartments.size();
   const std::size_t n_samples = static_cast<std::size_t>(s.n_samples());
   const target_settings& t = rc.fit.target;
+  if (t.type == "file" && (!t.recordings.empty() || !is_trace_dataset(t.file, t.dataset))) {
+    target = recorded_target(rc);
+    return;
+  }
   if (t.type == "file") {
     h5::file f = h5::file::open_read(t.file);
     std::vector<std::size_t> dims;
@@ -395,8 +509,7 @@ void write_fit(const std::string& path, const run_config& rc, const parameter_sp
     f.attribute("/", "stop_reason", r.stop_reason);
     f.attribute("/", "checkpoint_every", static_cast<std::int64_t>(r.checkpoint_every));
     f.attribute("/", "adjoint_peak_bytes", r.peak_bytes);
-    f.attribute("/", "target",
-                rc.fit.target.type == "file" ? rc.fit.target.file : std::string("synthetic"));
+    f.attribute("/", "target", target_label(rc.fit.target));
     f.attribute("/", "replayed", static_cast<std::int64_t>(r.replayed));
     write_plan(f, r.plan, ctx);
     checkpoint::write(f, id, r.log);

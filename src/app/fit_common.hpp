@@ -35,6 +35,10 @@ void make_target(const run_config& rc, const parameter_space& space, std::vector
 // Call on rank 0.
 void warn_spiking_target(const run_config& rc, const std::vector<double>& target);
 
+// The root attribute `target` of a fit output: the target file, the recordings of
+// [[fit.target.recording]] (comma-separated), the features file, or "synthetic".
+std::string target_label(const target_settings& t);
+
 // /fit/param_names, /fit/bounds/*, /fit/parameters/*.
 void write_fit_parameters(h5::file& f, const parameter_space& space);
 

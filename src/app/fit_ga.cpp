@@ -165,10 +165,7 @@ void write_ga_fit(const std::string& path, const run_config& rc, const parameter
     f.attribute("/", "simulations", static_cast<std::int64_t>(r.simulations));
     f.attribute("/", "iterations", static_cast<std::int64_t>(n));
     f.attribute("/", "stop_reason", r.stop_reason);
-    f.attribute("/", "target",
-                rc.fit.target.type == "file"       ? rc.fit.target.file
-                : rc.fit.target.type == "features" ? rc.fit.target.features_file
-                                                   : std::string("synthetic"));
+    f.attribute("/", "target", target_label(rc.fit.target));
     f.attribute("/", "replayed", static_cast<std::int64_t>(r.replayed));
     f.attribute("/", "overlap", static_cast<std::int64_t>(rc.parallel.overlap ? 1 : 0));
     write_plan(f, r.plan, ctx);

@@ -102,8 +102,7 @@ void write_hybrid_fit(const std::string& path, const run_config& rc, const param
     f.attribute("/", "polish", static_cast<std::int64_t>(rc.fit.hybrid.polish));
     f.attribute("/", "ga_fraction", rc.fit.hybrid.ga_fraction);
     f.attribute("/", "best_polish", static_cast<std::int64_t>(r.best));
-    f.attribute("/", "target",
-                rc.fit.target.type == "file" ? rc.fit.target.file : std::string("synthetic"));
+    f.attribute("/", "target", target_label(rc.fit.target));
     write_plan(f, r.polished.empty() ? r.ga.plan : r.polished.back().plan, ctx);
     f.close();
   }

@@ -186,9 +186,31 @@ int main(int argc, char** argv) {
       "features",
       "eFEL features (eFEL 5.7 definitions and defaults) of the traces of a `cellfit simulate`\n"
       "output: a table on stdout (one row per cell, the mean of each feature's values) and\n"
-      "optionally HDF5. docs/features.md lists the features.");
-  features_cmd->add_option("traces", feat.traces, "HDF5 file written by cellfit simulate")
+      "optionally HDF5. Also of recordings (.txt, .csv, .h5, .nwb, .abf; docs/features.md,\n"
+      "\"Recordings\"), whose repeated sweeps of a protocol average into feature targets\n"
+      "(--out-features, BluePyOpt's features.json).");
+  features_cmd
+      ->add_option("traces", feat.traces, "HDF5 file written by cellfit simulate, or a recording")
       ->required();
+  features_cmd->add_option("more", feat.more, "Further recordings");
+  features_cmd->add_option("--sweeps", feat.sweeps,
+                           "Recorded sweeps to use: indices or names, comma-separated (all)");
+  features_cmd->add_option("--protocol", feat.protocol,
+                           "Protocol of all the sweeps (default: NWB's stimulus_description, "
+                           "else the file name)");
+  features_cmd
+      ->add_option("--out-features", feat.out_features,
+                   "Write feature means and stds over each protocol's sweeps (BluePyOpt "
+                   "features.json)")
+      ->check(file_name);
+  features_cmd
+      ->add_option("--out-protocols", feat.out_protocols,
+                   "Write the protocols' step stimuli read from the recorded current "
+                   "(BluePyOpt protocols.json)")
+      ->check(file_name);
+  features_cmd->add_option("--default-std", feat.default_std,
+                           "Std of a feature whose sweeps agree exactly, or of one sweep (1e-3, "
+                           "BluePyEfe's default_std_value)");
   features_cmd->add_option("--features", feat.features, "Feature names, comma-separated, or all")
       ->required()
       ->delimiter(',');

@@ -70,7 +70,7 @@ void apply(settings& s, const named_setting& x);
 
 // One voltage trace; the arrays are not owned and must outlive the call.
 struct trace {
-  const double* t_ms = nullptr;  // strictly increasing sample times
+  const double* t_ms = nullptr;  // non-decreasing sample times (a time may repeat)
   const double* v_mv = nullptr;
   std::size_t n = 0;  // samples
   double stim_start_ms = 0, stim_end_ms = 0;

@@ -19,6 +19,15 @@
 
 namespace cellfit {
 
+// One recorded sweep that is the target of one stimulus ([[fit.target.recording]]).
+struct recording_target {
+  std::string stimulus;  // a stimulus name
+  std::string file;      // any format read_recording reads (io/recording.hpp)
+  std::string sweep;     // index or name of the sweep in the file ("": the first)
+  std::string site;      // recorded site: index or recording name ("": 0)
+  std::string where;     // "config:line: fit.target.recording[k]", for messages
+};
+
 // Where the traces to fit come from.
 struct target_settings {
   std::string type = "synthetic";  // "synthetic", "file" or "features"
@@ -26,8 +35,11 @@ struct target_settings {
   // then simulated with the fit's stimuli and recordings.
   double low = 0.7, high = 1.3;
   std::uint64_t seed = 20230619;
-  // file: traces [stimulus][site][sample] (cellfit simulate's /traces/voltage).
-  std::string file, dataset = "/traces/voltage";
+  // file: traces [stimulus][site][sample] (cellfit simulate's /traces/voltage), or a
+  // recording (io/recording.hpp) whose sweeps (all, or those `sweeps` names) are the
+  // stimuli's targets in order at site 0; or one recording per stimulus and site.
+  std::string file, dataset = "/traces/voltage", sweeps;
+  std::vector<recording_target> recordings;
   // GA feature targets computed from synthetic or file traces: std = max(std_fraction |mean|,
   // std_floor).
   double std_fraction = 0.05, std_floor = 0.01;

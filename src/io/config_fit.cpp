@@ -200,11 +200,66 @@ void build_fit(const toml::value& fv, run_config& rc) {
       g.seed = static_cast<std::uint64_t>(tt.integer("seed", static_cast<long long>(g.seed), 0,
                                                      std::numeric_limits<long long>::max()));
     } else if (g.type == "file") {
-      if (!tt.has("file")) fail(t.get("target"), "fit.target.file", "missing (HDF5 traces to fit)");
-      const toml::value& fv2 = tt.get("file");
-      if (!fv2.is_string()) fail(fv2, "fit.target.file", "expected a string");
-      g.file = resolve_path(fv2, rc.source);
-      g.dataset = tt.string("dataset", g.dataset);
+      if (tt.has("recording")) {
+        if (tt.has("file")) {
+          fail(tt.at("file"), "fit.target.file",
+               "give file or [[fit.target.recording]] tables, not both");
+        }
+        const toml::value& rv = tt.get("recording");
+        if (!rv.is_array() || rv.as_array().empty()) {
+          fail(rv, "fit.target.recording", "expected one or more [[fit.target.recording]] tables");
+        }
+        std::size_t k = 0;
+        for (const auto& entry : rv.as_array()) {
+          table_reader r(entry, "fit.target.recording[" + std::to_string(k++) + "]");
+          recording_target x;
+          if (!r.has("stimulus")) fail(entry, r.key_name("stimulus"), "missing (a stimulus name)");
+          x.stimulus = r.string("stimulus", "");
+          if (!r.has("file")) fail(entry, r.key_name("file"), "missing (a recording file)");
+          const toml::value& rf = r.get("file");
+          if (!rf.is_string()) fail(rf, r.key_name("file"), "expected a string");
+          x.file = resolve_path(rf, rc.source);
+          for (const char* key : {"sweep", "site"}) {
+            if (!r.has(key)) continue;
+            const toml::value& v = r.get(key);
+            std::string text;
+            if (v.is_integer() && v.as_integer() >= 0) {
+              text = std::to_string(v.as_integer());
+            } else if (v.is_string() && !v.as_string().str.empty()) {
+              text = v.as_string().str;
+            } else {
+              fail(v, r.key_name(key), "expected an index >= 0 or a name");
+            }
+            (std::string(key) == "sweep" ? x.sweep : x.site) = text;
+          }
+          x.where = where(entry, r.key_name("file"));
+          r.finish();
+          g.recordings.push_back(x);
+        }
+      } else {
+        if (!tt.has("file")) {
+          fail(t.get("target"), "fit.target.file",
+               "missing (HDF5 traces or a recording to fit, or [[fit.target.recording]] tables)");
+        }
+        const toml::value& fv2 = tt.get("file");
+        if (!fv2.is_string()) fail(fv2, "fit.target.file", "expected a string");
+        g.file = resolve_path(fv2, rc.source);
+        g.dataset = tt.string("dataset", g.dataset);
+        if (tt.has("sweeps")) {
+          const toml::value& sv = tt.get("sweeps");
+          if (sv.is_string()) {
+            g.sweeps = sv.as_string().str;
+          } else if (sv.is_array()) {
+            for (const auto& e : sv.as_array()) {
+              if (!e.is_integer() || e.as_integer() < 0)
+                fail(e, "fit.target.sweeps", "expected sweep indices >= 0");
+              g.sweeps += (g.sweeps.empty() ? "" : ",") + std::to_string(e.as_integer());
+            }
+          } else {
+            fail(sv, "fit.target.sweeps", "expected a list of sweep indices or a string");
+          }
+        }
+      }
     } else if (g.type == "features") {
       if (!tt.has("features_file")) {
         fail(t.get("target"), "fit.target.features_file",

@@ -287,12 +287,87 @@ std::string file::read_attribute_string(const std::string& object, const std::st
       check_id(H5Aopen_by_name(h_.get(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT),
                path_, "no attribute " + object + "@" + name),
       H5Aclose);
+  handle file_type(check_id(H5Aget_type(a.get()), path_, "H5Aget_type"), H5Tclose);
+  if (H5Tget_class(file_type.get()) != H5T_STRING) {
+    fail(path_, "attribute " + object + "@" + name + " is not a string");
+  }
+  const htri_t variable = H5Tis_variable_str(file_type.get());
+  check(variable, path_, "H5Tis_variable_str");
+  if (!variable) {
+    const std::size_t size = H5Tget_size(file_type.get());
+    std::string s(size, '\0');
+    handle mem(check_id(H5Tcopy(H5T_C_S1), path_, "H5Tcopy"), H5Tclose);
+    check(H5Tset_size(mem.get(), size + 1), path_, "H5Tset_size");
+    std::vector<char> buf(size + 1, '\0');
+    check(H5Aread(a.get(), mem.get(), buf.data()), path_, "cannot read attribute " + name);
+    return std::string(buf.data());
+  }
   handle type = string_type(path_);
   char* p = nullptr;
   check(H5Aread(a.get(), type.get(), &p), path_, "cannot read attribute " + name + " as string");
   std::string s = p ? p : "";
   H5free_memory(p);
   return s;
+}
+
+std::vector<std::string> file::members(const std::string& group) const {
+  if (!is_group(group)) fail(path_, "no group '" + group + "'");
+  // H5Gget_info + H5Lget_name_by_idx: H5Literate's callback type differs across HDF5 versions.
+  H5G_info_t info;
+  check(H5Gget_info_by_name(h_.get(), group.c_str(), &info, H5P_DEFAULT), path_,
+        "cannot list group " + group);
+  std::vector<std::string> names;
+  for (hsize_t k = 0; k < info.nlinks; ++k) {
+    const ssize_t n = H5Lget_name_by_idx(h_.get(), group.c_str(), H5_INDEX_NAME, H5_ITER_INC, k,
+                                         nullptr, 0, H5P_DEFAULT);
+    if (n < 0) fail(path_, "cannot list group " + group);
+    std::vector<char> buf(static_cast<std::size_t>(n) + 1, '\0');
+    check(
+        static_cast<herr_t>(H5Lget_name_by_idx(h_.get(), group.c_str(), H5_INDEX_NAME, H5_ITER_INC,
+                                               k, buf.data(), buf.size(), H5P_DEFAULT) < 0
+                                ? -1
+                                : 0),
+        path_, "cannot list group " + group);
+    names.emplace_back(buf.data());
+  }
+  return names;
+}
+
+std::vector<std::string> file::read_reference_paths(const std::string& name,
+                                                    const std::string& field) const {
+  handle ds = open_dataset(name);
+  handle space(check_id(H5Dget_space(ds.get()), path_, "H5Dget_space"), H5Sclose);
+  const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  if (n < 0) fail(path_, "bad dataspace of " + name);
+  // A memory type of the one field: HDF5 converts compound members by name.
+  handle mem(check_id(H5Tcreate(H5T_COMPOUND, sizeof(hobj_ref_t)), path_, "H5Tcreate"), H5Tclose);
+  check(H5Tinsert(mem.get(), field.c_str(), 0, H5T_STD_REF_OBJ), path_, "H5Tinsert");
+  std::vector<hobj_ref_t> refs(static_cast<std::size_t>(n));
+  if (n > 0) {
+    check(H5Dread(ds.get(), mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, refs.data()), path_,
+          "cannot read " + name + "." + field + " as object references");
+  }
+  std::vector<std::string> out;
+  for (hobj_ref_t& r : refs) {
+    const ssize_t len = H5Rget_name(h_.get(), H5R_OBJECT, &r, nullptr, 0);
+    if (len <= 0) {
+      out.emplace_back();
+      continue;
+    }
+    std::vector<char> buf(static_cast<std::size_t>(len) + 1, '\0');
+    H5Rget_name(h_.get(), H5R_OBJECT, &r, buf.data(), buf.size());
+    out.emplace_back(buf.data());
+  }
+  return out;
+}
+
+bool file::is_group(const std::string& object) const {
+  if (object != "/" && !exists(object)) return false;
+  // H5Iget_type of the opened object: H5Oget_info's signature differs across HDF5 1.10-1.14.
+  const hid_t id = H5Oopen(h_.get(), object.c_str(), H5P_DEFAULT);
+  if (id < 0) return false;
+  const handle h(id, H5Oclose);
+  return H5Iget_type(h.get()) == H5I_GROUP;
 }
 
 void file::flush() { check(H5Fflush(h_.get(), H5F_SCOPE_GLOBAL), path_, "H5Fflush"); }

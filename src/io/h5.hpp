@@ -61,7 +61,15 @@ class file {
                                       std::vector<std::size_t>& dims) const;
   std::vector<std::string> read_strings(const std::string& name) const;
   bool has_attribute(const std::string& object, const std::string& name) const;
+  // The names of the links in a group, in name order (NWB files name series freely).
+  std::vector<std::string> members(const std::string& group) const;
+  bool is_group(const std::string& object) const;
+  // The paths of the objects that field `field` (an object reference) of compound dataset
+  // `name` points to, one per element ("" for a null reference): NWB's tables link series so.
+  std::vector<std::string> read_reference_paths(const std::string& name,
+                                                const std::string& field) const;
   double read_attribute_double(const std::string& object, const std::string& name) const;
+  // Variable- or fixed-length string attributes (h5py and HDF5 writers use both).
   std::string read_attribute_string(const std::string& object, const std::string& name) const;
 
   void flush();

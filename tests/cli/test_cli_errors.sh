@@ -129,7 +129,7 @@ PY
 fi
 # cellfit features: names and files (the rest: tests/validation/test_efel.sh).
 expect 3 "unknown feature 'nope'" -- "$cellfit" features good.h5 --features spike_count,nope
-expect 5 "not an HDF5 file" -- "$cellfit" features unknown_key.toml --features spike_count
+expect 5 "unknown recording format \".toml\"" -- "$cellfit" features unknown_key.toml --features spike_count
 expect 0 "AP_amplitude" -- "$cellfit" features good.h5 --features spike_count,AP_amplitude
 
 echo "$fails failure(s)"

@@ -103,9 +103,15 @@ trace_context::trace_context(const trace& tr, const settings& s)
       unusable_ = "trace contains an infinite value (sample " + std::to_string(k) + ")";
       return;
     }
-    if (k > 0 && !(tr.t_ms[k] > tr.t_ms[k - 1])) {
-      unusable_ = "time is not strictly increasing at sample " + std::to_string(k) + " (" +
-                  number(tr.t_ms[k - 1]) + " then " + number(tr.t_ms[k]) + " ms)";
+    // A repeated time stamp (NEURON's variable-step output at every event) is resampled the
+    // way eFEL's LinearInterpolation takes it: the value before the event at that time, the
+    // one after it afterwards. eFEL cannot interpolate a trace that starts with a repeat.
+    if (k > 0 && (tr.t_ms[k] < tr.t_ms[k - 1] || (k == 1 && tr.t_ms[1] == tr.t_ms[0]))) {
+      unusable_ =
+          std::string(k == 1 && tr.t_ms[1] == tr.t_ms[0] ? "the first two time stamps are equal"
+                                                         : "time decreases") +
+          " at sample " + std::to_string(k) + " (" + number(tr.t_ms[k - 1]) + " then " +
+          number(tr.t_ms[k]) + " ms)";
       return;
     }
   }

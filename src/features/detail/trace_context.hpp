@@ -70,7 +70,8 @@ class trace_context {
 
 // eFEL's LinearInterpolation: samples at x0, x0 + step, x0 + 2 step, ... (accumulated, as
 // eFEL does) up to and including the first point at or past the last time, values linearly
-// interpolated. Preconditions: n >= 3, x strictly increasing, step > 0.
+// interpolated. Preconditions: n >= 3, x non-decreasing with x[1] > x[0], step > 0 (at a
+// repeated x the segment ending there is used up to it, the one starting there after it).
 void resample(const double* x, const double* y, std::size_t n, double step, std::vector<double>& xi,
               std::vector<double>& yi);
 
