@@ -27,6 +27,11 @@ std::string hms(double s);
 void make_target(const run_config& rc, const parameter_space& space, std::vector<double>& target,
                  std::vector<double>& truth, bool quiet);
 
+// /fit/config/{text,path,overrides}: the config as read, its absolute path (relative paths
+// in it resolve against that) and the --set overrides, so that an analysis of the result
+// (`cellfit identifiability`) rebuilds the same problem without the original command line.
+void write_config_record(h5::file& f, const run_config& rc);
+
 // /fit/param_names, /fit/bounds/*, /fit/parameters/*.
 void write_fit_parameters(h5::file& f, const parameter_space& space);
 
