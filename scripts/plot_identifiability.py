@@ -34,6 +34,7 @@ def main(argv=None):
         import matplotlib
 
         matplotlib.use("Agg")
+        import matplotlib.ticker
         import matplotlib.pyplot as plt
         import numpy as np
     except ImportError as e:
@@ -72,9 +73,15 @@ def main(argv=None):
     for i in range(min(P, 3)):
         ax[0].annotate(names[lead[i]], (i, max(lam[i], floor)), rotation=90, fontsize=7,
                        xytext=(0, 3), textcoords="offset points", ha="center", va="bottom")
-    sec = ax[0].secondary_yaxis(
-        "right", functions=(lambda x: 1 / np.sqrt(np.maximum(x, 1e-300)),
-                            lambda s: 1 / np.maximum(s, 1e-300) ** 2))
+    def to_sd(x):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return 1 / np.sqrt(np.maximum(x, 1e-300))
+
+    def from_sd(sd):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return 1 / np.maximum(sd, 1e-150) ** 2
+
+    sec = ax[0].secondary_yaxis("right", functions=(to_sd, from_sd))
     sec.set_ylabel("relative s.d. 1/sqrt(eigenvalue)")
 
     im = ax[1].imshow(corr, cmap="RdBu_r", vmin=-1, vmax=1)
@@ -88,6 +95,8 @@ def main(argv=None):
 
     ax[2].barh(k, rse, color="C0")
     ax[2].set_xscale("log")
+    # Labels at the decades only: minor labels of a narrow log range overlap.
+    ax[2].xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax[2].set_yticks(list(ticks))
     ax[2].set_yticklabels([names[i] for i in ticks], fontsize=7)
     ax[2].invert_yaxis()
