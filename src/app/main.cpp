@@ -328,7 +328,10 @@ int main(int argc, char** argv) {
       if (info_cmd->parsed()) code = app::run_info(info);
       if (fit_cmd->parsed()) code = app::run_fit(fit);
       if (compare_cmd->parsed()) code = app::run_compare(cmp);
-      if (ident_cmd->parsed()) code = app::run_identifiability(ident);
+      // One process's work (the tangent-linear passes take seconds): rank 0 runs it, so a
+      // launch under mpirun writes one file.
+      if (ident_cmd->parsed())
+        code = world->rank() == 0 ? app::run_identifiability(ident) : exit_ok;
     }
   } catch (const peer_error& e) {
     code = e.exit_code();  // agreed across ranks and already reported
