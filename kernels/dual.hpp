@@ -58,6 +58,28 @@ CELLFIT_DUAL_T KOKKOS_INLINE_FUNCTION CELLFIT_DUAL operator/(const CELLFIT_DUAL&
   for (int i = 0; i < N; ++i) r.d[i] = (a.d[i] - r.v * b.d[i]) * inv;
   return r;
 }
+// Compound assignments: the forward kernel accumulates currents and fluxes in place, and a
+// tangent-linear simulation (src/sim/sensitivity.cpp) runs it on dual numbers.
+CELLFIT_DUAL_T KOKKOS_INLINE_FUNCTION CELLFIT_DUAL& operator+=(CELLFIT_DUAL& a,
+                                                               const CELLFIT_DUAL& b) {
+  a = a + b;
+  return a;
+}
+CELLFIT_DUAL_T KOKKOS_INLINE_FUNCTION CELLFIT_DUAL& operator-=(CELLFIT_DUAL& a,
+                                                               const CELLFIT_DUAL& b) {
+  a = a - b;
+  return a;
+}
+CELLFIT_DUAL_T KOKKOS_INLINE_FUNCTION CELLFIT_DUAL& operator*=(CELLFIT_DUAL& a,
+                                                               const CELLFIT_DUAL& b) {
+  a = a * b;
+  return a;
+}
+CELLFIT_DUAL_T KOKKOS_INLINE_FUNCTION CELLFIT_DUAL& operator/=(CELLFIT_DUAL& a,
+                                                               const CELLFIT_DUAL& b) {
+  a = a / b;
+  return a;
+}
 CELLFIT_DUAL_T KOKKOS_INLINE_FUNCTION bool operator<(const CELLFIT_DUAL& a, const CELLFIT_DUAL& b) {
   return a.v < b.v;
 }
@@ -65,20 +87,20 @@ CELLFIT_DUAL_T KOKKOS_INLINE_FUNCTION bool operator>(const CELLFIT_DUAL& a, cons
   return a.v > b.v;
 }
 CELLFIT_DUAL_T KOKKOS_INLINE_FUNCTION bool operator<=(const CELLFIT_DUAL& a,
-                                                       const CELLFIT_DUAL& b) {
+                                                      const CELLFIT_DUAL& b) {
   return a.v <= b.v;
 }
 CELLFIT_DUAL_T KOKKOS_INLINE_FUNCTION bool operator>=(const CELLFIT_DUAL& a,
-                                                       const CELLFIT_DUAL& b) {
+                                                      const CELLFIT_DUAL& b) {
   return a.v >= b.v;
 }
 // Exact comparisons of values: NMODL's `if (v == c)` guards compare the value only.
 CELLFIT_DUAL_T KOKKOS_INLINE_FUNCTION bool operator==(const CELLFIT_DUAL& a,
-                                                       const CELLFIT_DUAL& b) {
+                                                      const CELLFIT_DUAL& b) {
   return a.v == b.v;
 }
 CELLFIT_DUAL_T KOKKOS_INLINE_FUNCTION bool operator!=(const CELLFIT_DUAL& a,
-                                                       const CELLFIT_DUAL& b) {
+                                                      const CELLFIT_DUAL& b) {
   return a.v != b.v;
 }
 

@@ -39,6 +39,8 @@ __all__ = [
     "Compartments",
     "Features",
     "Result",
+    "Identifiability",
+    "identifiability",
     "catalogue",
     "feature_names",
     "features",
@@ -226,6 +228,55 @@ class Simulation:
         return self.voltage[set * self.n_stimuli + stimulus, site]
 
 
+@dataclass(frozen=True)
+class Identifiability:
+    """What the data can tell about the fit parameters at one point (``cellfit
+    identifiability``; docs/identifiability.md has the formulas). ``P`` parameters, ``N``
+    residuals ``r = sqrt(w) (V - target)`` over stimuli, sites and samples, weighted as the
+    fit's loss weights them (``sum(r**2)`` is the loss). Matrices are ``[P][P]`` in the order of
+    ``names``; "relative" coordinates are ``dtheta / |theta|`` (dimensionless)."""
+
+    names: List[str]  #: parameter names [P]
+    params: np.ndarray  #: the point analysed [P], physical units
+    scale: np.ndarray  #: ``|params|`` (1 where 0): the relative coordinates' unit [P]
+    n_residuals: int  #: N
+    rss: float  #: sum of squared residuals: the loss at ``params``
+    sigma2: float  #: residual variance used: ``RSS/(N-P)``, or ``noise_mv**2`` when given
+    noise_mv: float  #: the noise level given, mV (0: estimated from the residuals)
+    gauss_newton: np.ndarray  #: ``J^T J`` (half the loss's Gauss-Newton Hessian), physical units
+    fisher: np.ndarray  #: Fisher information ``F`` (physical units), whose inverse is ``covariance``
+    fisher_relative: np.ndarray  #: ``F`` in relative coordinates
+    eigenvalues: np.ndarray  #: of ``fisher_relative``, ascending [P]; ``1/sqrt`` = relative s.d.
+    eigenvectors: np.ndarray  #: ``[k][param]``: unit eigenvector of ``eigenvalues[k]``
+    covariance: np.ndarray  #: ``F^-1``, physical units
+    std_error: np.ndarray  #: ``sqrt(diag(covariance))``, physical units [P]
+    relative_std_error: np.ndarray  #: ``std_error / scale`` [P]
+    correlation: np.ndarray  #: correlation of the estimates, -1..1
+    condition_number: float  #: largest / smallest eigenvalue
+    numerically_singular: int  #: eigenvalues at rounding level (1e-16 of the largest)
+    residuals: np.ndarray  #: ``r`` [N]
+    jacobian: np.ndarray  #: ``dr/dtheta`` [N][P], exact (tangent-linear simulation)
+    jacobian_seconds: float  #: time of the tangent-linear passes, s
+    at: str = "params"  #: ``best``, ``truth`` or ``initial`` for a fit file
+    ground_truth: Optional[np.ndarray] = None  #: [P] when the fit's target was synthetic
+    config: str = ""  #: the config the problem was rebuilt from (fit files)
+    loss: str = ""  #: ``normalized`` or ``mse``: the residuals' weights (fit files)
+
+    def weakest(self, k: int = 0, threshold: float = 0.1) -> List[Tuple[str, float]]:
+        """The parameters of the k-th weakest direction (k = 0: least constrained) whose
+        entry exceeds ``threshold`` in magnitude, largest first: ``[(name, entry), ...]``."""
+        v = self.eigenvectors[k]
+        order = np.argsort(-np.abs(v))
+        return [(self.names[i], float(v[i])) for i in order if abs(v[i]) >= threshold]
+
+
+def _identifiability(d: Dict[str, Any], **extra: Any) -> Identifiability:
+    fields = {k: d[k] for k in Identifiability.__dataclass_fields__ if k in d}
+    fields["names"] = list(fields["names"])
+    fields.update(extra)
+    return Identifiability(**fields)
+
+
 class Model:
     """A cell model, its stimuli and recordings, and (when the config has ``[fit]``) its fit
     problem, built by cellfit's config reader exactly as the ``cellfit`` command builds it.
@@ -411,6 +462,18 @@ class Model:
         x = np.ascontiguousarray(np.asarray(params, dtype=np.float64).ravel())
         loss, grad, _ = self._m.loss_and_gradient(x, True)
         return float(loss), grad
+
+    def identifiability(
+        self, params: Union[np.ndarray, Sequence[float]], *, noise_mv: float = 0.0
+    ) -> Identifiability:
+        """What the config's target traces can tell about the fit parameters at ``params``
+        [P] (physical units): the exact Jacobian of the loss's residuals (tangent-linear
+        simulation), the Fisher information, its spectrum, standard errors and correlations.
+        ``noise_mv`` > 0: the target's noise (mV per sample); 0: the residual variance
+        ``RSS/(N-P)`` (meaningless at an exact synthetic fit, where it is ~0). Releases the
+        GIL; blocks."""
+        x = np.ascontiguousarray(np.asarray(params, dtype=np.float64).ravel())
+        return _identifiability(self._m.identifiability(x, float(noise_mv)), at="params")
 
     def loss(self, params: Union[np.ndarray, Sequence[float]]) -> float:
         """The loss of ``loss_and_gradient`` without the gradient (one forward pass)."""
@@ -746,6 +809,31 @@ def fit(
             read_result(_core.ensemble_member_output(result_path, m)) for m in range(members)
         ]
     return read_result(result_path)
+
+
+def identifiability(
+    fit: Union[str, "os.PathLike[str]"],
+    *,
+    config: Optional[Union[str, "os.PathLike[str]"]] = None,
+    overrides: Optional[Mapping[str, Any]] = None,
+    at: str = "best",
+    noise_mv: float = 0.0,
+) -> Identifiability:
+    """The analysis ``cellfit identifiability FIT`` makes, without files: the fit's problem
+    is rebuilt from the config it recorded (``config=`` overrides it, ``overrides`` apply
+    after the recorded ones) and analysed at ``at`` (``"best"``, ``"truth"`` for a synthetic
+    target, or ``"initial"``). ``noise_mv``: as in ``Model.identifiability``. A fit to
+    features is refused (``ConfigError``). Releases the GIL; blocks."""
+    if at not in ("best", "truth", "initial"):
+        raise UsageError(f"cellfit.identifiability: at={at!r}: expected best, truth or initial")
+    d = _core.analyse_fit(
+        os.fspath(fit),
+        os.fspath(config) if config is not None else "",
+        _override_list(overrides),
+        at,
+        float(noise_mv),
+    )
+    return _identifiability(d)
 
 
 def compare(

@@ -27,11 +27,13 @@
 
 #include "app/commands.hpp"
 #include "app/fit_common.hpp"
+#include "app/identifiability.hpp"
 #include "common/error.hpp"
 #include "common/signals.hpp"
 #include "features/feature_library.hpp"
 #include "features/sweep_statistics.hpp"
 #include "gradient/gradient_fit.hpp"
+#include "gradient/identifiability.hpp"
 #include "io/config.hpp"
 #include "io/config_units.hpp"
 #include "io/recording.hpp"
@@ -130,6 +132,35 @@ parameter_override override_of(const std::string& key, const std::vector<double>
   o.param = name.substr(dot + 1);
   o.values = values;
   return o;
+}
+
+// An identifiability analysis as a dict of numpy arrays (cellfit.Identifiability's fields).
+nb::dict identifiability_dict(const identifiability_result& r, const residual_jacobian& rj,
+                              const std::vector<std::string>& names) {
+  const std::size_t P = r.n_params;
+  nb::dict d;
+  d["names"] = string_list(names);
+  d["params"] = to_numpy(r.params);
+  d["scale"] = to_numpy(r.scale);
+  d["n_residuals"] = r.n_residuals;
+  d["rss"] = r.rss;
+  d["sigma2"] = r.sigma2;
+  d["noise_mv"] = r.noise_mv;
+  d["gauss_newton"] = to_numpy(r.gauss_newton, {P, P});
+  d["fisher"] = to_numpy(r.fisher, {P, P});
+  d["fisher_relative"] = to_numpy(r.fisher_relative, {P, P});
+  d["eigenvalues"] = to_numpy(r.eigenvalues);
+  d["eigenvectors"] = to_numpy(r.eigenvectors, {P, P});
+  d["covariance"] = to_numpy(r.covariance, {P, P});
+  d["std_error"] = to_numpy(r.std_error);
+  d["relative_std_error"] = to_numpy(r.relative_std_error);
+  d["correlation"] = to_numpy(r.correlation, {P, P});
+  d["condition_number"] = r.condition_number;
+  d["numerically_singular"] = r.numerically_singular;
+  d["residuals"] = to_numpy(rj.residual);
+  d["jacobian"] = to_numpy(rj.jacobian, {rj.n_residuals, P});
+  d["jacobian_seconds"] = rj.seconds;
+  return d;
 }
 
 // The model a config builds, its fit problem (when it has [fit]) and, once asked for, the
@@ -382,6 +413,28 @@ class model {
     }
     nb::object grad = with_gradient ? to_numpy(std::move(e.gradient)) : nb::none();
     return nb::make_tuple(e.loss, grad, e.diverged);
+  }
+
+  nb::dict identifiability(array_in physical, double noise_mv) {
+    const std::vector<double> p(physical.data(), physical.data() + physical.shape(0));
+    residual_jacobian rj;
+    identifiability_result r;
+    {
+      const kernel_turn turn;
+      ensure_target();
+      const parameter_space& sp = *space_;
+      if (p.size() != sp.size()) {
+        throw config_error("cellfit::python: identifiability: params has " +
+                           std::to_string(p.size()) + " values, the fit " +
+                           std::to_string(sp.size()) + " parameters");
+      }
+      rj = trace_residual_jacobian(rc_.model, sp, p, rc_.stimuli, rc_.settings, problem_.target,
+                                   rc_.fit.gradient.loss.kind);
+      identifiability_settings st;
+      st.noise_mv = noise_mv;
+      r = analyse_identifiability(rj, p, st);
+    }
+    return identifiability_dict(r, rj, space_->names());
   }
 
  private:
@@ -651,6 +704,30 @@ int run_fit(const std::string& config, const std::string& engine,
   return run_command([&] { return app::run_fit(o); });
 }
 
+// The analysis of a `cellfit fit` result (as `cellfit identifiability` makes it, without
+// files): the dict of identifiability_dict plus where the config came from and the point.
+nb::dict analyse_fit(const std::string& fit, const std::string& config,
+                     const std::vector<std::string>& overrides, const std::string& at,
+                     double noise_mv) {
+  app::identifiability_options o;
+  o.fit = fit;
+  o.config = config;
+  o.overrides = overrides;
+  o.at = at;
+  o.noise_mv = noise_mv;
+  app::fit_identifiability a;
+  {
+    const kernel_turn turn;
+    a = app::analyse_fit_file(o);
+  }
+  nb::dict d = identifiability_dict(a.result, a.residuals, a.names);
+  d["config"] = a.config_source;
+  d["at"] = a.at;
+  d["loss"] = a.loss;
+  d["ground_truth"] = a.ground_truth.empty() ? nb::none() : to_numpy(a.ground_truth);
+  return d;
+}
+
 int run_compare(const std::string& config, const std::vector<std::string>& overrides,
                 const std::string& out_dir, double budget_simulations, double budget_seconds,
                 const std::vector<std::string>& engines, bool plots, bool quiet) {
@@ -702,6 +779,8 @@ NB_MODULE(_core, m) {
         nb::arg("checkpoint_every"), nb::arg("fresh"));
   m.def("ensemble_member_output", &cellfit::app::ensemble_member_output, nb::arg("out"),
         nb::arg("member"), "The output file of one member of an ensemble fit.");
+  m.def("analyse_fit", &analyse_fit, nb::arg("fit"), nb::arg("config"), nb::arg("overrides"),
+        nb::arg("at"), nb::arg("noise_mv"));
   m.def("run_compare", &run_compare, nb::arg("config"), nb::arg("overrides"), nb::arg("out_dir"),
         nb::arg("budget_simulations"), nb::arg("budget_seconds"), nb::arg("engines"),
         nb::arg("plots"), nb::arg("quiet"));
@@ -721,5 +800,6 @@ NB_MODULE(_core, m) {
       .def("target", &model::target)
       .def("ground_truth", &model::ground_truth)
       .def("loss_and_gradient", &model::loss_and_gradient, nb::arg("params"),
-           nb::arg("with_gradient"));
+           nb::arg("with_gradient"))
+      .def("identifiability", &model::identifiability, nb::arg("params"), nb::arg("noise_mv"));
 }

@@ -100,6 +100,22 @@ struct plot_options {
 // missing, unreadable or foreign file.
 int run_plot(const plot_options& o);
 
+struct identifiability_options {
+  std::string fit;     // a `cellfit fit` output (gradient, GA or hybrid; trace target)
+  std::string config;  // empty: the config the fit recorded (/fit/config)
+  std::vector<std::string> overrides;  // --set, after the recorded ones
+  std::string out;                     // empty: FIT_identifiability.h5 beside FIT
+  std::string at = "best";             // the point analysed: best, truth (ground truth) or initial
+  double noise_mv = 0;  // > 0: the target's noise (mV); 0: estimated from the residuals
+  bool plot = true;     // the PNG (OUT with .png) through scripts/plot_identifiability.py
+  int dpi = 0;
+  bool quiet = false;
+};
+// `cellfit identifiability`: the Fisher information of a fit's trace loss at its best (or
+// another) point, its spectrum, standard errors, correlations and weakest directions: a
+// table on stdout, HDF5 (atomically) and a PNG. Blocks.
+int run_identifiability(const identifiability_options& o);
+
 struct import_options {
   std::string config_dir;  // BluePyOpt's parameters/mechanisms/protocols(/features).json
   std::string morphology;

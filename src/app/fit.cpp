@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -233,6 +234,21 @@ void make_target(const run_config& rc, const parameter_space& space, std::vector
                        "fit.target.low/high");
   }
   target = r.voltage;
+}
+
+void write_config_record(h5::file& f, const run_config& rc) {
+  if (rc.text.empty()) return;
+  std::string path = rc.source;
+  // A built-in problem has no file; any other source is a path, recorded absolute so that
+  // the result can be analysed from another directory.
+  if (path.rfind("builtin:", 0) != 0) {
+    std::error_code ec;
+    const auto abs = std::filesystem::absolute(path, ec);
+    if (!ec) path = abs.string();
+  }
+  f.write("/fit/config/text", std::vector<std::string>{rc.text});
+  f.write("/fit/config/path", std::vector<std::string>{path});
+  if (!rc.overrides.empty()) f.write("/fit/config/overrides", rc.overrides);
 }
 
 void write_fit_parameters(h5::file& f, const parameter_space& space) {
@@ -491,6 +507,7 @@ void write_fit(const std::string& path, const run_config& rc, const parameter_sp
     f.write("/fit/target/sites", sites, {sites.size()});
     f.write("/fit/target/site_names", s.site_names());
     write_model(f, rc.model);
+    write_config_record(f, rc);
 
     f.attribute("/", "cellfit_version", std::string("0.1.0"));
     f.attribute("/", "command", std::string("fit"));

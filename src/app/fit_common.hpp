@@ -39,6 +39,11 @@ void warn_spiking_target(const run_config& rc, const std::vector<double>& target
 // [[fit.target.recording]] (comma-separated), the features file, or "synthetic".
 std::string target_label(const target_settings& t);
 
+// /fit/config/{text,path,overrides}: the config as read, its absolute path (relative paths
+// in it resolve against that) and the --set overrides, so that an analysis of the result
+// (`cellfit identifiability`) rebuilds the same problem without the original command line.
+void write_config_record(h5::file& f, const run_config& rc);
+
 // /fit/param_names, /fit/bounds/*, /fit/parameters/*.
 void write_fit_parameters(h5::file& f, const parameter_space& space);
 

@@ -145,6 +145,7 @@ void write_ga_fit(const std::string& path, const run_config& rc, const parameter
     f.write("/fit/stimuli/window_ms", win, {n_stim, 2});
     write_fit_time(f, rc, false);
     write_model(f, rc.model);
+    write_config_record(f, rc);
 
     f.attribute("/", "cellfit_version", std::string("0.1.0"));
     f.attribute("/", "command", std::string("fit"));

@@ -82,6 +82,7 @@ void write_hybrid_fit(const std::string& path, const run_config& rc, const param
       f.write("/fit/hybrid/polished/stop_reason", reasons);
     }
     write_model(f, rc.model);
+    write_config_record(f, rc);
 
     f.attribute("/", "cellfit_version", std::string("0.1.0"));
     f.attribute("/", "command", std::string("fit"));

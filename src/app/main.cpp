@@ -262,6 +262,40 @@ int main(int argc, char** argv) {
   plot_cmd->add_option("--dpi", plot.dpi, "Resolution of the PNGs (90)")
       ->check(CLI::Range(10, 1200));
 
+  app::identifiability_options ident;
+  bool ident_no_plot = false;
+  auto* ident_cmd = cli.add_subcommand(
+      "identifiability",
+      "What a fit's data can tell: the Fisher (Gauss-Newton) information of its trace loss\n"
+      "from the exact Jacobian of the residuals, its eigen-spectrum, per-parameter standard\n"
+      "errors and correlations, and the directions the data do not constrain. A table on\n"
+      "stdout, HDF5 (/identifiability/...) and a PNG. docs/identifiability.md.");
+  ident_cmd->add_option("fit", ident.fit, "HDF5 file written by cellfit fit (trace target)")
+      ->required()
+      ->check(file_name);
+  ident_cmd
+      ->add_option("--config", ident.config,
+                   "The fit's config (default: the one the fit recorded in /fit/config)")
+      ->check(file_name);
+  ident_cmd->add_option("--set", ident.overrides,
+                        "Override a config value: section.key=value (repeatable)");
+  ident_cmd
+      ->add_option("--out", ident.out,
+                   "Output HDF5 file (default: FIT_identifiability.h5 beside FIT); the PNG "
+                   "takes its name with .png")
+      ->check(file_name);
+  ident_cmd->add_option("--at", ident.at, "The point analysed: best (default), truth or initial")
+      ->check(CLI::IsMember({"best", "truth", "initial"}));
+  ident_cmd
+      ->add_option("--noise-mv", ident.noise_mv,
+                   "Standard deviation of the target's noise, mV (default: estimated from "
+                   "the fit's residuals, RSS/(N-P))")
+      ->check(positive);
+  ident_cmd->add_flag("--no-plot", ident_no_plot, "Write no PNG");
+  ident_cmd->add_option("--dpi", ident.dpi, "Resolution of the PNG (90)")
+      ->check(CLI::Range(10, 1200));
+  ident_cmd->add_flag("--quiet,-q", ident.quiet, "No progress output");
+
   auto* config_cmd =
       cli.add_subcommand("default-config", "Print the built-in default problem's config");
 
@@ -287,6 +321,7 @@ int main(int argc, char** argv) {
     return exit_failure;
   }
   cmp.plots = !no_plots;
+  ident.plot = !ident_no_plot;
   fit.comm = world;
   sim.comm = world;
   cmp.comm = world;
@@ -319,6 +354,10 @@ int main(int argc, char** argv) {
       if (info_cmd->parsed()) code = app::run_info(info);
       if (fit_cmd->parsed()) code = app::run_fit(fit);
       if (compare_cmd->parsed()) code = app::run_compare(cmp);
+      // One process's work (the tangent-linear passes take seconds): rank 0 runs it, so a
+      // launch under mpirun writes one file.
+      if (ident_cmd->parsed())
+        code = world->rank() == 0 ? app::run_identifiability(ident) : exit_ok;
     }
   } catch (const peer_error& e) {
     code = e.exit_code();  // agreed across ranks and already reported

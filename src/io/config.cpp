@@ -436,14 +436,22 @@ run_config printable_errors(Build&& build) {
 
 run_config parse_config(const std::string& text, const std::string& name,
                         const std::vector<std::string>& overrides) {
-  return printable_errors([&] { return interpret(parse_text(text, name), name, overrides); });
+  return printable_errors([&] {
+    run_config rc = interpret(parse_text(text, name), name, overrides);
+    rc.text = text;
+    rc.overrides = overrides;
+    return rc;
+  });
 }
 
 run_config load_config(const std::string& path, const std::vector<std::string>& overrides) {
   if (path.empty()) return parse_config(default_config_text(), "builtin:default", overrides);
   return printable_errors([&] {
     const std::string text = read_text_file(path, "config", detail::max_config_bytes);
-    return interpret(parse_text(text, path), path, overrides);
+    run_config rc = interpret(parse_text(text, path), path, overrides);
+    rc.text = text;
+    rc.overrides = overrides;
+    return rc;
   });
 }
 

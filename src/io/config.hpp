@@ -108,6 +108,11 @@ struct run_config {
   // (array elements as key.0, key.1, ...): what a checkpoint compares to refuse a resume
   // with another problem.
   std::vector<std::string> canonical;
+  // The TOML text as read (before overrides) and the --set overrides applied to it: with
+  // `source` (against which relative paths resolve) they rebuild this config exactly, so a
+  // fit's output records them for later analysis (`cellfit identifiability`).
+  std::string text;
+  std::vector<std::string> overrides;
 };
 
 // Reads `path` (or the built-in default problem when path is empty) and applies

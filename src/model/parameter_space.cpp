@@ -320,4 +320,15 @@ void parameter_space::accumulate(const std::vector<std::vector<std::vector<doubl
   }
 }
 
+std::vector<parameter_space::instance_weight> parameter_space::instance_weights(
+    std::size_t i) const {
+  const entry& e = entries_.at(i);
+  std::vector<instance_weight> out;
+  out.reserve(e.instances.size());
+  for (std::size_t j : e.instances) {
+    out.push_back({e.mech, e.param, j, e.factors.empty() ? 1.0 : e.factors[j]});
+  }
+  return out;
+}
+
 }  // namespace cellfit

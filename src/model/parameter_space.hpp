@@ -76,6 +76,15 @@ class parameter_space {
   void accumulate(const std::vector<std::vector<std::vector<double>>>& grad,
                   std::vector<double>& out) const;
 
+  // The instances scalar i sets, each with d(instance value)/d(scalar i) (mechanism index in
+  // the resolve_parameters layout, the passive group last). The map is linear, so these are
+  // its exact derivatives: the seeds of a tangent-linear simulation.
+  struct instance_weight {
+    std::size_t mech = 0, param = 0, instance = 0;
+    double factor = 1;
+  };
+  std::vector<instance_weight> instance_weights(std::size_t i) const;
+
  private:
   struct entry {
     std::size_t group = 0;
