@@ -169,6 +169,35 @@ std::string file_stem(const std::string& path) {
   return dot == std::string::npos || dot == 0 ? p : p.substr(0, dot);
 }
 
+// The feature table's header (after the caller's leading columns): one column per feature,
+// at least 12 wide. Returns the widths.
+std::vector<int> print_feature_header(const std::vector<std::string>& names) {
+  std::vector<int> width;
+  for (const auto& n : names) {
+    width.push_back(std::max<int>(12, static_cast<int>(n.size())));
+    std::printf(" %*s", width.back(), n.c_str());
+  }
+  std::printf("\n");
+  return width;
+}
+
+// One row's feature columns: the mean of each feature's values, or n/a with the reason
+// added to `notes` as "<label> <feature>: <reason>".
+void print_feature_row(const std::vector<features::value>& row,
+                       const std::vector<std::string>& names, const std::vector<int>& width,
+                       const std::string& label, std::vector<std::string>& notes) {
+  for (std::size_t k = 0; k < names.size(); ++k) {
+    const features::value& v = row[k];
+    if (v.ok) {
+      std::printf(" %*.6g", width[k], v.mean());
+    } else {
+      std::printf(" %*s", width[k], "n/a");
+      notes.push_back(label + " " + names[k] + ": " + v.reason);
+    }
+  }
+  std::printf("\n");
+}
+
 struct recorded_input {
   std::string file;
   recorded_sweep sweep;
@@ -222,27 +251,13 @@ int run_recording_features(const features_options& o, const std::vector<std::str
 
   std::printf("cellfit features: %zu recorded sweep(s)\n%-24s %-16s %9s %9s", in.size(), "sweep",
               "protocol", "start_ms", "end_ms");
-  std::vector<int> width;
-  for (const auto& n : names) {
-    width.push_back(std::max<int>(12, static_cast<int>(n.size())));
-    std::printf(" %*s", width.back(), n.c_str());
-  }
-  std::printf("\n");
+  const std::vector<int> width = print_feature_header(names);
   std::vector<std::string> notes;
   for (std::size_t c = 0; c < in.size(); ++c) {
     std::printf("%-24s %-16s %9.6g %9.6g", printable_text(in[c].sweep.name).c_str(),
                 printable_text(in[c].protocol).c_str(), traces[c].stim_start_ms,
                 traces[c].stim_end_ms);
-    for (std::size_t k = 0; k < names.size(); ++k) {
-      const features::value& v = values[c][k];
-      if (v.ok) {
-        std::printf(" %*.6g", width[k], v.mean());
-      } else {
-        std::printf(" %*s", width[k], "n/a");
-        notes.push_back(in[c].file + " " + in[c].sweep.name + " " + names[k] + ": " + v.reason);
-      }
-    }
-    std::printf("\n");
+    print_feature_row(values[c], names, width, in[c].file + " " + in[c].sweep.name, notes);
   }
 
   // Protocols in order of first appearance; the statistics over each one's sweeps.
@@ -410,25 +425,11 @@ int run_features(const features_options& o) {
   if (!in.sites.empty()) std::printf(" (compartment %lld)", static_cast<long long>(in.sites[site]));
   if (!in.site_names.empty()) std::printf(" %s", in.site_names[site].c_str());
   std::printf("\n%6s %9s %9s", "cell", "start_ms", "end_ms");
-  std::vector<int> width;
-  for (const auto& n : names) {
-    width.push_back(std::max<int>(12, static_cast<int>(n.size())));
-    std::printf(" %*s", width.back(), n.c_str());
-  }
-  std::printf("\n");
+  const std::vector<int> width = print_feature_header(names);
   std::vector<std::string> notes;
   for (std::size_t c = 0; c < in.n_cells; ++c) {
     std::printf("%6zu %9.6g %9.6g", c, traces[c].stim_start_ms, traces[c].stim_end_ms);
-    for (std::size_t k = 0; k < names.size(); ++k) {
-      const features::value& v = values[c][k];
-      if (v.ok) {
-        std::printf(" %*.6g", width[k], v.mean());
-      } else {
-        std::printf(" %*s", width[k], "n/a");
-        notes.push_back("cell " + std::to_string(c) + " " + names[k] + ": " + v.reason);
-      }
-    }
-    std::printf("\n");
+    print_feature_row(values[c], names, width, "cell " + std::to_string(c), notes);
   }
   if (!notes.empty()) {
     std::printf("\nnot computable:\n");

@@ -71,7 +71,7 @@ TEST(config, wrong_type_and_impossible_values) {
   EXPECT_NE(config_refusal("[simulation]\ndt_ms = \"fast\"\n").find("expected a number"),
             std::string::npos);
   EXPECT_NE(config_refusal("[simulation]\ndt_ms = -0.1\n")
-                .find("run.toml:2: simulation.dt_ms: must be in (0"),
+                .find("run.toml:2: simulation.dt_ms: must be > 0, got -0.1"),
             std::string::npos);
   EXPECT_NE(config_refusal("[simulation]\ndt_ms = nan\n").find("not finite"), std::string::npos);
   EXPECT_NE(config_refusal("[simulation]\nt_stop_ms = 1.01\ndt_ms = 0.025\n")

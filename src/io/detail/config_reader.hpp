@@ -87,7 +87,11 @@ class table_reader {
     const double v = number(key, def);
     if ((open_low ? !(v > lo) : !(v >= lo)) || !(v <= hi)) {
       std::ostringstream msg;
-      msg << "must be in " << (open_low ? "(" : "[") << lo << ", " << hi << "], got " << v;
+      if (hi == std::numeric_limits<double>::max()) {
+        msg << "must be " << (open_low ? "> " : ">= ") << lo << ", got " << v;
+      } else {
+        msg << "must be in " << (open_low ? "(" : "[") << lo << ", " << hi << "], got " << v;
+      }
       fail(at(key), key_name(key), msg.str());
     }
     return v;
