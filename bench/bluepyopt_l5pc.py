@@ -38,17 +38,17 @@ OUT_DIR/bluepyopt_l5pc_speed.csv. Exit 0; 1 when an objective differs by more th
 """
 import argparse
 import csv
-import glob
 import json
 import os
 import platform
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import tomllib
+
+import l5pc_bluepyopt_cell as cell_def
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, ".."))
@@ -56,26 +56,7 @@ PROBLEM = os.path.join(ROOT, "examples", "l5pc", "l5pc_problem.toml")
 FEATURES = os.path.join(ROOT, "examples", "l5pc", "l5pc_features.json")
 MOD_DIR = os.path.join(ROOT, "mechanisms", "l5pc")
 PENALTY = 250.0
-DT_MS = 0.025
 
-# The fixed part of BluePyOpt's L5PC cell (its config/mechanisms.json and parameters.json).
-MECHANISMS = {
-    "all": ["pas"],
-    "apical": ["Im", "NaTs2_t", "SKv3_1", "Ih"],
-    "axonal": ["NaTa_t", "Nap_Et2", "K_Pst", "K_Tst", "SK_E2", "SKv3_1", "Ca_HVA", "Ca_LVAst",
-               "CaDynamics_E2"],
-    "somatic": ["NaTs2_t", "SKv3_1", "SK_E2", "CaDynamics_E2", "Ca_HVA", "Ca_LVAst", "Ih"],
-    "basal": ["Ih"],
-}
-SECTION_PARAMETERS = [
-    ("g_pas", "all", 3e-5), ("e_pas", "all", -75.0), ("cm", "all", 1.0), ("Ra", "all", 100.0),
-    ("ena", "apical", 50.0), ("ek", "apical", -85.0), ("cm", "apical", 2.0),
-    ("ena", "somatic", 50.0), ("ek", "somatic", -85.0), ("cm", "basal", 2.0),
-    ("ena", "axonal", 50.0), ("ek", "axonal", -85.0),
-]
-FIXED_RANGE_PARAMETERS = [("gIhbar_Ih", "basal", 8e-5), ("gIhbar_Ih", "somatic", 8e-5)]
-IH_APICAL = "(-0.8696 + 2.087*math.exp(({distance})*0.0031))*{value}"
-GLOBAL_PARAMETERS = [("v_init", -65.0), ("celsius", 34.0)]
 DEND_THRESHOLD_MV = -55.0
 SOMA_THRESHOLD_MV = -20.0
 SOMA_DISTANCE_UM = {"dend1": 660.0, "dend2": 800.0}
@@ -130,48 +111,13 @@ def read_problem(quick):
 def bluepyopt_evaluator(mode, asc, mech_dir, params, protocols, targets):
     import bluepyopt.ephys as ephys
 
-    if mode == "fixed":
-        sim = ephys.simulators.NrnSimulator(dt=DT_MS, cvode_active=False,
-                                            mechanisms_directory=mech_dir)
-        sim.neuron.h.secondorder = 0
-    else:
-        sim = ephys.simulators.NrnSimulator(mechanisms_directory=mech_dir)  # CVODE
-    loc = {name: ephys.locations.NrnSeclistLocation(name, seclist_name=name)
-           for name in MECHANISMS}
-    mechs = [ephys.mechanisms.NrnMODMechanism(name=f"{m}.{sl}", suffix=m, locations=[loc[sl]],
-                                              preloaded=True)
-             for sl, ms in MECHANISMS.items() for m in ms]
-    uniform = ephys.parameterscalers.NrnSegmentLinearScaler()
-    cell_params = [ephys.parameters.NrnSectionParameter(
-        name=f"{p}.{sl}", param_name=p, value_scaler=uniform, value=v, frozen=True,
-        locations=[loc[sl]]) for p, sl, v in SECTION_PARAMETERS]
-    cell_params += [ephys.parameters.NrnRangeParameter(
-        name=f"{p}.{sl}", param_name=p, value_scaler=uniform, value=v, frozen=True,
-        locations=[loc[sl]]) for p, sl, v in FIXED_RANGE_PARAMETERS]
-    cell_params.append(ephys.parameters.NrnRangeParameter(
-        name="gIhbar_Ih.apical", param_name="gIhbar_Ih",
-        value_scaler=ephys.parameterscalers.NrnSegmentSomaDistanceScaler(distribution=IH_APICAL),
-        value=8e-5, frozen=True, locations=[loc["apical"]]))
-    cell_params += [ephys.parameters.NrnGlobalParameter(name=p, param_name=p, value=v,
-                                                        frozen=True)
-                    for p, v in GLOBAL_PARAMETERS]
-    free = []
-    for name, lo, hi in params:
-        bname = bluepyopt_name(name)
-        pname, sl = bname.split(".")
-        cell_params.append(ephys.parameters.NrnRangeParameter(
-            name=bname, param_name=pname, value_scaler=uniform, bounds=[lo, hi],
-            frozen=False, locations=[loc[sl]]))
-        free.append(bname)
-    cell = ephys.models.CellModel(
-        "l5pc", morph=ephys.morphologies.NrnFileMorphology(asc, do_replace_axon=True),
-        mechs=mechs, params=cell_params)
+    sim = cell_def.simulator(ephys, mech_dir, mode)
+    cell, free = cell_def.cell_model(
+        ephys, asc, cell_def.FIXED_RANGE_PARAMETERS,
+        [(bluepyopt_name(name), lo, hi) for name, lo, hi in params])
 
-    soma = ephys.locations.NrnSeclistCompLocation(name="soma", seclist_name="somatic",
-                                                  sec_index=0, comp_x=0.5)
-    dends = {n: ephys.locations.NrnSomaDistanceCompLocation(name=n, soma_distance=d,
-                                                            seclist_name="apical")
-             for n, d in SOMA_DISTANCE_UM.items()}
+    soma = cell_def.soma_location(ephys)
+    dends = {n: cell_def.apical_point(ephys, n, d) for n, d in SOMA_DISTANCE_UM.items()}
     sweep = {}
     for pname, p in protocols.items():
         stimuli = [ephys.stimuli.NrnSquarePulse(
@@ -231,17 +177,6 @@ def worker(mode, asc, mech_dir, job_in, job_out):
 
 
 # ---------------------------------------------------------------------------------------
-
-
-def nrnivmodl(work):
-    mech = os.path.join(work, "mechanisms")
-    os.makedirs(mech)
-    for f in glob.glob(os.path.join(MOD_DIR, "*.mod")):
-        shutil.copy(f, mech)
-    r = subprocess.run(["nrnivmodl", "mechanisms"], cwd=work, capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit(f"nrnivmodl failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
-    return work  # BluePyOpt loads <dir>/<arch>/.libs/libnrnmech.so from here
 
 
 def run_bluepyopt(mode, asc, mech_dir, job, sets, jobs, work):
@@ -396,7 +331,7 @@ def main():
         sets = ref["params"]
         order = {bluepyopt_name(n): k for k, n in enumerate(ref["param_names"])}
         t0 = time.perf_counter()
-        mech_dir = nrnivmodl(work)
+        mech_dir = cell_def.nrnivmodl(MOD_DIR, work)
         nrnivmodl_s = time.perf_counter() - t0
         job = {"params": params, "protocols": protocols, "targets": targets}
         # The worker's parameter order is the evaluator's (the problem's), as cellfit's.

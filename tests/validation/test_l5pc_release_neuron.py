@@ -28,9 +28,7 @@ recording, and both run times.
 Exit 0 on success, 1 on a mismatch, 77 when neuron, bluepyopt or h5py is missing.
 """
 import argparse
-import glob
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,47 +36,18 @@ import time
 
 import numpy as np
 
-SPIKE_TIME_TOL_MS = 0.01
 HERE = os.path.dirname(os.path.abspath(__file__))
+# BluePyOpt's L5PC cell, shared with bench/bluepyopt_l5pc.py.
+sys.path.insert(0, os.path.join(HERE, "..", "..", "bench"))
+import l5pc_bluepyopt_cell as cell_def  # noqa: E402
+
+SPIKE_TIME_TOL_MS = 0.01
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 CONFIG = os.path.join(ROOT, "examples", "l5pc", "l5pc_release.toml")
-DT_MS = 0.025
+DT_MS = cell_def.DT_MS
 THRESHOLD_MV = -20.0
 BAP_WINDOW_MS = 10.0
 
-# The cell as BluePyOpt's examples/l5pc defines it (mechanisms.json, parameters.json and the
-# released values of the 20 free parameters).
-MECHANISMS = {
-    "all": ["pas"],
-    "apical": ["Im", "NaTs2_t", "SKv3_1", "Ih"],
-    "axonal": ["NaTa_t", "Nap_Et2", "K_Pst", "K_Tst", "SK_E2", "SKv3_1", "Ca_HVA", "Ca_LVAst",
-               "CaDynamics_E2"],
-    "somatic": ["NaTs2_t", "SKv3_1", "SK_E2", "CaDynamics_E2", "Ca_HVA", "Ca_LVAst", "Ih"],
-    "basal": ["Ih"],
-}
-IH_APICAL = "(-0.8696 + 2.087*math.exp(({distance})*0.0031))*{value}"
-# (NEURON name, section list, value); section parameters first, as parameters.json lists them.
-SECTION_PARAMETERS = [
-    ("g_pas", "all", 3e-5), ("e_pas", "all", -75.0), ("cm", "all", 1.0), ("Ra", "all", 100.0),
-    ("ena", "apical", 50.0), ("ek", "apical", -85.0), ("cm", "apical", 2.0),
-    ("ena", "somatic", 50.0), ("ek", "somatic", -85.0), ("cm", "basal", 2.0),
-    ("ena", "axonal", 50.0), ("ek", "axonal", -85.0),
-]
-RANGE_PARAMETERS = [
-    ("gIhbar_Ih", "basal", 8e-5), ("gIhbar_Ih", "somatic", 8e-5),
-    ("gNaTs2_tbar_NaTs2_t", "apical", 0.026145), ("gSKv3_1bar_SKv3_1", "apical", 0.004226),
-    ("gImbar_Im", "apical", 0.000143),
-    ("gNaTa_tbar_NaTa_t", "axonal", 3.137968), ("gNap_Et2bar_Nap_Et2", "axonal", 0.006827),
-    ("gK_Pstbar_K_Pst", "axonal", 0.973538), ("gK_Tstbar_K_Tst", "axonal", 0.089259),
-    ("gSK_E2bar_SK_E2", "axonal", 0.007104), ("gSKv3_1bar_SKv3_1", "axonal", 1.021945),
-    ("gCa_HVAbar_Ca_HVA", "axonal", 0.000990), ("gCa_LVAstbar_Ca_LVAst", "axonal", 0.008752),
-    ("gamma_CaDynamics_E2", "axonal", 0.002910), ("decay_CaDynamics_E2", "axonal", 287.198731),
-    ("gNaTs2_tbar_NaTs2_t", "somatic", 0.983955), ("gSKv3_1bar_SKv3_1", "somatic", 0.303472),
-    ("gSK_E2bar_SK_E2", "somatic", 0.008407), ("gCa_HVAbar_Ca_HVA", "somatic", 0.000994),
-    ("gCa_LVAstbar_Ca_LVAst", "somatic", 0.000333),
-    ("gamma_CaDynamics_E2", "somatic", 0.000609), ("decay_CaDynamics_E2", "somatic", 210.485284),
-]
-GLOBAL_PARAMETERS = [("v_init", -65.0), ("celsius", 34.0)]
 STEP = {"amp": 0.458, "delay": 700.0, "duration": 2000.0}
 HOLDING_NA = -0.126
 T_STOP_MS = 3000.0
@@ -91,35 +60,12 @@ T_STOP_MS = 3000.0
 def neuron_traces(asc, mech_dir, t_stop, out):
     import bluepyopt.ephys as ephys
 
-    sim = ephys.simulators.NrnSimulator(dt=DT_MS, cvode_active=False,
-                                        mechanisms_directory=mech_dir)
-    sim.neuron.h.secondorder = 0
-    loc = {name: ephys.locations.NrnSeclistLocation(name, seclist_name=name)
-           for name in MECHANISMS}
-    mechs = [ephys.mechanisms.NrnMODMechanism(name=f"{m}.{sl}", suffix=m, locations=[loc[sl]],
-                                              preloaded=True)
-             for sl, ms in MECHANISMS.items() for m in ms]
-    uniform = ephys.parameterscalers.NrnSegmentLinearScaler()
-    params = [ephys.parameters.NrnSectionParameter(
-        name=f"{p}.{sl}", param_name=p, value_scaler=uniform, value=v, frozen=True,
-        locations=[loc[sl]]) for p, sl, v in SECTION_PARAMETERS]
-    params += [ephys.parameters.NrnRangeParameter(
-        name=f"{p}.{sl}", param_name=p, value_scaler=uniform, value=v, frozen=True,
-        locations=[loc[sl]]) for p, sl, v in RANGE_PARAMETERS]
-    params.append(ephys.parameters.NrnRangeParameter(
-        name="gIhbar_Ih.apical", param_name="gIhbar_Ih",
-        value_scaler=ephys.parameterscalers.NrnSegmentSomaDistanceScaler(distribution=IH_APICAL),
-        value=8e-5, frozen=True, locations=[loc["apical"]]))
-    params += [ephys.parameters.NrnGlobalParameter(name=p, param_name=p, value=v, frozen=True)
-               for p, v in GLOBAL_PARAMETERS]
-    cell = ephys.models.CellModel(
-        "l5pc", morph=ephys.morphologies.NrnFileMorphology(asc, do_replace_axon=True),
-        mechs=mechs, params=params)
+    sim = cell_def.simulator(ephys, mech_dir, "fixed")
+    cell, _ = cell_def.cell_model(
+        ephys, asc, cell_def.FIXED_RANGE_PARAMETERS + cell_def.RELEASED_RANGE_PARAMETERS)
 
-    soma = ephys.locations.NrnSeclistCompLocation(name="soma", seclist_name="somatic",
-                                                  sec_index=0, comp_x=0.5)
-    dend1 = ephys.locations.NrnSomaDistanceCompLocation(name="dend1", soma_distance=660,
-                                                        seclist_name="apical")
+    soma = cell_def.soma_location(ephys)
+    dend1 = cell_def.apical_point(ephys, "dend1", 660)
     stimuli = [
         ephys.stimuli.NrnSquarePulse(step_amplitude=STEP["amp"], step_delay=STEP["delay"],
                                      step_duration=STEP["duration"], location=soma,
@@ -177,17 +123,6 @@ def bap_peaks(t, v, spikes):
     return np.array(times), np.array(peaks)
 
 
-def nrnivmodl(mod_dir, work):
-    mech = os.path.join(work, "mechanisms")
-    os.makedirs(mech)
-    for f in glob.glob(os.path.join(mod_dir, "*.mod")):
-        shutil.copy(f, mech)
-    r = subprocess.run(["nrnivmodl", "mechanisms"], cwd=work, capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit(f"nrnivmodl failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
-    return work  # BluePyOpt loads <dir>/<arch>/.libs/libnrnmech.so from here
-
-
 def main():
     if len(sys.argv) == 6 and sys.argv[1] == "--neuron":
         neuron_traces(sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5])
@@ -211,7 +146,7 @@ def main():
         return 77
     cellfit = os.path.realpath(args.cellfit)
     with tempfile.TemporaryDirectory() as work:
-        mech_dir = nrnivmodl(os.path.realpath(args.mod_dir), work)
+        mech_dir = cell_def.nrnivmodl(os.path.realpath(args.mod_dir), work)
         nrn_out = os.path.join(work, "neuron.npz")
         # An empty working directory: NEURON loads an x86_64/ it finds there by itself, and
         # the mechanisms must be loaded once, by BluePyOpt's mechanisms_directory.
