@@ -229,7 +229,12 @@ fit_identifiability analyse_fit_file(const identifiability_options& o) {
   if (o.at == "best") {
     point = read_vector(f, "/fit/best/params", P, where);
   } else if (o.at == "initial") {
-    if (!f.exists("/fit/initial/params")) throw io_error(where + "has no /fit/initial/params");
+    if (!f.exists("/fit/initial/params")) {
+      // Only the gradient engine starts from one point; a GA starts from a population.
+      throw config_error(where +
+                         "has no single starting point (/fit/initial/params: a gradient fit's): "
+                         "--at best or --at truth");
+    }
     point = read_vector(f, "/fit/initial/params", P, where);
   } else if (o.at == "truth") {
     if (a.ground_truth.empty()) {

@@ -81,6 +81,7 @@ test -s best.h5 || { echo "FAIL: --out"; fails=$((fails + 1)); }
 expect 0 "" -- "$cellfit" fit "$examples/14_ga_toy_mse.toml" --set fit.ga.generations=1 \
   --set fit.ga.population=8 --set fit.ga.offspring=8 --out ga.h5 -q
 expect 0 "jk.gkbar\[5\]" -- "$cellfit" identifiability ga.h5 --no-plot --noise-mv 1
+expect 3 "has no single starting point .*--at best" -- "$cellfit" identifiability ga.h5 --no-plot --at initial
 
 # A fit file without its config: refused unless --config gives it.
 python3 - <<'PY' || fails=$((fails + 1))
