@@ -7,7 +7,8 @@
 # bench/plot_scaling.py (when python3 has matplotlib) into the results directory.
 #
 #   bench/run_scaling.sh [--out DIR] [--bench PATH] [--mpirun PATH] [--np N] [--np-sweep N]
-#                        [--studies "strong weak ..."] [--no-plots] [--smoke] [-- ARGS...]
+#                        [--studies "strong weak ..."] [--model CONFIG [--set KEY=VALUE]...]
+#                        [--study-args STUDY "ARGS"]... [--no-plots] [--smoke] [-- ARGS...]
 #
 #   --out DIR       results directory (default scaling_results)
 #   --bench PATH    the scaling binary (default build/bench/scaling)
@@ -15,6 +16,14 @@
 #   --np N          ranks of the fixed-rank studies (default 2)
 #   --np-sweep N    ranks of the launch of a rank sweep (default 4)
 #   --studies LIST  which studies (default: population strong weak stimuli features gradient)
+#   --model CONFIG  the problem of every study (scaling --model), e.g. paper 004's cell,
+#                   examples/l5pc/ttpc_paper004.toml (default: the built-in hh problem)
+#   --set KEY=VALUE a config override with --model (repeatable; e.g. model.morphology=...,
+#                   shortened stimuli)
+#   --study-args STUDY "ARGS"
+#                   driver options for that study only (repeatable), e.g. its sizes:
+#                   --study-args population "--sizes 8,16,32" --study-args strong
+#                   "--population 32"
 #   --no-plots      skip plot_scaling.py
 #   --smoke         CTest's check: strong (1 and 2 ranks; the driver exits 2 unless their
 #                   results are bit-identical) and features on 2 ranks with --smoke sizes,
@@ -33,6 +42,8 @@ launcher=mpirun
 np=2
 np_sweep=4
 studies="population strong weak stimuli features gradient"
+model=()
+declare -A study_args=()
 plots=1
 smoke=0
 extra=()
@@ -44,6 +55,9 @@ while [[ $# -gt 0 ]]; do
     --np) np=$2; shift 2 ;;
     --np-sweep) np_sweep=$2; shift 2 ;;
     --studies) studies=$2; shift 2 ;;
+    --model) model+=(--model "$2"); shift 2 ;;
+    --set) model+=(--set "$2"); shift 2 ;;
+    --study-args) study_args[$2]="${study_args[$2]:-} $3"; shift 3 ;;
     --no-plots) plots=0; shift ;;
     --smoke) smoke=1; shift ;;
     --) shift; extra=("$@"); break ;;
@@ -61,12 +75,14 @@ mkdir -p "$out"
 run() {
   local n=$1 study=$2
   shift 2
-  local over=()
+  local over=() own=()
   if [[ $n -gt $(nproc) ]]; then over=(--oversubscribe); fi
-  echo "run_scaling.sh: $(cut -d' ' -f1-3 /proc/loadavg) load; $launcher -np $n ${over[*]} --bind-to none $bench --study $study $* ${extra[*]}" >&2
+  # shellcheck disable=SC2206  # (word splitting of --study-args is the point)
+  own=(${study_args[$study]:-})
+  echo "run_scaling.sh: $(cut -d' ' -f1-3 /proc/loadavg) load; $launcher -np $n ${over[*]} --bind-to none $bench --study $study $* ${model[*]} ${own[*]} ${extra[*]}" >&2
   "$launcher" -np "$n" "${over[@]}" --bind-to none "$bench" --study "$study" \
-    --csv "$out/scaling_$study.csv" --h5 "$out/scaling_$study.h5" "$@" "${extra[@]}" \
-    | tee "$out/scaling_$study.txt"
+    --csv "$out/scaling_$study.csv" --h5 "$out/scaling_$study.h5" "$@" "${model[@]}" \
+    "${own[@]}" "${extra[@]}" | tee "$out/scaling_$study.txt"
 }
 
 if [[ $smoke == 1 ]]; then
