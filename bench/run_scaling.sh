@@ -43,6 +43,7 @@ np=2
 np_sweep=4
 studies="population strong weak stimuli features gradient"
 model=()
+label=""
 declare -A study_args=()
 plots=1
 smoke=0
@@ -55,7 +56,7 @@ while [[ $# -gt 0 ]]; do
     --np) np=$2; shift 2 ;;
     --np-sweep) np_sweep=$2; shift 2 ;;
     --studies) studies=$2; shift 2 ;;
-    --model) model+=(--model "$2"); shift 2 ;;
+    --model) model+=(--model "$2"); label=$(basename "$2" .toml); shift 2 ;;
     --set) model+=(--set "$2"); shift 2 ;;
     --study-args) study_args[$2]="${study_args[$2]:-} $3"; shift 3 ;;
     --no-plots) plots=0; shift ;;
@@ -134,7 +135,7 @@ if [[ $plots == 1 ]]; then
   if python3 -c "import matplotlib" 2>/dev/null; then
     csvs=()
     for s in $studies; do csvs+=("$out/scaling_$s.csv"); done
-    python3 "$here/plot_scaling.py" "${csvs[@]}" --out-dir "$out"
+    python3 "$here/plot_scaling.py" "${csvs[@]}" --out-dir "$out" --label "$label"
   else
     echo "run_scaling.sh: python3 with matplotlib not found: no plots" >&2
   fi
