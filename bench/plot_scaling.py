@@ -112,7 +112,7 @@ TITLES = {
 }
 
 
-def plot_study(plt, ticker, study, rows, out_dir, dpi, prefix, label=""):
+def plot_study(plt, ticker, study, rows, out_dir, dpi, prefix, problem=""):
     rows = sorted(rows, key=lambda r: axis_of(study, [r])[0][0])
     xs, xlabel = axis_of(study, rows)
     walls = [r["wall_s"] for r in rows]
@@ -222,7 +222,7 @@ def plot_study(plt, ticker, study, rows, out_dir, dpi, prefix, label=""):
         sub = "Adam, forward + adjoint per epoch"
     if study in ("population", "stimuli", "features"):
         sub += ", %d rank(s) on %d node(s)" % (r0["ranks"], r0["nodes"])
-    title = TITLES.get(study, study) + (" - " + label if label else "")
+    title = TITLES.get(study, study) + (" - " + problem if problem else "")
     fig.suptitle("%s\n%s; %s" % (title, sub, r0.get("cpu", "")), fontsize=10)
     fig.tight_layout()
     path = os.path.join(out_dir, "%s%s.png" % (prefix, study.replace("-", "_")))
