@@ -7,7 +7,8 @@
 # bench/plot_scaling.py (when python3 has matplotlib) into the results directory.
 #
 #   bench/run_scaling.sh [--out DIR] [--bench PATH] [--mpirun PATH] [--np N] [--np-sweep N]
-#                        [--studies "strong weak ..."] [--model CONFIG [--set KEY=VALUE]...]
+#                        [--studies "strong weak ..."] [--model CONFIG [--set KEY=VALUE]...
+#                        [--l5pc-morphology]]
 #                        [--study-args STUDY "ARGS"]... [--no-plots] [--smoke] [-- ARGS...]
 #
 #   --out DIR       results directory (default scaling_results)
@@ -20,6 +21,9 @@
 #                   examples/l5pc/ttpc_paper004.toml (default: the built-in hh problem)
 #   --set KEY=VALUE a config override with --model (repeatable; e.g. model.morphology=...,
 #                   shortened stimuli)
+#   --l5pc-morphology
+#                   with an L5PC config (l5pc_problem.toml, ttpc_paper004.toml): its
+#                   C060114A7.asc from python3's bluepyopt wheel; exit 77 (skip) without it
 #   --study-args STUDY "ARGS"
 #                   driver options for that study only (repeatable), e.g. its sizes:
 #                   --study-args population "--sizes 8,16,32" --study-args strong
@@ -58,6 +62,14 @@ while [[ $# -gt 0 ]]; do
     --studies) studies=$2; shift 2 ;;
     --model) model+=(--model "$2"); label=$(basename "$2" .toml); shift 2 ;;
     --set) model+=(--set "$2"); shift 2 ;;
+    --l5pc-morphology)
+      asc=$(python3 -c 'import os, bluepyopt; print(os.path.join(os.path.dirname(bluepyopt.__file__), "tests/test_ephys/testdata/acc/l5pc/C060114A7.asc"))' 2> /dev/null || true)
+      if [[ ! -f $asc ]]; then
+        echo "run_scaling.sh: skipped: no C060114A7.asc (pip install bluepyopt)" >&2
+        exit 77
+      fi
+      model+=(--set "model.morphology=$asc")
+      shift ;;
     --study-args) study_args[$2]="${study_args[$2]:-} $3"; shift 3 ;;
     --no-plots) plots=0; shift ;;
     --smoke) smoke=1; shift ;;
@@ -117,7 +129,7 @@ EOF
   fi
   if [[ $plots == 1 ]] && python3 -c "import matplotlib" 2>/dev/null; then
     python3 "$here/plot_scaling.py" "$out/scaling_strong.csv" "$out/scaling_features.h5" \
-      --out-dir "$out"
+      --out-dir "$out" --label "$label"
   fi
   exit 0
 fi
