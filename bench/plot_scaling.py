@@ -112,7 +112,7 @@ TITLES = {
 }
 
 
-def plot_study(plt, ticker, study, rows, out_dir, dpi, prefix):
+def plot_study(plt, ticker, study, rows, out_dir, dpi, prefix, problem=""):
     rows = sorted(rows, key=lambda r: axis_of(study, [r])[0][0])
     xs, xlabel = axis_of(study, rows)
     walls = [r["wall_s"] for r in rows]
@@ -222,7 +222,8 @@ def plot_study(plt, ticker, study, rows, out_dir, dpi, prefix):
         sub = "Adam, forward + adjoint per epoch"
     if study in ("population", "stimuli", "features"):
         sub += ", %d rank(s) on %d node(s)" % (r0["ranks"], r0["nodes"])
-    fig.suptitle("%s\n%s; %s" % (TITLES.get(study, study), sub, r0.get("cpu", "")), fontsize=10)
+    title = TITLES.get(study, study) + (" - " + problem if problem else "")
+    fig.suptitle("%s\n%s; %s" % (title, sub, r0.get("cpu", "")), fontsize=10)
     fig.tight_layout()
     path = os.path.join(out_dir, "%s%s.png" % (prefix, study.replace("-", "_")))
     fig.savefig(path, dpi=dpi)
@@ -237,6 +238,8 @@ def main():
     ap.add_argument("--out-dir", default=".", help="where the PNGs go (default: .)")
     ap.add_argument("--dpi", type=float, default=80, help="resolution (default 80)")
     ap.add_argument("--prefix", default="scaling_", help="file name prefix (default scaling_)")
+    ap.add_argument("--label", default="",
+                    help="the problem, added to every title (e.g. \"paper 004's TTPC\")")
     args = ap.parse_args()
     try:
         import matplotlib
@@ -261,7 +264,8 @@ def main():
         return 1
     os.makedirs(args.out_dir, exist_ok=True)
     for study, rows in studies.items():
-        print(plot_study(plt, ticker, study, rows, args.out_dir, args.dpi, args.prefix))
+        print(plot_study(plt, ticker, study, rows, args.out_dir, args.dpi, args.prefix,
+                         args.label))
     return 0
 
 

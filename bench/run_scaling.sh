@@ -7,7 +7,9 @@
 # bench/plot_scaling.py (when python3 has matplotlib) into the results directory.
 #
 #   bench/run_scaling.sh [--out DIR] [--bench PATH] [--mpirun PATH] [--np N] [--np-sweep N]
-#                        [--studies "strong weak ..."] [--no-plots] [--smoke] [-- ARGS...]
+#                        [--studies "strong weak ..."] [--model CONFIG [--set KEY=VALUE]...
+#                        [--l5pc-morphology]]
+#                        [--study-args STUDY "ARGS"]... [--no-plots] [--smoke] [-- ARGS...]
 #
 #   --out DIR       results directory (default scaling_results)
 #   --bench PATH    the scaling binary (default build/bench/scaling)
@@ -15,6 +17,17 @@
 #   --np N          ranks of the fixed-rank studies (default 2)
 #   --np-sweep N    ranks of the launch of a rank sweep (default 4)
 #   --studies LIST  which studies (default: population strong weak stimuli features gradient)
+#   --model CONFIG  the problem of every study (scaling --model), e.g. paper 004's cell,
+#                   examples/l5pc/ttpc_paper004.toml (default: the built-in hh problem)
+#   --set KEY=VALUE a config override with --model (repeatable; e.g. model.morphology=...,
+#                   shortened stimuli)
+#   --l5pc-morphology
+#                   with an L5PC config (l5pc_problem.toml, ttpc_paper004.toml): its
+#                   C060114A7.asc from python3's bluepyopt wheel; exit 77 (skip) without it
+#   --study-args STUDY "ARGS"
+#                   driver options for that study only (repeatable), e.g. its sizes:
+#                   --study-args population "--sizes 8,16,32" --study-args strong
+#                   "--population 32"
 #   --no-plots      skip plot_scaling.py
 #   --smoke         CTest's check: strong (1 and 2 ranks; the driver exits 2 unless their
 #                   results are bit-identical) and features on 2 ranks with --smoke sizes,
@@ -33,6 +46,9 @@ launcher=mpirun
 np=2
 np_sweep=4
 studies="population strong weak stimuli features gradient"
+model=()
+label=""
+declare -A study_args=()
 plots=1
 smoke=0
 extra=()
@@ -44,6 +60,17 @@ while [[ $# -gt 0 ]]; do
     --np) np=$2; shift 2 ;;
     --np-sweep) np_sweep=$2; shift 2 ;;
     --studies) studies=$2; shift 2 ;;
+    --model) model+=(--model "$2"); label=$(basename "$2" .toml); shift 2 ;;
+    --set) model+=(--set "$2"); shift 2 ;;
+    --l5pc-morphology)
+      asc=$(python3 -c 'import os, bluepyopt; print(os.path.join(os.path.dirname(bluepyopt.__file__), "tests/test_ephys/testdata/acc/l5pc/C060114A7.asc"))' 2> /dev/null || true)
+      if [[ ! -f $asc ]]; then
+        echo "run_scaling.sh: skipped: no C060114A7.asc (pip install bluepyopt)" >&2
+        exit 77
+      fi
+      model+=(--set "model.morphology=$asc")
+      shift ;;
+    --study-args) study_args[$2]="${study_args[$2]:-} $3"; shift 3 ;;
     --no-plots) plots=0; shift ;;
     --smoke) smoke=1; shift ;;
     --) shift; extra=("$@"); break ;;
@@ -61,12 +88,14 @@ mkdir -p "$out"
 run() {
   local n=$1 study=$2
   shift 2
-  local over=()
+  local over=() own=()
   if [[ $n -gt $(nproc) ]]; then over=(--oversubscribe); fi
-  echo "run_scaling.sh: $(cut -d' ' -f1-3 /proc/loadavg) load; $launcher -np $n ${over[*]} --bind-to none $bench --study $study $* ${extra[*]}" >&2
+  # shellcheck disable=SC2206  # (word splitting of --study-args is the point)
+  own=(${study_args[$study]:-})
+  echo "run_scaling.sh: $(cut -d' ' -f1-3 /proc/loadavg) load; $launcher -np $n ${over[*]} --bind-to none $bench --study $study $* ${model[*]} ${own[*]} ${extra[*]}" >&2
   "$launcher" -np "$n" "${over[@]}" --bind-to none "$bench" --study "$study" \
-    --csv "$out/scaling_$study.csv" --h5 "$out/scaling_$study.h5" "$@" "${extra[@]}" \
-    | tee "$out/scaling_$study.txt"
+    --csv "$out/scaling_$study.csv" --h5 "$out/scaling_$study.h5" "$@" "${model[@]}" \
+    "${own[@]}" "${extra[@]}" | tee "$out/scaling_$study.txt"
 }
 
 if [[ $smoke == 1 ]]; then
@@ -100,7 +129,7 @@ EOF
   fi
   if [[ $plots == 1 ]] && python3 -c "import matplotlib" 2>/dev/null; then
     python3 "$here/plot_scaling.py" "$out/scaling_strong.csv" "$out/scaling_features.h5" \
-      --out-dir "$out"
+      --out-dir "$out" --label "$label"
   fi
   exit 0
 fi
@@ -118,7 +147,7 @@ if [[ $plots == 1 ]]; then
   if python3 -c "import matplotlib" 2>/dev/null; then
     csvs=()
     for s in $studies; do csvs+=("$out/scaling_$s.csv"); done
-    python3 "$here/plot_scaling.py" "${csvs[@]}" --out-dir "$out"
+    python3 "$here/plot_scaling.py" "${csvs[@]}" --out-dir "$out" --label "$label"
   else
     echo "run_scaling.sh: python3 with matplotlib not found: no plots" >&2
   fi

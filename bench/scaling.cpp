@@ -30,6 +30,11 @@
 // default per_feature: one objective per feature name); the other studies score the 20
 // default features (or the config's fit.ga.features) on every stimulus.
 //
+// --model CONFIG (e.g. examples/l5pc/ttpc_paper004.toml, paper 004's own cell) replaces the
+// built-in problem with the config's model, stimuli, parameters, synthetic target and GA
+// settings (algorithm, variation, and selection and grouping unless given here); --set
+// overrides its values (shortened stimuli) and is recorded in the output's settings.
+//
 // Rank sweeps in one launch. Each point runs on a sub-communicator of the first k ranks of
 // MPI_COMM_WORLD (--per rank), or of the ranks of the first k nodes (--per node; nodes
 // ordered by their lowest world rank). The other ranks wait in MPI_Ibarrier polled with
@@ -128,6 +133,8 @@ struct options {
   int generations = 3, repeats = 1;
   double t_stop_ms = 100.0, dt_ms = 0.025, lr = 0.002;
   std::string selection = "ibea", grouping = "per_feature";
+  // With --model and no --selection / --grouping: the config's fit.ga settings.
+  bool selection_given = false, grouping_given = false;
   int chunks = 4;
   bool no_overlap = false;
   std::uint64_t seed = 7;
@@ -251,8 +258,8 @@ std::unique_ptr<problem> make_problem(const options& o, int n_stimuli, int score
   if (!with_scorer) return p;
 
   ga::scoring_settings& ss = p->scoring;
-  ss.grouping = grouping_of(o.grouping);
   const cellfit::ga_fit_settings& gs = rc.fit.ga;
+  ss.grouping = !o.model.empty() && !o.grouping_given ? gs.grouping : grouping_of(o.grouping);
   ss.penalty = gs.penalty > 0 ? gs.penalty : 250.0;
   ss.feature_site = static_cast<std::size_t>(gs.feature_site);
   ss.efel.threshold_mv = gs.threshold_mv;
@@ -452,7 +459,7 @@ void run_ga_point(const options& o, const problem& p, const comm::context_ptr& c
   gp.parallel.overlap = !o.no_overlap;
   gp.device = gpu_device(*ctx);
   ga::ga_settings gs = o.model.empty() ? ga::ga_settings{} : p.rc.fit.ga.algorithm;
-  gs.selection = selection_of(o.selection);
+  if (o.model.empty() || o.selection_given) gs.selection = selection_of(o.selection);
   gs.population = population;
   gs.offspring = population;
   gs.generations = o.generations;
@@ -830,18 +837,24 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--lr", o.lr, "gradient: Adam step in optimiser coordinates (default 0.002)")
       ->check(CLI::PositiveNumber);
-  app.add_option("--selection", o.selection, "GA selection: ibea (default), nsga2, single")
-      ->check(CLI::IsMember({"ibea", "nsga2", "single"}));
-  app.add_option("--grouping", o.grouping,
-                 "GA objectives: per_feature (default), per_stimulus_feature, sum")
-      ->check(CLI::IsMember({"per_feature", "per_stimulus_feature", "sum"}));
+  CLI::Option* selection_opt =
+      app.add_option("--selection", o.selection,
+                     "GA selection: ibea (default), nsga2, single; with --model default the "
+                     "config's fit.ga.selection")
+          ->check(CLI::IsMember({"ibea", "nsga2", "single"}));
+  CLI::Option* grouping_opt =
+      app.add_option("--grouping", o.grouping,
+                     "GA objectives: per_feature (default), per_stimulus_feature, sum; with "
+                     "--model default the config's fit.ga.grouping")
+          ->check(CLI::IsMember({"per_feature", "per_stimulus_feature", "sum"}));
   app.add_option("--chunks", o.chunks, "pipeline chunks per rank and generation (default 4)")
       ->check(CLI::PositiveNumber);
   app.add_flag("--no-overlap", o.no_overlap, "simulate and score one after another");
   app.add_option("--seed", o.seed, "GA seed (default 7)");
   app.add_option("--model", o.model,
                  "use this config's model, stimuli (cycled to the count needed), "
-                 "[[fit.parameter]]s, fit.target (synthetic ground truth) and fit.ga features "
+                 "[[fit.parameter]]s, fit.target (synthetic ground truth) and fit.ga settings "
+                 "(features, algorithm, variation; selection and grouping unless given) "
                  "instead of the built-in ball-and-stick hh problem; --t-stop and --dt do not "
                  "apply")
       ->check(CLI::ExistingFile);
@@ -866,6 +879,8 @@ int main(int argc, char** argv) {
     }
     return e.get_exit_code() == 0 ? 0 : 1;
   }
+  o.selection_given = selection_opt->count() > 0;
+  o.grouping_given = grouping_opt->count() > 0;
   const bool per_node = o.per == "node";
   const int fixed_default = o.study == "strong" ? 512 : 128;
   if (o.smoke) {
@@ -955,10 +970,14 @@ int main(int argc, char** argv) {
           << " population=" << o.population << " weak_population=" << o.weak_population
           << " stimuli=" << o.stimuli << " gradient_stimuli=" << o.gradient_stimuli
           << " gradient_per_rank=" << o.gradient_per_rank << " generations=" << o.generations
-          << " repeats=" << o.repeats << " selection=" << o.selection << " grouping=" << o.grouping
+          << " repeats=" << o.repeats
+          << " selection=" << (o.model.empty() || o.selection_given ? o.selection : "config")
+          << " grouping=" << (o.model.empty() || o.grouping_given ? o.grouping : "config")
           << " chunks=" << o.chunks << " overlap=" << (o.no_overlap ? 0 : 1) << " seed=" << o.seed
           << " model=" << (o.model.empty() ? "builtin:ball_and_stick hh" : o.model);
         if (o.model.empty()) s << " t_stop_ms=" << o.t_stop_ms << " dt_ms=" << o.dt_ms;
+        // The overrides say what ran (e.g. shortened stimuli of a --model config).
+        for (const std::string& set : o.sets) s << " set:" << set;
         s << " lr=" << o.lr << " world_ranks=" << topo.size << " world_nodes=" << topo.nodes
           << " kokkos=" << Kokkos::DefaultExecutionSpace::name();
         info.settings = s.str();

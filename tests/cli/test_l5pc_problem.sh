@@ -2,8 +2,11 @@
 # BluePyOpt's L5PC optimisation problem (examples/l5pc/l5pc_problem.toml) runs: a GA of 2
 # individuals and 1 generation on shortened protocols (100 ms each, the steps moved to 20 ms;
 # the full problem is 9.6 s of biological time per evaluation), all 35 objectives present and
-# finite, the 20 parameters inside their bounds. C060114A7.asc comes from the installed
-# bluepyopt wheel (never copied into the project).
+# finite, the 20 parameters inside their bounds. Then paper 004's TTPC
+# (examples/l5pc/ttpc_paper004.toml) the same way: 8 steps shortened to 100 ms, its 14
+# parameters by name inside their bounds (one tenth to ten times the release values), the
+# synthetic ground truth inside them, one summed objective. C060114A7.asc comes from the
+# installed bluepyopt wheel (never copied into the project).
 # usage: test_l5pc_problem.sh CELLFIT_BINARY EXAMPLES_DIR
 # Exit 77 (skipped) when bluepyopt or h5py is missing.
 set -euo pipefail
@@ -56,4 +59,46 @@ if not np.all(np.isfinite(objectives)) or np.any(objectives < 0) or np.any(objec
 if len(params) != 20 or np.any(params < lower) or np.any(params > upper):
     sys.exit(f"FAIL: best parameters {params} outside the bounds")
 print(f"ok: l5pc_problem: 35 objectives, 20 parameters ({len(names)} names)")
+EOF
+
+# Paper 004's TTPC: 8 steps of 70 ms from 20 ms (the config: 1 s from 200 ms).
+"$cellfit" fit "$examples/l5pc/ttpc_paper004.toml" --set "model.morphology=$asc" \
+  --set simulation.t_stop_ms=100.0 --set stimulus.0.delay_ms=20.0 \
+  --set stimulus.0.duration_ms=70.0 --set fit.ga.population=2 --set fit.ga.offspring=2 \
+  --set fit.ga.generations=1 --out "$work/ttpc.h5" --quiet > "$work/ttpc.log"
+[[ -s "$work/ttpc.h5" ]] || { echo "FAIL: no TTPC fit result"; cat "$work/ttpc.log"; exit 1; }
+
+python3 - "$work/ttpc.h5" << 'EOF'
+import sys
+import h5py
+import numpy as np
+
+def strings(d):
+    return [n.decode() if isinstance(n, bytes) else str(n) for n in d[()]]
+
+with h5py.File(sys.argv[1], "r") as f:
+    names = strings(f["/fit/param_names"])
+    objective_names = strings(f["/fit/objective_names"])
+    params = f["/fit/best/params"][()]
+    truth = f["/fit/ground_truth/params"][()]
+    objectives = f["/fit/population/objectives"][()]
+    lower, upper = f["/fit/bounds/lower"][()], f["/fit/bounds/upper"][()]
+release = {"pas.g": 3e-5, "NaTa_t.gNaTa_tbar@axonal": 3.137968,
+           "K_Tst.gK_Tstbar@axonal": 0.089259, "Nap_Et2.gNap_Et2bar@axonal": 0.006827,
+           "K_Pst.gK_Pstbar@axonal": 0.973538, "SKv3_1.gSKv3_1bar@axonal": 1.021945,
+           "Ca_LVAst.gCa_LVAstbar@axonal": 0.008752, "Ca_HVA.gCa_HVAbar@axonal": 0.000990,
+           "SKv3_1.gSKv3_1bar@somatic": 0.303472, "Ca_HVA.gCa_HVAbar@somatic": 0.000994,
+           "NaTs2_t.gNaTs2_tbar@somatic": 0.983955, "Ca_LVAst.gCa_LVAstbar@somatic": 0.000333,
+           "Ih.gIhbar@apical": 8e-5}
+if len(names) != 14 or set(names) != set(release) | {"pas.e"}:
+    sys.exit(f"FAIL: TTPC parameters {names} are not paper 004's 14")
+for i, n in enumerate(names):
+    lo, hi = (-100.0, -50.0) if n == "pas.e" else (release[n] / 10, release[n] * 10)
+    if not (np.isclose(lower[i], lo, rtol=1e-12) and np.isclose(upper[i], hi, rtol=1e-12)):
+        sys.exit(f"FAIL: {n}: bounds [{lower[i]}, {upper[i]}], expected [{lo}, {hi}]")
+if np.any(params < lower) or np.any(params > upper) or np.any(truth < lower) or np.any(truth > upper):
+    sys.exit("FAIL: TTPC best parameters or ground truth outside the bounds")
+if len(objective_names) != 1 or not np.all(np.isfinite(objectives)) or np.any(objectives < 0):
+    sys.exit(f"FAIL: TTPC objectives {objective_names}: expected one finite summed score")
+print(f"ok: ttpc_paper004: 14 parameters within 1/10..10x release, objective {objective_names[0]}")
 EOF

@@ -6,6 +6,9 @@
 #   fit_gradient.sbatch  2 tasks under mpirun
 #   simulate.sbatch      1 task
 #   fit_ga.sbatch        as an array job over seeds (--array=1-3)
+#   l5pc_ga.sbatch       BluePyOpt's L5PC problem through fit_ga.sbatch, 2 individuals, 1
+#                        generation, protocols shortened to 100 ms (needs bluepyopt's
+#                        C060114A7.asc; left out with a note without it)
 #   fit_array.sbatch     over seeds, and over paper 000's recording conditions (KEY/VALUES)
 #   fit_gpu.sbatch       on pretend GPUs (--gpus-per-task=1 and the --gres=gpu:4 variant),
 #                        checking which GPUs each rank is given
@@ -13,7 +16,9 @@
 #                        does: it checkpoints, requeues itself, resumes and ends with exactly
 #                        the uninterrupted result
 #   strong_scaling.sbatch, weak_scaling.sbatch (bench/scaling beside the build's cellfit, or
-#                        CELLFIT_BENCH), compare.sbatch (checked against a direct run)
+#                        CELLFIT_BENCH), also strong_scaling.sbatch with MODEL=ttpc (paper
+#                        004's cell, shortened steps; with bluepyopt), compare.sbatch
+#                        (checked against a direct run)
 # Fails (does not skip) when Slurm is not installed: CI installs slurm-wlm. Skips (77) when
 # not run as root: slurmd must run as root.
 # Usage: test_jobs.sh CELLFIT SOURCE_DIR   (as root; ctest -L slurm)
@@ -214,6 +219,19 @@ for sites in all '[0]' '[0,-1]'; do
   direct "ref_rec_$sites.h5" fit "$examples/11_toy_grad_all_all.toml" --engine gradient \
     --set fit.gradient.epochs=4 --set "simulation.record_sites=$sites"
 done
+# BluePyOpt's L5PC (l5pc_ga.sbatch) on protocols shortened to 100 ms, as
+# tests/cli/test_l5pc_problem.sh runs it; the morphology from the bluepyopt wheel.
+asc=$(python3 -c 'import os, bluepyopt; print(os.path.join(os.path.dirname(bluepyopt.__file__), "tests/test_ephys/testdata/acc/l5pc/C060114A7.asc"))' 2> /dev/null || true)
+l5pc_short=("simulation.t_stop_ms=100.0")
+for p in 0 1 2 3; do
+  l5pc_short+=("protocol.$p.t_stop_ms=100.0" "protocol.$p.stimulus.0.delay_ms=20.0")
+done
+for p in 1 2 3; do l5pc_short+=("protocol.$p.stimulus.0.duration_ms=70.0"); done
+if [[ -f $asc ]]; then
+  mapfile -t l5pc_args < <(sets_args "model.morphology=$asc" "${l5pc_short[@]}" \
+    fit.ga.population=2 fit.ga.offspring=2 fit.ga.generations=1)
+  direct ref_l5pc.h5 fit "$examples/l5pc/l5pc_problem.toml" --engine ga "${l5pc_args[@]}"
+fi
 ga_sets=(/fit/best/params /fit/history/loss)
 grad_sets=(/fit/best/params /fit/history/loss)
 echo "reference runs done ($((SECONDS - t_start)) s)"
@@ -322,6 +340,20 @@ if [[ $have_pmix == 1 ]]; then
   fi
 else
   echo "note: srun has no pmix plugin here: srun cannot start Open MPI ranks, jobs use mpirun"
+fi
+
+# BluePyOpt's L5PC with BluePyOpt's GA settings (l5pc_ga.sbatch hands over to fit_ga.sbatch,
+# FIT_GA here as the job does not start in the source directory), at a tiny size.
+if [[ -f $asc ]]; then
+  if run_job l5pc_ga 180 l5pc_ga.sbatch "CONFIG=$examples/l5pc/l5pc_problem.toml" \
+    "FIT_GA=$src/jobs/fit_ga.sbatch" OFFSPRING=2 GENERATIONS=1 "SETS=${l5pc_short[*]}" \
+    LAUNCH=mpirun OUT=l5pc_ga.h5 -- --ntasks=2 --cpus-per-task=1; then
+    fit_result l5pc_ga.h5 ga 2 || fail "l5pc_ga: result"
+    same ref_l5pc.h5 l5pc_ga.h5 "${ga_sets[@]}" || fail "l5pc_ga: differs from the direct run"
+    check "l5pc_ga: the log shows the handed-over run" grep -q "cellfit-ga: mpirun .* --set fit.ga.offspring=2 " "$LOG"
+  fi
+else
+  echo "note: no bluepyopt C060114A7.asc: l5pc_ga.sbatch and MODEL=ttpc not run"
 fi
 
 # Gradient engine on 2 ranks.
@@ -435,6 +467,18 @@ if [[ -f $src/jobs/strong_scaling.sbatch && -x $bench ]]; then
   fi
 else
   fail "strong_scaling.sbatch not run: $bench missing (build with CELLFIT_ENABLE_BENCHMARKS=ON or set CELLFIT_BENCH)"
+fi
+# Paper 004's TTPC in the strong sweep (the driver exits 2 unless 1 and 2 ranks agree bit for
+# bit), 8 steps shortened to 100 ms. MODEL is the config's path: MODEL=ttpc names it relative
+# to the submit directory, the source tree, which this test's is not.
+if [[ -f $asc && -x $bench ]]; then
+  if run_job strong_ttpc 240 strong_scaling.sbatch "CELLFIT_BENCH=$bench" POPULATION=8 \
+    GENERATIONS=1 "MODEL=$examples/l5pc/ttpc_paper004.toml" "MORPHOLOGY=$asc" \
+    "MODEL_SETS=simulation.t_stop_ms=100.0 stimulus.0.delay_ms=20.0 stimulus.0.duration_ms=70.0" \
+    LAUNCH=mpirun OUTDIR=strong_ttpc -- --nodes=1 --ntasks=2 --cpus-per-task=1; then
+    check "strong_ttpc: strong_ttpc/scaling_strong.csv written" test -s strong_ttpc/scaling_strong.csv
+    check "strong_ttpc: the run used the TTPC config" grep -q "model=.*ttpc_paper004.toml" strong_ttpc/scaling_strong.txt
+  fi
 fi
 if [[ -f $src/jobs/weak_scaling.sbatch && -x $bench ]]; then
   if run_job weak 180 weak_scaling.sbatch "CELLFIT_BENCH=$bench" PER_NODE=12 GENERATIONS=2 \
