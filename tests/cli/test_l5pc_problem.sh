@@ -102,3 +102,26 @@ if len(objective_names) != 1 or not np.all(np.isfinite(objectives)) or np.any(ob
     sys.exit(f"FAIL: TTPC objectives {objective_names}: expected one finite summed score")
 print(f"ok: ttpc_paper004: 14 parameters within 1/10..10x release, objective {objective_names[0]}")
 EOF
+
+# The trace-fitting comparison on the same cell (examples/l5pc/l5pc_compare.toml): the GA and
+# the gradient engine on a tiny budget, protocols cut to 30 ms; the gradient starts away from
+# the ground truth and lowers the loss.
+cmp=(--set "model.morphology=$asc" --set simulation.t_stop_ms=30.0)
+for p in 0 1 2 3; do
+  cmp+=(--set "protocol.$p.t_stop_ms=30.0" --set "protocol.$p.stimulus.0.delay_ms=5.0")
+done
+for p in 1 2 3; do cmp+=(--set "protocol.$p.stimulus.0.duration_ms=20.0"); done
+"$cellfit" compare "$examples/l5pc/l5pc_compare.toml" "${cmp[@]}" --budget 16 \
+  --engines ga,gradient --no-plots --quiet --out-dir "$work/cmp" > "$work/cmp.log" 2>&1 ||
+  { echo "FAIL: l5pc_compare"; tail -5 "$work/cmp.log"; exit 1; }
+python3 - "$work/cmp/compare.h5" << 'EOF'
+import sys
+import h5py
+import numpy as np
+
+with h5py.File(sys.argv[1], "r") as f:
+    loss = f["/compare/gradient/history/loss"][()]
+if not (np.isfinite(loss[0]) and loss[0] > 0 and np.nanmin(loss) < loss[0]):
+    sys.exit(f"FAIL: l5pc_compare: the gradient engine's loss {loss} did not fall from its start")
+print(f"ok: l5pc_compare: gradient loss {loss[0]:.4g} -> {np.nanmin(loss):.4g}")
+EOF
