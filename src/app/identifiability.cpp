@@ -116,7 +116,10 @@ void print_table(const identifiability_options& o, const fit_identifiability& a,
   if (r.noise_mv > 0) {
     std::printf("noise: %.4g mV per target sample (given)\n", r.noise_mv);
   } else {
-    std::printf("noise: residual variance RSS/(N-P) = %.4g (estimated from the fit)\n", r.sigma2);
+    std::printf(
+        "noise: estimated from the fit: residual s.d. %.4g mV per sample (weighted "
+        "RSS/(N-P) = %.4g)\n",
+        r.residual_sd_mv, r.sigma2);
   }
   std::printf("exact Jacobian: %d tangent-linear passes, %.3f s\n", a.residuals.passes,
               a.residuals.seconds);

@@ -93,7 +93,12 @@ identifiability_result analyse_identifiability(const residual_jacobian& rj,
   r.n_params = P;
   r.params = physical;
   r.noise_mv = o.noise_mv;
-  for (double x : rj.residual) r.rss += x * x;
+  double rss_mv2 = 0;
+  for (std::size_t i = 0; i < N; ++i) {
+    r.rss += rj.residual[i] * rj.residual[i];
+    rss_mv2 += rj.residual[i] * rj.residual[i] / rj.weight[i];
+  }
+  r.residual_sd_mv = std::sqrt(rss_mv2 / static_cast<double>(N - P));
   const matrix jtj = J.transpose() * J;
   matrix F;
   if (o.noise_mv > 0) {

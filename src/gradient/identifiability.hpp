@@ -57,6 +57,8 @@ struct identifiability_result {
   std::vector<double> scale;            // [P] |theta| (1 where theta = 0): the relative coordinates
   double rss = 0;                       // sum of squared residuals: the loss at params
   double sigma2 = 0;                    // residual variance used (RSS / (N - P), or from noise_mv)
+  double residual_sd_mv = 0;            // the residuals' s.d. in mV, weights divided out:
+                                        // sqrt(sum r_i^2 / w_i / (N - P))
   double noise_mv = 0;                  // as given (0: estimated)
   std::vector<double> gauss_newton;     // [P][P] J^T J (half the loss's Gauss-Newton Hessian)
   std::vector<double> fisher;           // [P][P] information F, physical units

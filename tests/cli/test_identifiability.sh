@@ -74,7 +74,7 @@ assert cond(s) > 100 * cond(a), (cond(s), cond(a))
 PY
 
 # At the fit's best point, sigma^2 from the residuals (the default); --out names the file.
-expect 0 "residual variance" -- "$cellfit" identifiability all.h5 --no-plot --out best.h5
+expect 0 "residual s.d. [0-9.e+-]+ mV per sample" -- "$cellfit" identifiability all.h5 --no-plot --out best.h5
 test -s best.h5 || { echo "FAIL: --out"; fails=$((fails + 1)); }
 
 # A GA fit's result (trace MSE target).
