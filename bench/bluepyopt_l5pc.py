@@ -308,10 +308,9 @@ def main():
     except ImportError as e:
         print(f"bluepyopt_l5pc: skipped ({e}; pip install neuron bluepyopt efel h5py)")
         return 77
-    asc = os.path.join(os.path.dirname(bluepyopt.__file__),
-                       "tests/test_ephys/testdata/acc/l5pc/C060114A7.asc")
-    if not os.path.exists(asc):
-        print(f"bluepyopt_l5pc: skipped (no C060114A7.asc in bluepyopt: {asc})")
+    asc = cell_def.morphology()
+    if asc is None:
+        print(f"bluepyopt_l5pc: skipped (bluepyopt {bluepyopt.__version__} ships no C060114A7.asc)")
         return 77
     cellfit = os.path.realpath(args.cellfit)
     params, protocols, targets = read_problem(args.quick)

@@ -51,6 +51,15 @@ IH_APICAL = "(-0.8696 + 2.087*math.exp(({distance})*0.0031))*{value}"
 GLOBAL_PARAMETERS = [("v_init", -65.0), ("celsius", 34.0)]
 
 
+def morphology():
+    """C060114A7.asc as the installed bluepyopt ships it, or None when it does not."""
+    import bluepyopt
+
+    path = os.path.join(os.path.dirname(bluepyopt.__file__),
+                        "tests/test_ephys/testdata/acc/l5pc/C060114A7.asc")
+    return path if os.path.exists(path) else None
+
+
 def simulator(ephys, mech_dir, mode="fixed"):
     """NrnSimulator: "fixed" (dt 0.025 ms, secondorder 0, NEURON's scheme that cellfit
     reproduces) or "cvode" (BluePyOpt's default)."""

@@ -139,10 +139,10 @@ def main():
     except ImportError as e:
         print(f"test_l5pc_release_neuron: skipped ({e}; pip install neuron bluepyopt h5py)")
         return 77
-    asc = os.path.join(os.path.dirname(bluepyopt.__file__),
-                       "tests/test_ephys/testdata/acc/l5pc/C060114A7.asc")
-    if not os.path.exists(asc):
-        print(f"test_l5pc_release_neuron: skipped (no C060114A7.asc in bluepyopt: {asc})")
+    asc = cell_def.morphology()
+    if asc is None:
+        print(f"test_l5pc_release_neuron: skipped (bluepyopt {bluepyopt.__version__} ships no "
+              "C060114A7.asc)")
         return 77
     cellfit = os.path.realpath(args.cellfit)
     with tempfile.TemporaryDirectory() as work:
