@@ -520,9 +520,10 @@ struct adjoint_functor {
     }
   }
 
-  // The voltage clamps of step n: their conductance on the diagonal of M(n) (Diagonal), or
-  // the reverse of their right-hand side g_c (v_c - V(n)), lambda_V(n) -= g_c mu. They hold
-  // no parameter and no state, so nothing else flows through them.
+  // The voltage clamps and conductance synapses of step n: their conductance on the diagonal
+  // of M(n) (Diagonal), or the reverse of their right-hand side g_c (v_c - V(n)),
+  // lambda_V(n) -= g_c mu. Their conductances are given per step (they hold no parameter and
+  // no state that depends on V), so nothing else flows through them.
   template <bool Diagonal>
   KOKKOS_FORCEINLINE_FUNCTION void clamp_terms(int tile, int n) const {
     const auto& f = a.f;

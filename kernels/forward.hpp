@@ -18,7 +18,10 @@
 // with C_i the node capacitance, a_i the area factor that turns a channel's current density
 // into a current, and G_ij the axial conductance; the matrix is symmetric. A voltage clamp
 // (NEURON's SEClamp) is an electrode current g_c (v_c - V) linearised as NEURON does: g_c
-// joins the diagonal and g_c (v_c - V(n)) the right-hand side, both at t_n + dt/2.
+// joins the diagonal and g_c (v_c - V(n)) the right-hand side, both at t_n + dt/2. A
+// conductance synapse driven by given input times (ExpSyn, Exp2Syn) is the same term with
+// its conductance as NEURON's BREAKPOINT sees it in step n and its reversal for v_c: the
+// conductance does not depend on V, so it is precomputed on the host (stimulus.hpp).
 //
 // Parallelism: one work item is a tile of `lanes` cells that runs the whole time loop, so its
 // working set stays in cache on a host; see batch_layout.hpp for the memory layout. A cell
@@ -109,9 +112,10 @@ struct forward_problem {
   Kokkos::View<const int*, MemorySpace> inject_node;  // [site]
   Kokkos::View<const Real***, Kokkos::LayoutRight, MemorySpace> i_ext;
   Kokkos::View<const int*, MemorySpace> stimulus_of_cell;  // [cell]
-  // Voltage clamps at the same sites and steps: conductance g_c (uS, 0 where no clamp is
-  // on), with g_c v_c already in i_ext, so a site's electrode current is i_ext - g_ext V.
-  // Extent 0 when no stimulus has a clamp (then no cell pays for it).
+  // Voltage clamps and conductance synapses at the same sites and steps: conductance g (uS,
+  // 0 where none is on), with g v_c (g e_syn) already in i_ext, so a site's electrode current
+  // is i_ext - g_ext V. Extent 0 when no stimulus has a clamp or a conductance synapse (then
+  // no cell pays for it).
   Kokkos::View<const Real***, Kokkos::LayoutRight, MemorySpace> g_ext;
 
   Kokkos::View<const int*, MemorySpace> record_node;  // [site]
@@ -373,7 +377,8 @@ struct forward_functor {
     } else {
       p.mechs.for_each([&](auto const& mv) { advance_and_add_currents(mv, tile, step > 0); });
     }
-    // Electrode currents at t_n + dt/2; clamps linearised at V(n) (g_c = 0 where off).
+    // Electrode currents at t_n + dt/2; clamps and synapses linearised at V(n) (g = 0 where
+    // off).
     const bool clamps = p.g_ext.extent(0) != 0;
     for (int s = 0; s < n_inject; ++s) {
       const int node = p.inject_node(s);

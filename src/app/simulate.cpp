@@ -69,6 +69,16 @@ void write_traces(const std::string& path, const run_config& rc, const simulatio
       f.write("/stimuli/clamp_voltage", st.clamp_mv, dims);
       f.attribute("/stimuli/clamp_voltage", "units", std::string("mV"));
     }
+    if (st.has_synapse_conductance()) {
+      // Conductance synapses: conductance in each step (as NEURON's BREAKPOINT sees it) and
+      // reversal (conductance-weighted mean where several share a site), same layout.
+      const std::vector<std::size_t> dims{st.n_stimuli, st.sites.size(), st.n_steps};
+      f.write("/stimuli/synaptic_conductance", st.synapse_g_us, dims);
+      f.attribute("/stimuli/synaptic_conductance", "units",
+                  std::string(rc.model.geom.point_model ? "model" : "uS"));
+      f.write("/stimuli/synaptic_reversal", st.synapse_e_mv, dims);
+      f.attribute("/stimuli/synaptic_reversal", "units", std::string("mV"));
+    }
     // Each stimulus's window and step amplitude: the defaults of `cellfit features`.
     std::vector<double> w_start, w_end, w_amp, t_stop;
     for (const auto& x : rc.stimuli) {

@@ -12,6 +12,7 @@
 #include "io/config.hpp"
 #include "io/detail/config_reader.hpp"
 #include "io/detail/config_sections.hpp"
+#include "stimulus/stimulus.hpp"
 
 namespace cellfit::detail {
 
@@ -42,6 +43,104 @@ std::vector<int> injection_sites(table_reader& t, const toml::value& entry, cons
   return parse_sites(t.get("sites"), t.key_name("sites"), cell, site_use::injection);
 }
 
+// A time constant (ms) that must be given and be > 0.
+double time_constant(table_reader& t, const toml::value& entry, const std::string& key,
+                     const std::string& what) {
+  if (!t.has(key)) fail(entry, t.key_name(key), "missing (" + what + ", ms)");
+  const double tau = t.number(key, 0.0);
+  if (!(tau > 0)) {
+    std::ostringstream msg;
+    msg << "a time constant must be > 0 ms, got " << tau;
+    fail(t.at(key), t.key_name(key), msg.str());
+  }
+  return tau;
+}
+
+// More input spikes than any protocol needs (a 1 kHz train for 1000 s), and few enough to
+// hold.
+constexpr double max_poisson_spikes = 1e6;
+
+// The keys of a synapse (exp_syn, exp2_syn, current_exp_syn; c.kind set) in a protocol of
+// t_stop ms: weight, time constants, reversal, and its input: `spikes` (ms) or a seeded
+// Poisson train, each plus `delay_ms`.
+void read_synapse(table_reader& t, const toml::value& entry, stimulus_component& c, double t_stop) {
+  const bool conductance = is_conductance_synapse(c.kind);
+  if (!t.has("weight")) {
+    fail(entry, t.key_name("weight"),
+         conductance ? "missing (the conductance each input spike adds, uS)"
+                     : "missing (the current each input spike adds, nA)");
+  }
+  c.weight = t.number("weight", 0.0);
+  if (conductance && c.weight < 0) {
+    std::ostringstream msg;
+    msg << "a conductance synapse's weight is a conductance (uS) and must be >= 0, got " << c.weight
+        << " (an inhibitory synapse has a low reversal e instead)";
+    fail(t.at("weight"), t.key_name("weight"), msg.str());
+  }
+  if (c.kind == stimulus_kind::exp2_syn) {
+    c.tau1_ms = time_constant(t, entry, "tau1", "rise time constant");
+    c.tau2_ms = time_constant(t, entry, "tau2", "decay time constant");
+    if (!(c.tau1_ms < c.tau2_ms)) {
+      std::ostringstream msg;
+      msg << "the rise time constant tau1 must be below the decay time constant tau2 (as "
+             "NEURON's Exp2Syn requires), got tau1 = "
+          << c.tau1_ms << ", tau2 = " << c.tau2_ms;
+      fail(t.at("tau1"), t.key_name("tau1"), msg.str());
+    }
+  } else {
+    c.tau_ms = time_constant(t, entry, "tau", "decay time constant");
+  }
+  if (conductance) c.e_mv = t.number("e", 0.0);
+
+  // Input spikes: a list or a Poisson train, not both.
+  if (t.has("spikes") && t.has("rate_hz")) {
+    fail(t.at("rate_hz"), t.key_name("rate_hz"),
+         "give spikes (times) or rate_hz (a Poisson train), not both");
+  }
+  std::vector<double> spikes;
+  if (t.has("spikes")) {
+    const toml::value& sv = t.get("spikes");
+    if (!sv.is_array()) fail(sv, t.key_name("spikes"), "expected an array of times (ms)");
+    const auto& arr = sv.as_array();
+    for (std::size_t k = 0; k < arr.size(); ++k) {
+      const std::string key = t.key_name("spikes") + "[" + std::to_string(k) + "]";
+      const double x = table_reader::as_number(arr[k], key);
+      std::ostringstream msg;
+      if (!(x >= 0 && x <= t_stop)) {
+        msg << "spike time " << x << " ms is outside the protocol, [0, " << t_stop << "] ms";
+        fail(arr[k], key, msg.str());
+      }
+      if (!spikes.empty() && x < spikes.back()) {
+        msg << "spike times must not decrease: " << x << " ms after " << spikes.back() << " ms";
+        fail(arr[k], key, msg.str());
+      }
+      spikes.push_back(x);
+    }
+  } else if (t.has("rate_hz")) {
+    const double rate = t.number("rate_hz", 0.0, 0.0, std::numeric_limits<double>::max());
+    const double start = t.number("start_ms", 0.0, 0.0, t_stop);
+    const double stop = t.number("stop_ms", t_stop, start, t_stop);
+    const auto seed =
+        static_cast<std::uint64_t>(t.integer("seed", 1, 0, std::numeric_limits<long long>::max()));
+    const double expected = rate * (stop - start) / 1000.0;
+    if (!(expected <= max_poisson_spikes)) {
+      std::ostringstream msg;
+      msg << "a Poisson train of " << rate << " Hz over " << (stop - start) << " ms has "
+          << expected << " spikes on average, more than " << max_poisson_spikes;
+      fail(t.at("rate_hz"), t.key_name("rate_hz"), msg.str());
+    }
+    spikes = poisson_train(seed, rate, start, stop);
+  } else {
+    fail(entry, t.key_name("spikes"),
+         "missing (input spike times in ms, spikes = [10.0, 30.0], or a Poisson train, "
+         "rate_hz = 20.0 with start_ms, stop_ms and seed)");
+  }
+  // NetCon's delay: each spike arrives delay_ms later.
+  c.delay_ms = t.number("delay_ms", 0.0, 0.0, std::numeric_limits<double>::max());
+  c.events_ms.clear();
+  for (double x : spikes) c.events_ms.push_back(x + c.delay_ms);
+}
+
 // One [[stimulus]] table (`protocol` false) or one [[protocol]] element of a protocol lasting
 // t_stop ms. `seed_key` makes the random components of this table differ from every other
 // table's.
@@ -69,7 +168,9 @@ std::vector<made_stimulus> read_stimulus_table(table_reader& t, const toml::valu
         static_cast<std::uint64_t>(t.integer("seed", 1, 0, std::numeric_limits<long long>::max())),
         seed_key, 0x57);
   };
-  const double holding = type == "holding" || type == "seclamp" ? 0.0 : t.number("holding", 0.0);
+  const bool synapse = type == "exp_syn" || type == "exp2_syn" || type == "current_exp_syn";
+  const double holding =
+      type == "holding" || type == "seclamp" || synapse ? 0.0 : t.number("holding", 0.0);
   std::vector<made_stimulus> made;
   auto emit = [&](stimulus_component comp, const std::string& nm) {
     made_stimulus st;
@@ -201,12 +302,19 @@ std::vector<made_stimulus> read_stimulus_table(table_reader& t, const toml::valu
     c.delay_ms = 0;
     c.duration_ms = total_ms;
     emit(c, label);
+  } else if (synapse) {
+    c.kind = type == "exp_syn"    ? stimulus_kind::exp_syn
+             : type == "exp2_syn" ? stimulus_kind::exp2_syn
+                                  : stimulus_kind::current_exp_syn;
+    read_synapse(t, entry, c, t_stop);
+    emit(c, label);
   } else {
     fail(t.get("type"), t.key_name("type"),
          "unknown stimulus type '" + type + "'" +
              did_you_mean(type, {"step", "ramp", "noise", "random_steps", "waveform", "holding",
-                                 "seclamp"}) +
-             " (step, ramp, noise, random_steps, waveform, holding, seclamp)");
+                                 "seclamp", "exp_syn", "exp2_syn", "current_exp_syn"}) +
+             " (step, ramp, noise, random_steps, waveform, holding, seclamp, exp_syn, exp2_syn, "
+             "current_exp_syn)");
   }
   return made;
 }

@@ -30,6 +30,9 @@ bool is_conductance_density(const std::string& unit) {
 // where values in mS/cm2 (hh's 120, 36) land.
 constexpr double max_plausible_s_per_cm2 = 10.0;
 constexpr double max_plausible_amplitude_na = 20.0;
+// Far above a unitary synaptic conductance (0.1-10 nS) and a lumped input of many; where
+// weights written in nS land.
+constexpr double max_plausible_synapse_us = 1.0;
 constexpr double max_plausible_dt_ms = 1.0;
 constexpr double max_plausible_celsius = 60.0;
 
@@ -51,10 +54,18 @@ std::vector<std::string> implausible_values(const run_config& rc) {
   // nA and S/cm2 hold in cable models; point models use their own units.
   if (rc.model.geom.point_model) return out;
 
-  double worst_na = 0;
+  double worst_na = 0, worst_us = 0;
   for (const auto& st : rc.stimuli) {
     for (const auto& c : st.components) {
       if (c.kind == stimulus_kind::seclamp) continue;
+      if (is_conductance_synapse(c.kind)) {
+        worst_us = std::max(worst_us, std::fabs(c.weight));
+        continue;
+      }
+      if (c.kind == stimulus_kind::current_exp_syn) {
+        worst_na = std::max(worst_na, std::fabs(c.weight));
+        continue;
+      }
       worst_na = std::max({worst_na, std::fabs(c.amplitude), std::fabs(c.amplitude_end)});
       for (const auto& row : c.levels)
         for (double x : row) worst_na = std::max(worst_na, std::fabs(x));
@@ -67,6 +78,12 @@ std::vector<std::string> implausible_values(const run_config& rc) {
     out.push_back("a stimulus injects " + number(worst_na) +
                   " nA: currents are in nA (as NEURON's IClamp amp); " + number(worst_na) +
                   " pA would be " + number(worst_na / 1000) + " nA");
+  }
+  if (worst_us > max_plausible_synapse_us) {
+    out.push_back("a synapse's weight is " + number(worst_us) +
+                  " uS: conductance weights are in uS (as NEURON's NetCon weight onto an "
+                  "ExpSyn); " +
+                  number(worst_us) + " nS would be " + number(worst_us / 1000) + " uS");
   }
 
   // The largest conductance density of each parameter, over the model's values, the

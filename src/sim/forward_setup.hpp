@@ -245,10 +245,12 @@ forward_problem<Real, device_memory> build_forward_problem(const cell_model& mod
   p.mechs.for_each_host(
       [&](auto& mv) { make_mechanism(mv, model, ions, values, n_stim, n_tiles, lanes, n_cells); });
 
-  // Stimuli sampled at step midpoints; clamps as a conductance and its current at V = 0.
+  // Stimuli sampled at step midpoints; clamps and conductance synapses as a conductance and
+  // its current at V = 0.
   {
     const sampled_stimuli st = sample_stimuli(stimuli, static_cast<std::size_t>(n_steps), s.dt_ms);
-    const std::size_t n_clamp_stim = st.has_clamp() ? n_stim : 0;
+    const bool clamp = st.has_clamp(), synapse = st.has_synapse_conductance();
+    const std::size_t n_clamp_stim = clamp || synapse ? n_stim : 0;
     Kokkos::View<int*, mem> inj("cellfit::sim::inject_node", st.sites.size());
     Kokkos::View<Real***, Kokkos::LayoutRight, mem> iext("cellfit::sim::i_ext", n_stim,
                                                          st.sites.size(), n_steps);
@@ -268,11 +270,16 @@ forward_problem<Real, device_memory> build_forward_problem(const cell_model& mod
       for (std::size_t k = 0; k < st.sites.size(); ++k) {
         for (int n = 0; n < n_steps; ++n) {
           const std::size_t q = st.index(a, k, static_cast<std::size_t>(n));
-          double i = st.current[q];
-          if (n_clamp_stim) {
+          double i = st.current[q], g_total = 0;
+          if (clamp) {
             i += st.clamp_g_us[q] * st.clamp_mv[q];
-            gext_h(a, k, n) = static_cast<Real>(st.clamp_g_us[q]);
+            g_total += st.clamp_g_us[q];
           }
+          if (synapse) {
+            i += st.synapse_g_us[q] * st.synapse_e_mv[q];
+            g_total += st.synapse_g_us[q];
+          }
+          if (n_clamp_stim) gext_h(a, k, n) = static_cast<Real>(g_total);
           iext_h(a, k, n) = static_cast<Real>(i);
         }
       }

@@ -29,6 +29,12 @@ const char* stimulus_kind_name(stimulus_kind k) {
       return "holding";
     case stimulus_kind::seclamp:
       return "seclamp";
+    case stimulus_kind::exp_syn:
+      return "exp_syn";
+    case stimulus_kind::exp2_syn:
+      return "exp2_syn";
+    case stimulus_kind::current_exp_syn:
+      return "current_exp_syn";
   }
   return "?";
 }
@@ -65,7 +71,10 @@ double stimulus_component::value(std::size_t site_index, double t) const {
       return scale * (w.i[k - 1] + f * (w.i[k] - w.i[k - 1]));
     }
     case stimulus_kind::seclamp:
-      return 0.0;
+    case stimulus_kind::exp_syn:
+    case stimulus_kind::exp2_syn:
+    case stimulus_kind::current_exp_syn:
+      return 0.0;  // not a function of t alone: see clamp_level and synapse_per_step
   }
   return 0.0;
 }
@@ -121,6 +130,96 @@ std::vector<double> random_step_levels(std::uint64_t seed, std::uint64_t stimulu
   }
   out.front() = 0.0;
   out.back() = 0.0;
+  return out;
+}
+
+std::vector<double> poisson_train(std::uint64_t seed, double rate_hz, double start_ms,
+                                  double stop_ms) {
+  std::vector<double> out;
+  if (!(rate_hz > 0)) return out;
+  const double mean_interval_ms = 1000.0 / rate_hz;
+  // A bound on the draws far above the expected count, so that intervals below the
+  // resolution of t (a rate far beyond the precondition) cannot loop forever.
+  const double expected = (stop_ms - start_ms) / mean_interval_ms;
+  const auto max_draws = static_cast<std::uint64_t>(std::min(10.0 * expected + 1000.0, 1e9));
+  double t = start_ms;
+  for (std::uint64_t k = 0; k < max_draws; ++k) {
+    // 1 - u in (0, 1]: log is finite.
+    t += -std::log(1.0 - uniform01(counter_hash(seed, 0x5079, k))) * mean_interval_ms;
+    if (!(t < stop_ms)) break;
+    out.push_back(t);
+  }
+  return out;
+}
+
+std::vector<double> neuron_clock(std::size_t n_steps, double dt_ms) {
+  std::vector<double> clock(n_steps + 1);
+  double t = 0.0;
+  clock[0] = t;
+  for (std::size_t n = 0; n < n_steps; ++n) {
+    // fadvance: half a step before the currents, half after.
+    t += 0.5 * dt_ms;
+    t += 0.5 * dt_ms;
+    clock[n + 1] = t;
+  }
+  return clock;
+}
+
+std::size_t delivery_step(const std::vector<double>& clock, double dt_ms, double t_ms) {
+  // Events up to t + dt/2 are delivered at the end of the step that reached t (the clock
+  // increases, so the first such t is found by bisection).
+  const auto it = std::lower_bound(clock.begin(), clock.end(), t_ms,
+                                   [&](double t, double e) { return t + 0.5 * dt_ms < e; });
+  const auto n = static_cast<std::size_t>(it - clock.begin());
+  return std::min(n, clock.size() - 1);
+}
+
+exp2_syn_constants exp2_syn_setup(double tau1_ms, double tau2_ms) {
+  double tau1 = tau1_ms;
+  const double tau2 = tau2_ms;
+  if (tau1 / tau2 > 0.9999) tau1 = 0.9999 * tau2;
+  if (tau1 / tau2 < 1e-9) tau1 = tau2 * 1e-9;
+  // The time of the peak of exp(-t/tau2) - exp(-t/tau1), and its height.
+  const double t_peak = (tau1 * tau2) / (tau2 - tau1) * std::log(tau2 / tau1);
+  const double peak = -std::exp(-t_peak / tau1) + std::exp(-t_peak / tau2);
+  return {tau1, 1.0 / peak};
+}
+
+std::vector<double> synapse_per_step(const stimulus_component& c, std::size_t n_steps,
+                                     double dt_ms) {
+  std::vector<double> out(n_steps, 0.0);
+  const std::vector<double> clock = neuron_clock(n_steps, dt_ms);
+  std::vector<std::size_t> at(c.events_ms.size());
+  for (std::size_t k = 0; k < at.size(); ++k) at[k] = delivery_step(clock, dt_ms, c.events_ms[k]);
+  // cnexp's update of x' = -x/tau over one step, x += (1 - exp(-dt/tau)) (0 - x), as NEURON
+  // writes it; the state decays at the end of each step (nrn_state), before that step's
+  // events are delivered.
+  const auto decay_factor = [&](double tau) { return 1.0 - std::exp(dt_ms * (-1.0 / tau)); };
+  std::size_t next = 0;
+  if (c.kind == stimulus_kind::exp2_syn) {
+    const exp2_syn_constants k = exp2_syn_setup(c.tau1_ms, c.tau2_ms);
+    const double a1 = decay_factor(k.tau1_ms), a2 = decay_factor(c.tau2_ms);
+    double rise = 0, decay = 0;  // Exp2Syn's A and B: g = B - A
+    for (std::size_t n = 0; n < n_steps; ++n) {
+      if (n > 0) {
+        rise += a1 * (0.0 - rise);
+        decay += a2 * (0.0 - decay);
+      }
+      for (; next < at.size() && at[next] == n; ++next) {
+        rise += c.weight * k.factor;
+        decay += c.weight * k.factor;
+      }
+      out[n] = decay - rise;
+    }
+    return out;
+  }
+  const double a = decay_factor(c.tau_ms);
+  double x = 0;
+  for (std::size_t n = 0; n < n_steps; ++n) {
+    if (n > 0) x += a * (0.0 - x);
+    for (; next < at.size() && at[next] == n; ++next) x += c.weight;
+    out[n] = x;
+  }
   return out;
 }
 
@@ -222,10 +321,34 @@ sampled_stimuli sample_stimuli(const std::vector<stimulus>& stimuli, std::size_t
         out.clamp_g_us.assign(size, 0.0);
         out.clamp_mv.assign(size, 0.0);
       }
+      if (is_conductance_synapse(c.kind)) {
+        out.synapse_g_us.assign(size, 0.0);
+        out.synapse_e_mv.assign(size, 0.0);
+      }
     }
   }
   for (std::size_t s = 0; s < stimuli.size(); ++s) {
     for (const auto& c : stimuli[s].components) {
+      if (is_synapse(c.kind)) {
+        // One state sequence, the same at every site of the component.
+        const std::vector<double> x = synapse_per_step(c, n_steps, dt_ms);
+        for (int site : c.sites) {
+          const std::size_t first = out.index(s, slot[site], 0);
+          for (std::size_t n = 0; n < n_steps; ++n) {
+            if (c.kind == stimulus_kind::current_exp_syn) {
+              out.current[first + n] += x[n];
+              continue;
+            }
+            // Conductances add; the reversal is their weighted mean, as for clamps below.
+            const double g_old = out.synapse_g_us[first + n], g = g_old + x[n];
+            if (x[n] == 0) continue;
+            out.synapse_e_mv[first + n] =
+                g_old == 0 ? c.e_mv : (g_old * out.synapse_e_mv[first + n] + x[n] * c.e_mv) / g;
+            out.synapse_g_us[first + n] = g;
+          }
+        }
+        continue;
+      }
       for (std::size_t k = 0; k < c.sites.size(); ++k) {
         const std::size_t first = out.index(s, slot[c.sites[k]], 0);
         for (std::size_t n = 0; n < n_steps; ++n) {
@@ -257,7 +380,8 @@ stimulus_window active_window(const stimulus& x, double t_stop_ms) {
     if (c.kind == stimulus_kind::step) pick = pick ? pick : &c;
   }
   for (const auto& c : x.components) {
-    if (c.kind != stimulus_kind::holding && c.kind != stimulus_kind::seclamp) {
+    if (c.kind != stimulus_kind::holding && c.kind != stimulus_kind::seclamp &&
+        !is_synapse(c.kind)) {
       pick = pick ? pick : &c;
     }
   }
@@ -267,6 +391,18 @@ stimulus_window active_window(const stimulus& x, double t_stop_ms) {
       const double t0 = c.clamp_dur_ms[0];
       return {std::min(t0, t_stop_ms), std::min(t0 + c.clamp_dur_ms[1], t_stop_ms), nan};
     }
+  }
+  // Synapses alone: from the first event in the run to its end (the response outlasts the
+  // input).
+  if (pick == nullptr) {
+    double first = nan;
+    for (const auto& c : x.components) {
+      if (!is_synapse(c.kind) || c.events_ms.empty()) continue;
+      if (c.events_ms.front() < t_stop_ms && !(c.events_ms.front() >= first)) {
+        first = std::max(c.events_ms.front(), 0.0);
+      }
+    }
+    if (!std::isnan(first)) return {first, t_stop_ms, nan};
   }
   if (pick == nullptr) return {nan, nan, nan};
   const double amp = pick->kind == stimulus_kind::step ? pick->amplitude : nan;

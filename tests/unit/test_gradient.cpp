@@ -169,6 +169,60 @@ dur3 = 2.0
                  1e-5);
 }
 
+// Synaptic input: an Exp2Syn and a current synapse on the dendrite, an inhibitory ExpSyn
+// and a voltage clamp sharing the soma (their conductances add in M(n)), a Poisson-driven
+// ExpSyn; the cell fires. Synaptic conductances are given per step, so the adjoint sees
+// them exactly as it sees a clamp's.
+TEST(gradient, hh_ball_and_stick_with_synapses_matches_finite_differences) {
+  check_gradient(R"toml(
+[model]
+morphology = "builtin:ball_and_stick"
+[simulation]
+dt_ms = 0.025
+t_stop_ms = 12.0
+record_every = 4
+record_sites = [0, -1]
+[[protocol]]
+name = "syn"
+[[protocol.stimulus]]
+type = "exp2_syn"
+sites = "dend[0](0.5)"
+weight = 0.02
+tau1 = 0.3
+tau2 = 3.0
+e = 0.0
+spikes = [1.0, 2.5, 2.5, 6.0]
+delay_ms = 0.5
+[[protocol.stimulus]]
+type = "exp_syn"
+sites = "soma"
+weight = 0.005
+tau = 4.0
+e = -80.0
+spikes = [3.0, 8.0]
+[[protocol.stimulus]]
+type = "seclamp"
+sites = "soma"
+rs_mohm = 50.0
+amp1 = -60.0
+dur1 = 4.0
+[[protocol.stimulus]]
+type = "current_exp_syn"
+sites = "dend[0](0.9)"
+weight = 0.1
+tau = 2.0
+spikes = [0.0, 5.0]
+[[protocol.stimulus]]
+type = "exp_syn"
+sites = "dend[0](0.3)"
+weight = 0.003
+tau = 1.5
+rate_hz = 400.0
+seed = 5
+)toml",
+                 1e-5);
+}
+
 TEST(gradient, hh_and_pas_on_a_branched_random_tree) {
   check_gradient(R"(
 [model]
@@ -195,7 +249,8 @@ delay_ms = 1.0
 std::string l5pc_tree_config() {
   return std::string(R"(
 [model]
-morphology = ")") + CELLFIT_SOURCE_DIR + R"(/examples/data/branched.swc"
+morphology = ")") +
+         CELLFIT_SOURCE_DIR + R"(/examples/data/branched.swc"
 nseg = 2
 celsius = 34.0
 ra = 100.0
