@@ -140,3 +140,24 @@ def test_simulations_from_threads_equal_sequential_ones():
     for a, b in zip(alone, together):
         np.testing.assert_array_equal(a, b)
     assert losses == [m.loss(p) for p in points]
+
+
+def test_synaptic_input_matches_the_command_line(examples, cellfit_binary, tmp_path):
+    # Synapses are protocol elements of the config: the module simulates them as the command
+    # line does, and their feature window starts at the first input spike.
+    cfg = examples / "23_synaptic_input.toml"
+    m = cellfit.Model(cfg)
+    assert m.stimulus_names == ["figure5", "figure5_conductance", "background"]
+    first = m.stimuli[0]
+    assert first["start_ms"] == 10.0 and first["end_ms"] == 200.0
+    assert m.stimuli[1]["start_ms"] == 11.0  # the connection's 1 ms delay
+    sim = m.simulate()
+    assert np.all(sim.failed_step == -1)
+    assert sim.trace(stimulus=0, site=0).max() > 0.0  # the input fires the soma
+    out = tmp_path / "syn.h5"
+    subprocess.run([cellfit_binary, "simulate", str(cfg), "--out", str(out), "--quiet"],
+                   check=True, capture_output=True)
+    r = cellfit.read_result(out)
+    np.testing.assert_array_equal(r.voltage, sim.voltage)
+    g = r["/stimuli/synaptic_conductance"]
+    assert g.shape[0] == 3 and g.max() > 0.0
