@@ -340,10 +340,11 @@ sampled_stimuli sample_stimuli(const std::vector<stimulus>& stimuli, std::size_t
               continue;
             }
             // Conductances add; the reversal is their weighted mean, as for clamps below.
+            // (Exp2Syn's B - A may round to a hair below 0, so a sum may cancel to 0.)
             const double g_old = out.synapse_g_us[first + n], g = g_old + x[n];
             if (x[n] == 0) continue;
-            out.synapse_e_mv[first + n] =
-                g_old == 0 ? c.e_mv : (g_old * out.synapse_e_mv[first + n] + x[n] * c.e_mv) / g;
+            double& e = out.synapse_e_mv[first + n];
+            e = g_old == 0 ? c.e_mv : g == 0 ? 0.0 : (g_old * e + x[n] * c.e_mv) / g;
             out.synapse_g_us[first + n] = g;
           }
         }
