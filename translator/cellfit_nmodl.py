@@ -45,6 +45,11 @@ UNIT_FACTORS = {
     ("pi", "1"): math.pi,
 }
 KNOWN_SPECIES = {"na": 1, "k": 1, "ca": 2}
+# The kernels mark a cell failed once |v| exceeds v_bound (at most 400 mV), so exp(a v + b)
+# with |a| 400 + |b| <= 80 cannot overflow in FP32 (e^88) for any cell still running: such
+# exponentials take the unclamped kmath::exp_bounded and may share one evaluation.
+V_BOUND_MV = 400.0
+EXP_SAFE_ARG = 80.0
 FUNCTIONS = {"exp": "kmath::exp", "log": "kmath::log", "fabs": "kmath::abs",
              "sqrt": "kmath::sqrt", "pow": None}
 ARITY = {"exp": 1, "log": 1, "fabs": 1, "sqrt": 1, "pow": 2}
@@ -609,6 +614,170 @@ class Emitter:
         self.assign_counts = {}
         self.written = set()  # ASSIGNED names set so far in the function being emitted
         self.stmt = None      # the statement being translated (for the line of an error)
+        self.start_function(optimise=False)
+
+    # -- what is known of the values of the straight-line code being emitted (IF/ELSE is
+    # two computed branches and a select, so every statement runs): the facts let the
+    # emitter multiply by reciprocals of constants, integrate cnexp from a rate rather than
+    # a time constant, and share and bound the exponentials of affine functions of v.
+    def start_function(self, optimise=True):
+        self.optimise = optimise
+        self.known = {}      # C++ name -> its constant value
+        self.affine = {}     # C++ name -> (version of v, a, b): the value is a v + b
+        self.recip = {}      # C++ name -> C++ name of the variable holding its reciprocal
+        self.v_version = 0   # bumped where the block assigns v (NEURON's v == c guards)
+        self.exp_uses = []   # (version, a, b) of each exp(a v + b) left as a placeholder
+        self.prologue = []   # declarations at the top of the function
+
+    def forget(self, cxx, out=None, pad=""):
+        """A C++ variable is assigned: what was known of it no longer holds."""
+        for facts in (self.known, self.affine, self.recip):
+            facts.pop(cxx, None)
+        for k in [k for k, r in self.recip.items() if r == cxx]:
+            del self.recip[k]
+        if cxx == "v" and out is not None:
+            self.v_version += 1
+            out.append(f"{pad}@@VDEF{self.v_version}@@")
+
+    def learn(self, cxx, rhs_text, env, out, pad):
+        """Assignment `cxx = rhs`: forget the old facts, then record the new ones (from the
+        facts that held before the assignment)."""
+        try:
+            node = _py_tree(rhs_text).body
+        except (SyntaxError, RecursionError, MemoryError):
+            node = None
+        c = self._const(node, env) if node is not None else None
+        aff = self._affine(node, env) if node is not None else None
+        self.forget(cxx, out, pad)
+        if cxx == "v":
+            return
+        if c is not None:
+            self.known[cxx] = c
+        elif aff is not None:
+            self.affine[cxx] = aff
+
+    def copy_facts(self, src, dst):
+        for facts in (self.known, self.affine, self.recip):
+            if src in facts:
+                facts[dst] = facts[src]
+
+    def finish_function(self, lines):
+        """The function's lines with the exponentials of affine functions of v resolved. Per
+        version of v, exp(a v + b) of one slope a is evaluated once (as exp(a (v - v0)), times
+        the constant exp(b - a v0) for each use), and a slope 2-8 times a smaller one is that
+        one's power; each is computed where its version of v is set (for the argument v: at
+        the top of the function)."""
+        entries = {}  # version -> [slope, b0, name, (entry it is a power of, k) or None]
+        for ver in sorted({u[0] for u in self.exp_uses}):
+            mine = []
+            for a in sorted({u[1] for u in self.exp_uses if u[0] == ver}, key=abs):
+                b0 = next(u[2] for u in self.exp_uses if u[0] == ver and u[1] == a)
+                power = None
+                for e in sorted(mine, key=lambda e: -abs(e[0])):
+                    k = a / e[0]
+                    kr = round(k)
+                    if 2 <= kr <= 8 and abs(k - kr) <= 1e-12 * kr:
+                        power = (e, kr)
+                        b0 = kr * e[1]
+                        break
+                mine.append([a, b0, f"ev{ver}_{len(mine)}_", power])
+            entries[ver] = mine
+
+        def pw(x, k):
+            if k == 1:
+                return x
+            half = pw(x, k // 2)
+            sq = f"({half} * {half})"
+            return sq if k % 2 == 0 else f"({sq} * {x})"
+
+        def definition(e):
+            a, b0, name, power = e
+            if power is None:  # a (v - v0) is exact where the argument is 0
+                return f"{name} = kmath::exp_bounded(T({a!r}) * (v + T({b0 / a!r})));"
+            return f"{name} = {pw(power[0][2], power[1])};"
+
+        use = []
+        for (ver, a, b) in self.exp_uses:
+            e = next(e for e in entries[ver] if e[0] == a)
+            if abs(b - e[1]) > EXP_SAFE_ARG / 2:  # a factor beyond e^40: its own exp
+                use.append(f"kmath::exp_bounded(T({a!r}) * (v + T({b / a!r})))")
+                continue
+            factor = math.exp(b - e[1])
+            use.append(f"({e[2]})" if factor == 1.0 else f"({e[2]} * T({factor!r}))")
+
+        head = list(self.prologue)
+        for ver, es in entries.items():
+            head.extend(f"    T {e[2]} = T(0);" for e in es)
+        head.extend(f"    {definition(e)}" for e in entries.get(0, []))
+        out = []
+        for ln in head + lines:
+            m = re.fullmatch(r"(\s*)@@VDEF(\d+)@@", ln)
+            if m:
+                out.extend(f"{m.group(1)}{definition(e)}" for e in entries.get(int(m.group(2)), []))
+                continue
+            out.append(re.sub(r"@@EXP(\d+)@@", lambda mm: use[int(mm.group(1))], ln))
+        return out
+
+    def _affine(self, node, env):
+        """(version of v, a, b) if the node's value is a v + b with constant a and b (version
+        None: a constant), else None."""
+        if not self.optimise or node is None:
+            return None
+        c = self._const(node, env)
+        if c is not None:
+            return (None, 0.0, c)
+        if isinstance(node, pyast.Name):
+            cx = env.get(node.id) or self.base.get(node.id)
+            if cx == "v":
+                return (self.v_version, 1.0, 0.0)
+            return self.affine.get(cx)
+        if isinstance(node, pyast.UnaryOp) and isinstance(node.op, (pyast.USub, pyast.UAdd)):
+            x = self._affine(node.operand, env)
+            if x is None or isinstance(node.op, pyast.UAdd):
+                return x
+            return (x[0], -x[1], -x[2])
+        if isinstance(node, pyast.BinOp):
+            x, y = self._affine(node.left, env), self._affine(node.right, env)
+            if x is None or y is None:
+                return None
+            if isinstance(node.op, (pyast.Add, pyast.Sub)):
+                if x[0] is not None and y[0] is not None and x[0] != y[0]:
+                    return None
+                sign = 1.0 if isinstance(node.op, pyast.Add) else -1.0
+                return (x[0] if x[0] is not None else y[0], x[1] + sign * y[1],
+                        x[2] + sign * y[2])
+            if isinstance(node.op, pyast.Mult):
+                if x[0] is None:
+                    x, y = y, x
+                if y[0] is None:
+                    return (x[0], x[1] * y[2], x[2] * y[2])
+                return None
+            if isinstance(node.op, pyast.Div) and y[0] is None and y[2] != 0:
+                return (x[0], x[1] / y[2], x[2] / y[2])
+        return None
+
+    def reciprocal(self, rhs_text, env):
+        """NMODL text of 1/rhs when rhs is a quotient whose reciprocal has no division
+        (`tau = 1/(a + b)/q`: the rate q (a + b)), else None."""
+        if not self.optimise:
+            return None
+        try:
+            import sympy as sp
+            e = _to_sympy(rhs_text)
+            if not isinstance(e, sp.Expr) or e.is_number:
+                return None
+            num, den = sp.fraction(e)
+            if den == 1 or not num.is_number:
+                return None
+            inv = 1 / e
+            for t in sp.preorder_traversal(inv):
+                if isinstance(t, sp.Pow) and t.exp.is_number and t.exp < 0:
+                    return None
+            if inv.has(sp.zoo, sp.oo, -sp.oo, sp.nan, sp.I):
+                return None
+            return _from_sympy(inv)
+        except Exception:  # noqa: BLE001 - anything sympy cannot say: the plain division
+            return None
 
     def count_assignments(self, block):
         """How often each name is assigned in a function body (hoisting needs exactly once)."""
@@ -707,6 +876,10 @@ class Emitter:
             return None
         if isinstance(node, pyast.Name) and node.id in self.m.constants and node.id not in env:
             return self.m.constants[node.id]
+        if isinstance(node, pyast.Name) and not self.host:
+            cx = env.get(node.id) or self.base.get(node.id)
+            if cx in self.known:
+                return self.known[cx]
         if isinstance(node, pyast.UnaryOp) and isinstance(node.op, pyast.USub):
             x = self._const(node.operand, env)
             return None if x is None else -x
@@ -773,6 +946,11 @@ class Emitter:
                 if self.host:
                     return f"std::pow({a}, {self._e(node.right, env)})"
                 return f"kmath::pow({a}, {self._e(node.right, env)})"
+            if isinstance(node.op, pyast.Div) and self.optimise:
+                cb = self._const(node.right, env)
+                if cb is not None and cb != 0 and math.isfinite(1.0 / cb):
+                    r = 1.0 / cb
+                    return f"({a} * {repr(r) if self.host else f'T({r!r})'})"
             b = self._e(node.right, env)
             op = {pyast.Add: "+", pyast.Sub: "-", pyast.Mult: "*", pyast.Div: "/"}.get(type(node.op))
             if op is None:
@@ -807,6 +985,12 @@ class Emitter:
                 raise TranslationError(f"{self.m.path}:{line}: {f}() takes {ARITY[f]} "
                                        f"argument{'s' if ARITY[f] > 1 else ''}, not "
                                        f"{len(node.args)}")
+            if f == "exp" and self.optimise and not self.host:
+                aff = self._affine(node.args[0], env)
+                if aff is not None and aff[0] is not None and aff[1] != 0 and \
+                        abs(aff[1]) * V_BOUND_MV + abs(aff[2]) <= EXP_SAFE_ARG:
+                    self.exp_uses.append(aff)
+                    return f"@@EXP{len(self.exp_uses) - 1}@@"
             args = [self._e(a, env) for a in node.args]
             if f == "pow":
                 return self._e(pyast.BinOp(node.args[0], pyast.Pow(), node.args[1]), env)
@@ -900,7 +1084,18 @@ class Emitter:
                         env[n] = f"T(c[{slot}])"
                         out.append(f"{pad}// {n} = {rhs_text}: constants[{slot}], once per run")
                         continue
-                    out.append(f"{pad}{target} = {self.expr(rhs_text, env)};")
+                    inv = self.reciprocal(rhs_text, env) if not target.startswith("s[") else None
+                    if inv is not None:
+                        rate = f"rate{self.counter}_"
+                        self.counter += 1
+                        self.prologue.append(f"    T {rate} = T(0);")
+                        out.append(f"{pad}{rate} = {self.expr(inv, env)};  // 1/{n}")
+                        out.append(f"{pad}{target} = T(1) / {rate};")
+                    else:
+                        out.append(f"{pad}{target} = {self.expr(rhs_text, env)};")
+                    self.learn(target, rhs_text, env, out, pad)
+                    if inv is not None:
+                        self.recip[target] = rate
                     self.written.add(n)
                 elif ek == "FunctionCall":
                     raise TranslationError(f"{self.m.path}:{self.line()}: call of "
@@ -964,6 +1159,7 @@ class Emitter:
                 cn = f"{self.local_name(n)}_{tag}{k}"
                 copies.append((n, cn))
                 out.append(f"{pad}  T {cn} = {cur};")
+                self.copy_facts(cur, cn)
                 benv[n] = cn
             self.in_branch += 1
             if tag == "else_if":
@@ -982,6 +1178,7 @@ class Emitter:
                 continue
             t, e = results[0].get(n, cur), results[1].get(n, cur)
             out.append(f"{pad}  {cur} = kmath::select(cond{k}, {t}, {e});")
+            self.forget(cur, out, pad + "  ")
         out.append(f"{pad}}}")
 
 
@@ -1020,6 +1217,21 @@ def _from_sympy(expr) -> str:
         def _print_Symbol(self, e):
             return e.name[3:] if e.name.startswith("s__") else e.name
     return _Printer().doprint(expr)
+
+
+def _cnexp_rate(a_text: str, b_text: str):
+    """For x' = a x + b: (rate -a, steady state -b/a) as NMODL text, sympy simplifying the
+    quotient ((inf/tau)/(1/tau) is inf), or (None, None) if sympy cannot say."""
+    try:
+        import sympy as sp
+        a, b = _to_sympy(a_text), _to_sympy(b_text)
+        rate, inf = -a, -b / a
+        for t in (rate, inf):
+            if t.has(sp.zoo, sp.oo, -sp.oo, sp.nan, sp.I):
+                return None, None
+        return _from_sympy(rate), _from_sympy(inf)
+    except Exception:  # noqa: BLE001 - nocmodl's own form instead
+        return None, None
 
 
 def _sympy_linear(expr_text: str, var: str):
@@ -1071,7 +1283,9 @@ def emit(mech: Mechanism, text: str) -> str:
     if m.initial is not None:
         em.assign_counts = em.count_assignments(m.initial)
         em.written = set()
+        em.start_function()
         em.block(m.initial, env, init, 2)
+        init = em.finish_function(init)
 
     # DERIVATIVE with the integration method.
     adv = []
@@ -1118,12 +1332,28 @@ def emit(mech: Mechanism, text: str) -> str:
             # No x on the right: nocmodl emits forward Euler.
             out.append(f"{pad}{xs} = {xs} + dt * ({em.expr(b, env)});")
         elif m.method == "cnexp":
-            # nocmodl's form: x = x + (1 - exp(dt a)) (-b/a - x).
-            out.append(f"{pad}{{")
-            out.append(f"{pad}  const T a_ = {em.expr(a, env)};")
-            out.append(f"{pad}  const T b_ = {em.expr(b, env)};")
-            out.append(f"{pad}  {xs} = {xs} + (T(1) - kmath::exp(dt * a_)) * (-b_ / a_ - {xs});")
-            out.append(f"{pad}}}")
+            # nocmodl's x = x + (1 - exp(dt a)) (-b/a - x), written with the rate r = -a and
+            # the steady state -b/a as sympy simplifies them: x' = (inf - x)/tau gives
+            # x + (1 - exp(-dt r)) (inf - x), with r the variable 1/tau was computed into
+            # where tau was assigned a quotient (tau = 1/(alpha + beta)).
+            rate, inf = _cnexp_rate(a, b)
+            if rate is None:
+                out.append(f"{pad}{{")
+                out.append(f"{pad}  const T a_ = {em.expr(a, env)};")
+                out.append(f"{pad}  const T b_ = {em.expr(b, env)};")
+                out.append(f"{pad}  {xs} = {xs} + (T(1) - kmath::exp(dt * a_)) * "
+                           f"(-b_ / a_ - {xs});")
+                out.append(f"{pad}}}")
+            else:
+                tau = re.fullmatch(r"1/([A-Za-z_]\w*)", rate)
+                cx = (env.get(tau.group(1)) or em.base.get(tau.group(1))) if tau else None
+                rate_cxx = em.recip.get(cx) if cx else None
+                out.append(f"{pad}{{")
+                out.append(f"{pad}  const T r_ = {rate_cxx or em.expr(rate, env)};")
+                out.append(f"{pad}  const T inf_ = {em.expr(inf, env)};")
+                out.append(f"{pad}  {xs} = {xs} + (T(1) - kmath::exp(-dt * r_)) * "
+                           f"(inf_ - {xs});")
+                out.append(f"{pad}}}")
         else:  # derivimplicit on a linear equation: its exact backward-Euler step
             out.append(f"{pad}{xs} = ({xs} + dt * ({em.expr(b, env)})) / "
                        f"(T(1) - dt * ({em.expr(a, env)}));")
@@ -1134,8 +1364,10 @@ def emit(mech: Mechanism, text: str) -> str:
                 adv.append(f"    T d_state{k} = T(0);")
         em.assign_counts = em.count_assignments(m.derivative)
         em.written = set()
+        em.start_function()
         em.block(m.derivative, env, adv, 2, diff_handler=diff)
         adv.extend(pending)
+        adv = em.finish_function(adv)
 
     # BREAKPOINT (after SOLVE): currents.
     currents = []
@@ -1156,7 +1388,10 @@ def emit(mech: Mechanism, text: str) -> str:
             self.statements = statements
     em.assign_counts = em.count_assignments(_Block(m.breakpoint))
     em.written = set()
+    em.start_function()
     em.block(_Block(m.breakpoint), env, bp, 2)
+    bp = em.finish_function(bp)
+    em.start_function(optimise=False)
     total = " + ".join(em.local_name(c) for c, _ in currents) or "T(0)"
     for c, k in currents:
         if k >= 0:

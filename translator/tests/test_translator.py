@@ -351,7 +351,78 @@ TB_VALENCE = """
     }
 """
 
-BEHAVIOURAL = {"tb_cnexp": TB_CNEXP, "tb_euler": TB_EULER, "tb_dimpl": TB_DIMPL,
+# hh-like rates for the emitter's optimisations: exponentials of v sharing slopes (1/10 at
+# three offsets; 1/20 = 4 x 1/80), tau = 1/(alpha + beta)/q, divisions by constants through
+# LOCALs and FUNCTION arguments, and a guard that moves v between two rate groups.
+TB_SHARED = """
+    NEURON {
+      SUFFIX tb_shared
+      NONSPECIFIC_CURRENT i
+    }
+    PARAMETER { q = 2.5 }
+    ASSIGNED { v (mV) i (mA/cm2) minf mtau hinf htau ninf ntau }
+    STATE { m h n }
+    INITIAL {
+      rates(v)
+      m = minf
+      h = hinf
+      n = ninf
+    }
+    BREAKPOINT {
+      SOLVE states METHOD cnexp
+      i = 1e-3*m*m*m*h*n*(v - 50)
+    }
+    DERIVATIVE states {
+      rates(v)
+      m' = (minf - m)/mtau
+      h' = (hinf - h)/htau
+      n' = (ninf - n)/ntau
+    }
+    PROCEDURE rates(u (mV)) {
+      LOCAL a, b, k
+      k = 10
+      a = 0.1*vtrap(-(u + 40), k)
+      b = 4*exp(-(u + 65)/18)
+      minf = a/(a + b)
+      mtau = 1/(a + b)/q
+      a = 0.07*exp(-(u + 65)/20)
+      b = 1/(exp(-(u + 35)/k) + 1)
+      hinf = a/(a + b)
+      htau = 1/(q*(a + b))
+      if (v == -32) {
+        v = v + 0.0001
+      }
+      a = 0.01*vtrap(-(v + 32), k)
+      b = 0.125*exp(-(u + 65)/80) + exp((v + 32)/6)
+      ninf = a/(a + b)
+      ntau = 1/(a + b)
+    }
+    FUNCTION vtrap(x, y) {
+      if (fabs(x/y) < 1e-6) {
+        vtrap = y*(1 - x/y/2)
+      } else {
+        vtrap = x/(exp(x/y) - 1)
+      }
+    }
+"""
+
+
+def shared_rates(v, q):
+    """tb_shared's rates(v) in Python: (inf, tau) of m, h, n (v of n shifted by the guard)."""
+    def vtrap(x, y):
+        return y * (1 - x / y / 2) if abs(x / y) < 1e-6 else x / (math.exp(x / y) - 1)
+    a, b = 0.1 * vtrap(-(v + 40), 10), 4 * math.exp(-(v + 65) / 18)
+    m = (a / (a + b), 1 / (a + b) / q)
+    a, b = 0.07 * math.exp(-(v + 65) / 20), 1 / (math.exp(-(v + 35) / 10) + 1)
+    h = (a / (a + b), 1 / (q * (a + b)))
+    u = v + 0.0001 if v == -32 else v
+    a = 0.01 * vtrap(-(u + 32), 10)
+    b = 0.125 * math.exp(-(v + 65) / 80) + math.exp((u + 32) / 6)
+    n = (a / (a + b), 1 / (a + b))
+    return m, h, n
+
+
+BEHAVIOURAL = {"tb_cnexp": TB_CNEXP, "tb_shared": TB_SHARED, "tb_euler": TB_EULER, "tb_dimpl": TB_DIMPL,
                "tb_if": TB_IF, "tb_guard": TB_GUARD, "tb_cadyn": TB_CADYN,
                "tb_units": TB_UNITS, "tb_ions": TB_IONS, "tb_valence": TB_VALENCE}
 
@@ -732,6 +803,37 @@ def test_solve_cnexp(built):
     assert_close([res["i"], res["i_ion"][0], res["g"]], [ik, ik, 0.002 * n * n])
 
 
+@pytest.mark.parametrize("v", [-80.0, -65.0, -40.0, -39.99999, -35.0, -32.0, -31.9, 10.0])
+def test_shared_exponentials_and_rates_equal_the_plain_equations(built, v):
+    q, dt = 2.5, 0.025
+    rates = shared_rates(v, q)
+    # A shared exponential carries a few ulp more error than its own exp would. Where vtrap
+    # takes exp(x/y) - 1 with |x/y| just above its 1e-6 guard that becomes ~1e-9 relative
+    # (NEURON's hh.mod with usetable = 1 is far coarser); elsewhere the results are exact.
+    rtol = 1e-8 if abs(v + 40) < 1e-3 else 1e-11
+    res = built.call("tb_shared", "init", v)
+    assert_close(res["states"], [inf for inf, _ in rates], rtol=rtol, what=f"init v={v}")
+    x0 = [0.3, 0.6, 0.4]
+    res = built.call("tb_shared", "advance", v, dt=dt, states=x0)
+    want = [x + (1 - math.exp(-dt / tau)) * (inf - x) for x, (inf, tau) in zip(x0, rates)]
+    assert_close(res["states"], want, rtol=rtol, what=f"advance v={v}")
+
+
+def test_shared_exponentials_and_rates_in_the_generated_code(built):
+    header = (built.out / "cellfit_generated" / "tb_shared.hpp").read_text()
+    adv = header[header.index("static void advance"):]
+    # Eight exponentials of v in rates(): slope 1/80 (its 4th power is 1/20, the 8th 1/10)
+    # and 1/18 of the argument v; after the guard 1/10 and 1/6 of the shifted v. Three
+    # more for cnexp.
+    assert adv.count("kmath::exp_bounded(") == 4
+    assert adv.count("kmath::exp(") == 3
+    # no divisions by constants, and cnexp from the rates 1/tau (no division by tau)
+    assert not re.search(r"/ T\(", adv)
+    for k in range(3):
+        assert re.search(r"const T r_ = rate\d+_;", adv)
+    assert "/ mtau" not in adv and "/ htau" not in adv and "/ ntau" not in adv
+
+
 def test_solve_euler(built):
     tau, dt = 3.0, 0.05
     for v, x in ((-70.0, 0.2), (5.0, 0.8)):
@@ -769,8 +871,9 @@ def test_derivative_block_differential_equations(tmp_path):
     assert mech.method == "cnexp" and mech.states == ["m", "h"]
     assert mech.derivative is not None
     adv = header[header.index("static void advance"):]
-    assert "s[0] = s[0] + (T(1) - kmath::exp(dt * a_)) * (-b_ / a_ - s[0]);" in adv
-    assert "s[1] = s[1] + (T(1) - kmath::exp(dt * a_)) * (-b_ / a_ - s[1]);" in adv
+    # x' = a x + b as x + (1 - exp(-dt r)) (inf - x) with r = -a and inf = -b/a
+    assert "s[0] = s[0] + (T(1) - kmath::exp(-dt * r_)) * (inf_ - s[0]);" in adv
+    assert "s[1] = s[1] + (T(1) - kmath::exp(-dt * r_)) * (inf_ - s[1]);" in adv
     # nocmodl's order: h's equation sees the m just updated
     assert adv.index("s[0] = s[0] +") < adv.index("s[1] = s[1] +")
 
