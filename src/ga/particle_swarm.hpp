@@ -14,9 +14,8 @@
 //
 // Defaults w = 0.7298, c1 = c2 = 1.49618 are Clerc & Kennedy's (2002) constriction
 // coefficients written as an inertia weight (Eberhart & Shi 2000). vmax = 0.2 of the cube:
-// with a clamp at the whole width (Eberhart & Shi's advice for unbounded problems) the first
-// moves throw much of the swarm onto the cube's faces, where the absorbing walls hold it
-// (docs/ga.md has the measurement).
+// with Eberhart & Shi's clamp at the whole width the swarm settled on poor regions of the
+// hh fits in docs/ga.md far more often.
 //
 // Generation 0: positions uniform in the cube, keyed like the GA's generation 0
 // ((seed, 0, i, initialize)); velocities (u - x) / 2 with u uniform from (seed, 0, i,
