@@ -570,6 +570,10 @@ int run_fit(const fit_options& o) {
   });
   // Once per command: not again for each member of an ensemble.
   if (ctx->rank() == 0 && o.member < 0) warn_implausible_values(rc, "fit");
+  if (ctx->rank() == 0 && o.member < 0 && engine != "gradient" &&
+      !rc.fit.ga.selection_warning.empty()) {
+    std::cerr << "cellfit fit: warning: " << rc.fit.ga.selection_warning << "\n";
+  }
   if (rc.fit.ensemble.present && o.member < 0) return run_ensemble(rc, o);
   if (engine == "ga") return run_ga_fit(rc, o);
   if (engine == "hybrid") return run_hybrid_fit_command(rc, o);

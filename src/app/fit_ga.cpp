@@ -239,9 +239,19 @@ void setup_ga(run_config& rc, const fit_run& run, ga_state& st) {
               << rc.model.geom.n_compartments() << " compartments, " << space.size()
               << " parameters, " << rc.stimuli.size() << " stimuli, " << rc.settings.n_steps()
               << " steps of " << rc.settings.dt_ms << " ms; GA " << ga::strategy_name(a.algorithm);
-    if (a.algorithm != ga::strategy::cmaes) std::cerr << " + " << ga::selection_name(a.selection);
-    std::cerr << ", population " << a.population << ", offspring " << a.offspring << ", "
-              << a.generations << " generations, objective " << gs.objective << "\n";
+    if (ga::summed_objective(a.algorithm)) {
+      std::cerr << " (summed objective)";
+    } else {
+      std::cerr << " + " << ga::selection_name(a.selection);
+    }
+    if (a.algorithm == ga::strategy::de) {
+      std::cerr << " " << ga::de_strategy_name(a.de.strategy) << " F " << a.de.f << " CR "
+                << a.de.cr;
+    }
+    std::cerr << ", population " << a.population;
+    if (a.algorithm != ga::strategy::de && a.algorithm != ga::strategy::pso)
+      std::cerr << ", offspring " << a.offspring;
+    std::cerr << ", " << a.generations << " generations, objective " << gs.objective << "\n";
   }
   if (ts.type == "features") {
     g.targets = bp.targets;

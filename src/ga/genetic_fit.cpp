@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <memory>
 #include <numeric>
 #include <thread>
 
@@ -23,8 +24,16 @@ const char* strategy_name(strategy s) {
       return "mu_plus_lambda";
     case strategy::cmaes:
       return "cmaes";
+    case strategy::de:
+      return "de";
+    case strategy::pso:
+      return "pso";
   }
   return "?";
+}
+
+bool summed_objective(strategy s) {
+  return s == strategy::cmaes || s == strategy::de || s == strategy::pso;
 }
 
 const char* selection_name(selection_kind s) {
@@ -375,6 +384,24 @@ std::vector<std::vector<double>> make_offspring(const survivors& parents, std::s
   return kids;
 }
 
+// DE's population or PSO's personal bests as evaluated rows: generation 0's rows, then the
+// rows of the members tell() changed.
+void update_members(evaluated& members, const evaluated& e, const std::vector<bool>& changed) {
+  if (members.genomes.empty()) {
+    members.genomes = e.genomes;
+    members.obj = e.obj;
+    return;
+  }
+  const std::size_t m = e.obj.m;
+  for (std::size_t i = 0; i < changed.size(); ++i) {
+    if (!changed[i]) continue;
+    members.genomes[i] = e.genomes[i];
+    std::copy(e.obj.values.begin() + static_cast<std::ptrdiff_t>(i * m),
+              e.obj.values.begin() + static_cast<std::ptrdiff_t>((i + 1) * m),
+              members.obj.values.begin() + static_cast<std::ptrdiff_t>(i * m));
+  }
+}
+
 std::vector<ga_individual> snapshot(const parameter_space& space, const evaluated& e) {
   std::vector<ga_individual> out(e.obj.n);
   for (std::size_t i = 0; i < e.obj.n; ++i) {
@@ -394,8 +421,11 @@ ga_result run_genetic_fit(const ga_problem& p, const ga_settings& s,
     throw internal_error("cellfit::ga: incomplete problem");
   const parameter_space& space = *p.space;
   const bool cma = s.algorithm == strategy::cmaes;
+  const bool de = s.algorithm == strategy::de;
+  const bool pso = s.algorithm == strategy::pso;
   const std::size_t mu = static_cast<std::size_t>(s.population);
-  const std::size_t lambda = static_cast<std::size_t>(s.offspring);
+  // DE and PSO evaluate one genome per member.
+  const std::size_t lambda = de || pso ? mu : static_cast<std::size_t>(s.offspring);
   if (!cma && s.algorithm == strategy::mu_comma_lambda && lambda < mu) {
     throw config_error("cellfit::ga: (mu, lambda) needs fit.ga.offspring >= fit.ga.population (" +
                        std::to_string(lambda) + " < " + std::to_string(mu) + ")");
@@ -475,6 +505,12 @@ ga_result run_genetic_fit(const ga_problem& p, const ga_settings& s,
     es = std::make_unique<cma_es>(to_unit(space, space.initial_values()), s.cmaes_sigma,
                                   s.offspring, s.seed);
   }
+  // Checked on every rank, so that a refusal is the same everywhere.
+  std::unique_ptr<differential_evolution> dev;
+  if (de) dev = std::make_unique<differential_evolution>(s.de, mu, P, s.seed);
+  std::unique_ptr<particle_swarm> swarm;
+  if (pso) swarm = std::make_unique<particle_swarm>(s.pso, mu, P, s.seed);
+  evaluated members;  // DE's population or PSO's personal bests, with their objectives
   survivors parents;
   evaluation pending;  // the generation being evaluated
   bool pending_replay = false;
@@ -486,6 +522,10 @@ ga_result run_genetic_fit(const ga_problem& p, const ga_settings& s,
     std::vector<std::vector<double>> out;
     if (cma) {
       out = es->ask(static_cast<std::uint64_t>(g));
+    } else if (de) {
+      out = dev->ask(static_cast<std::uint64_t>(g));
+    } else if (pso) {
+      out = swarm->ask(static_cast<std::uint64_t>(g));
     } else if (g == 0) {
       out.assign(mu, std::vector<double>(P));
       for (std::size_t i = 0; i < mu; ++i) {
@@ -521,10 +561,12 @@ ga_result run_genetic_fit(const ga_problem& p, const ga_settings& s,
     const auto t0 = clock_type::now();
     int n_evaluated = static_cast<int>(n);
     const int diverged = ev.e.diverged;
-    if (cma) {
+    if (cma || de || pso) {
       std::vector<double> cost(ev.e.obj.n);
       for (std::size_t i = 0; i < ev.e.obj.n; ++i) cost[i] = row_sum(ev.e.obj, i);
-      es->tell(ev.e.genomes, cost);
+      if (cma) es->tell(ev.e.genomes, cost);
+      if (de) update_members(members, ev.e, dev->tell(ev.e.genomes, cost));
+      if (pso) update_members(members, ev.e, swarm->tell(ev.e.genomes, cost));
     } else if (g == 0 || s.algorithm != strategy::mu_plus_lambda) {
       parents = environmental_selection(ev.e, mu, s);
     } else {
@@ -533,7 +575,8 @@ ga_result run_genetic_fit(const ga_problem& p, const ga_settings& s,
     if (!pending_replay) t.select_s = produce_s + since(t0);
     t.wall_s =
         pending_replay ? resume->wall_s[static_cast<std::size_t>(g)] : wall_offset + since(t_start);
-    record(g, cma ? ev.e : parents.pop, diverged, t, n_evaluated, pending_replay);
+    const evaluated& population = cma ? ev.e : de || pso ? members : parents.pop;
+    record(g, population, diverged, t, n_evaluated, pending_replay);
 
     log.evaluated.push_back(n);
     for (const auto& x : ev.e.genomes) log.genomes.insert(log.genomes.end(), x.begin(), x.end());

@@ -1,8 +1,9 @@
 #pragma once
 // The genetic algorithm's fit loop over the batched simulator: an evolutionary strategy
-// ((mu, lambda) or (mu + lambda), paper 004 Algorithm 1; or CMA-ES) in the unit cube of the
-// parameter space, multi-objective selection (IBEA, NSGA-II) or a single summed objective,
-// objectives from ga::scorer (feature z-scores or trace MSE). Host driver; blocks.
+// ((mu, lambda) or (mu + lambda), paper 004 Algorithm 1; or CMA-ES, differential evolution,
+// particle swarm) in the unit cube of the parameter space, multi-objective selection (IBEA,
+// NSGA-II) or a single summed objective, objectives from ga::scorer (feature z-scores or
+// trace MSE). Host driver; blocks.
 //
 // Genomes live in [0, 1]^P: a linear or sigmoid parameter maps its physical bounds linearly
 // onto [0, 1], a log parameter its log bounds. Every random number comes from a stream keyed
@@ -15,7 +16,10 @@
 //                polynomial mutation with mutation_prob (genes with gene_mutation_prob)
 //   evaluate offspring (simulate every stimulus, score)
 //   survivors <- select mu from offspring (comma) or from parents + offspring (plus)
-// Generation 0 evaluates mu uniform random genomes.
+// Generation 0 evaluates mu uniform random genomes. CMA-ES (ga/cma_es.hpp), differential
+// evolution (ga/differential_evolution.hpp) and particle swarm (ga/particle_swarm.hpp) make
+// and select genomes their own way, on the summed objective; DE and PSO start from the
+// GA's generation 0 and evaluate mu genomes in every generation.
 //
 // Distributed (problem.comm with several ranks; docs/architecture.md): rank 0 owns the
 // algorithm's state. Each generation it broadcasts the genomes to evaluate; every rank
@@ -26,9 +30,9 @@
 //
 // Checkpoint/restart: the evaluation log (every evaluated genome and its objectives, per
 // generation) is all the state there is besides the seed: replaying it through the same
-// deterministic selection and variation rebuilds parents, hall of fame, CMA-ES state and
-// history exactly. A resumed run replays the log (checking every genome against it) and
-// goes on, on any number of ranks.
+// deterministic selection and variation rebuilds parents, hall of fame, CMA-ES, DE and PSO
+// state (populations, velocities, personal bests) and history exactly. A resumed run replays the
+// log (checking every genome against it) and goes on, on any number of ranks.
 
 #include <cstdint>
 #include <functional>
@@ -36,7 +40,9 @@
 #include <vector>
 
 #include "comm/context.hpp"
+#include "ga/differential_evolution.hpp"
 #include "ga/objectives.hpp"
+#include "ga/particle_swarm.hpp"
 #include "ga/selection.hpp"
 #include "model/cell_model.hpp"
 #include "model/parameter_space.hpp"
@@ -47,17 +53,21 @@
 
 namespace cellfit::ga {
 
-enum class strategy { mu_comma_lambda, mu_plus_lambda, cmaes };
+enum class strategy { mu_comma_lambda, mu_plus_lambda, cmaes, de, pso };
 enum class selection_kind { ibea, nsga2, single };
 
 const char* strategy_name(strategy s);
 const char* selection_name(selection_kind s);
 
+// Whether the strategy minimises the summed objective itself (CMA-ES, DE, PSO), so that
+// ga_settings::selection is not used.
+bool summed_objective(strategy s);
+
 struct ga_settings {
   strategy algorithm = strategy::mu_plus_lambda;
   selection_kind selection = selection_kind::ibea;  // BluePyOpt's default
   int population = 100;                             // mu
-  int offspring = 100;                              // lambda (CMA-ES: 0 = 4 + 3 ln P)
+  int offspring = 100;  // lambda (CMA-ES: 0 = 4 + 3 ln P; DE, PSO: not used, mu)
   int generations = 50;
   double crossover_prob = 1.0, mutation_prob = 1.0;  // BluePyOpt's defaults
   double gene_mutation_prob = 0.5;
@@ -66,6 +76,8 @@ struct ga_settings {
   int hall_of_fame = 10;
   double ibea_kappa = 0.05;
   double cmaes_sigma = 0.3;  // initial step, fraction of the unit cube
+  de_settings de;            // strategy::de
+  pso_settings pso;          // strategy::pso
   std::uint64_t seed = 1;
   bool record_population = true;
   // Budget (0: none): no generation starts that would take the single-cell simulations
@@ -129,7 +141,8 @@ struct ga_individual {
 struct ga_result {
   ga_history history;
   std::vector<ga_individual> hall_of_fame;  // best first (by summed objective)
-  // Per recorded generation: the population after selection (CMA-ES: its samples).
+  // Per recorded generation: the population after selection (CMA-ES: its samples; DE: the
+  // population after the replacements; PSO: the personal bests).
   std::vector<std::vector<ga_individual>> populations;
   std::size_t simulations = 0;  // single-cell simulations
   double wall_seconds = 0;

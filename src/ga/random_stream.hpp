@@ -16,6 +16,9 @@ enum class purpose : std::uint64_t {
   crossover = 3,
   mutate = 4,
   sample = 5,
+  donors = 6,     // differential evolution: the members a trial is built from
+  recombine = 7,  // differential evolution: binomial crossover and bound repair
+  velocity = 8,   // particle swarm: initial velocities and the moves
 };
 
 class random_stream {

@@ -60,6 +60,9 @@ struct ga_fit_settings {
   double threshold_mv = -20.0, derivative_threshold = 10.0;
   // Override the stimulus window taken from each stimulus's step (negative: not given).
   double stim_start_ms = -1, stim_end_ms = -1;
+  // Set when the config gives a multi-objective selection to a strategy that does not use
+  // it (cmaes, de, pso); `cellfit fit` prints it as a warning.
+  std::string selection_warning;
 };
 
 // The 20 features a GA fit scores by default (paper 004 scores 20 per stimulus).

@@ -37,11 +37,21 @@ void build_ga(const toml::value& v, run_config& rc) {
     a.algorithm = ga::strategy::mu_plus_lambda;
   } else if (alg == "cmaes") {
     a.algorithm = ga::strategy::cmaes;
+  } else if (alg == "de") {
+    a.algorithm = ga::strategy::de;
+  } else if (alg == "pso") {
+    a.algorithm = ga::strategy::pso;
   } else {
     fail(t.at("algorithm"), "fit.ga.algorithm",
-         "expected \"mu_comma_lambda\", \"mu_plus_lambda\" or \"cmaes\", got \"" + alg + "\"");
+         "expected \"mu_comma_lambda\", \"mu_plus_lambda\", \"cmaes\", \"de\" or \"pso\", " +
+             ("got \"" + alg + "\""));
   }
-  const std::string sel = t.string("selection", ga::selection_name(a.selection));
+  // CMA-ES, DE and PSO minimise the summed objective: their selection is "single", and a
+  // multi-objective one given in the config is not used (a warning, not an error, so that
+  // --set fit.ga.algorithm=de works on a config written for IBEA).
+  const bool summed = ga::summed_objective(a.algorithm);
+  const std::string sel =
+      t.string("selection", ga::selection_name(summed ? ga::selection_kind::single : a.selection));
   if (sel == "ibea") {
     a.selection = ga::selection_kind::ibea;
   } else if (sel == "nsga2") {
@@ -52,10 +62,43 @@ void build_ga(const toml::value& v, run_config& rc) {
     fail(t.at("selection"), "fit.ga.selection",
          "expected \"ibea\", \"nsga2\" or \"single\", got \"" + sel + "\"");
   }
+  if (summed && a.selection != ga::selection_kind::single) {
+    g.selection_warning = "fit.ga.selection = \"" + sel + "\" is not used: fit.ga.algorithm = \"" +
+                          alg + "\" minimises the summed objective (as selection \"single\")";
+    a.selection = ga::selection_kind::single;
+  }
+  const std::string de_strategy = t.string("de_strategy", ga::de_strategy_name(a.de.strategy));
+  if (de_strategy == "rand1bin") {
+    a.de.strategy = ga::de_strategy::rand1bin;
+  } else if (de_strategy == "best1bin") {
+    a.de.strategy = ga::de_strategy::best1bin;
+  } else if (de_strategy == "currenttobest1bin") {
+    a.de.strategy = ga::de_strategy::current_to_best1bin;
+  } else {
+    fail(t.at("de_strategy"), "fit.ga.de_strategy",
+         "expected \"rand1bin\", \"best1bin\" or \"currenttobest1bin\", got \"" + de_strategy +
+             "\"");
+  }
+  a.de.f = t.number("de_f", a.de.f, 0.0, 2.0, true);
+  a.de.cr = t.number("de_cr", a.de.cr, 0.0, 1.0);
+  a.pso.w = t.number("pso_w", a.pso.w, 0.0, 1.0);
+  a.pso.c1 = t.number("pso_c1", a.pso.c1, 0.0, 4.0);
+  a.pso.c2 = t.number("pso_c2", a.pso.c2, 0.0, 4.0);
+  a.pso.vmax = t.positive("pso_vmax", a.pso.vmax);
   a.population = static_cast<int>(t.integer("population", a.population, 2, 10000000));
+  if (a.algorithm == ga::strategy::de &&
+      static_cast<std::size_t>(a.population) < ga::de_min_population(a.de.strategy)) {
+    fail(t.at("population"), "fit.ga.population",
+         "de_strategy \"" + de_strategy + "\" needs a population of at least " +
+             std::to_string(ga::de_min_population(a.de.strategy)) + ", got " +
+             std::to_string(a.population));
+  }
   a.offspring =
       static_cast<int>(t.integer("offspring", a.algorithm == ga::strategy::cmaes ? 0 : a.population,
                                  a.algorithm == ga::strategy::cmaes ? 0 : 1, 10000000));
+  // DE and PSO evaluate one genome per member of the population.
+  if (a.algorithm == ga::strategy::de || a.algorithm == ga::strategy::pso)
+    a.offspring = a.population;
   a.generations = static_cast<int>(t.integer("generations", a.generations, 0, 100000000));
   a.crossover_prob = t.number("crossover_prob", a.crossover_prob, 0.0, 1.0);
   a.mutation_prob = t.number("mutation_prob", a.mutation_prob, 0.0, 1.0);

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # cellfit fit --engine ga end to end: progress lines, the HDF5 fit contract with
 # /fit/population and /fit/hall_of_fame, a run repeated (and scored on one thread) gives the
-# same bits, BluePyOpt's features.json/protocols.json, and bad input refused with nothing
-# written or overwritten.
+# same bits, DE and PSO (their output, a resumed run equal to the uninterrupted one),
+# BluePyOpt's features.json/protocols.json, and bad input refused with nothing written or
+# overwritten.
 # usage: test_ga.sh CELLFIT_BINARY EXAMPLES_DIR
 set -uo pipefail
 cellfit=$(realpath "$1")
@@ -22,6 +23,25 @@ expect 0 "" -- "$cellfit" fit "$bas" "${small[@]}" --set fit.ga.selection=nsga2 
   --set fit.ga.algorithm=mu_comma_lambda --out ga_nsga2.h5 --quiet
 expect 0 "generations" -- "$cellfit" fit "$bas" --set fit.ga.algorithm=cmaes \
   --set fit.ga.generations=2 --out ga_cma.h5 --quiet
+# DE and PSO on a config written for IBEA: the selection is not used, and a warning says so.
+expect 0 "warning: fit.ga.selection = \"ibea\" is not used: fit.ga.algorithm = \"de\" minimises the summed objective" \
+  -- "$cellfit" fit "$bas" --set fit.ga.algorithm=de --set fit.ga.population=8 \
+  --set fit.ga.generations=2 --set fit.ga.de_strategy=best1bin --out ga_de.h5 --quiet
+expect 0 "GA pso \(summed objective\), population 8, 2 generations" -- "$cellfit" fit "$bas" \
+  --set fit.ga.algorithm=pso --set fit.ga.population=8 --set fit.ga.generations=2 \
+  --set fit.ga.selection=single --out ga_pso.h5
+# Resumed from those results (the log replayed, the state rebuilt) and run to generation 4:
+# the runs made with 4 generations from the start.
+de_set=(--set fit.ga.algorithm=de --set fit.ga.population=8 --set fit.ga.de_strategy=best1bin)
+pso_set=(--set fit.ga.algorithm=pso --set fit.ga.population=8 --set fit.ga.selection=single)
+for alg in de pso; do
+  sets=("${de_set[@]}")
+  [[ $alg == pso ]] && sets=("${pso_set[@]}")
+  expect 0 "" -- "$cellfit" fit "$bas" "${sets[@]}" --set fit.ga.generations=4 \
+    --resume ga_$alg.h5 --out ga_${alg}_resumed.h5 --quiet
+  expect 0 "" -- "$cellfit" fit "$bas" "${sets[@]}" --set fit.ga.generations=4 \
+    --out ga_${alg}_whole.h5 --quiet
+done
 python3 - <<'PY' || fails=$((fails + 1))
 import h5py, numpy as np
 with h5py.File("ga.h5", "r") as f:
@@ -56,6 +76,21 @@ with h5py.File("ga.h5", "r") as f:
 with h5py.File("ga_cma.h5", "r") as f:
     assert f.attrs["algorithm"] == "cmaes"
     assert f["/fit/population/params"].shape[0] == 3
+for name, alg in [("ga_de.h5", "de"), ("ga_pso.h5", "pso")]:
+    with h5py.File(name, "r") as f:
+        assert f.attrs["algorithm"] == alg and f.attrs["selection"] == "single", dict(f.attrs)
+        assert f.attrs["offspring"] == 8 and f.attrs["stop_reason"] == "generations"
+        assert f["/fit/population/params"].shape == (3, 8, 8), f["/fit/population/params"].shape
+        assert f.attrs["simulations"] == 8 * 8 * 3 + 8, f.attrs["simulations"]
+        loss = f["/fit/history/loss"][...]
+        assert np.all(np.diff(loss) <= 0), loss  # members / personal bests only improve
+        assert np.isclose(f["/fit/hall_of_fame/total"][0], loss[-1]), (f["/fit/hall_of_fame/total"][0], loss)
+    with h5py.File(name.replace(".h5", "_resumed.h5"), "r") as f, \
+            h5py.File(name.replace(".h5", "_whole.h5"), "r") as g:
+        assert f.attrs["replayed"] == 3 and f["/fit/population/params"].shape[0] == 5
+        for k in ["/fit/population/params", "/fit/population/objectives", "/fit/history/loss",
+                  "/fit/hall_of_fame/params", "/fit/best/params"]:
+            assert f[k][...].tobytes() == g[k][...].tobytes(), (name, k)
 PY
 
 # BluePyOpt's layout: protocols (steps with a holding current) and features at the soma.
@@ -108,6 +143,10 @@ expect 3 "needs fit.ga.offspring >= fit.ga.population" -- "$cellfit" fit "$bas" 
   --set fit.ga.algorithm=mu_comma_lambda --set fit.ga.offspring=10 --out kept.h5
 expect 3 "fit.ga.crossover_prob: must be in \[0, 1\]" -- "$cellfit" fit "$bas" --set fit.ga.crossover_prob=1.5 --out kept.h5
 expect 3 "feature_site 3 is not a recorded site" -- "$cellfit" fit "$bas" --set fit.ga.feature_site=3 --out kept.h5
+expect 3 "fit.ga.de_f: must be in \(0, 2\], got 3" -- "$cellfit" fit "$bas" --set fit.ga.algorithm=de --set fit.ga.de_f=3 --out kept.h5
+expect 3 "fit.ga.de_cr: must be in \[0, 1\], got 1.2" -- "$cellfit" fit "$bas" --set fit.ga.algorithm=de --set fit.ga.de_cr=1.2 --out kept.h5
+expect 3 "fit.ga.de_strategy: expected .*got \"rand2\"" -- "$cellfit" fit "$bas" --set fit.ga.algorithm=de --set fit.ga.de_strategy=rand2 --out kept.h5
+expect 3 "fit.ga.pso_vmax: must be > 0, got -0.1" -- "$cellfit" fit "$bas" --set fit.ga.algorithm=pso --set fit.ga.pso_vmax=-0.1 --out kept.h5
 expect 5 "cannot read" -- "$cellfit" fit bpo.toml --set fit.target.features_file=missing.json --out kept.h5
 printf '{"Step1": {"soma": {"AP_height": [1, 2]' > broken.json
 expect 5 "not valid JSON" -- "$cellfit" fit bpo.toml --set fit.target.features_file=broken.json --out kept.h5

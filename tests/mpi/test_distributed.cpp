@@ -202,7 +202,9 @@ TEST(distributed_ga, every_rank_count_gives_the_one_process_result) {
   };
   for (const variant v : {variant{ga::strategy::mu_plus_lambda, ga::selection_kind::ibea, true},
                           variant{ga::strategy::mu_comma_lambda, ga::selection_kind::nsga2, false},
-                          variant{ga::strategy::cmaes, ga::selection_kind::single, true}}) {
+                          variant{ga::strategy::cmaes, ga::selection_kind::single, true},
+                          variant{ga::strategy::de, ga::selection_kind::single, false},
+                          variant{ga::strategy::pso, ga::selection_kind::single, true}}) {
     ga::ga_settings s;
     s.algorithm = v.alg;
     s.selection = v.sel;
@@ -211,10 +213,12 @@ TEST(distributed_ga, every_rank_count_gives_the_one_process_result) {
     s.generations = 3;
     s.seed = 5;
     const ga::ga_result dist = ga::run_genetic_fit(f.problem(world(), v.overlap), s);
-    // The plan used every rank that had work and covered every individual.
+    // The plan used every rank that had work and covered every individual (DE and PSO
+    // evaluate one genome per member of the population).
     std::size_t covered = 0;
     for (const auto& b : dist.plan.blocks) covered += b.n_sets;
-    EXPECT_EQ(covered, static_cast<std::size_t>(s.offspring));
+    const bool per_member = v.alg == ga::strategy::de || v.alg == ga::strategy::pso;
+    EXPECT_EQ(covered, static_cast<std::size_t>(per_member ? s.population : s.offspring));
     EXPECT_EQ(dist.plan.n_ranks, ctx.size());
     if (ctx.rank() != 0) continue;
     const ga::ga_result one =
@@ -228,36 +232,40 @@ TEST(distributed_ga, every_rank_count_gives_the_one_process_result) {
 TEST(distributed_ga, interrupted_on_all_ranks_resumes_on_one_to_the_same_result) {
   ga_fixture f;
   const comm::context& ctx = *world();
-  ga::ga_settings s;
-  s.population = 8;
-  s.offspring = 12;
-  s.generations = 5;
-  s.seed = 11;
-  // Rank 0 asks to stop once generation 2 is recorded (as a signal would).
-  int recorded = 0;
-  ga::ga_log saved;
-  int checkpoints = 0;
-  ga::ga_control c;
-  c.stop_requested = [&] { return ctx.rank() == 0 && recorded >= 3; };
-  c.checkpoint = [&](const ga::ga_log& log) {
-    saved = log;
-    ++checkpoints;
-  };
-  c.checkpoint_every = 2;
-  const ga::ga_result cut = ga::run_genetic_fit(
-      f.problem(world()), s, [&](const ga::generation_report&) { ++recorded; }, c);
-  EXPECT_EQ(cut.stop_reason, "interrupted");
-  if (ctx.rank() != 0) return;
-  EXPECT_EQ(saved.generations(), 3u);
-  EXPECT_EQ(checkpoints, 2);  // after generation 1 (every 2) and on the stop
-  ga::ga_control resume;
-  resume.resume = &saved;
-  const ga::ga_result resumed =
-      ga::run_genetic_fit(f.problem(comm::make_local_context()), s, {}, resume);
-  const ga::ga_result whole = ga::run_genetic_fit(f.problem(comm::make_local_context()), s);
-  EXPECT_EQ(resumed.replayed, 3);
-  EXPECT_EQ(resumed.stop_reason, "generations");
-  expect_identical(resumed, whole);
+  for (auto alg : {ga::strategy::mu_plus_lambda, ga::strategy::de, ga::strategy::pso}) {
+    ga::ga_settings s;
+    s.algorithm = alg;
+    s.population = 8;
+    s.offspring = 12;
+    s.generations = 5;
+    s.seed = 11;
+    // Rank 0 asks to stop once generation 2 is recorded (as a signal would).
+    int recorded = 0;
+    ga::ga_log saved;
+    int checkpoints = 0;
+    ga::ga_control c;
+    c.stop_requested = [&] { return ctx.rank() == 0 && recorded >= 3; };
+    c.checkpoint = [&](const ga::ga_log& log) {
+      saved = log;
+      ++checkpoints;
+    };
+    c.checkpoint_every = 2;
+    const ga::ga_result cut = ga::run_genetic_fit(
+        f.problem(world()), s, [&](const ga::generation_report&) { ++recorded; }, c);
+    EXPECT_EQ(cut.stop_reason, "interrupted");
+    if (ctx.rank() != 0) continue;
+    SCOPED_TRACE(ga::strategy_name(alg));
+    EXPECT_EQ(saved.generations(), 3u);
+    EXPECT_EQ(checkpoints, 2);  // after generation 1 (every 2) and on the stop
+    ga::ga_control resume;
+    resume.resume = &saved;
+    const ga::ga_result resumed =
+        ga::run_genetic_fit(f.problem(comm::make_local_context()), s, {}, resume);
+    const ga::ga_result whole = ga::run_genetic_fit(f.problem(comm::make_local_context()), s);
+    EXPECT_EQ(resumed.replayed, 3);
+    EXPECT_EQ(resumed.stop_reason, "generations");
+    expect_identical(resumed, whole);
+  }
 }
 
 const char* cable_problem = R"(

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `cellfit fit` under mpirun: the same seed gives the same fit on 1, 2 and 4 ranks (both
-# engines); a fit on 2 ranks stopped by SIGTERM writes a checkpoint and exits 75, and
-# resuming it on 1 rank ends with exactly the uninterrupted result; a checkpoint that does
-# not match the problem, or cannot be read, is refused and left as it was.
+# engines; the GA as mu + lambda, DE and PSO); a fit on 2 ranks stopped by SIGTERM writes a
+# checkpoint and exits 75, and resuming it on 1 rank ends with exactly the uninterrupted
+# result; a checkpoint that does not match the problem, or cannot be read, is refused and
+# left as it was.
 # Usage: test_resume.sh CELLFIT EXAMPLES_DIR MPIEXEC
 set -u
 cellfit=$1
@@ -29,17 +30,23 @@ PY
 
 ga=(fit "$examples/12_ga_ball_and_stick.toml" --set fit.ga.population=12 --set fit.ga.offspring=12
     --set fit.ga.generations=3 --quiet)
+de=("${ga[@]}" --set fit.ga.algorithm=de --set fit.ga.de_strategy=currenttobest1bin)
+pso=("${ga[@]}" --set fit.ga.algorithm=pso)
 grad=(fit "$examples/11_toy_grad_all_all.toml" --set fit.gradient.epochs=12 --quiet)
 ga_sets=(/fit/best/params /fit/history/loss /fit/history/median /fit/population/params
          /fit/population/objectives /fit/hall_of_fame/params)
 grad_sets=(/fit/best/params /fit/history/loss /fit/history/gt_error /fit/best/voltage)
 for np in 1 2 4; do
   expect 0 "" -- run $np "${ga[@]}" --out ga$np.h5
+  expect 0 "" -- run $np "${de[@]}" --out de$np.h5
+  expect 0 "" -- run $np "${pso[@]}" --out pso$np.h5
   expect 0 "" -- run $np "${grad[@]}" --out grad$np.h5
   expect 0 "" -- run $np "${grad[@]}" --set fit.gradient.optimizer=lbfgsb --out lbfgsb$np.h5
 done
 for np in 2 4; do
   same ga1.h5 ga$np.h5 "${ga_sets[@]}" || fails=$((fails + 1))
+  same de1.h5 de$np.h5 "${ga_sets[@]}" || fails=$((fails + 1))
+  same pso1.h5 pso$np.h5 "${ga_sets[@]}" || fails=$((fails + 1))
   same grad1.h5 grad$np.h5 "${grad_sets[@]}" || fails=$((fails + 1))
   same lbfgsb1.h5 lbfgsb$np.h5 "${grad_sets[@]}" || fails=$((fails + 1))
 done

@@ -531,6 +531,11 @@ ga::ga_settings ga_variant(const ga_fixture& f, int variant) {
   } else if (variant == 2) {
     s.algorithm = ga::strategy::cmaes;
     s.offspring = 0;
+  } else if (variant == 3) {
+    s.algorithm = ga::strategy::de;
+    s.de.strategy = ga::de_strategy::best1bin;
+  } else if (variant == 4) {
+    s.algorithm = ga::strategy::pso;
   }
   return s;
 }
@@ -539,7 +544,7 @@ TEST(replay_ga, an_interrupted_run_resumes_bit_for_bit) {
   ga_fixture f;
   scratch_dir dir;
   const ga::ga_problem p = f.problem();
-  for (int variant = 0; variant < 3; ++variant) {
+  for (int variant = 0; variant < 5; ++variant) {
     const ga::ga_settings s = ga_variant(f, variant);
     SCOPED_TRACE(ga::strategy_name(s.algorithm));
     ASSERT_EQ(s.generations, 6);
@@ -670,6 +675,36 @@ TEST(replay_ga, a_log_of_another_run_is_refused) {
   fewer.n_params = 2;
   resume.resume = &fewer;
   EXPECT_THROW(ga::run_genetic_fit(p, s, {}, resume), config_error);
+}
+
+TEST(replay_ga, de_and_pso_logs_extend_and_refuse_other_settings) {
+  ga_fixture f;
+  const ga::ga_problem p = f.problem();
+  for (int variant : {3, 4}) {
+    ga::ga_settings s = ga_variant(f, variant);
+    SCOPED_TRACE(ga::strategy_name(s.algorithm));
+    s.generations = 3;
+    const ga::ga_result original = ga::run_genetic_fit(p, s);
+    ga::ga_control resume;
+    resume.resume = &original.log;
+    // Extended by two generations: the run made with five.
+    ga::ga_settings longer = s;
+    longer.generations = 5;
+    const ga::ga_result extended = ga::run_genetic_fit(p, longer, {}, resume);
+    EXPECT_EQ(extended.replayed, 4);
+    expect_same_fit(extended, ga::run_genetic_fit(p, longer));
+    // The same generation 0, other moves: refused at generation 1.
+    ga::ga_settings other = s;
+    other.de.f = 0.5;
+    other.pso.w = 0.5;
+    try {
+      ga::run_genetic_fit(p, other, {}, resume);
+      ADD_FAILURE() << "resumed with other settings";
+    } catch (const config_error& e) {
+      EXPECT_NE(std::string(e.what()).find("generation 1, individual 0 differs"), std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 // The gradient engine's problem: two conductances of the hh ball-and-stick cell against
