@@ -762,6 +762,10 @@ class Emitter:
         if not self.optimise:
             return None
         try:
+            # only a written quotient: sympy would also call c exp(-x) the quotient c/exp(x)
+            root = _py_tree(rhs_text).body
+            if not (isinstance(root, pyast.BinOp) and isinstance(root.op, pyast.Div)):
+                return None
             import sympy as sp
             e = _to_sympy(rhs_text)
             if not isinstance(e, sp.Expr) or e.is_number:
