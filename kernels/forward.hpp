@@ -221,9 +221,113 @@ struct forward_functor {
   // states are fresh from initialisation), then the current and conductance at V(n) added
   // to the system (if Currents). Both read the same states and V, so without ion dynamics
   // they share one pass: NEURON's nrn_state of step n-1 followed by nrn_cur of step n.
+  // One cell per tile on a host (a batch too small to fill a vector of cells): the pass
+  // runs across the mechanism's instances instead, which are independent, so that the lane
+  // loop's SIMD width is spent on compartments. Per block of instances: V, the ion values
+  // and the area factors gathered, states and currents computed in a loop the compiler
+  // vectorises (one instance per compartment: the gathers and the concentration stores never
+  // meet), then the currents and conductances added to their nodes in index order. Each
+  // instance does the operations of the lane loop in the same order: the results equal those
+  // of a cell in a wider tile bit for bit.
+  static constexpr bool across_instances =
+      Lanes == 1 && Kokkos::SpaceAccessibility<Kokkos::HostSpace, MemorySpace>::accessible;
+  static constexpr int instance_block = 64;
+
+  template <bool Advance, bool Currents, class MV>
+  KOKKOS_FORCEINLINE_FUNCTION void channel_pass_instances(MV const& mv, int tile) const {
+    using M = typename MV::mechanism;
+    constexpr int ns = at_least_one<M::n_states>;
+    constexpr int np = at_least_one<M::n_params>;
+    constexpr int ni = at_least_one<M::n_ions>;
+    constexpr int nc = at_least_one<M::n_constants>;
+    constexpr int B = instance_block;
+    Real cst[nc] = {};
+    for (int k = 0; k < M::n_constants; ++k) cst[k] = mv.constants(k);
+    const Real dt = p.dt_ms;
+    const int n = mv.size();
+    if (n == 0) return;
+    const int* const node_of = mv.nodes.data();
+    const Real* const v0 = &p.v(tile, 0, 0);  // node i at v0[i] (one lane)
+    Real* const d0 = &p.d(tile, 0, 0);
+    Real* const r0 = &p.rhs(tile, 0, 0);
+    const Real* const af0 = p.area_factor.data();
+    const Real* pp[np];
+    Real* sp[ns];
+    for (int k = 0; k < M::n_params; ++k) pp[k] = &mv.params(tile, k, 0, 0);
+    for (int k = 0; k < M::n_states; ++k) sp[k] = &mv.states(tile, k, 0, 0);
+    // The ion values of instance j at base[k][slot][row(j, k)].
+    Real* base[ni][ion_slots] = {};
+    const int* rows[ni] = {};
+    const int row_stride = mv.ion_row.extent(1) > 0 ? static_cast<int>(mv.ion_row.extent(1)) : 1;
+    for (int k = 0; k < M::n_ions; ++k) {
+      auto const& io = p.ions[M::ion(k).species];
+      if (io.rows() == 0) continue;
+      base[k][ion_e] = &io.e(tile, 0, 0);
+      base[k][ion_ci] = &io.ci(tile, 0, 0);
+      base[k][ion_co] = &io.co(tile, 0, 0);
+      base[k][ion_i] = &io.isum(tile, 0, 0);
+      rows[k] = &mv.ion_row(0, k);
+    }
+    Real i_buf[B], g_buf[B], i_ion_buf[ni][B];
+    for (int j0 = 0; j0 < n; j0 += B) {
+      const int m = n - j0 < B ? n - j0 : B;
+      CELLFIT_LANE_LOOP
+      for (int b = 0; b < m; ++b) {
+        const int j = j0 + b;
+        const int node = node_of[j];
+        const Real vj = v0[node];
+        Real par[np];
+        Real st[ns];
+        Real ion[ion_slots * ni];
+        for (int k = 0; k < M::n_params; ++k) par[k] = pp[k][j];
+        for (int k = 0; k < M::n_states; ++k) st[k] = sp[k][j];
+        for (int k = 0; k < M::n_ions; ++k) {
+          const int row = rows[k][j * row_stride];
+          for (int q = 0; q < ion_slots; ++q)
+            ion[ion_slots * k + q] = M::ion(k).reads(q) ? base[k][q][row] : Real(0);
+        }
+        if constexpr (Advance && M::n_states > 0) {
+          M::advance(vj, dt, par, cst, st, ion);
+          for (int k = 0; k < M::n_states; ++k) sp[k][j] = st[k];
+          for (int k = 0; k < M::n_ions; ++k) {
+            const int row = rows[k][j * row_stride];
+            if (M::ion(k).write_ci_state >= 0) base[k][ion_ci][row] = st[M::ion(k).write_ci_state];
+            if (M::ion(k).write_co_state >= 0) base[k][ion_co][row] = st[M::ion(k).write_co_state];
+          }
+        }
+        if constexpr (Currents) {
+          Real g;
+          Real i_ion[ni];
+          i_buf[b] = M::current(vj, par, cst, st, ion, i_ion, g);
+          g_buf[b] = g;
+          for (int k = 0; k < M::n_ions; ++k) i_ion_buf[k][b] = i_ion[k];
+        }
+      }
+      if constexpr (Currents) {
+        for (int b = 0; b < m; ++b) {
+          const int j = j0 + b;
+          const int node = node_of[j];
+          const Real af = af0[node];  // as the lane loop writes it (the same contractions)
+          r0[node] -= af * i_buf[b];
+          d0[node] += af * g_buf[b];
+          for (int k = 0; k < M::n_ions; ++k) {
+            if (M::ion(k).write_i && p.ions[M::ion(k).species].accumulate)
+              base[k][ion_i][rows[k][j * row_stride]] += i_ion_buf[k][b];
+          }
+        }
+      }
+    }
+  }
+
   template <bool Advance, bool Currents, class MV>
   KOKKOS_FORCEINLINE_FUNCTION void channel_pass(MV const& mv, int tile) const {
     using M = typename MV::mechanism;
+    if constexpr (across_instances) {
+      if constexpr (!(Advance && !Currents && M::n_states == 0)) {
+        channel_pass_instances<Advance, Currents>(mv, tile);
+      }
+      return;
+    }
     constexpr int ns = at_least_one<M::n_states>;
     constexpr int np = at_least_one<M::n_params>;
     constexpr int ni = at_least_one<M::n_ions>;
