@@ -316,6 +316,72 @@ bounds = [1e-5, 1e-3]
   EXPECT_DOUBLE_EQ(space.model_values()[2], 1000.0 / p.g_as_ns);
 }
 
+// Compartment names that are not region names are sites, scopes and mechanism regions like
+// section names; a single compartment needs no edge; the root may be any region.
+TEST(value_graph, names_are_sites_and_scopes) {
+  const std::string text = R"toml(
+[model]
+[[model.graph.compartment]]
+name = "d1"
+region = "basal"
+c_pf = 20.0
+g_leak_ns = 1.0
+e_leak_mv = -70.0
+[[model.graph.compartment]]
+name = "soma"
+c_pf = 100.0
+[[model.graph.compartment]]
+name = "d2"
+region = "basal"
+c_pf = 30.0
+[[model.graph.edge]]
+from = "soma"
+to = "d2"
+g_ns = 3.0
+[[model.graph.edge]]
+from = "soma"
+to = "d1"
+g_ns = 2.0
+[model.mechanisms.hh]
+regions = ["soma", "d2"]
+gnabar = { d2 = 0.05 }
+[simulation]
+dt_ms = 0.025
+t_stop_ms = 5.0
+[[simulation.recording]]
+name = "far"
+site = "d2"
+[[stimulus]]
+sites = ["d1", "soma"]
+amplitude = 0.1
+)toml";
+  const auto rc = cellfit::parse_config(text, "graph.toml", {});
+  const auto& g = rc.model.geom;
+  // Breadth first from the root d1: d1, soma, d2.
+  EXPECT_EQ(cellfit::compartment_name(rc.model.morph, g, 0), "d1");
+  EXPECT_EQ(cellfit::compartment_name(rc.model.morph, g, 1), "soma");
+  EXPECT_EQ(cellfit::compartment_name(rc.model.morph, g, 2), "d2");
+  EXPECT_EQ(g.parent, (std::vector<int>{-1, 0, 1}));
+  EXPECT_DOUBLE_EQ(g.g_axial[2], 3e-3);
+  EXPECT_EQ(rc.settings.record_compartments, std::vector<int>{2});
+  const auto* hh = rc.model.placement("hh");
+  ASSERT_NE(hh, nullptr);
+  EXPECT_EQ(hh->compartments, (std::vector<int>{1, 2}));
+  EXPECT_EQ(hh->params[0], (std::vector<double>{0.12, 0.05}));
+  const auto* pas = rc.model.placement("pas");
+  ASSERT_NE(pas, nullptr);
+  EXPECT_EQ(pas->compartments, std::vector<int>{0});
+  EXPECT_EQ(rc.model.mechanisms.front().name, "hh");  // the catalogue's order kept
+  EXPECT_EQ(cellfit::scope_compartments(rc.model, "basal"), (std::vector<int>{0, 2}));
+  const auto r = cellfit::simulate_batch(rc.model, {{}}, rc.stimuli, rc.settings);
+  EXPECT_EQ(r.n_failed(), 0U);
+  // One compartment, no edge.
+  const auto one = cellfit::parse_config(
+      "[[model.graph.compartment]]\nname = \"soma\"\nc_pf = 10.0\n", "one.toml", {});
+  EXPECT_EQ(one.model.geom.n_compartments(), 1);
+  EXPECT_TRUE(one.model.mechanisms.empty());
+}
+
 // Test (4): refusals, each one line naming the file, the line and the entry.
 TEST(value_graph, refusals_name_the_entry) {
   const std::string head = "[model]\n";
