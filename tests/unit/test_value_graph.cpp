@@ -314,6 +314,24 @@ bounds = [1e-5, 1e-3]
               space.size(), worst);
   // Ra of a compartment is its edge's resistance: 1000 / g_ns MOhm.
   EXPECT_DOUBLE_EQ(space.model_values()[2], 1000.0 / p.g_as_ns);
+  // The root has no edge: Ra over all is the edges' (200 MOhm each), Ra of the root alone is
+  // refused.
+  auto one = rc.fit.parameters;
+  one.resize(1);
+  one[0].mechanism = "";
+  one[0].param = "Ra";
+  one[0].scope = "all";
+  one[0].lower = 20.0;
+  one[0].upper = 1000.0;
+  EXPECT_DOUBLE_EQ(cellfit::parameter_space(rc.model, one).model_values()[0], 200.0);
+  one[0].scope = "soma";
+  try {
+    cellfit::parameter_space(rc.model, one);
+    ADD_FAILURE() << "Ra@soma accepted";
+  } catch (const cellfit::config_error& e) {
+    EXPECT_NE(std::string(e.what()).find("only the root of the value graph"), std::string::npos)
+        << e.what();
+  }
 }
 
 // Compartment names that are not region names are sites, scopes and mechanism regions like
