@@ -195,12 +195,12 @@ class Compartments:
     """The compartments of a model in Hines order (the indices sites and per-compartment
     parameters use)."""
 
-    names: List[str]  #: NEURON's ``section(x)`` of each compartment
+    names: List[str]  #: NEURON's ``section(x)`` of each compartment (a value graph's: its names)
     sections: List[str]  #: section name
     section_lists: List[str]  #: the region (section list) of each: ``soma``, ``axon``, ``dend``, ``apic``, ...
     x: np.ndarray  #: position along the section, 0..1
-    distance_um: np.ndarray  #: path distance from soma[0](0.5), um (NaN for point models)
-    area_um2: np.ndarray  #: membrane area, um2 (NaN for point models)
+    distance_um: np.ndarray  #: path distance from soma[0](0.5), um (NaN for point models and value graphs)
+    area_um2: np.ndarray  #: membrane area, um2 (NaN for point models; value graphs: nominal, 100 um2 per pF)
 
     def __len__(self) -> int:
         return len(self.names)

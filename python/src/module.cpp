@@ -180,6 +180,7 @@ class model {
     d["source"] = rc_.source;
     d["morphology"] = rc_.model.morph.source;
     d["point_model"] = rc_.model.geom.point_model;
+    d["value_graph"] = rc_.model.morph.value_graph;
     d["n_compartments"] = rc_.model.geom.n_compartments();
     d["dt_ms"] = s.dt_ms;
     d["t_stop_ms"] = s.t_stop_ms;
@@ -275,7 +276,7 @@ class model {
       sections.push_back(m.sections[static_cast<std::size_t>(g.section_of[node])].name);
       lists.push_back(region_name(g.region_of[cu]));
       x.push_back(g.x[node]);
-      distance.push_back(m.point_model ? std::nan("") : g.distance_um[cu]);
+      distance.push_back(m.point_model || m.value_graph ? std::nan("") : g.distance_um[cu]);
       area.push_back(m.point_model ? std::nan("") : g.area_um2[node]);
     }
     nb::dict d;

@@ -193,8 +193,7 @@ void setup_ga(run_config& rc, const fit_run& run, ga_state& st) {
                          ": fit.target.type = \"features\" needs fit.ga.objective = \"features\"");
     }
     bp = read_bluepyopt_targets(ts.features_file, ts.protocols_file, rc.stimuli,
-                                compartment_at(rc.model.morph, rc.model.geom, "soma[0]", 0.5),
-                                rc.settings);
+                                soma_point(rc.model.morph, rc.model.geom), rc.settings);
     if (!bp.stimuli.empty()) {
       rc.stimuli = bp.stimuli;
       rc.settings.t_stop_ms = bp.t_stop_ms;

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -120,7 +121,9 @@ int run_info(const info_options& o) {
   const cable_geometry& g = rc.model.geom;
   if (config) std::printf("config         %s\n", o.morphology.c_str());
   std::printf("morphology     %s\n", m.source.c_str());
-  std::printf("model          %s\n", m.point_model ? "point compartments (no geometry)" : "cable");
+  std::printf("model          %s\n", m.point_model   ? "point compartments (no geometry)"
+                                     : m.value_graph ? "value graph (capacitances, conductances)"
+                                                     : "cable");
   std::printf("sections       %zu\n", m.sections.size());
   std::printf("compartments   %d\n", g.n_compartments());
   std::printf("solver nodes   %d (%d zero-area junctions)\n", g.n_nodes(),
@@ -152,13 +155,16 @@ int run_info(const info_options& o) {
   for (const auto& [name, t] : by_region) {
     if (m.point_model) {  // no geometry: lengths, areas and Ra do not exist
       std::printf("%-8s %9d %13d %12s %12s", name.c_str(), t.sections, t.compartments, "-", "-");
+    } else if (m.value_graph) {  // nominal areas (100 um2 per pF), no lengths
+      std::printf("%-8s %9d %13d %12s %12.6g", name.c_str(), t.sections, t.compartments, "-",
+                  t.area);
     } else {
       std::printf("%-8s %9d %13d %12.6g %12.6g", name.c_str(), t.sections, t.compartments, t.length,
                   t.area);
     }
     if (!config) {
       std::printf("\n");
-    } else if (m.point_model) {
+    } else if (m.point_model || m.value_graph) {  // a graph's Ra is per edge: see below
       std::printf(" %8.4g %8s\n", t.cm, "-");
     } else {
       std::printf(" %8.4g %8.4g\n", t.cm, t.ra);
@@ -168,7 +174,35 @@ int run_info(const info_options& o) {
     write_swc(m, o.swc_out);
     std::printf("\nwrote %s\n", o.swc_out.c_str());
   }
-  if (o.compartments) {
+  if (o.compartments && m.value_graph) {
+    // The graph as given: capacitance (cm times the value written), the edge to the parent,
+    // and the leak when pas is inserted.
+    const mechanism_placement* pas = rc.model.placement("pas");
+    std::printf("\n%6s  %-16s %-8s %10s %-16s %10s %10s %10s\n", "index", "compartment", "list",
+                "C_pF", "parent", "g_nS", "g_leak_nS", "e_leak_mV");
+    for (int c = 0; c < g.n_compartments(); ++c) {
+      const std::size_t cu = static_cast<std::size_t>(c);
+      const std::size_t node = static_cast<std::size_t>(g.node_of[cu]);
+      const double c_pf = rc.model.cm[cu] * g.area_um2[node] * 1e-2;
+      const int p = g.parent[node];
+      const std::string parent =
+          p < 0 ? "-" : compartment_name(m, g, g.compartment_of[static_cast<std::size_t>(p)]);
+      char gc[32] = "-", gl[32] = "-", el[32] = "-";
+      if (p >= 0) std::snprintf(gc, sizeof gc, "%.6g", 1000.0 / rc.model.ra_ohm_cm[cu]);
+      if (pas != nullptr) {
+        const auto& pc = pas->compartments;
+        const auto at = std::lower_bound(pc.begin(), pc.end(), c);
+        if (at != pc.end() && *at == c) {
+          const std::size_t j = static_cast<std::size_t>(at - pc.begin());
+          std::snprintf(gl, sizeof gl, "%.6g", pas->params[0][j] * 10.0 * g.area_um2[node]);
+          std::snprintf(el, sizeof el, "%.6g", pas->params[1][j]);
+        }
+      }
+      std::printf("%6d  %-16s %-8s %10.6g %-16s %10s %10s %10s\n", c,
+                  compartment_name(m, g, c).c_str(), region_name(g.region_of[cu]), c_pf,
+                  parent.c_str(), gc, gl, el);
+    }
+  } else if (o.compartments) {
     // The sites a config can name: index, section(x), section list, path distance from
     // soma[0](0.5), area.
     std::printf("\n%6s  %-22s %-8s %14s %12s\n", "index", "section(x)", "list", "distance_um",

@@ -15,6 +15,7 @@
 #include "model/axon_replacement.hpp"
 #include "model/distance_function.hpp"
 #include "model/ion_layout.hpp"
+#include "model/value_graph.hpp"
 
 namespace cellfit::detail {
 
@@ -196,9 +197,9 @@ std::map<region, double> region_values(table_reader& t, const std::string& key, 
   return out;
 }
 
-}  // namespace
-
-void build_model(table_reader& t, cell_model& m, const std::string& source) {
+// The morphology and its discretisation from [model]'s geometry keys; cm and Ra per region.
+void build_cable(table_reader& t, cell_model& m, const std::string& source,
+                 std::map<region, double>& cm_of, std::map<region, double>& ra_of) {
   std::string morph = "builtin:ball_and_stick";
   if (t.has("morphology")) {
     const toml::value& mv = t.get("morphology");
@@ -220,7 +221,7 @@ void build_model(table_reader& t, cell_model& m, const std::string& source) {
   // Read before discretising: the d_lambda rule needs both.
   const bool point = m.morph.point_model;
   const double cm_default = point ? 0.45 : 1.0;
-  const std::map<region, double> cm_of = region_values(t, "cm", cm_default);
+  cm_of = region_values(t, "cm", cm_default);
   discretization_options opt;
   // nseg: a number for every section, or a table of section lists (region names, BluePyOpt's
   // list names) and section names -> number; the most specific entry wins.
@@ -280,6 +281,7 @@ void build_model(table_reader& t, cell_model& m, const std::string& source) {
   opt.max_compartment_um = t.number("max_compartment_um", 0.0, 0.0, 1e9);
   if (t.has("ra") && point) fail(t.at("ra"), "model.ra", "a point model has no axial resistivity");
   opt.ra_of = region_values(t, "ra", 35.4);
+  ra_of = opt.ra_of;
   opt.ra_ohm_cm = opt.ra_of.at(region::soma);
   opt.axial_weight = t.positive("axial_weight", 0.5);
   if (t.boolean("replace_axon", false)) replace_model_axon(t.at("replace_axon"), m.morph, opt);
@@ -297,6 +299,145 @@ void build_model(table_reader& t, cell_model& m, const std::string& source) {
     }
   }
   m.geom = discretize(m.morph, opt);
+}
+
+// A graph compartment's leak, as pas parameters.
+struct graph_leak {
+  int compartment = 0;
+  double g_s_cm2 = 0, e_mv = 0;
+};
+
+// [model.graph]: compartments and edges given by values (model/value_graph.hpp) instead of a
+// morphology. Refusals name the entry at fault. Returns the leaks, to insert as pas.
+std::vector<graph_leak> build_graph(table_reader& t, cell_model& m, const std::string& source) {
+  for (const char* key :
+       {"morphology", "mode", "nseg", "nseg_rule", "d_lambda", "d_lambda_freq_hz", "nseg_length_um",
+        "max_length_um", "max_compartment_um", "ra", "axial_weight", "replace_axon"}) {
+    if (t.has(key)) {
+      fail(t.at(key), std::string("model.") + key,
+           "does not apply to a model given by model.graph (its compartments and edges are "
+           "values, not geometry)");
+    }
+  }
+  const toml::value& gv = t.get("graph");
+  table_reader gt(gv, "model.graph");
+  const auto entries = [&](const char* key) -> const toml::array& {
+    if (!gt.has(key)) fail(gv, gt.key_name(key), "missing");
+    const toml::value& v = gt.get(key);
+    if (!v.is_array()) fail(v, gt.key_name(key), "expected an array of tables");
+    return v.as_array();
+  };
+  const toml::array& comps = entries("compartment");
+  const toml::array& edges = gt.has("edge") ? entries("edge") : toml::array{};
+  value_graph vg;
+  for (std::size_t k = 0; k < comps.size(); ++k) {
+    const std::string key = "model.graph.compartment[" + std::to_string(k) + "]";
+    table_reader ct(comps[k], key);
+    graph_compartment c;
+    if (!ct.has("name")) fail(comps[k], key + ".name", "missing");
+    c.name = ct.string("name", "");
+    if (!ct.has("c_pf")) fail(comps[k], key + ".c_pf", "missing (the capacitance in pF)");
+    c.c_pf = ct.number("c_pf", 0.0);
+    const std::string type =
+        ct.string("region", parse_region_name(c.name, c.type) ? c.name : "other");
+    if (!parse_region_name(type, c.type)) {
+      fail(ct.at("region"), ct.key_name("region"),
+           "expected \"soma\", \"axon\", \"basal\", \"apical\" or \"other\", got \"" + type + "\"");
+    }
+    if (ct.has("g_leak_ns") != ct.has("e_leak_mv")) {
+      fail(comps[k], key,
+           "g_leak_ns and e_leak_mv go together (the leak's conductance and reversal potential)");
+    }
+    c.has_leak = ct.has("g_leak_ns");
+    c.g_leak_ns = ct.number("g_leak_ns", 0.0);
+    c.e_leak_mv = ct.number("e_leak_mv", 0.0);
+    ct.finish();
+    vg.compartments.push_back(c);
+  }
+  for (std::size_t e = 0; e < edges.size(); ++e) {
+    const std::string key = "model.graph.edge[" + std::to_string(e) + "]";
+    table_reader et(edges[e], key);
+    graph_edge ed;
+    for (const char* k : {"from", "to", "g_ns"}) {
+      if (!et.has(k)) fail(edges[e], et.key_name(k), "missing");
+    }
+    ed.from = et.string("from", "");
+    ed.to = et.string("to", "");
+    ed.g_ns = et.number("g_ns", 0.0);
+    et.finish();
+    vg.edges.push_back(ed);
+  }
+  gt.finish();
+  const std::string name = "model.graph of " + source;
+  value_graph_model built;
+  try {
+    built = build_value_graph(vg, name);
+  } catch (const value_graph_error& err) {
+    std::string what = err.what();
+    const std::string prefix = "cellfit::config: " + name + ": ";
+    if (what.rfind(prefix, 0) == 0) what.erase(0, prefix.size());
+    if (err.edge() >= 0) {
+      fail(edges[static_cast<std::size_t>(err.edge())],
+           "model.graph.edge[" + std::to_string(err.edge()) + "]", what);
+    }
+    if (err.compartment() >= 0) {
+      fail(comps[static_cast<std::size_t>(err.compartment())],
+           "model.graph.compartment[" + std::to_string(err.compartment()) + "]", what);
+    }
+    fail(gv, "model.graph", what);
+  }
+  m.morph = std::move(built.morph);
+  m.geom = std::move(built.geom);
+  // The leaks as pas on their compartments (inserted once the mechanisms are read).
+  std::vector<graph_leak> leaks;
+  for (std::size_t c = 0; c < built.entry_of.size(); ++c) {
+    const graph_compartment& gc = vg.compartments[static_cast<std::size_t>(built.entry_of[c])];
+    if (gc.has_leak) {
+      leaks.push_back({static_cast<int>(c), graph_leak_s_cm2(gc.g_leak_ns, gc.c_pf), gc.e_leak_mv});
+    }
+  }
+  return leaks;
+}
+
+// The graph's leaks as pas, in the catalogue's place among the mechanisms; refused beside a
+// pas of [model.mechanisms] (one leak, given once).
+void insert_graph_leak(table_reader& t, cell_model& m, const std::vector<graph_leak>& leaks) {
+  if (leaks.empty()) return;
+  if (m.placement("pas")) {
+    fail(t.at("mechanisms"), "model.mechanisms.pas",
+         "model.graph gives leaks (g_leak_ns) already: give the leak in one place");
+  }
+  const mechanism_info& info = *find_mechanism("pas");
+  mechanism_placement pl;
+  pl.name = "pas";
+  pl.params.resize(info.param_names.size());
+  for (const auto& l : leaks) {
+    pl.compartments.push_back(l.compartment);
+    pl.params[static_cast<std::size_t>(info.param_index("g"))].push_back(l.g_s_cm2);
+    pl.params[static_cast<std::size_t>(info.param_index("e"))].push_back(l.e_mv);
+  }
+  const std::vector<std::string> order = catalogue_list();
+  const auto rank = [&](const std::string& name) {
+    return std::find(order.begin(), order.end(), name) - order.begin();
+  };
+  auto it = m.mechanisms.begin();
+  while (it != m.mechanisms.end() && rank(it->name) < rank("pas")) ++it;
+  m.mechanisms.insert(it, pl);
+}
+
+}  // namespace
+
+void build_model(table_reader& t, cell_model& m, const std::string& source) {
+  const bool graph = t.has("graph");
+  std::map<region, double> cm_of, ra_of;
+  std::vector<graph_leak> leaks;
+  if (graph) {
+    leaks = build_graph(t, m, source);
+    cm_of = region_values(t, "cm", 1.0);
+  } else {
+    build_cable(t, m, source, cm_of, ra_of);
+  }
+  const bool point = m.morph.point_model;
   m.celsius = t.number("celsius", 6.3);
   m.v_init_mv = t.number("v_init", point ? -60.0 : -65.0, -200.0, 200.0);
   m.cm.resize(static_cast<std::size_t>(m.geom.n_compartments()));
@@ -304,7 +445,10 @@ void build_model(table_reader& t, cell_model& m, const std::string& source) {
   for (int c = 0; c < m.geom.n_compartments(); ++c) {
     const std::size_t cu = static_cast<std::size_t>(c);
     m.cm[cu] = cm_of.at(m.geom.region_of[cu]);
-    m.ra_ohm_cm[cu] = point ? 0.0 : opt.ra_of.at(m.geom.region_of[cu]);
+    // A value graph's Ra is its edges' resistance (model/value_graph.hpp).
+    m.ra_ohm_cm[cu] = point   ? 0.0
+                      : graph ? m.geom.ra_ohm_cm[static_cast<std::size_t>(m.geom.node_of[cu])]
+                              : ra_of.at(m.geom.region_of[cu]);
   }
 
   if (t.has("distributions")) read_distributions(t.get("distributions"), m);
@@ -400,8 +544,9 @@ void build_model(table_reader& t, cell_model& m, const std::string& source) {
       }
     }
     mt.finish();
-  } else {
-    // Default: hh everywhere in cable models, jk everywhere in point models.
+  } else if (!graph) {
+    // Default: hh everywhere in cable models, jk everywhere in point models (none in value
+    // graphs, whose leaks are their membrane).
     const mechanism_info& info = *find_mechanism(point ? "jk" : "hh");
     mechanism_placement pl;
     pl.name = info.name;
@@ -409,6 +554,7 @@ void build_model(table_reader& t, cell_model& m, const std::string& source) {
     for (double d : info.defaults) pl.params.emplace_back(pl.compartments.size(), d);
     m.mechanisms.push_back(pl);
   }
+  insert_graph_leak(t, m, leaks);
   // Ions: [model.ions.<species>] e, ci, co (a number, or a table region -> number) and style.
   if (t.has("ions")) {
     const toml::value& iv = t.get("ions");

@@ -388,8 +388,19 @@ int compartment_at(const morphology& m, const cable_geometry& g, const std::stri
                        std::to_string(k));
 }
 
+int soma_point(const morphology& m, const cable_geometry& g) {
+  if (!m.value_graph) return compartment_at(m, g, "soma[0]", 0.5);
+  const std::vector<int> soma = compartments_in_region(g, "soma");
+  if (soma.empty()) {
+    throw config_error("cellfit::config: " + m.source +
+                       " has no compartment of region soma: name a compartment instead");
+  }
+  return soma.front();
+}
+
 std::string compartment_name(const morphology& m, const cable_geometry& g, int c) {
   const std::size_t node = static_cast<std::size_t>(g.node_of[static_cast<std::size_t>(c)]);
+  if (m.value_graph) return m.sections[static_cast<std::size_t>(g.section_of[node])].name;
   char x[32];
   std::snprintf(x, sizeof x, "(%.6g)", g.x[node]);
   return m.sections[static_cast<std::size_t>(g.section_of[node])].name + x;

@@ -113,8 +113,14 @@ std::vector<int> compartments_in_region(const cable_geometry& g, const std::stri
 // int(nseg x)). Throws config_error naming the valid sections or x.
 int compartment_at(const morphology& m, const cable_geometry& g, const std::string& name, double x);
 
+// The compartment of the point "soma" names (an IClamp's site, a feature's): soma[0](0.5), or
+// in a value graph its soma compartment (the first of region soma). Throws config_error if
+// there is none.
+int soma_point(const morphology& m, const cable_geometry& g);
+
 // The section(x) that names compartment c, as `cellfit info --compartments` prints it
 // ("soma[0](0.5)", x with 6 significant digits): a site name that compartment_at reads back.
+// A value graph's compartment is its name.
 std::string compartment_name(const morphology& m, const cable_geometry& g, int c);
 
 }  // namespace cellfit

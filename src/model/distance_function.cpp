@@ -252,6 +252,10 @@ const std::vector<double>& distances_of(const cell_model& m) {
     throw config_error("a distribution of path distance needs a cable model (" + m.morph.source +
                        " is a point model: no distances from the soma)");
   }
+  if (m.morph.value_graph) {
+    throw config_error("a distribution of path distance needs a cable model (" + m.morph.source +
+                       " is a value graph: no distances from the soma)");
+  }
   if (m.geom.distance_um.size() != static_cast<std::size_t>(m.geom.n_compartments())) {
     throw internal_error("cellfit::distance_function: the geometry has no path distances");
   }

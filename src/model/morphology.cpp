@@ -513,6 +513,10 @@ void write_swc(const morphology& m, const std::string& path) {
   if (m.sections.empty()) {
     throw morphology_error("cellfit::morphology: " + m.source + ": no sections to write");
   }
+  if (m.value_graph) {
+    throw morphology_error("cellfit::morphology: " + m.source +
+                           ": a value graph has no geometry to write as SWC");
+  }
   // The source is a path: a newline in it must not end the comment.
   std::string text = "# written by cellfit from ";
   for (const char c : m.source) text += static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c;

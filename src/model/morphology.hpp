@@ -49,6 +49,9 @@ struct morphology {
   // Point-compartment graph for models with no geometry (paper 000's jk toy): every section
   // is one compartment with the given axial weight to its parent.
   bool point_model = false;
+  // A compartment graph given by values (model/value_graph.hpp): one section per compartment,
+  // named as it, with a nominal geometry; there are no 3-D points, lengths or path distances.
+  bool value_graph = false;
 };
 
 // Loads a morphology spec: a path to an .swc or .asc file (the extension, in any case, picks

@@ -99,6 +99,23 @@ parameter_space::parameter_space(const cell_model& model, std::vector<fit_parame
                                    : "'" + p.mechanism + "' is not inserted in region " + p.scope);
       }
     }
+    // A value graph's Ra is the resistance of a compartment's edge to its parent: the root
+    // has none, so a scope's Ra leaves it out (its value is not used).
+    if (p.mechanism.empty() && pk == passive_ra && model.morph.value_graph) {
+      inst.erase(std::remove_if(inst.begin(), inst.end(),
+                                [&](std::size_t j) {
+                                  const int c = pl.compartments[j];
+                                  const std::size_t node = static_cast<std::size_t>(
+                                      model.geom.node_of[static_cast<std::size_t>(c)]);
+                                  return model.geom.parent[node] < 0;
+                                }),
+                 inst.end());
+      if (inst.empty()) {
+        bad(p,
+            "the scope holds only the root of the value graph, which has no edge to a parent "
+            "(a graph's Ra is the resistance of a compartment's edge to its parent, MOhm)");
+      }
+    }
     for (std::size_t j : inst) {
       if (!taken.insert({{mi, static_cast<std::size_t>(pk)}, j}).second) {
         bad(p, "overlaps another fit parameter (compartment " + std::to_string(pl.compartments[j]) +

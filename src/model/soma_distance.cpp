@@ -92,6 +92,7 @@ section_point soma_distance_point(const morphology& m, const std::vector<int>& n
     refuse("soma_distance_um must be finite and >= 0, got " + um(distance_um));
   }
   if (m.point_model) refuse(m.source + " is a point model: it has no path distances");
+  if (m.value_graph) refuse(m.source + " is a value graph: it has no path distances");
   section_point found;
   double nearest = std::numeric_limits<double>::infinity(), farthest = -1;
   double lo_found = 0, hi_found = 0;

@@ -104,6 +104,10 @@ std::vector<int> parse_sites(const toml::value& x, const std::string& key,
           if (used == 0 || arg.substr(used) != ")")
             fail(e, key, "expected section(x) such as \"soma[0](0.5)\", got \"" + text + "\"");
           out.push_back(compartment_at(cell.morph, g, text.substr(0, open), xv));
+        } else if (cell.morph.value_graph &&
+                   std::any_of(cell.morph.sections.begin(), cell.morph.sections.end(),
+                               [&](const section& sec) { return sec.name == text; })) {
+          out.push_back(compartment_at(cell.morph, g, text, 0.5));  // a graph's compartment
         } else if (use != site_use::compartments && section_list_rank(text) >= 0) {
           if (text != "soma" && text != "somatic") {
             throw config_error(
@@ -114,7 +118,7 @@ std::vector<int> parse_sites(const toml::value& x, const std::string& key,
                      ? ", or write every = \"" + text + "\" to inject into every compartment of it"
                      : std::string()));
           }
-          out.push_back(compartment_at(cell.morph, g, "soma[0]", 0.5));
+          out.push_back(soma_point(cell.morph, g));
         } else {
           const auto r = compartments_in_region(g, text);
           out.insert(out.end(), r.begin(), r.end());
