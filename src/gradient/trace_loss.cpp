@@ -8,17 +8,6 @@
 
 namespace cellfit {
 
-std::vector<double> threshold_crossings(const double* v, std::size_t n, double dt,
-                                        double threshold) {
-  std::vector<double> t;
-  for (std::size_t k = 0; k + 1 < n; ++k) {
-    if (v[k] < threshold && v[k + 1] >= threshold) {
-      t.push_back(dt * (static_cast<double>(k) + (threshold - v[k]) / (v[k + 1] - v[k])));
-    }
-  }
-  return t;
-}
-
 trace_loss::trace_loss(loss_settings s, std::vector<double> target, std::size_t n_cells,
                        std::size_t n_sites, std::size_t n_samples, double sample_ms)
     : s_(s),

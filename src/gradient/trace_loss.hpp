@@ -14,6 +14,8 @@
 #include <cstddef>
 #include <vector>
 
+#include "features/spike_trains.hpp"
+
 namespace cellfit {
 
 enum class loss_kind { mse, normalized };
@@ -48,10 +50,5 @@ class trace_loss {
   std::vector<std::vector<double>> target_spikes_;  // [cell * sites + site] crossing times
   std::vector<std::size_t> samples_;                 // [cell] samples the loss covers
 };
-
-// Upward crossings of `threshold` in v[0..n) with samples `dt` apart, linearly
-// interpolated (ms).
-std::vector<double> threshold_crossings(const double* v, std::size_t n, double dt,
-                                        double threshold);
 
 }  // namespace cellfit
