@@ -253,6 +253,27 @@ TEST(ga_scorer, spike_objectives_are_zero_at_the_target_and_grow_away_from_it) {
   }
 }
 
+TEST(ga_scorer, a_diverged_cell_scores_the_penalty_and_nothing_else_changes) {
+  const spiking_fixture f;
+  cellfit::ga::scoring_settings s;
+  s.kind = cellfit::ga::objective_kind::van_rossum;
+  s.penalty = 1e4;
+  const cellfit::ga::scorer sc(s, f.target, f.rc.stimuli.size(), f.rc.settings);
+  auto r = cellfit::simulate_batch(f.rc.model, {f.space.to_set({0.12}), f.space.to_set({0.1})},
+                                   f.rc.stimuli, f.rc.settings);
+  const auto clean = sc.score(r, 2);
+  // Individual 0's second stimulus diverges at sample 100: NaN from there on.
+  const std::size_t per = r.n_sites * r.n_samples;
+  r.failed_step[1] = 100;
+  std::fill(r.voltage.begin() + static_cast<std::ptrdiff_t>(per + 100),
+            r.voltage.begin() + static_cast<std::ptrdiff_t>(2 * per), NAN);
+  const auto o = sc.score(r, 2);
+  EXPECT_EQ(o.values[0], clean.values[0]);
+  EXPECT_EQ(o.values[1], 1e4);
+  EXPECT_EQ(o.values[2], clean.values[2]);
+  EXPECT_EQ(o.values[3], clean.values[3]);
+}
+
 TEST(ga_scorer, spike_objectives_refuse_targets_they_cannot_score) {
   spiking_fixture f;
   EXPECT_THROW(f.score(cellfit::ga::objective_kind::gamma_factor, {0.12}, 0.0),
