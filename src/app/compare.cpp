@@ -188,7 +188,7 @@ void write_compare(const std::string& path, const run_config& rc, const paramete
     f.attribute("/", "cellfit_version", std::string("0.1.0"));
     f.attribute("/", "command", std::string("compare"));
     f.attribute("/", "config", rc.source);
-    f.attribute("/", "loss", std::string(g.loss.kind == loss_kind::mse ? "mse" : "normalized"));
+    f.attribute("/", "loss", std::string(loss_kind_name(g.loss.kind)));
     f.attribute("/", "budget_simulations", budget_sims);
     f.attribute("/", "budget_seconds", budget_s);
     f.attribute("/", "ranks", static_cast<std::int64_t>(ctx.size()));
@@ -297,8 +297,9 @@ int run_compare(const compare_options& o) {
     if (budget_s > 0) return 10000000;
     return std::max(1, static_cast<int>(sims / (2 * S)));
   };
-  const char* loss_name =
-      rc.fit.gradient.loss.kind == loss_kind::mse ? "loss (mse)" : "loss (norm.)";
+  const char* loss_name = rc.fit.gradient.loss.kind == loss_kind::mse          ? "loss (mse)"
+                          : rc.fit.gradient.loss.kind == loss_kind::normalized ? "loss (norm.)"
+                                                                               : "loss (spikes)";
   if (!quiet) {
     std::fprintf(stderr, "cellfit compare: %s; engines", rc.source.c_str());
     for (const auto& e : engines) std::fprintf(stderr, " %s", e.c_str());

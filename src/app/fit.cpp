@@ -41,7 +41,7 @@ std::string hms(double s) {
 
 void warn_spiking_target(const run_config& rc, const std::vector<double>& target) {
   const loss_settings& l = rc.fit.gradient.loss;
-  if (rc.fit.gradient.spike_weight_given || l.spike_weight > 0) return;
+  if (rc.fit.gradient.spike_weight_given || l.spike_weight > 0 || is_spike_loss(l.kind)) return;
   const std::size_t n_samples = static_cast<std::size_t>(rc.settings.n_samples());
   if (n_samples < 2) return;
   std::size_t crossings = 0;
@@ -515,7 +515,7 @@ void write_fit(const std::string& path, const run_config& rc, const parameter_sp
     f.attribute("/", "engine", std::string("gradient"));
     f.attribute("/", "optimizer",
                 std::string(g.optimizer == optimizer_kind::adam ? "adam" : "lbfgsb"));
-    f.attribute("/", "loss", std::string(g.loss.kind == loss_kind::mse ? "mse" : "normalized"));
+    f.attribute("/", "loss", std::string(loss_kind_name(g.loss.kind)));
     f.attribute("/", "final_loss", n > 0 ? h.loss.back() : r.best_loss);
     f.attribute("/", "best_loss", r.best_loss);
     if (!truth.empty()) f.attribute("/", "gt_error", gt_error(r.best, truth));

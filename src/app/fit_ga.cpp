@@ -201,9 +201,16 @@ void setup_ga(run_config& rc, const fit_run& run, ga_state& st) {
     g.notes = bp.notes;
   }
   auto& sc = g.scoring;
-  sc.kind = gs.objective == "mse" ? ga::objective_kind::mse : ga::objective_kind::features;
+  sc.kind = ga::objective_kind_from(gs.objective);
   sc.grouping = gs.grouping;
-  sc.penalty = gs.penalty > 0 ? gs.penalty : (sc.kind == ga::objective_kind::mse ? 1e4 : 250.0);
+  // Spike-time scores reach (trace length)^2 per unmatched spike: a diverged cell must score
+  // worse than any trace that runs.
+  const double default_penalty = sc.kind == ga::objective_kind::features     ? 250.0
+                                 : sc.kind == ga::objective_kind::spike_time ? 1e12
+                                                                             : 1e4;
+  sc.penalty = gs.penalty > 0 ? gs.penalty : default_penalty;
+  sc.gamma_window_ms = gs.gamma_window_ms;
+  sc.van_rossum_tau_ms = gs.van_rossum_tau_ms;
   sc.feature_site = static_cast<std::size_t>(gs.feature_site);
   for (const auto& x : rc.stimuli) sc.stimulus_names.push_back(x.name);
   sc.site_names = rc.settings.site_names();
@@ -293,7 +300,7 @@ void setup_ga(run_config& rc, const fit_run& run, ga_state& st) {
     for (const auto& n : g.notes) std::cerr << "  note: " << n << "\n";
   }
   st.scorer = std::make_unique<ga::scorer>(
-      sc.kind == ga::objective_kind::mse
+      sc.kind != ga::objective_kind::features
           ? ga::scorer(sc, g.target_traces, rc.stimuli.size(), rc.settings)
           : ga::scorer(sc, g.targets, g.windows, rc.settings));
   const ga::scorer& scorer = *st.scorer;

@@ -90,7 +90,7 @@ void write_hybrid_fit(const std::string& path, const run_config& rc, const param
     f.attribute("/", "engine", std::string("hybrid"));
     f.attribute("/", "optimizer",
                 std::string(g.optimizer == optimizer_kind::adam ? "adam" : "lbfgsb"));
-    f.attribute("/", "loss", std::string(g.loss.kind == loss_kind::mse ? "mse" : "normalized"));
+    f.attribute("/", "loss", std::string(loss_kind_name(g.loss.kind)));
     f.attribute("/", "final_loss", r.best_loss);
     f.attribute("/", "best_loss", r.best_loss);
     if (!fp.ground_truth.empty())
@@ -174,9 +174,8 @@ int run_hybrid_fit_command(run_config& rc, const fit_options& o) {
   if (!c.loss.empty()) {
     const std::size_t ga_n = r.ga.history.best.size();
     std::printf("loss (%s): GA best %.6g, polished best %.6g (polish %zu of %zu)\n",
-                grad.loss.kind == loss_kind::mse ? "mse" : "normalized",
-                c.loss[std::min(ga_n, c.loss.size()) - 1], r.best_loss, r.best + 1,
-                r.polished.size());
+                loss_kind_name(grad.loss.kind), c.loss[std::min(ga_n, c.loss.size()) - 1],
+                r.best_loss, r.best + 1, r.polished.size());
   }
   if (!r.starts.empty())
     print_fitted_values(*st.space, r.starts[r.best], r.best_params, fp.ground_truth, "GA start");

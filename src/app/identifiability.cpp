@@ -249,7 +249,14 @@ fit_identifiability analyse_fit_file(const identifiability_options& o) {
                       ": expected best, truth or initial");
   }
   const loss_kind loss = rc.fit.gradient.loss.kind;
-  a.loss = loss == loss_kind::mse ? "mse" : "normalized";
+  // The analysis is that of the trace residuals (a Gauss-Newton Fisher matrix); a spike-train
+  // loss has no residual per sample.
+  if (is_spike_loss(loss)) {
+    throw config_error(where + "fit.gradient.loss = \"" + loss_kind_name(loss) +
+                       "\": identifiability analyses the trace losses (\"mse\", "
+                       "\"normalized\") only");
+  }
+  a.loss = loss_kind_name(loss);
   a.residuals = trace_residual_jacobian(rc.model, space, point, rc.stimuli, s, target, loss);
   identifiability_settings settings;
   settings.noise_mv = o.noise_mv;

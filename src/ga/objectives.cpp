@@ -2,13 +2,48 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 
 #include "common/error.hpp"
+#include "features/spike_trains.hpp"
+#include "sim/gradient.hpp"
 
 namespace cellfit::ga {
 
+const char* objective_kind_name(objective_kind k) {
+  switch (k) {
+    case objective_kind::features:
+      return "features";
+    case objective_kind::mse:
+      return "mse";
+    case objective_kind::spike_time:
+      return "spike_time";
+    case objective_kind::gamma_factor:
+      return "gamma_factor";
+    case objective_kind::van_rossum:
+      return "van_rossum";
+  }
+  return "?";
+}
+
+objective_kind objective_kind_from(const std::string& name) {
+  for (objective_kind k :
+       {objective_kind::features, objective_kind::mse, objective_kind::spike_time,
+        objective_kind::gamma_factor, objective_kind::van_rossum}) {
+    if (name == objective_kind_name(k)) return k;
+  }
+  throw internal_error("cellfit::ga: unknown objective kind " + name);
+}
+
 namespace {
+
+// A number as a message shows it (6 significant digits, no trailing zeros).
+std::string shortest(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", x);
+  return buf;
+}
 
 std::vector<double> sample_times(const simulation_settings& sim) {
   std::vector<double> t(static_cast<std::size_t>(sim.n_samples()));
@@ -104,19 +139,93 @@ scorer::scorer(const scoring_settings& s, std::vector<feature_target> targets,
 
 scorer::scorer(const scoring_settings& s, std::vector<double> target_traces, std::size_t n_stimuli,
                const simulation_settings& sim)
-    : s_(s), target_traces_(std::move(target_traces)), n_stimuli_(n_stimuli) {
-  if (s_.kind != objective_kind::mse) throw internal_error("cellfit::scorer: not mse");
-  const std::size_t per =
-      sim.record_compartments.size() * static_cast<std::size_t>(sim.n_samples());
+    : s_(s),
+      target_traces_(std::move(target_traces)),
+      n_stimuli_(n_stimuli),
+      time_ms_(sample_times(sim)) {
+  if (s_.kind == objective_kind::features) throw internal_error("cellfit::scorer: features");
+  const std::size_t n_sites = sim.record_compartments.size();
+  const std::size_t n_samples = static_cast<std::size_t>(sim.n_samples());
+  const std::size_t per = n_sites * n_samples;
   if (target_traces_.size() != n_stimuli_ * per) {
     throw internal_error("cellfit::scorer: target traces do not match the recording");
   }
+  const std::string kind = objective_kind_name(s_.kind);
   if (s_.grouping == objective_grouping::sum) {
-    names_ = {"mse"};
+    names_ = {kind};
   } else {
     for (std::size_t k = 0; k < n_stimuli_; ++k)
-      names_.push_back("mse[stim " + std::to_string(k) + "]");
+      names_.push_back(kind + "[stim " + std::to_string(k) + "]");
   }
+  if (s_.kind == objective_kind::mse) return;
+
+  if (s_.kind == objective_kind::gamma_factor && !(s_.gamma_window_ms > 0)) {
+    throw config_error("cellfit::ga: fit.ga.gamma_window_ms = " + shortest(s_.gamma_window_ms) +
+                       ": must be > 0");
+  }
+  if (s_.kind == objective_kind::van_rossum && !(s_.van_rossum_tau_ms > 0)) {
+    throw config_error("cellfit::ga: fit.ga.van_rossum_tau_ms = " + shortest(s_.van_rossum_tau_ms) +
+                       ": must be > 0");
+  }
+  const double h = sample_ms_ = sim.dt_ms * sim.record_every;
+  const double th = s_.efel.threshold_mv;
+  target_samples_.resize(n_stimuli_);
+  target_spikes_.resize(n_stimuli_ * n_sites);
+  std::size_t total = 0;
+  for (std::size_t k = 0; k < n_stimuli_; ++k) {
+    const double* t = &target_traces_[k * per];
+    target_samples_[k] = n_sites > 0 ? samples_before_nan(t, n_samples) : n_samples;
+    for (std::size_t site = 0; site < n_sites; ++site) {
+      auto& ts = target_spikes_[k * n_sites + site];
+      ts = threshold_crossings(t + site * n_samples, target_samples_[k], h, th);
+      total += ts.size();
+      if (s_.kind != objective_kind::gamma_factor) continue;
+      const std::string why = gamma_factor_refusal(ts.size(), s_.gamma_window_ms,
+                                                   static_cast<double>(target_samples_[k]) * h);
+      if (!why.empty()) {
+        const std::string stim =
+            k < s_.stimulus_names.size() ? s_.stimulus_names[k] : std::to_string(k);
+        const std::string where =
+            site < s_.site_names.size() ? s_.site_names[site] : std::to_string(site);
+        throw config_error("cellfit::ga: fit.ga.objective = \"gamma_factor\": stimulus '" + stim +
+                           "' at site '" + where + "' (threshold " + shortest(th) +
+                           " mV, fit.ga.threshold_mv): " + why);
+      }
+    }
+  }
+  if (s_.kind == objective_kind::spike_time && total == 0 && n_stimuli_ * n_sites > 0) {
+    throw config_error(
+        "cellfit::ga: fit.ga.objective = \"spike_time\": the target traces have no spike (no "
+        "upward crossing of fit.ga.threshold_mv = " +
+        shortest(th) + " mV)");
+  }
+}
+
+double scorer::spike_score(const double* v, std::size_t stimulus, std::size_t n_sites,
+                           std::size_t n_samples) const {
+  const double h = sample_ms_;
+  const std::size_t len = target_samples_[stimulus];
+  const double duration = static_cast<double>(std::max<std::size_t>(len, 1)) * h;
+  double sum = 0;
+  for (std::size_t site = 0; site < n_sites; ++site) {
+    const auto t = threshold_crossings(v + site * n_samples, len, h, s_.efel.threshold_mv);
+    const auto& ts = target_spikes_[stimulus * n_sites + site];
+    switch (s_.kind) {
+      case objective_kind::spike_time:
+        sum += spike_time_loss(t, ts, duration * duration, nullptr);
+        break;
+      case objective_kind::gamma_factor:
+        sum += gamma_factor_loss(t, ts, s_.gamma_window_ms, duration);
+        break;
+      case objective_kind::van_rossum:
+        sum += van_rossum_distance2(t, ts, s_.van_rossum_tau_ms, nullptr);
+        break;
+      case objective_kind::features:
+      case objective_kind::mse:
+        throw internal_error("cellfit::scorer: not a spike-train objective");
+    }
+  }
+  return n_sites > 0 ? sum / static_cast<double>(n_sites) : 0.0;
 }
 
 void scorer::group_targets() {
@@ -198,6 +307,21 @@ objective_matrix scorer::score(const simulation_result& r, std::size_t n_individ
   const std::size_t n_sites = r.n_sites, n_samples = r.n_samples;
   if (r.n_cells < n_individuals * n_stimuli_) throw internal_error("cellfit::scorer: short batch");
 
+  if (s_.kind != objective_kind::features && s_.kind != objective_kind::mse) {
+    for (std::size_t i = 0; i < n_individuals; ++i) {
+      for (std::size_t s = 0; s < n_stimuli_; ++s) {
+        const std::size_t c = i * n_stimuli_ + s;
+        double v = s_.penalty;
+        if (r.failed_step[c] < 0) {
+          v = spike_score(&r.voltage[c * n_sites * n_samples], s, n_sites, n_samples);
+          if (!(v <= s_.penalty)) v = s_.penalty;  // also NaN
+        }
+        const std::size_t o = s_.grouping == objective_grouping::sum ? 0 : s;
+        obj.values[i * obj.m + o] += v;
+      }
+    }
+    return obj;
+  }
   if (s_.kind == objective_kind::mse) {
     for (std::size_t i = 0; i < n_individuals; ++i) {
       for (std::size_t s = 0; s < n_stimuli_; ++s) {

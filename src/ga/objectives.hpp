@@ -8,6 +8,10 @@
 //    target for it), per (stimulus, feature) pair, or summed into one.
 //  * mse: per stimulus, the mean squared difference to the target traces over the recorded
 //    sites and samples, capped at `penalty`; a diverged cell scores `penalty`.
+//  * spike_time, gamma_factor, van_rossum: per stimulus, a distance between the spike trains
+//    (upward crossings of efel.threshold_mv, interpolated; features/spike_trains.hpp) of the
+//    trace and the target, the mean over the recorded sites, capped at `penalty`; a diverged
+//    cell scores `penalty`. gamma_factor scores paper 003's loss (eq. 3), 1 + 2|dr|/r - Gamma.
 // Scoring runs on a pool of host threads (features::compute_batch) and is deterministic.
 
 #include <cstddef>
@@ -36,7 +40,11 @@ struct feature_target {
   double stimulus_current_na = std::numeric_limits<double>::quiet_NaN();
 };
 
-enum class objective_kind { features, mse };
+enum class objective_kind { features, mse, spike_time, gamma_factor, van_rossum };
+
+// The config's name of each kind ("features", "mse", "spike_time", ...).
+const char* objective_kind_name(objective_kind k);
+objective_kind objective_kind_from(const std::string& name);  // internal_error if unknown
 enum class objective_grouping { per_feature, per_stimulus_feature, sum };
 
 // The stimulus window and current of each stimulus, as eFEL needs them.
@@ -49,8 +57,10 @@ struct scoring_settings {
   objective_kind kind = objective_kind::features;
   objective_grouping grouping = objective_grouping::per_feature;
   double penalty = 250;
-  std::size_t feature_site = 0;  // index into the recorded sites
-  unsigned threads = 0;          // 0: all hardware threads
+  double gamma_window_ms = 2;     // gamma_factor: the coincidence window
+  double van_rossum_tau_ms = 10;  // van_rossum: the kernel's time constant
+  std::size_t feature_site = 0;   // index into the recorded sites
+  unsigned threads = 0;           // 0: all hardware threads
   features::settings efel;
   // Names of the stimuli (protocols) and recorded sites, for objective names such as
   // "Step1.soma.AP_height" (per_stimulus_feature; BluePyOpt's naming); empty: by index.
@@ -64,7 +74,10 @@ class scorer {
   // not empty (config_error otherwise).
   scorer(const scoring_settings& s, std::vector<feature_target> targets,
          std::vector<feature_window> windows, const simulation_settings& sim);
-  // Trace-MSE objectives against target traces [stimulus][site][sample].
+  // Trace-MSE or spike-train objectives against target traces [stimulus][site][sample].
+  // config_error for spike trains: a gamma window or van Rossum tau <= 0, a spike_time
+  // target without any spike, or a gamma_factor target (stimulus, site) that it cannot score
+  // (no spike, or 1 - 2 window rate <= 0).
   scorer(const scoring_settings& s, std::vector<double> target_traces, std::size_t n_stimuli,
          const simulation_settings& sim);
 
@@ -85,6 +98,11 @@ class scorer {
   std::vector<feature_target> targets_;
   std::vector<feature_window> windows_;
   std::vector<double> target_traces_;
+  std::vector<std::vector<double>> target_spikes_;  // [stimulus * sites + site]
+  std::vector<std::size_t> target_samples_;         // [stimulus] samples before NaN
+  double sample_ms_ = 0;
+  double spike_score(const double* v, std::size_t stimulus, std::size_t n_sites,
+                     std::size_t n_samples) const;
   std::size_t n_stimuli_ = 0;
   std::vector<double> time_ms_;
   std::vector<std::string> names_;

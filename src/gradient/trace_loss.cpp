@@ -2,22 +2,40 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <string>
 
 #include "common/error.hpp"
 #include "sim/gradient.hpp"
 
 namespace cellfit {
 
-std::vector<double> threshold_crossings(const double* v, std::size_t n, double dt,
-                                        double threshold) {
-  std::vector<double> t;
-  for (std::size_t k = 0; k + 1 < n; ++k) {
-    if (v[k] < threshold && v[k + 1] >= threshold) {
-      t.push_back(dt * (static_cast<double>(k) + (threshold - v[k]) / (v[k + 1] - v[k])));
-    }
-  }
-  return t;
+namespace {
+
+// A number as a message shows it (6 significant digits, no trailing zeros).
+std::string shortest(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", x);
+  return buf;
 }
+
+}  // namespace
+
+const char* loss_kind_name(loss_kind k) {
+  switch (k) {
+    case loss_kind::mse:
+      return "mse";
+    case loss_kind::normalized:
+      return "normalized";
+    case loss_kind::spike_time:
+      return "spike_time";
+    case loss_kind::van_rossum:
+      return "van_rossum";
+  }
+  return "?";
+}
+
+bool is_spike_loss(loss_kind k) { return k == loss_kind::spike_time || k == loss_kind::van_rossum; }
 
 trace_loss::trace_loss(loss_settings s, std::vector<double> target, std::size_t n_cells,
                        std::size_t n_sites, std::size_t n_samples, double sample_ms)
@@ -35,17 +53,64 @@ trace_loss::trace_loss(loss_settings s, std::vector<double> target, std::size_t 
     samples_[c] =
         n_sites > 0 ? samples_before_nan(&target_[c * n_sites * n_samples], n_samples) : n_samples;
   }
-  if (s_.spike_weight > 0) {
+  if (s_.kind == loss_kind::van_rossum && !(s_.van_rossum_tau_ms > 0)) {
+    throw config_error("cellfit::trace_loss: fit.gradient.van_rossum_tau_ms = " +
+                       shortest(s_.van_rossum_tau_ms) + ": must be > 0");
+  }
+  if (s_.spike_weight > 0 || is_spike_loss(s_.kind)) {
     target_spikes_.resize(n_cells * n_sites);
+    std::size_t total = 0;
     for (std::size_t i = 0; i < n_cells * n_sites; ++i) {
       target_spikes_[i] = threshold_crossings(&target_[i * n_samples], samples_[i / n_sites],
                                               sample_ms, s_.spike_threshold_mv);
+      total += target_spikes_[i].size();
+    }
+    // Without a target spike the spike-time loss only counts the model's spikes, at a
+    // constant cost each: no gradient leads anywhere, so the fit is refused.
+    if (s_.kind == loss_kind::spike_time && total == 0 && n_cells * n_sites > 0) {
+      throw config_error(
+          "cellfit::trace_loss: fit.gradient.loss = \"spike_time\": the target traces have no "
+          "spike (no upward crossing of fit.gradient.spike_threshold_mv = " +
+          shortest(s_.spike_threshold_mv) + " mV)");
     }
   }
 }
 
 double trace_loss::normalized(double loss) const {
-  return s_.kind == loss_kind::normalized ? loss : loss / static_cast<double>(n_sites_);
+  // The spike losses are already means over the sites.
+  return s_.kind == loss_kind::mse ? loss / static_cast<double>(n_sites_) : loss;
+}
+
+double trace_loss::spike_loss(std::size_t cell, std::size_t len, const double* v,
+                              double* dv) const {
+  // The mean over cells and sites.
+  const double w = 1.0 / (static_cast<double>(n_cells_) * static_cast<double>(n_sites_));
+  const double th = s_.spike_threshold_mv, h = sample_ms_;
+  const double duration = static_cast<double>(std::max<std::size_t>(len, 1)) * h;
+  std::vector<std::size_t> before;
+  std::vector<double> dl_dt;
+  double loss = 0;
+  for (std::size_t site = 0; site < n_sites_; ++site) {
+    const double* vs = v + site * n_samples_;
+    double* ds = dv + site * n_samples_;
+    std::fill(ds, ds + len, 0.0);
+    const auto t = threshold_crossings(vs, len, h, th, before);
+    const auto& ts = target_spikes_[cell * n_sites_ + site];
+    dl_dt.assign(t.size(), 0.0);
+    const double l = s_.kind == loss_kind::spike_time
+                         ? spike_time_loss(t, ts, duration * duration, dl_dt.data())
+                         : van_rossum_distance2(t, ts, s_.van_rossum_tau_ms, dl_dt.data());
+    loss += w * l;
+    for (std::size_t i = 0; i < t.size(); ++i) {
+      // t = h (k + (th - v_k) / b), b = v_{k+1} - v_k:
+      // dt/dv_k = h (th - v_{k+1}) / b^2, dt/dv_{k+1} = -h (th - v_k) / b^2
+      const std::size_t k = before[i];
+      const double b = vs[k + 1] - vs[k];
+      ds[k] += w * dl_dt[i] * h * (th - vs[k + 1]) / (b * b);
+      ds[k + 1] -= w * dl_dt[i] * h * (th - vs[k]) / (b * b);
+    }
+  }
+  return loss;
 }
 
 double trace_loss::operator()(std::size_t cell, const double* v, double* dv) const {
@@ -58,6 +123,7 @@ double trace_loss::operator()(std::size_t cell, const double* v, double* dv) con
       std::min(samples_[cell], n_sites_ > 0 ? samples_before_nan(v, n_samples_) : n_samples_);
   const std::size_t n = std::max<std::size_t>(len, 1);
   const double w = site_norm / (static_cast<double>(n_cells_) * static_cast<double>(n));
+  if (is_spike_loss(s_.kind)) return spike_loss(cell, len, v, dv);
   const double* t = &target_[cell * n_sites_ * n_samples_];
   double sum = 0;
   for (std::size_t site = 0; site < n_sites_; ++site) {

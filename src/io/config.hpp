@@ -51,12 +51,16 @@ struct target_settings {
 // The GA's objectives and algorithm ([fit.ga]).
 struct ga_fit_settings {
   ga::ga_settings algorithm;
-  std::string objective = "features";  // "features" or "mse"
+  // "features", "mse", or a spike-train distance: "spike_time", "gamma_factor", "van_rossum"
+  // (spikes are crossings of threshold_mv)
+  std::string objective = "features";
+  double gamma_window_ms = 2;     // gamma_factor's coincidence window (Jolivet et al. 2004)
+  double van_rossum_tau_ms = 10;  // van_rossum's time constant
   ga::objective_grouping grouping = ga::objective_grouping::per_feature;
   std::vector<std::string> features;  // default: default_ga_features()
   int feature_site = 0;               // index into simulation.record_sites
-  double penalty = 0;                 // 0: 250 for features, 1e4 mV^2 for mse
-  int threads = 0;                    // scoring threads; 0: all
+  double penalty = 0;  // 0: 250 features, 1e4 mse/gamma_factor/van_rossum, 1e12 spike_time
+  int threads = 0;     // scoring threads; 0: all
   double threshold_mv = -20.0, derivative_threshold = 10.0;
   // Override the stimulus window taken from each stimulus's step (negative: not given).
   double stim_start_ms = -1, stim_end_ms = -1;

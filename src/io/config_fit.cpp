@@ -113,10 +113,15 @@ void build_ga(const toml::value& v, run_config& rc) {
       t.integer("seed", static_cast<long long>(a.seed), 0, std::numeric_limits<long long>::max()));
   a.record_population = t.boolean("record_population", a.record_population);
   g.objective = t.string("objective", g.objective);
-  if (g.objective != "features" && g.objective != "mse") {
+  if (g.objective != "features" && g.objective != "mse" && g.objective != "spike_time" &&
+      g.objective != "gamma_factor" && g.objective != "van_rossum") {
     fail(t.at("objective"), "fit.ga.objective",
-         "expected \"features\" or \"mse\", got \"" + g.objective + "\"");
+         "expected \"features\", \"mse\", \"spike_time\", \"gamma_factor\" or "
+         "\"van_rossum\", got \"" +
+             g.objective + "\"");
   }
+  g.gamma_window_ms = t.positive("gamma_window_ms", g.gamma_window_ms);
+  g.van_rossum_tau_ms = t.positive("van_rossum_tau_ms", g.van_rossum_tau_ms);
   const std::string grouping = t.string("grouping", "per_feature");
   if (grouping == "per_feature") {
     g.grouping = ga::objective_grouping::per_feature;
@@ -351,13 +356,31 @@ void build_fit(const toml::value& fv, run_config& rc) {
       g.loss.kind = loss_kind::mse;
     } else if (loss == "normalized") {
       g.loss.kind = loss_kind::normalized;
+    } else if (loss == "spike_time") {
+      g.loss.kind = loss_kind::spike_time;
+    } else if (loss == "van_rossum") {
+      g.loss.kind = loss_kind::van_rossum;
+    } else if (loss == "gamma_factor") {
+      // A count of coincidences: piecewise constant in the spike times, its gradient is zero
+      // wherever it exists (docs/gradient.md).
+      fail(gt.at("loss"), "fit.gradient.loss",
+           "\"gamma_factor\" counts coincidences and has no gradient: it is a GA objective "
+           "(fit.ga.objective = \"gamma_factor\"); for gradients use \"spike_time\" or "
+           "\"van_rossum\"");
     } else {
       fail(gt.at("loss"), "fit.gradient.loss",
-           "expected \"mse\" or \"normalized\", got \"" + loss + "\"");
+           "expected \"mse\", \"normalized\", \"spike_time\" or \"van_rossum\", got \"" + loss +
+               "\"");
     }
     g.spike_weight_given = gt.has("spike_weight");
     g.loss.spike_weight = gt.number("spike_weight", 0.0, 0.0, 1e12);
+    if (is_spike_loss(g.loss.kind) && g.loss.spike_weight > 0) {
+      fail(gt.at("spike_weight"), "fit.gradient.spike_weight",
+           "adds a spike term to the trace losses (\"mse\", \"normalized\"), not to \"" + loss +
+               "\"");
+    }
     g.loss.spike_threshold_mv = gt.number("spike_threshold_mv", -20.0, -400.0, 400.0);
+    g.loss.van_rossum_tau_ms = gt.positive("van_rossum_tau_ms", g.loss.van_rossum_tau_ms);
     g.early_stop = gt.number("early_stop", 0.0, 0.0, 1.0);
     g.patience = static_cast<int>(gt.integer("patience", g.patience, 1, 1000000));
     g.adjoint.checkpoint_every = static_cast<int>(gt.integer("checkpoint_every", 0, 0, 1000000000));
