@@ -337,6 +337,7 @@ struct forward_functor {
     }
     constexpr int ns = at_least_one<M::n_states>;
     constexpr int np = at_least_one<M::n_params>;
+    constexpr int ni = at_least_one<M::n_ions>;
     constexpr int nc = at_least_one<M::n_constants>;
     if constexpr (Advance && !Currents && M::n_states == 0) return;
     Real cst[nc] = {};
