@@ -188,13 +188,6 @@ struct ion_access {
     }
   }
 
-  KOKKOS_FORCEINLINE_FUNCTION bool sums_currents() const {
-    for (int k = 0; k < M::n_ions; ++k) {
-      if (M::ion(k).write_i && isum[k]) return true;
-    }
-    return false;
-  }
-
   KOKKOS_FORCEINLINE_FUNCTION void add_currents(int l, const Real* i_ion) const {
     for (int k = 0; k < M::n_ions; ++k) {
       if (M::ion(k).write_i && isum[k]) isum[k][l] += i_ion[k];
@@ -355,45 +348,27 @@ struct forward_functor {
       for (int k = 0; k < M::n_params; ++k) pp[k] = &mv.params(tile, k, j, 0);
       for (int k = 0; k < M::n_states; ++k) sp[k] = &mv.states(tile, k, j, 0);
       const ion_access<M, Real, MemorySpace> io(p.ions, mv, tile, j);
-      // Whether some ion current is summed here is known before the lane loop: two loops,
-      // so that neither tests it per lane (a masked store in every vector iteration).
-      if (io.sums_currents()) {
-        channel_lanes<Advance, Currents, true, M>(io, pp, sp, vv, rr, dd, af, cst, dt);
-      } else {
-        channel_lanes<Advance, Currents, false, M>(io, pp, sp, vv, rr, dd, af, cst, dt);
-      }
-    }
-  }
-
-  // The lane loop of channel_pass at one instance.
-  template <bool Advance, bool Currents, bool SumIons, class M, class IonAccess>
-  KOKKOS_FORCEINLINE_FUNCTION void channel_lanes(IonAccess const& io, const Real* const* pp,
-                                                 Real* const* sp, const Real* vv, Real* rr,
-                                                 Real* dd, const Real af, const Real* cst,
-                                                 const Real dt) const {
-    constexpr int ns = at_least_one<M::n_states>;
-    constexpr int np = at_least_one<M::n_params>;
-    constexpr int ni = at_least_one<M::n_ions>;
-    CELLFIT_LANE_LOOP
-    for (int l = 0; l < Lanes; ++l) {
-      Real par[np];
-      Real st[ns];
-      Real ion[ion_slots * ni];
-      for (int k = 0; k < M::n_params; ++k) par[k] = pp[k][l];
-      for (int k = 0; k < M::n_states; ++k) st[k] = sp[k][l];
-      io.gather(l, ion);
-      if constexpr (Advance && M::n_states > 0) {
-        M::advance(vv[l], dt, par, cst, st, ion);
-        for (int k = 0; k < M::n_states; ++k) sp[k][l] = st[k];
-        io.write_concentrations(l, st);
-      }
-      if constexpr (Currents) {
-        Real g;
-        Real i_ion[ni];
-        const Real i = M::current(vv[l], par, cst, st, ion, i_ion, g);
-        rr[l] -= af * i;
-        dd[l] += af * g;
-        if constexpr (SumIons) io.add_currents(l, i_ion);
+      CELLFIT_LANE_LOOP
+      for (int l = 0; l < Lanes; ++l) {
+        Real par[np];
+        Real st[ns];
+        Real ion[ion_slots * ni];
+        for (int k = 0; k < M::n_params; ++k) par[k] = pp[k][l];
+        for (int k = 0; k < M::n_states; ++k) st[k] = sp[k][l];
+        io.gather(l, ion);
+        if constexpr (Advance && M::n_states > 0) {
+          M::advance(vv[l], dt, par, cst, st, ion);
+          for (int k = 0; k < M::n_states; ++k) sp[k][l] = st[k];
+          io.write_concentrations(l, st);
+        }
+        if constexpr (Currents) {
+          Real g;
+          Real i_ion[ni];
+          const Real i = M::current(vv[l], par, cst, st, ion, i_ion, g);
+          rr[l] -= af * i;
+          dd[l] += af * g;
+          io.add_currents(l, i_ion);
+        }
       }
     }
   }
